@@ -1,0 +1,60 @@
+# pushd: a thin wrapper around CMake. `make run` and `make test` do everything
+# on a fresh Debian 12 machine (they install missing packages first).
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+ASAN     ?= build-asan
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CONFIG   ?= etc/pushd.yaml
+
+# Debian 12 packages the build, the tests and the development run need.
+DEPS := build-essential cmake pkg-config \
+        libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
+        libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev \
+        redis-server redis-tools curl
+
+.PHONY: all deps configure build run test unit-asan bench install clean
+
+all: build
+
+# Installs only what is missing; does nothing when everything is present.
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	scripts/dev-run.sh $(BUILD)/pushd $(CONFIG)
+
+# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit-asan: deps
+	cmake -S . -B $(ASAN) -DPUSHD_SANITIZE=ON -DPUSHD_UNIT_ONLY=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(ASAN)/unit_tests
+
+test: build unit-asan
+	cd $(BUILD) && ctest --output-on-failure
+
+bench: build
+	bench/run.sh
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

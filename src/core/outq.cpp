@@ -1,0 +1,137 @@
+#include "core/outq.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace pushd {
+namespace {
+
+constexpr size_t kMaxHeader = 10;
+constexpr uint32_t kKeptSlots = 4;  // ring slots an emptied queue keeps
+
+uint8_t* frame_area(SharedFrame* f) { return reinterpret_cast<uint8_t*>(f + 1); }
+const uint8_t* frame_area(const SharedFrame* f) { return reinterpret_cast<const uint8_t*>(f + 1); }
+
+}  // namespace
+
+SharedFrame* frame_create_text(std::string_view payload, size_t headroom) {
+    if (payload.size() > UINT32_MAX - kMaxHeader - headroom) return nullptr;
+    void* mem = std::malloc(sizeof(SharedFrame) + headroom + kMaxHeader + payload.size());
+    if (!mem) return nullptr;
+    auto* f = static_cast<SharedFrame*>(mem);
+    f->refs = 1;
+    f->payload_len = static_cast<uint32_t>(payload.size());
+    f->headroom = static_cast<uint32_t>(headroom);
+    uint8_t* body = frame_area(f) + headroom + kMaxHeader;
+    if (!payload.empty()) std::memcpy(body, payload.data(), payload.size());
+    // Server frames are unmasked: FIN|text, then 7-bit, 16-bit or 64-bit length.
+    uint8_t hdr[kMaxHeader];
+    size_t n = 0;
+    const uint64_t len = payload.size();
+    hdr[n++] = 0x81;
+    if (len < 126) {
+        hdr[n++] = static_cast<uint8_t>(len);
+    } else if (len < 65536) {
+        hdr[n++] = 126;
+        hdr[n++] = static_cast<uint8_t>(len >> 8);
+        hdr[n++] = static_cast<uint8_t>(len);
+    } else {
+        hdr[n++] = 127;
+        for (int shift = 56; shift >= 0; shift -= 8) hdr[n++] = static_cast<uint8_t>(len >> shift);
+    }
+    f->header_len = static_cast<uint32_t>(n);
+    std::memcpy(body - n, hdr, n);
+    return f;
+}
+
+void frame_unref(SharedFrame* f) {
+    if (--f->refs == 0) std::free(f);
+}
+
+const uint8_t* frame_wire(const SharedFrame* f) {
+    return frame_area(f) + f->headroom + kMaxHeader - f->header_len;
+}
+
+uint8_t* frame_payload(SharedFrame* f) { return frame_area(f) + f->headroom + kMaxHeader; }
+
+bool OutQueue::grow() {
+    uint32_t cap = capacity_ ? capacity_ * 2 : 4;
+    auto* ring = static_cast<SharedFrame**>(std::malloc(sizeof(SharedFrame*) * cap));
+    if (!ring) return false;
+    for (uint32_t i = 0; i < count_; i++) ring[i] = ring_[(head_ + i) & (capacity_ - 1)];
+    std::free(ring_);
+    ring_ = ring;
+    capacity_ = cap;
+    head_ = 0;
+    return true;
+}
+
+bool OutQueue::push(SharedFrame* f, size_t cap) {
+    const size_t len = frame_wire_len(f);
+    if (bytes_ + len > cap) return false;
+    if (count_ == capacity_ && !grow()) return false;
+    frame_ref(f);
+    ring_[(head_ + count_) & (capacity_ - 1)] = f;
+    count_++;
+    bytes_ += len;
+    return true;
+}
+
+size_t OutQueue::gather(uint8_t* dst, size_t max) {
+    size_t copied = 0;
+    while (count_ && copied < max) {
+        SharedFrame* f = ring_[head_];
+        const size_t left = frame_wire_len(f) - head_offset_;
+        const size_t take = left <= max - copied ? left : max - copied;
+        std::memcpy(dst + copied, frame_wire(f) + head_offset_, take);
+        copied += take;
+        bytes_ -= take;
+        if (take < left) {
+            head_offset_ += static_cast<uint32_t>(take);
+            break;
+        }
+        head_offset_ = 0;
+        drop_head();
+    }
+    return copied;
+}
+
+SharedFrame* OutQueue::front() const { return count_ ? ring_[head_] : nullptr; }
+
+void OutQueue::pop_front() {
+    if (!count_) return;
+    bytes_ -= frame_wire_len(ring_[head_]) - head_offset_;
+    head_offset_ = 0;
+    drop_head();
+}
+
+void OutQueue::drop_head() {
+    SharedFrame* f = ring_[head_];
+    head_ = (head_ + 1) & (capacity_ - 1);
+    count_--;
+    frame_unref(f);
+    // Keep a small ring for the next message; give back one grown by a burst.
+    if (count_ == 0 && capacity_ > kKeptSlots) {
+        std::free(ring_);
+        ring_ = nullptr;
+        capacity_ = 0;
+        head_ = 0;
+    }
+}
+
+void OutQueue::clear() {
+    while (count_) {
+        frame_unref(ring_[head_]);
+        head_ = (head_ + 1) & (capacity_ - 1);
+        count_--;
+    }
+    std::free(ring_);
+    ring_ = nullptr;
+    capacity_ = 0;
+    head_ = 0;
+    head_offset_ = 0;
+    bytes_ = 0;
+}
+
+}  // namespace pushd

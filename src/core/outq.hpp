@@ -1,0 +1,92 @@
+// Shared pre-framed server frames and the per-connection output queue.
+//
+// A message pushed to many connections is serialized once into one
+// SharedFrame: the complete RFC 6455 server frame (FIN + text opcode,
+// unmasked length, payload), reference-counted and shared by every
+// recipient's OutQueue. Because the wire bytes are final, several queued
+// frames can be copied back to back and leave in one write (one system
+// call) instead of one write per message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace pushd {
+
+struct SharedFrame {
+    uint32_t refs;
+    uint32_t header_len;    // 2, 4 or 10 bytes of WebSocket header before the payload
+    uint32_t payload_len;
+    uint32_t headroom;      // bytes free before the header (for writers that prepend)
+    // followed by: headroom bytes, the 10-byte header area, the payload
+};
+
+// Builds a text frame holding `payload`, with `headroom` spare bytes before
+// the header (pass LWS_PRE). Returns a frame with one reference owned by
+// the caller, or nullptr when memory runs out.
+SharedFrame* frame_create_text(std::string_view payload, size_t headroom);
+
+// Adds a reference.
+inline void frame_ref(SharedFrame* f) { f->refs++; }
+
+// Drops a reference; frees the frame when it was the last.
+void frame_unref(SharedFrame* f);
+
+// The complete wire frame (header + payload) and its length.
+const uint8_t* frame_wire(const SharedFrame* f);
+inline size_t frame_wire_len(const SharedFrame* f) { return f->header_len + f->payload_len; }
+
+// The payload alone (the JSON text). There are at least `headroom` writable
+// bytes before the header, so a writer that frames by itself may prepend.
+uint8_t* frame_payload(SharedFrame* f);
+
+// One connection's unsent frames, in order, capped in bytes. A connection
+// that never received anything holds no ring; a drained one keeps a 4-slot
+// ring (32 bytes) so steady traffic does not allocate per message.
+class OutQueue {
+public:
+    OutQueue() = default;
+    OutQueue(const OutQueue&) = delete;
+    OutQueue& operator=(const OutQueue&) = delete;
+    ~OutQueue() { clear(); }
+
+    // Appends `f` (taking a new reference) unless the queued bytes would
+    // exceed `cap`; then nothing is queued and false is returned (the caller
+    // closes the connection as a slow consumer).
+    bool push(SharedFrame* f, size_t cap);
+
+    // Copies queued wire bytes into `dst` (at most `max`): whole frames
+    // while they fit, then part of the next one. The copied bytes are
+    // consumed; fully sent frames lose this queue's reference. Returns the
+    // number of bytes copied.
+    size_t gather(uint8_t* dst, size_t max);
+
+    // The oldest frame, unconsumed, or nullptr. For writers that must send
+    // frame by frame (an extension such as permessage-deflate transforms
+    // payloads); pop_front() then drops it. Not to be mixed with a
+    // partially gathered head frame.
+    SharedFrame* front() const;
+    void pop_front();
+
+    // Drops every frame (and this queue's references) and frees the ring.
+    void clear();
+
+    bool empty() const { return count_ == 0; }
+    size_t frames() const { return count_; }
+    // Unsent wire bytes, including the unsent rest of a partly sent frame.
+    size_t bytes() const { return bytes_; }
+
+private:
+    bool grow();
+    void drop_head();  // unlinks and unrefs the head frame; bytes_ untouched
+
+    SharedFrame** ring_ = nullptr;
+    uint32_t capacity_ = 0;     // slots in ring_ (a power of two)
+    uint32_t head_ = 0;         // index of the oldest frame
+    uint32_t count_ = 0;
+    uint32_t head_offset_ = 0;  // wire bytes of the head frame already sent
+    size_t bytes_ = 0;
+};
+
+}  // namespace pushd

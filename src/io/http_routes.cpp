@@ -1,0 +1,36 @@
+#include "io/http_routes.hpp"
+
+#include "io/process_stats.hpp"
+#include "io/server.hpp"
+
+namespace pushd {
+namespace {
+
+HttpReply health(const Server& server) {
+    // Later modules (the Redis link) add their reasons here.
+    if (server.draining) return {503, "text/plain; charset=utf-8", "DEGRADED: shutting down"};
+    return {200, "text/plain; charset=utf-8", "OK"};
+}
+
+}  // namespace
+
+HttpReply route_http(Server& server, std::string_view path, bool method_ok) {
+    server.counters.http_requests++;
+    if (!method_ok) return {405, "text/plain; charset=utf-8", "method not allowed"};
+    if (path == "/health") return health(server);
+    if (path == "/stats") {
+        return {200, "application/json",
+                render_stats_json(server_gauges(server), server.counters)};
+    }
+    if (path == "/metrics") {
+        return {200, "text/plain; version=0.0.4; charset=utf-8",
+                render_prometheus(server_metric_families(read_process_stats(),
+                                                         server_gauges(server), server.counters))};
+    }
+    if (path == server.config.path) {
+        return {426, "text/plain; charset=utf-8", "WebSocket upgrade required"};
+    }
+    return {404, "text/plain; charset=utf-8", "not found"};
+}
+
+}  // namespace pushd

@@ -1,0 +1,23 @@
+// The libwebsockets context of an instance: one vhost on our libuv loop
+// (lws as a foreign-loop guest), serving WebSocket and HTTP on one port.
+#pragma once
+
+namespace pushd {
+
+struct Server;
+
+// Creates the lws context on server.loop and binds the listener on
+// config.host:config.port. Returns 0, or -1 after logging why (port in use,
+// event library plugin missing...). The listener is up when this returns 0.
+int ws_server_start(Server& server);
+
+// Stops accepting (closes the listen socket) and asks every open WebSocket
+// connection to close with 1001. Connections leave through
+// server_remove_session as their closes complete.
+void ws_server_begin_drain(Server& server);
+
+// Destroys the lws context. lws closes its libuv handles asynchronously, so
+// the caller must run the loop afterwards until it has no more handles.
+void ws_server_destroy(Server& server);
+
+}  // namespace pushd

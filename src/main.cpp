@@ -1,0 +1,65 @@
+// pushd: argv -> configuration -> loop -> run -> teardown. No logic here.
+#include "core/config.hpp"
+#include "io/log.hpp"
+#include "io/loop.hpp"
+#include "io/server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <uv.h>
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+    std::string config_path = "etc/pushd.yaml";
+    bool check_only = false;
+    bool print_config = false;
+
+    CLI::App app{"pushd: a real-time WebSocket push server on Redis Streams"};
+    app.add_option("-f,--config", config_path, "configuration file (YAML)")->capture_default_str();
+    app.add_flag("--check", check_only, "validate the configuration and exit (0 valid, 2 not)");
+    app.add_flag("--print-config", print_config,
+                 "print the effective configuration as Key=value lines and exit");
+    app.set_version_flag("-v,--version", std::string("pushd ") + PUSHD_VERSION);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : 2;  // --help / --version print and succeed; misuse is 2
+    }
+
+    pushd::ConfigLoadResult loaded = pushd::load_config_file(config_path, pushd::process_env());
+    if (!loaded.ok) {
+        std::fprintf(stderr, "pushd: %s\n", loaded.error.c_str());
+        return 2;
+    }
+    for (const std::string& w : loaded.warnings) std::fprintf(stderr, "pushd: warning: %s\n", w.c_str());
+    if (print_config) {
+        std::fputs(pushd::config_to_lines(loaded.config).c_str(), stdout);
+        return 0;
+    }
+    if (check_only) {
+        std::printf("%s: configuration OK\n", config_path.c_str());
+        return 0;
+    }
+
+    pushd::LogLevel level = pushd::LogLevel::info;
+    pushd::log_level_from_name(loaded.config.log.level, &level);
+    pushd::log_set_level(level);
+
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        std::fprintf(stderr, "pushd: cannot create the event loop\n");
+        return 1;
+    }
+    int status;
+    {
+        pushd::Server server;
+        server.config = loaded.config;
+        server.config_path = config_path;
+        server.env = pushd::process_env();
+        server.loop = &loop;
+        status = pushd::server_run(server);
+    }
+    uv_loop_close(&loop);
+    return status;
+}
