@@ -129,8 +129,8 @@ ConfigLoadResult load_config_string(std::string_view yaml, const std::string& so
                                     const EnvLookup& env);
 
 // Keys whose values differ between `before` and `after` and that a reload
-// (SIGHUP) cannot apply: everything except Security.*, Limits.* and
-// Log.Level. Returned as dotted names ("Port", "Redis.Host"), in table order.
+// (SIGHUP) cannot apply: everything except Security.* (but Security.TLS.*,
+// loaded once at start), Limits.* and Log.Level. Returned as dotted names ("Port", "Redis.Host"), in table order.
 std::vector<std::string> config_restart_only_changes(const Config& before, const Config& after);
 
 // The effective configuration as "Key.Path=value" lines (lists joined with

@@ -53,7 +53,56 @@ constexpr CounterRow kCounterRows[] = {
      &ServerCounters::reloads_failed},
 };
 
+constexpr const char* kInNames[kInTypes] = {"ping",       "auth",      "send_message", "join_group",
+                                            "leave_group", "mark_read", "malformed"};
+constexpr const char* kOutNames[kOutTypes] = {"pong",  "auth_success", "auth_failed", "ack",
+                                              "error", "new_message",  "notification"};
+// Labels of AuthError slots 1..8 (slot 0 is "none"), as auth_error_label gives them.
+constexpr const char* kAuthFailNames[kAuthErrorSlots] = {
+    nullptr, "missing", "malformed", "alg", "signature", "expired", "nbf", "no_exp", "no_user"};
+
+struct ProtocolRow {
+    const char* metric;
+    const char* stats_key;
+    const char* help;
+    uint64_t ProtocolCounters::*field;
+};
+
+constexpr ProtocolRow kProtocolRows[] = {
+    {"pushd_auth_success_total", "auth_ok", "successful authentications", &ProtocolCounters::auth_ok},
+    {"pushd_auth_timeouts_total", "auth_timeouts",
+     "connections closed for not authenticating within Auth.AuthTimeout",
+     &ProtocolCounters::auth_timeouts},
+    {"pushd_token_expiries_total", "token_expiries",
+     "connections closed because their token expired", &ProtocolCounters::token_expiries},
+    {"pushd_auth_conflicts_total", "auth_conflicts", "auth as another user refused with 409",
+     &ProtocolCounters::auth_conflicts},
+    {"pushd_bytes_out_total", "bytes_out", "WebSocket bytes written to sockets",
+     &ProtocolCounters::bytes_out},
+    {"pushd_fanout_deliveries_total", "fanout_deliveries",
+     "pushed messages (new_message, notification) queued to connections",
+     &ProtocolCounters::fanout_deliveries},
+    {"pushd_slow_consumer_closes_total", "slow_consumer_closes",
+     "connections closed with 4008 for exceeding Limits.MaxQueueBytes",
+     &ProtocolCounters::slow_consumer_closes},
+    {"pushd_sessions_replaced_total", "sessions_replaced",
+     "oldest sessions closed with 4009 over Limits.MaxSessionsPerUser",
+     &ProtocolCounters::sessions_replaced},
+    {"pushd_protocol_closes_total", "protocol_closes",
+     "connections closed for binary frames, oversize or invalid UTF-8 messages",
+     &ProtocolCounters::protocol_closes},
+};
+
+uint64_t sum(const uint64_t* v, size_t n) {
+    uint64_t t = 0;
+    for (size_t i = 0; i < n; i++) t += v[i];
+    return t;
+}
+
 }  // namespace
+
+const char* in_type_name(InType type) { return kInNames[static_cast<size_t>(type)]; }
+const char* out_type_name(OutType type) { return kOutNames[static_cast<size_t>(type)]; }
 
 std::string prometheus_escape_label(const std::string& value) {
     std::string out;
@@ -99,7 +148,8 @@ std::string render_prometheus(const std::vector<MetricFamily>& families) {
 
 std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
                                                  const ServerGauges& gauges,
-                                                 const ServerCounters& counters) {
+                                                 const ServerCounters& counters,
+                                                 const ProtocolCounters& protocol) {
     std::vector<MetricFamily> f;
     f.push_back(single("process_cpu_seconds_total", "user and system CPU time spent in seconds",
                        MetricType::counter, process.cpu_seconds));
@@ -126,14 +176,39 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
                        MetricType::gauge, static_cast<double>(gauges.online_users)));
     f.push_back(single("pushd_groups", "groups with at least one subscriber on this instance",
                        MetricType::gauge, static_cast<double>(gauges.groups)));
+    f.push_back(single("pushd_queued_bytes", "output queued in pushd, not yet written to sockets",
+                       MetricType::gauge, static_cast<double>(gauges.queued_bytes)));
     for (const CounterRow& row : kCounterRows) {
         f.push_back(single(row.metric, row.help, MetricType::counter,
                            static_cast<double>(counters.*row.field)));
     }
+    MetricFamily in{"pushd_messages_in_total", "client messages received, by request type",
+                    MetricType::counter, {}};
+    for (size_t i = 0; i < kInTypes; i++) {
+        in.samples.push_back({std::string("type=\"") + kInNames[i] + "\"", static_cast<double>(protocol.in[i])});
+    }
+    f.push_back(std::move(in));
+    MetricFamily out{"pushd_messages_out_total", "server messages queued to connections, by type",
+                     MetricType::counter, {}};
+    for (size_t i = 0; i < kOutTypes; i++) {
+        out.samples.push_back({std::string("type=\"") + kOutNames[i] + "\"", static_cast<double>(protocol.out[i])});
+    }
+    f.push_back(std::move(out));
+    MetricFamily failed{"pushd_auth_failures_total", "auth_failed replies, by reason", MetricType::counter, {}};
+    for (size_t i = 1; i < kAuthErrorSlots; i++) {
+        failed.samples.push_back({std::string("reason=\"") + kAuthFailNames[i] + "\"",
+                                  static_cast<double>(protocol.auth_failed[i])});
+    }
+    f.push_back(std::move(failed));
+    for (const ProtocolRow& row : kProtocolRows) {
+        f.push_back(single(row.metric, row.help, MetricType::counter,
+                           static_cast<double>(protocol.*row.field)));
+    }
     return f;
 }
 
-std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& counters) {
+std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& counters,
+                              const ProtocolCounters& protocol) {
     std::unique_ptr<cJSON, decltype(&cJSON_Delete)> obj(cJSON_CreateObject(), cJSON_Delete);
     cJSON* o = obj.get();
     cJSON_AddNumberToObject(o, "online_users", static_cast<double>(gauges.online_users));
@@ -145,6 +220,14 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
             cJSON_AddNumberToObject(o, row.stats_key, static_cast<double>(counters.*row.field));
         }
     }
+    cJSON_AddNumberToObject(o, "messages_in", static_cast<double>(sum(protocol.in, kInTypes)));
+    cJSON_AddNumberToObject(o, "messages_out", static_cast<double>(sum(protocol.out, kOutTypes)));
+    cJSON_AddNumberToObject(o, "auth_failed",
+                            static_cast<double>(sum(protocol.auth_failed, kAuthErrorSlots)));
+    for (const ProtocolRow& row : kProtocolRows) {
+        cJSON_AddNumberToObject(o, row.stats_key, static_cast<double>(protocol.*row.field));
+    }
+    cJSON_AddNumberToObject(o, "queued_bytes", static_cast<double>(gauges.queued_bytes));
     char* text = cJSON_PrintUnformatted(o);
     std::string out = text ? text : "{}";
     cJSON_free(text);

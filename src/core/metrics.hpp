@@ -31,6 +31,31 @@ struct ServerCounters {
     uint64_t reloads_failed = 0;
 };
 
+// Request types counted on the way in ("malformed": frames that could not
+// be read as a request), and frame types on the way out.
+enum class InType : uint8_t { ping, auth, send_message, join_group, leave_group, mark_read, malformed, count };
+enum class OutType : uint8_t { pong, auth_success, auth_failed, ack, error, new_message, notification, count };
+inline constexpr size_t kInTypes = static_cast<size_t>(InType::count);
+inline constexpr size_t kOutTypes = static_cast<size_t>(OutType::count);
+// Indexed by AuthError (core/auth.hpp); slot 0 (none) stays 0.
+inline constexpr size_t kAuthErrorSlots = 9;
+
+// What the session logic counts (core/hub). Every field only ever grows.
+struct ProtocolCounters {
+    uint64_t in[kInTypes] = {};
+    uint64_t out[kOutTypes] = {};
+    uint64_t auth_ok = 0;
+    uint64_t auth_failed[kAuthErrorSlots] = {};
+    uint64_t auth_timeouts = 0;          // closed: not authenticated within AuthTimeout
+    uint64_t token_expiries = 0;         // closed: token expired while connected
+    uint64_t auth_conflicts = 0;         // auth as another user: 409
+    uint64_t bytes_out = 0;              // WebSocket frame bytes handed to the socket
+    uint64_t fanout_deliveries = 0;      // new_message/notification frames queued to a session
+    uint64_t slow_consumer_closes = 0;   // 4008
+    uint64_t sessions_replaced = 0;      // 4009: oldest session of a user over MaxSessionsPerUser
+    uint64_t protocol_closes = 0;        // 1003 binary, 1009 too big, 1007 invalid UTF-8
+};
+
 // Current levels, computed when /metrics or /stats is asked for.
 struct ServerGauges {
     uint64_t connections = 0;     // open WebSocket connections
@@ -38,6 +63,7 @@ struct ServerGauges {
     uint64_t groups = 0;          // groups with at least one local subscriber
     double uptime_seconds = 0;
     bool draining = false;        // shutting down
+    uint64_t queued_bytes = 0;    // output queued in pushd, not yet written to sockets
 };
 
 // One sample line of a family: `labels` is the inside of {...} already
@@ -64,14 +90,19 @@ std::string prometheus_escape_label(const std::string& value);
 std::string render_prometheus(const std::vector<MetricFamily>& families);
 
 // The families of one instance: process_*, pushd_* gauges and counters, and
-// pushd_build_info{version}. `extra` families (added by later modules) are
-// appended as given.
+// pushd_build_info{version}.
 std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
                                                  const ServerGauges& gauges,
-                                                 const ServerCounters& counters);
+                                                 const ServerCounters& counters,
+                                                 const ProtocolCounters& protocol);
 
 // The /stats JSON object: {"online_users", "connections", "groups",
 // "uptime_s", ...counters}; one line, no trailing newline.
-std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& counters);
+std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& counters,
+                              const ProtocolCounters& protocol);
+
+// Label values for InType / OutType ("send_message", "new_message", ...).
+const char* in_type_name(InType type);
+const char* out_type_name(OutType type);
 
 }  // namespace pushd

@@ -80,18 +80,13 @@ bool OutQueue::push(SharedFrame* f, size_t cap) {
 
 size_t OutQueue::gather(uint8_t* dst, size_t max) {
     size_t copied = 0;
-    while (count_ && copied < max) {
+    while (count_) {
         SharedFrame* f = ring_[head_];
-        const size_t left = frame_wire_len(f) - head_offset_;
-        const size_t take = left <= max - copied ? left : max - copied;
-        std::memcpy(dst + copied, frame_wire(f) + head_offset_, take);
-        copied += take;
-        bytes_ -= take;
-        if (take < left) {
-            head_offset_ += static_cast<uint32_t>(take);
-            break;
-        }
-        head_offset_ = 0;
+        const size_t len = frame_wire_len(f);
+        if (len > max - copied) break;
+        std::memcpy(dst + copied, frame_wire(f), len);
+        copied += len;
+        bytes_ -= len;
         drop_head();
     }
     return copied;
@@ -101,8 +96,7 @@ SharedFrame* OutQueue::front() const { return count_ ? ring_[head_] : nullptr; }
 
 void OutQueue::pop_front() {
     if (!count_) return;
-    bytes_ -= frame_wire_len(ring_[head_]) - head_offset_;
-    head_offset_ = 0;
+    bytes_ -= frame_wire_len(ring_[head_]);
     drop_head();
 }
 
@@ -130,7 +124,6 @@ void OutQueue::clear() {
     ring_ = nullptr;
     capacity_ = 0;
     head_ = 0;
-    head_offset_ = 0;
     bytes_ = 0;
 }
 

@@ -56,16 +56,14 @@ public:
     // closes the connection as a slow consumer).
     bool push(SharedFrame* f, size_t cap);
 
-    // Copies queued wire bytes into `dst` (at most `max`): whole frames
-    // while they fit, then part of the next one. The copied bytes are
-    // consumed; fully sent frames lose this queue's reference. Returns the
-    // number of bytes copied.
+    // Copies whole queued frames into `dst`, back to back, while they fit in
+    // `max` bytes, and drops them from the queue. Never splits a frame, so
+    // the caller's write ends on a frame boundary. Returns the bytes copied:
+    // 0 when the oldest frame alone is larger than `max` (write it from
+    // front() and pop_front() it instead).
     size_t gather(uint8_t* dst, size_t max);
 
-    // The oldest frame, unconsumed, or nullptr. For writers that must send
-    // frame by frame (an extension such as permessage-deflate transforms
-    // payloads); pop_front() then drops it. Not to be mixed with a
-    // partially gathered head frame.
+    // The oldest frame, still queued, or nullptr; pop_front() drops it.
     SharedFrame* front() const;
     void pop_front();
 
@@ -74,7 +72,7 @@ public:
 
     bool empty() const { return count_ == 0; }
     size_t frames() const { return count_; }
-    // Unsent wire bytes, including the unsent rest of a partly sent frame.
+    // Queued wire bytes.
     size_t bytes() const { return bytes_; }
 
 private:
@@ -85,7 +83,6 @@ private:
     uint32_t capacity_ = 0;     // slots in ring_ (a power of two)
     uint32_t head_ = 0;         // index of the oldest frame
     uint32_t count_ = 0;
-    uint32_t head_offset_ = 0;  // wire bytes of the head frame already sent
     size_t bytes_ = 0;
 };
 

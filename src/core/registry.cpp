@@ -89,11 +89,13 @@ void Registry::remove_subscription(Session* session, uint32_t index) {
     if (members.empty()) groups_.erase(groups_.find(std::string_view(g->id)));
 }
 
-void Registry::remove_user_link(Session* session) {
+void Registry::unlink_user(Session* session) {
     if (session->user_id.empty()) return;
     auto it = users_.find(session->user_id);
     if (it == users_.end()) return;
     UserEntry& u = it->second;
+    // Already unlinked: neither end of the list, no neighbours.
+    if (!session->user_prev && !session->user_next && u.oldest != session) return;
     if (session->user_prev) session->user_prev->user_next = session->user_next;
     else u.oldest = session->user_next;
     if (session->user_next) session->user_next->user_prev = session->user_prev;
@@ -107,7 +109,7 @@ void Registry::remove_session(Session* session) {
         remove_subscription(session, static_cast<uint32_t>(session->subscriptions.size() - 1));
     }
     session->subscriptions.shrink_to_fit();
-    remove_user_link(session);
+    unlink_user(session);
 }
 
 }  // namespace pushd

@@ -64,6 +64,10 @@ public:
     // fan out must defer closes, never remove during iteration.
     const GroupEntry* find_group(std::string_view group_id) const;
 
+    // Takes `session` out of its user's sessions (it is closing); its
+    // subscriptions stay until remove_session. Safe during a fan-out.
+    void unlink_user(Session* session);
+
     // Removes every trace of `session`: its subscriptions (empty groups are
     // dropped) and its place among its user's sessions.
     void remove_session(Session* session);
@@ -86,7 +90,6 @@ private:
     };
 
     void remove_subscription(Session* session, uint32_t index);
-    void remove_user_link(Session* session);
 
     std::unordered_map<SubscriptionKey, uint32_t, SubscriptionKeyHash> subscription_index_;
 

@@ -26,6 +26,7 @@ struct Session {
     // Closing is deferred: fan-out and writes only mark it.
     bool closing = false;
     uint16_t close_code = 0;
+    const char* close_reason = "";  // static text for the close frame
 
     // The user's sessions on this instance, oldest first (Registry).
     Session* user_prev = nullptr;
@@ -40,6 +41,10 @@ struct Session {
     std::vector<Subscription> subscriptions;
 
     OutQueue outq;                 // pre-framed output not yet written
+
+    // The transport's reassembly buffer for a message arriving in several
+    // frames or receive callbacks; bounded by Limits.MaxMessageBytes.
+    std::string rx;
 };
 
 }  // namespace pushd

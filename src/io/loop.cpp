@@ -15,16 +15,17 @@ namespace {
 
 Server& server_of(uv_handle_t* handle) { return *static_cast<Server*>(handle->data); }
 
-void stop_loop(Server& server) {
-    if (server.stopped) return;
-    server.stopped = true;
-    uv_stop(server.loop);
+void stop_loop(Server& server) { server_stop(server); }
+
+void on_tick(uv_timer_t* timer) {
+    Server& server = *static_cast<Server*>(timer->data);
+    server.hub->tick(wall_ms());
 }
 
 void on_drain_deadline(uv_timer_t* timer) {
     Server& server = server_of(reinterpret_cast<uv_handle_t*>(timer));
     LOG_WARN("shutdown: %llu connection(s) did not close in time; dropping them",
-             static_cast<unsigned long long>(server.session_count));
+             static_cast<unsigned long long>(server.hub->session_count()));
     stop_loop(server);
 }
 
@@ -36,14 +37,14 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     if (server.draining) return;
     server.draining = true;
     LOG_INFO("%s: shutting down, closing %llu connection(s)", strsignal(signum),
-             static_cast<unsigned long long>(server.session_count));
+             static_cast<unsigned long long>(server.hub->session_count()));
     sd_notify(0, "STOPPING=1");
     ws_server_begin_drain(server);
     // Leave a quarter second of ShutdownTimeout for teardown after the drain.
     uint64_t budget_ms = static_cast<uint64_t>(server.config.shutdown_timeout) * 1000;
     uint64_t drain_ms = budget_ms > 500 ? budget_ms - 250 : budget_ms / 2;
     uv_timer_start(&server.drain_timer, on_drain_deadline, drain_ms, 0);
-    if (server.session_count == 0) stop_loop(server);
+    if (server.hub->session_count() == 0) stop_loop(server);
 }
 
 // SIGHUP: re-read the file; apply what can change at run time, say what
@@ -79,6 +80,7 @@ void close_own_handles(Server& server) {
         reinterpret_cast<uv_handle_t*>(&server.sig_int),
         reinterpret_cast<uv_handle_t*>(&server.sig_hup),
         reinterpret_cast<uv_handle_t*>(&server.drain_timer),
+        reinterpret_cast<uv_handle_t*>(&server.tick_timer),
     };
     for (uv_handle_t* h : handles) {
         if (!uv_is_closing(h)) uv_close(h, nullptr);
@@ -92,10 +94,15 @@ int server_run(Server& server) {
     server.start_ms = uv_now(server.loop);
     server.sig_term.data = server.sig_int.data = server.sig_hup.data = &server;
     server.drain_timer.data = &server;
+    server.tick_timer.data = &server;
+    server_init_logic(server);
     uv_signal_init(server.loop, &server.sig_term);
     uv_signal_init(server.loop, &server.sig_int);
     uv_signal_init(server.loop, &server.sig_hup);
     uv_timer_init(server.loop, &server.drain_timer);
+    uv_timer_init(server.loop, &server.tick_timer);
+    // Auth timeouts and token expiries fire within a quarter second.
+    uv_timer_start(&server.tick_timer, on_tick, 250, 250);
     uv_signal_start(&server.sig_term, on_stop_signal, SIGTERM);
     uv_signal_start(&server.sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&server.sig_hup, on_reload_signal, SIGHUP);
@@ -116,6 +123,7 @@ int server_run(Server& server) {
     close_own_handles(server);
     ws_server_destroy(server);
     uv_run(server.loop, UV_RUN_DEFAULT);
+    server.hub.reset();
     if (status == 0) LOG_INFO("shutdown complete");
     return status;
 }

@@ -1,37 +1,40 @@
 // The one struct a running pushd instance hangs everything off: its
-// configuration, loop, lws context, connections and counters. No globals:
+// configuration, loop, lws context, session logic and counters. No globals:
 // several instances could run on several threads, each with its own Server.
 #pragma once
 
+#include "core/auth.hpp"
 #include "core/config.hpp"
+#include "core/hub.hpp"
+#include "core/memory_store.hpp"
 #include "core/metrics.hpp"
 
+#include <libwebsockets.h>
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
-struct lws;
-struct lws_context;
 
 namespace pushd {
 
 // Per-connection state, placed in the memory lws allocates per connection
-// (lws zeroes it; plain members only). HTTP requests and WebSocket sessions
+// (lws zeroes it: plain members only). HTTP requests and WebSocket sessions
 // share the protocol, so both halves live here.
 struct ConnData {
-    // WebSocket half: linked into Server::sessions while established.
-    lws* wsi;
-    ConnData* prev;
-    ConnData* next;
-    bool established;
-    bool closing;          // a close frame is due at the next writable
-    uint16_t close_code;
+    // WebSocket half.
+    Session* session;                  // from ESTABLISHED to CLOSED (owned by the hub)
+    VerifiedToken* handshake_token;    // verified at the handshake, consumed at ESTABLISHED
     // HTTP half: the reply waiting for HTTP_WRITEABLE (malloc'd, LWS_PRE
-    // headroom before `http_body`), freed once written or on close.
+    // headroom before the body), freed once written or on close.
     unsigned char* http_buf;
     size_t http_len;
 };
+
+// Bytes one writable callback sends at most when it batches frames: the
+// protocol's tx_packet_size, and the size of the shared scratch buffer.
+inline constexpr size_t kWriteBatchBytes = 64 * 1024;
 
 struct Server {
     Config config;
@@ -41,10 +44,11 @@ struct Server {
     uv_loop_t* loop = nullptr;
     lws_context* lws = nullptr;
 
-    // Every established WebSocket connection, for shutdown and (later)
-    // reload-time checks. Never walked on a per-message path.
-    ConnData* sessions = nullptr;
-    uint64_t session_count = 0;
+    std::unique_ptr<MemoryStore> store;
+    std::unique_ptr<Hub> hub;
+    // One scratch buffer for batching queued frames into a single write;
+    // writes are synchronous, so one per instance is enough.
+    std::unique_ptr<uint8_t[]> write_scratch;
 
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start
@@ -55,15 +59,24 @@ struct Server {
     uv_signal_t sig_int{};
     uv_signal_t sig_hup{};
     uv_timer_t drain_timer{};
+    uv_timer_t tick_timer{};
+    lws_retry_bo_t retry_policy{};   // heartbeat policy; must outlive the context
 };
 
-// Links an established connection into server.sessions.
-void server_add_session(Server& server, ConnData* conn);
+// Creates the hub and its store for `server` (config must be set).
+void server_init_logic(Server& server);
 
-// Unlinks a connection; when draining and none are left, stops the loop.
-void server_remove_session(Server& server, ConnData* conn);
+// Called when a connection has closed: stops the loop once draining and
+// none are left.
+void server_connection_gone(Server& server);
 
-// Gauges of this instance now (connections, users, groups, uptime).
+// Stops the loop (idempotent).
+void server_stop(Server& server);
+
+// Gauges of this instance now (connections, users, groups, uptime, queue).
 ServerGauges server_gauges(const Server& server);
+
+// Milliseconds since the Unix epoch (wall clock, for timestamps and token exp).
+int64_t wall_ms();
 
 }  // namespace pushd

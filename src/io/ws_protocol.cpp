@@ -4,8 +4,11 @@
 #include "io/log.hpp"
 #include "io/server.hpp"
 
+#include <strings.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace pushd {
@@ -72,45 +75,150 @@ int on_http_writeable(lws* wsi, ConnData* conn) {
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-// Decides whether a WebSocket upgrade may proceed. Nonzero refuses it.
-int on_filter_upgrade(lws* wsi) {
-    Server& server = server_of(wsi);
-    if (server.draining) {
-        server.counters.ws_handshakes_refused++;
-        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, nullptr);
-        return -1;
+// The token offered at the handshake: the Authorization header's Bearer
+// token when present (it wins over the query), else ?token=. nullopt when
+// neither was offered; an empty string when one was offered empty.
+std::optional<std::string> handshake_token(lws* wsi) {
+    int len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (len > 0 && static_cast<size_t>(len) <= kMaxTokenBytes + 64) {
+        std::string h(static_cast<size_t>(len) + 1, '\0');
+        if (lws_hdr_copy(wsi, h.data(), len + 1, WSI_TOKEN_HTTP_AUTHORIZATION) >= 0) {
+            h.resize(static_cast<size_t>(len));
+            if (h.size() >= 6 && strncasecmp(h.c_str(), "Bearer", 6) == 0 &&
+                (h.size() == 6 || h[6] == ' ')) {
+                size_t i = 6;
+                while (i < h.size() && h[i] == ' ') i++;
+                return h.substr(i);
+            }
+        }
+    } else if (len > 0) {
+        return std::string();  // absurdly long: treated as an invalid token
     }
-    std::string path = request_path(wsi, WSI_TOKEN_GET_URI);
-    if (path != server.config.path) {
-        server.counters.ws_handshakes_refused++;
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, nullptr);
-        return -1;
+    char arg[kMaxTokenBytes + 8];
+    const char* v = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof arg);
+    if (v) return std::string(v);
+    // lws returns NULL for "token=" with nothing after it as well.
+    for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+        if (std::strcmp(arg, "token") == 0 || std::strcmp(arg, "token=") == 0) return std::string();
+    }
+    return std::nullopt;
+}
+
+int refuse(Server& server, lws* wsi, unsigned int status) {
+    server.counters.ws_handshakes_refused++;
+    lws_return_http_status(wsi, status, nullptr);
+    return -1;
+}
+
+// Decides whether a WebSocket upgrade may proceed. Nonzero refuses it.
+int on_filter_upgrade(lws* wsi, ConnData* conn) {
+    Server& server = server_of(wsi);
+    if (server.draining) return refuse(server, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+    if (request_path(wsi, WSI_TOKEN_GET_URI) != server.config.path)
+        return refuse(server, wsi, HTTP_STATUS_NOT_FOUND);
+    if (std::optional<std::string> token = handshake_token(wsi)) {
+        AuthResult r = verify_token(*token, server.config.auth.access_secret,
+                                    server.config.auth.user_claim, wall_ms() / 1000);
+        if (r.error != AuthError::none || !conn) return refuse(server, wsi, HTTP_STATUS_UNAUTHORIZED);
+        delete conn->handshake_token;
+        conn->handshake_token = new VerifiedToken(std::move(r.token));
     }
     return 0;
 }
 
 void on_established(lws* wsi, ConnData* conn) {
     Server& server = server_of(wsi);
-    conn->wsi = wsi;
-    conn->established = true;
     server.counters.ws_connections_opened++;
-    server_add_session(server, conn);
+    std::optional<VerifiedToken> token;
+    if (conn->handshake_token) {
+        token = std::move(*conn->handshake_token);
+        delete conn->handshake_token;
+        conn->handshake_token = nullptr;
+    }
+    conn->session = server.hub->on_open(wsi, token, wall_ms());
 }
 
+// Closes from inside this connection's own callback: lws sends the close
+// frame when the callback returns -1.
+int close_now(Server& server, lws* wsi, Session* s, uint16_t code, const char* reason) {
+    s->closing = true;
+    s->close_code = code;
+    s->close_reason = reason;
+    lws_close_reason(wsi, static_cast<lws_close_status>(code),
+                     reinterpret_cast<unsigned char*>(const_cast<char*>(reason)), std::strlen(reason));
+    return -1;
+}
+
+int on_receive(lws* wsi, ConnData* conn, const char* in, size_t len) {
+    Session* s = conn->session;
+    if (!s || s->closing) return 0;
+    Server& server = server_of(wsi);
+    lws_validity_confirmed(wsi);  // any traffic shows the peer is alive
+    if (lws_frame_is_binary(wsi)) {
+        server.hub->count_protocol_close();
+        return close_now(server, wsi, s, kCloseUnsupported, "binary frames are not supported");
+    }
+    if (s->rx.size() + len > static_cast<size_t>(server.config.limits.max_message_bytes)) {
+        server.hub->count_protocol_close();
+        return close_now(server, wsi, s, kCloseTooBig, "message too big");
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) {
+        s->rx.append(in, len);
+        return 0;
+    }
+    if (s->rx.empty()) {
+        server.hub->on_text(s, std::string_view(in, len), wall_ms());  // the common case: no copy
+    } else {
+        s->rx.append(in, len);
+        server.hub->on_text(s, s->rx, wall_ms());
+        s->rx.clear();
+        if (s->rx.capacity() > 16 * 1024) s->rx.shrink_to_fit();
+    }
+    return 0;
+}
+
+// One write per writable callback: every queued frame that fits, back to
+// back, pre-framed, as one raw write; then re-arm while anything is left.
 int on_writeable(lws* wsi, ConnData* conn) {
-    if (conn->closing) {
-        // lws sends the close frame set by lws_close_reason when we return -1.
+    Session* s = conn->session;
+    if (!s) return 0;
+    Server& server = server_of(wsi);
+    if (!s->outq.empty()) {
+        uint8_t* buf = server.write_scratch.get() + LWS_PRE;
+        SharedFrame* big = nullptr;
+        size_t n = server.hub->gather_output(s, buf, kWriteBatchBytes, &big);
+        int written;
+        if (big) {
+            // lws buffers whatever the socket does not take and sends it
+            // before anything else, so the frame stays whole on the wire.
+            written = lws_write(wsi, const_cast<uint8_t*>(frame_wire(big)), frame_wire_len(big), LWS_WRITE_RAW);
+            server.hub->consume_big(s);
+        } else {
+            written = lws_write(wsi, buf, n, LWS_WRITE_RAW);
+        }
+        if (written < 0) return -1;
+        if (!s->outq.empty() || s->closing) lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (s->closing) {
+        lws_close_reason(wsi, static_cast<lws_close_status>(s->close_code),
+                         reinterpret_cast<unsigned char*>(const_cast<char*>(s->close_reason)),
+                         std::strlen(s->close_reason));
         return -1;
     }
     return 0;
 }
 
 void on_closed(lws* wsi, ConnData* conn) {
-    if (!conn->established) return;
+    delete conn->handshake_token;
+    conn->handshake_token = nullptr;
+    Session* s = conn->session;
+    if (!s) return;
     Server& server = server_of(wsi);
-    conn->established = false;
+    conn->session = nullptr;
     server.counters.ws_connections_closed++;
-    server_remove_session(server, conn);
+    server.hub->on_closed(s);
+    server_connection_gone(server);
 }
 
 int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -125,14 +233,14 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
         if (conn) free_http_reply(conn);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return on_filter_upgrade(wsi);
+        return on_filter_upgrade(wsi, conn);
     case LWS_CALLBACK_ESTABLISHED:
         on_established(wsi, conn);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(wsi, conn);
     case LWS_CALLBACK_RECEIVE:
-        return 0;
+        return on_receive(wsi, conn, static_cast<const char*>(in), len);
     case LWS_CALLBACK_CLOSED:
         on_closed(wsi, conn);
         return 0;
@@ -142,7 +250,10 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
 }
 
 const lws_protocols kProtocols[] = {
-    {"pushd", callback, sizeof(ConnData), 4096, 0, nullptr, 0},
+    // rx_buffer_size is allocated per connection by lws: small, since
+    // messages are reassembled in the session; tx_packet_size bounds one
+    // batched write.
+    {"pushd", callback, sizeof(ConnData), 1024, 0, nullptr, kWriteBatchBytes},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 

@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "core/hub.hpp"
+
 namespace pushd {
 
 int ws_server_start(Server& server) {
@@ -32,6 +34,13 @@ int ws_server_start(Server& server) {
     info.user = &server;
     // lws checks the fd limit to size its tables; 0 means "use the rlimit".
     info.fd_limit_per_thread = 0;
+    // WebSocket-level heartbeat: lws pings a connection idle for
+    // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
+    // received frame confirms it, see on_receive).
+    server.retry_policy = lws_retry_bo_t{};
+    server.retry_policy.secs_since_valid_ping = static_cast<uint16_t>(cfg.heartbeat.interval);
+    server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout);
+    info.retry_and_idle_policy = &server.retry_policy;
 
     server.lws = lws_create_context(&info);
     if (!server.lws) {
@@ -49,16 +58,9 @@ void ws_server_begin_drain(Server& server) {
     // raises SIGINT at itself once the deprecated context has no connections
     // left: our handler treats a second signal during drain as a no-op.
     lws_context_deprecate(server.lws, nullptr);
-    static const char kReason[] = "server shutting down";
-    for (ConnData* c = server.sessions; c; c = c->next) {
-        if (c->closing) continue;
-        c->closing = true;
-        c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY,
-                         reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)),
-                         sizeof kReason - 1);
-        lws_callback_on_writable(c->wsi);
-    }
+    server.hub->for_each_session([&](Session* s) {
+        server.hub->close_session(s, kCloseGoingAway, "server shutting down");
+    });
 }
 
 void ws_server_destroy(Server& server) {

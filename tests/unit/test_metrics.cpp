@@ -1,5 +1,7 @@
 #include "core/metrics.hpp"
 
+#include "core/auth.hpp"
+
 #include "../common/prometheus_lint.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,12 +18,21 @@ TEST_CASE("server metric families render as valid exposition text", "[metrics]")
     g.uptime_seconds = 12.5;
     ServerCounters c;
     c.ws_connections_opened = 7;
-    std::string text = render_prometheus(server_metric_families(p, g, c));
+    ProtocolCounters pc;
+    pc.in[static_cast<size_t>(InType::send_message)] = 4;
+    pc.out[static_cast<size_t>(OutType::new_message)] = 9;
+    pc.auth_failed[static_cast<size_t>(AuthError::expired)] = 2;
+    pc.slow_consumer_closes = 1;
+    std::string text = render_prometheus(server_metric_families(p, g, c, pc));
     CHECK(pushd_test::prometheus_lint(text) == "");
     CHECK(text.find("# TYPE pushd_connections gauge\npushd_connections 3\n") != std::string::npos);
     CHECK(text.find("pushd_online_users 2\n") != std::string::npos);
     CHECK(text.find("pushd_ws_connections_opened_total 7\n") != std::string::npos);
     CHECK(text.find("process_cpu_seconds_total 1.25\n") != std::string::npos);
+    CHECK(text.find("pushd_messages_in_total{type=\"send_message\"} 4\n") != std::string::npos);
+    CHECK(text.find("pushd_messages_out_total{type=\"new_message\"} 9\n") != std::string::npos);
+    CHECK(text.find("pushd_auth_failures_total{reason=\"expired\"} 2\n") != std::string::npos);
+    CHECK(text.find("pushd_slow_consumer_closes_total 1\n") != std::string::npos);
     CHECK(text.find("pushd_build_info{version=\"" PUSHD_VERSION "\"} 1\n") != std::string::npos);
 }
 
@@ -61,10 +72,14 @@ TEST_CASE("/stats JSON carries online_users first and the counters", "[metrics]"
     g.uptime_seconds = 9.9;
     ServerCounters c;
     c.http_requests = 5;
-    std::string json = render_stats_json(g, c);
+    ProtocolCounters pc;
+    pc.in[0] = 2;
+    pc.in[2] = 3;
+    std::string json = render_stats_json(g, c, pc);
     CHECK(json.rfind("{\"online_users\":0,", 0) == 0);
     CHECK(json.find("\"connections\":4") != std::string::npos);
     CHECK(json.find("\"groups\":0") != std::string::npos);
     CHECK(json.find("\"uptime_s\":9") != std::string::npos);
     CHECK(json.find("\"http_requests\":5") != std::string::npos);
+    CHECK(json.find("\"messages_in\":5") != std::string::npos);
 }

@@ -1,0 +1,266 @@
+// Blocking HTTP/1.1 GET over a POSIX socket, bounded by one deadline.
+#include "client/http_get.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace pushd {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Closes the descriptor it holds.
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0)
+            ::close(fd);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+};
+
+int ms_left(Clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return left > 0 ? static_cast<int>(left) : 0;
+}
+
+// Waits for `events` on `fd` until `deadline`; false on timeout or error.
+bool wait_fd(int fd, short events, Clock::time_point deadline) {
+    for (;;) {
+        struct pollfd p = {fd, events, 0};
+        int n = ::poll(&p, 1, ms_left(deadline));
+        if (n > 0)
+            return true;
+        if (n == 0)
+            return false;
+        if (errno != EINTR)
+            return false;
+    }
+}
+
+std::string lower(std::string s) {
+    for (auto& ch : s)
+        if (ch >= 'A' && ch <= 'Z')
+            ch = static_cast<char>(ch - 'A' + 'a');
+    return s;
+}
+
+std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t");
+    if (b == std::string::npos)
+        return "";
+    size_t e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+// Decodes a chunked body; false when it is incomplete or malformed.
+bool dechunk(const std::string& in, std::string& out) {
+    size_t pos = 0;
+    out.clear();
+    for (;;) {
+        size_t eol = in.find("\r\n", pos);
+        if (eol == std::string::npos)
+            return false;
+        std::string size_line = in.substr(pos, eol - pos);
+        size_t semi = size_line.find(';');
+        if (semi != std::string::npos)
+            size_line.resize(semi);
+        char* end = nullptr;
+        unsigned long size = std::strtoul(size_line.c_str(), &end, 16);
+        if (end == size_line.c_str())
+            return false;
+        pos = eol + 2;
+        if (size == 0)
+            return true;
+        if (pos + size > in.size())
+            return false;
+        out.append(in, pos, size);
+        pos += size + 2;  // chunk data, CRLF
+    }
+}
+
+// Resolves and connects with a deadline; returns the fd or -1 with `err`.
+int connect_to(const std::string& host, uint16_t port, Clock::time_point deadline, std::string& err) {
+    struct addrinfo hints;
+    std::memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo* res = nullptr;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+    if (rc != 0) {
+        err = "resolve " + host + ": " + gai_strerror(rc);
+        return -1;
+    }
+    int fd = -1;
+    for (auto* ai = res; ai; ai = ai->ai_next) {
+        fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            err = std::string("socket: ") + std::strerror(errno);
+            continue;
+        }
+        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline)) {
+            int so_error = 0;
+            socklen_t sl = sizeof(so_error);
+            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &sl);
+            if (so_error == 0)
+                break;
+            err = "connect " + host + ":" + service + ": " + std::strerror(so_error);
+        } else if (errno == EINPROGRESS) {
+            err = "connect " + host + ":" + service + ": timed out";
+        } else {
+            err = "connect " + host + ":" + service + ": " + std::strerror(errno);
+        }
+        ::close(fd);
+        fd = -1;
+    }
+    ::freeaddrinfo(res);
+    return fd;
+}
+
+}  // namespace
+
+std::string HttpResponse::header(const std::string& name) const {
+    auto it = headers.find(lower(name));
+    return it == headers.end() ? std::string() : it->second;
+}
+
+HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms) {
+    HttpResponse r;
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    Fd sock(connect_to(host, port, deadline, r.error));
+    if (sock.fd < 0)
+        return r;
+
+    std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\n" +
+                      "Host: " + host + ":" + std::to_string(port) + "\r\n" +
+                      "User-Agent: pushd-client\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    size_t sent = 0;
+    while (sent < req.size()) {
+        ssize_t n = ::send(sock.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (!wait_fd(sock.fd, POLLOUT, deadline)) {
+                r.error = "send: timed out";
+                return r;
+            }
+            continue;
+        }
+        r.error = std::string("send: ") + std::strerror(errno);
+        return r;
+    }
+
+    // Read until the response is complete (by length or chunks) or EOF.
+    std::string raw;
+    size_t header_end = std::string::npos;
+    long long content_length = -1;
+    bool chunked = false;
+    bool eof = false;
+    char buf[16384];
+    for (;;) {
+        if (header_end != std::string::npos) {
+            size_t have = raw.size() - header_end;
+            if (content_length >= 0 && have >= static_cast<size_t>(content_length))
+                break;
+            if (chunked) {
+                std::string tmp;
+                if (dechunk(raw.substr(header_end), tmp))
+                    break;
+            }
+        }
+        if (eof)
+            break;
+        if (!wait_fd(sock.fd, POLLIN, deadline)) {
+            r.status = 0;
+            r.error = "receive: timed out";
+            return r;
+        }
+        ssize_t n = ::recv(sock.fd, buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            r.status = 0;
+            r.error = std::string("receive: ") + std::strerror(errno);
+            return r;
+        }
+        if (n == 0)
+            eof = true;
+        raw.append(buf, static_cast<size_t>(n));
+
+        if (header_end == std::string::npos) {
+            size_t p = raw.find("\r\n\r\n");
+            if (p == std::string::npos) {
+                if (eof) {
+                    r.error = "connection closed before the response headers ended";
+                    return r;
+                }
+                continue;
+            }
+            header_end = p + 4;
+            // Status line: "HTTP/1.1 200 OK"
+            size_t eol = raw.find("\r\n");
+            std::string status_line = raw.substr(0, eol);
+            if (status_line.rfind("HTTP/", 0) != 0 || status_line.size() < 12) {
+                r.error = "bad status line: " + status_line;
+                return r;
+            }
+            int status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
+            size_t pos = eol + 2;
+            while (pos < p) {
+                size_t le = raw.find("\r\n", pos);
+                std::string line = raw.substr(pos, le - pos);
+                pos = le + 2;
+                size_t colon = line.find(':');
+                if (colon == std::string::npos)
+                    continue;
+                std::string name = lower(trim(line.substr(0, colon)));
+                std::string value = trim(line.substr(colon + 1));
+                auto [it, inserted] = r.headers.emplace(name, value);
+                if (!inserted)
+                    it->second += ", " + value;
+            }
+            if (r.headers.count("content-length"))
+                content_length = std::atoll(r.headers["content-length"].c_str());
+            chunked = lower(r.header("transfer-encoding")).find("chunked") != std::string::npos;
+            if (chunked)
+                content_length = -1;
+            r.status = status;
+        }
+    }
+
+    std::string body = raw.substr(header_end);
+    if (chunked) {
+        if (!dechunk(body, r.body)) {
+            r.status = 0;
+            r.error = "incomplete chunked body";
+        }
+    } else if (content_length >= 0) {
+        if (body.size() < static_cast<size_t>(content_length)) {
+            r.status = 0;
+            r.error = "connection closed before the body ended";
+        } else {
+            r.body = body.substr(0, static_cast<size_t>(content_length));
+        }
+    } else {
+        r.body = std::move(body);
+    }
+    return r;
+}
+
+}  // namespace pushd

@@ -1,0 +1,34 @@
+// A tiny blocking HTTP/1.1 GET client over a plain POSIX socket.
+//
+// For pushctl (`health`, `stats`) and the integration tests (`/health`,
+// `/stats`, `/metrics` of a pushd on this machine). One request per
+// connection ("Connection: close"), no TLS, no redirects, no proxies.
+// Never throws: failures come back as status 0 with `error` set.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace pushd {
+
+struct HttpResponse {
+    int status = 0;            // HTTP status code; 0 when no valid response was read
+    std::string error;         // why status is 0 (connect refused, timeout, bad response)
+    // Response headers, names lower-cased ("content-type"), values trimmed.
+    // A header repeated is joined with ", ".
+    std::map<std::string, std::string> headers;
+    std::string body;          // de-chunked when Transfer-Encoding: chunked
+
+    // Value of header `name` (any case), or "" when absent.
+    std::string header(const std::string& name) const;
+};
+
+// Sends "GET `path` HTTP/1.1" to `host`:`port` (an IPv4 literal or a name)
+// and reads the whole response. `timeout_ms` bounds the whole exchange
+// (connect, send, receive). The body is read up to Content-Length, to the
+// last chunk, or to the end of the connection.
+HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path,
+                      int timeout_ms = 5000);
+
+}  // namespace pushd

@@ -1,0 +1,43 @@
+// IP addresses and CIDR blocks for Security.IpBlacklist.
+//
+// Pure: text in, 16-byte addresses out; no sockets. IPv4 is stored as its
+// IPv4-mapped IPv6 form (::ffff:a.b.c.d), so one 16-byte comparison serves
+// both families and a dual-stack socket's mapped peer address matches an
+// IPv4 entry.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace pushd {
+
+// An address in network byte order; IPv4 as ::ffff:a.b.c.d.
+using IpAddr = std::array<uint8_t, 16>;
+
+struct Cidr {
+    IpAddr network{};    // the block's first address (host bits cleared)
+    int prefix_len = 0;  // 0..128 over the 16-byte form: an IPv4 /24 is 120
+};
+
+/* Parses one IPv4 ("10.0.0.1") or IPv6 ("2001:db8::1") address with
+ * inet_pton. No surrounding spaces, no zone ("%eth0"), no brackets.
+ * Returns nullopt when the text is not an address. */
+std::optional<IpAddr> parse_ip(std::string_view text);
+
+/* Returns the IPv4-mapped form of a 4-byte IPv4 address in network byte
+ * order (what sockaddr_in.sin_addr holds). */
+IpAddr ipv4_mapped(const std::array<uint8_t, 4>& v4);
+
+/* Parses "ADDR" or "ADDR/LEN": IPv4 with LEN 0..32, IPv6 with LEN 0..128,
+ * LEN in decimal without a sign or leading zeros. A bare address is a
+ * single-address block (/32, /128). Host bits after the prefix are cleared,
+ * so "10.1.2.3/8" is 10.0.0.0/8. Returns nullopt on anything else. */
+std::optional<Cidr> parse_cidr(std::string_view text);
+
+/* True when `addr` lies inside `cidr`. An IPv4 block only contains
+ * IPv4(-mapped) addresses; "::/0" contains everything. */
+bool cidr_contains(const Cidr& cidr, const IpAddr& addr);
+
+}  // namespace pushd

@@ -1,0 +1,484 @@
+#include "core/hub.hpp"
+
+#include "core/stream_id.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace pushd {
+
+// A join_group with `since` whose replay is in flight: live messages of the
+// group for this session wait here, then those already replayed are dropped.
+struct Hub::ReplayState {
+    std::vector<StoredMessage> buffered;
+    bool overflow = false;
+};
+
+namespace {
+
+int64_t seconds(int64_t ms) { return ms / 1000; }
+
+InType in_type(RequestType t) {
+    switch (t) {
+    case RequestType::ping: return InType::ping;
+    case RequestType::auth: return InType::auth;
+    case RequestType::send_message: return InType::send_message;
+    case RequestType::join_group: return InType::join_group;
+    case RequestType::leave_group: return InType::leave_group;
+    case RequestType::mark_read: return InType::mark_read;
+    }
+    return InType::malformed;
+}
+
+bool id_newer(const std::string& a, const std::string& b) {
+    auto pa = parse_stream_id(a);
+    auto pb = parse_stream_id(b);
+    return pa && pb && *pa > *pb;
+}
+
+}  // namespace
+
+Hub::Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag,
+         size_t frame_headroom)
+    : config_(config), transport_(std::move(transport)), store_(std::move(store)),
+      tag_(std::move(instance_tag)), frame_headroom_(frame_headroom) {}
+
+Hub::~Hub() {
+    for (auto& [id, s] : sessions_) {
+        queued_bytes_ -= s->outq.bytes();
+        registry_.remove_session(s);
+        delete s;
+    }
+}
+
+Session* Hub::find_session(uint64_t id) const {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+}
+
+void Hub::for_each_session(const std::function<void(Session*)>& fn) {
+    // Copy first: fn may close sessions.
+    std::vector<Session*> all;
+    all.reserve(sessions_.size());
+    for (auto& [id, s] : sessions_) all.push_back(s);
+    for (Session* s : all) fn(s);
+}
+
+Session* Hub::on_open(void* transport, const std::optional<VerifiedToken>& handshake_token,
+                      int64_t now_ms) {
+    auto* s = new Session;
+    s->id = next_session_id_++;
+    s->transport = transport;
+    sessions_.emplace(s->id, s);
+    if (handshake_token) {
+        authenticate(s, *handshake_token, std::nullopt, now_ms);
+    } else {
+        deadlines_.push({now_ms + config_->auth.auth_timeout * 1000, s->id, 0, DeadlineKind::auth_timeout});
+        maybe_compact_deadlines();
+    }
+    return s;
+}
+
+void Hub::on_closed(Session* s) {
+    replays_.erase(s->id);
+    queued_bytes_ -= s->outq.bytes();
+    s->outq.clear();
+    registry_.remove_session(s);
+    sessions_.erase(s->id);
+    delete s;
+}
+
+void Hub::close_session(Session* s, uint16_t code, const char* reason) {
+    if (s->closing) return;
+    s->closing = true;
+    s->close_code = code;
+    s->close_reason = reason;
+    // A closing session receives nothing more (enqueue refuses it) and no
+    // longer counts as one of its user's sessions. Its group memberships
+    // stay until on_closed: this may run in the middle of a fan-out over
+    // that very member vector.
+    registry_.unlink_user(s);
+    replays_.erase(s->id);
+    transport_.close(s, code, reason);
+}
+
+void Hub::drop_session(Session* s, uint16_t code, const char* reason) {
+    queued_bytes_ -= s->outq.bytes();
+    s->outq.clear();
+    close_session(s, code, reason);
+}
+
+bool Hub::enqueue(Session* s, SharedFrame* frame, OutType type) {
+    if (s->closing) return false;
+    const bool was_empty = s->outq.empty();
+    if (!s->outq.push(frame, static_cast<size_t>(config_->limits.max_queue_bytes))) {
+        counters_.slow_consumer_closes++;
+        drop_session(s, kCloseSlowConsumer, "slow consumer");
+        return false;
+    }
+    queued_bytes_ += frame_wire_len(frame);
+    counters_.out[static_cast<size_t>(type)]++;
+    if (was_empty) transport_.wake(s);
+    return true;
+}
+
+bool Hub::send(Session* s, const std::string& json, OutType type) {
+    SharedFrame* f = frame_create_text(json, frame_headroom_);
+    if (!f) return false;
+    bool ok = enqueue(s, f, type);
+    frame_unref(f);
+    return ok;
+}
+
+void Hub::ack_fail(Session* s, const std::string& message_id, int code, const char* message,
+                   int64_t now_ms) {
+    send(s, build_ack_fail(message_id, code, message, now_ms), OutType::ack);
+}
+
+size_t Hub::gather_output(Session* s, uint8_t* dst, size_t max, SharedFrame** big) {
+    *big = nullptr;
+    SharedFrame* head = s->outq.front();
+    if (!head) return 0;
+    if (frame_wire_len(head) > max) {
+        *big = head;
+        return 0;
+    }
+    size_t n = s->outq.gather(dst, max);
+    queued_bytes_ -= n;
+    counters_.bytes_out += n;
+    return n;
+}
+
+void Hub::consume_big(Session* s) {
+    SharedFrame* head = s->outq.front();
+    if (!head) return;
+    const size_t len = frame_wire_len(head);
+    s->outq.pop_front();
+    queued_bytes_ -= len;
+    counters_.bytes_out += len;
+}
+
+void Hub::maybe_compact_deadlines() {
+    if (deadlines_.size() < 1024 || deadlines_.size() < 4 * sessions_.size()) return;
+    deadlines_.compact([this](const Deadline& d) {
+        Session* s = find_session(d.session_id);
+        if (!s || s->closing) return false;
+        if (d.kind == DeadlineKind::auth_timeout) return !s->authenticated;
+        return s->authenticated && s->expires_at_s == d.stamp;
+    });
+}
+
+void Hub::tick(int64_t now_ms) {
+    deadlines_.pop_due(now_ms, [&](const Deadline& d) {
+        Session* s = find_session(d.session_id);
+        if (!s || s->closing) return;
+        if (d.kind == DeadlineKind::auth_timeout) {
+            if (s->authenticated) return;
+            counters_.auth_timeouts++;
+            send(s, build_auth_failed(std::nullopt, "auth timeout", now_ms), OutType::auth_failed);
+            close_session(s, kCloseAuth, "auth timeout");
+        } else {
+            // Only the entry made for the current exp applies: a re-auth for
+            // the same user pushed a later one.
+            if (!s->authenticated || s->expires_at_s != d.stamp) return;
+            counters_.token_expiries++;
+            send(s, build_auth_failed(std::nullopt, "token expired", now_ms), OutType::auth_failed);
+            close_session(s, kCloseAuth, "token expired");
+        }
+    });
+}
+
+// ---- requests ---------------------------------------------------------------
+
+void Hub::on_text(Session* s, std::string_view text, int64_t now_ms) {
+    if (s->closing) return;
+    ParseResult parsed = parse_request(text);
+    if (parsed.status == ParseStatus::malformed) {
+        counters_.in[static_cast<size_t>(InType::malformed)]++;
+        send(s, build_error(parsed.message_id, 400, parsed.message, now_ms), OutType::error);
+        return;
+    }
+    const Request& req = parsed.request;
+    counters_.in[static_cast<size_t>(in_type(req.type))]++;
+    if (parsed.status == ParseStatus::invalid_field) {
+        if (req.type == RequestType::auth) {
+            if (req.token.empty()) fail_auth(s, req.message_id, AuthError::missing_token, now_ms);
+            else fail_auth(s, req.message_id, AuthError::malformed, now_ms, parsed.message.c_str());
+        } else if (req.message_id) {
+            // Authentication is checked before the fields are.
+            if (!s->authenticated) ack_fail(s, *req.message_id, 401, "not authenticated", now_ms);
+            else ack_fail(s, *req.message_id, 422, parsed.message.c_str(), now_ms);
+        }
+        return;
+    }
+    handle(s, req, now_ms);
+}
+
+void Hub::handle(Session* s, const Request& req, int64_t now_ms) {
+    switch (req.type) {
+    case RequestType::ping:
+        send(s, build_pong(req.message_id, now_ms), OutType::pong);
+        return;
+    case RequestType::auth:
+        handle_auth(s, req, now_ms);
+        return;
+    default:
+        break;
+    }
+    if (!s->authenticated) {
+        ack_fail(s, *req.message_id, 401, "not authenticated", now_ms);
+        return;
+    }
+    switch (req.type) {
+    case RequestType::send_message: handle_send(s, req, now_ms); break;
+    case RequestType::join_group: handle_join(s, req, now_ms); break;
+    case RequestType::leave_group: handle_leave(s, req, now_ms); break;
+    case RequestType::mark_read: handle_mark_read(s, req, now_ms); break;
+    default: break;
+    }
+}
+
+void Hub::fail_auth(Session* s, const std::optional<std::string>& message_id, AuthError error,
+                    int64_t now_ms, const char* message) {
+    counters_.auth_failed[static_cast<size_t>(error)]++;
+    send(s, build_auth_failed(message_id, message ? message : auth_error_message(error), now_ms),
+         OutType::auth_failed);
+    // Three in a row close the connection, authenticated or not; a failed
+    // re-auth otherwise keeps the identity it had.
+    if (++s->auth_failures >= kMaxAuthFailures) close_session(s, kCloseAuth, "too many failed auth attempts");
+}
+
+void Hub::handle_auth(Session* s, const Request& req, int64_t now_ms) {
+    AuthResult r = verify_token(req.token, config_->auth.access_secret, config_->auth.user_claim,
+                                seconds(now_ms));
+    if (r.error != AuthError::none) {
+        fail_auth(s, req.message_id, r.error, now_ms);
+        return;
+    }
+    if (s->authenticated && r.token.user_id != s->user_id) {
+        counters_.auth_conflicts++;
+        send(s, build_error(req.message_id, 409, "already authenticated as another user", now_ms),
+             OutType::error);
+        return;
+    }
+    authenticate(s, r.token, req.message_id, now_ms);
+}
+
+void Hub::authenticate(Session* s, const VerifiedToken& token, const std::optional<std::string>& message_id,
+                       int64_t now_ms) {
+    counters_.auth_ok++;
+    s->auth_failures = 0;
+    s->expires_at_s = token.exp_s;
+    deadlines_.push({token.exp_s * 1000, s->id, token.exp_s, DeadlineKind::token_expiry});
+    maybe_compact_deadlines();
+    const bool fresh = !s->authenticated;
+    if (fresh) {
+        s->authenticated = true;
+        registry_.add_user_session(s, token.user_id);
+    }
+    send(s, build_auth_success(message_id, s->user_id, tag_ + "-" + std::to_string(s->id),
+                               token.exp_s * 1000, now_ms),
+         OutType::auth_success);
+    if (fresh) enforce_session_limit(s->user_id);
+}
+
+void Hub::enforce_session_limit(const std::string& user_id) {
+    const auto max = static_cast<uint32_t>(config_->limits.max_sessions_per_user);
+    while (const UserEntry* u = registry_.find_user(user_id)) {
+        if (u->count <= max) break;
+        counters_.sessions_replaced++;
+        close_session(u->oldest, kCloseTooManySessions, "too many sessions for this user");
+    }
+}
+
+void Hub::handle_send(Session* s, const Request& req, int64_t now_ms) {
+    AppendRequest a;
+    a.group_id = req.group_id;
+    a.client_message_id = *req.message_id;
+    a.sender_id = s->user_id;
+    a.msg_type = req.msg_type;
+    a.content = req.content;
+    a.now_ms = now_ms;
+    const uint64_t sid = s->id;
+    const std::string mid = *req.message_id;
+    auto do_append = [this, sid, mid, a = std::move(a)]() {
+        store_.append(a, [this, sid, mid](AppendResult r) {
+            Session* s = find_session(sid);
+            if (!s) return;
+            if (r.status == StoreStatus::unavailable) {
+                ack_fail(s, mid, 503, "storage unavailable, nothing was stored; retry", now());
+                return;
+            }
+            AckExtra extra;
+            extra.server_message_id = r.server_message_id;
+            extra.duplicate = r.status == StoreStatus::duplicate;
+            send(s, build_ack_ok(mid, now(), extra), OutType::ack);
+        });
+    };
+    if (!config_->groups.require_membership) {
+        do_append();
+        return;
+    }
+    store_.check_member(req.group_id, s->user_id, [this, sid, mid, do_append](MembershipResult m) {
+        Session* s = find_session(sid);
+        if (!s) return;
+        if (m.status == StoreStatus::unavailable) {
+            ack_fail(s, mid, 503, "storage unavailable, nothing was stored; retry", now());
+        } else if (!m.member) {
+            ack_fail(s, mid, 403, "not a member of this group", now());
+        } else {
+            do_append();
+        }
+    });
+}
+
+void Hub::handle_join(Session* s, const Request& req, int64_t now_ms) {
+    if (!config_->groups.require_membership) {
+        join_now(s, req, now_ms);
+        return;
+    }
+    const uint64_t sid = s->id;
+    store_.check_member(req.group_id, s->user_id, [this, sid, req](MembershipResult m) {
+        Session* s = find_session(sid);
+        if (!s || s->closing) return;
+        if (m.status == StoreStatus::unavailable) {
+            ack_fail(s, *req.message_id, 503, "storage unavailable; retry", now());
+        } else if (!m.member) {
+            ack_fail(s, *req.message_id, 403, "not a member of this group", now());
+        } else {
+            join_now(s, req, now());
+        }
+    });
+}
+
+void Hub::join_now(Session* s, const Request& req, int64_t now_ms) {
+    auto result = registry_.subscribe(s, req.group_id, kMaxGroupsPerSession);
+    if (result == Registry::SubscribeResult::limit) {
+        ack_fail(s, *req.message_id, 429, "too many groups on this connection", now_ms);
+        return;
+    }
+    if (!req.since) {
+        send(s, build_ack_ok(*req.message_id, now_ms), OutType::ack);
+        return;
+    }
+    // Replay: live messages of this group for this session are held back
+    // until the stored ones newer than `since` have been sent.
+    auto& per_group = replays_[s->id];
+    if (per_group.count(req.group_id)) {
+        ack_fail(s, *req.message_id, 409, "a replay of this group is already in progress", now_ms);
+        return;
+    }
+    per_group.emplace(req.group_id, std::make_unique<ReplayState>());
+    const uint64_t sid = s->id;
+    store_.replay_group(req.group_id, *req.since, kMaxReplayEntries,
+                        [this, sid, gid = req.group_id, mid = *req.message_id](ReplayResult r) {
+                            finish_replay(sid, gid, mid, std::move(r), now());
+                        });
+}
+
+void Hub::finish_replay(uint64_t sid, const std::string& gid, const std::string& mid, ReplayResult r,
+                        int64_t now_ms) {
+    Session* s = find_session(sid);
+    if (!s) return;
+    auto per = replays_.find(sid);
+    if (per == replays_.end()) return;
+    auto it = per->second.find(gid);
+    if (it == per->second.end()) return;
+    std::unique_ptr<ReplayState> state = std::move(it->second);
+    per->second.erase(it);
+    if (per->second.empty()) replays_.erase(per);
+    if (s->closing) return;
+    if (state->overflow) {
+        counters_.slow_consumer_closes++;
+        drop_session(s, kCloseSlowConsumer, "slow consumer");
+        return;
+    }
+    if (r.status == StoreStatus::unavailable) {
+        // Stay subscribed to live messages; say the history could not be read.
+        ack_fail(s, mid, 503, "storage unavailable; history not replayed", now_ms);
+        for (const StoredMessage& m : state->buffered) {
+            SharedFrame* f = frame_create_text(build_new_message(m, false), frame_headroom_);
+            if (!f) continue;
+            counters_.fanout_deliveries++;
+            bool ok = enqueue(s, f, OutType::new_message);
+            frame_unref(f);
+            if (!ok) return;
+        }
+        return;
+    }
+    AckExtra extra;
+    extra.truncated = r.truncated;
+    if (!send(s, build_ack_ok(mid, now_ms, extra), OutType::ack)) return;
+    std::string last;
+    for (const StoredMessage& m : r.messages) {
+        if (!send(s, build_new_message(m, true), OutType::new_message)) return;
+        counters_.fanout_deliveries++;
+        last = m.message_id;
+    }
+    for (const StoredMessage& m : state->buffered) {
+        if (!last.empty() && !id_newer(m.message_id, last)) continue;  // already replayed
+        SharedFrame* f = frame_create_text(build_new_message(m, false), frame_headroom_);
+        if (!f) continue;
+        counters_.fanout_deliveries++;
+        bool ok = enqueue(s, f, OutType::new_message);
+        frame_unref(f);
+        if (!ok) return;
+    }
+}
+
+void Hub::handle_leave(Session* s, const Request& req, int64_t now_ms) {
+    registry_.unsubscribe(s, req.group_id);
+    if (auto per = replays_.find(s->id); per != replays_.end()) {
+        per->second.erase(req.group_id);  // its replay answer will find nothing to do
+        if (per->second.empty()) replays_.erase(per);
+    }
+    send(s, build_ack_ok(*req.message_id, now_ms), OutType::ack);
+}
+
+void Hub::handle_mark_read(Session* s, const Request& req, int64_t now_ms) {
+    const uint64_t sid = s->id;
+    store_.mark_read(s->user_id, req.group_id, req.read_message_id,
+                     [this, sid, mid = *req.message_id](StoreStatus st) {
+                         Session* s = find_session(sid);
+                         if (!s) return;
+                         if (st == StoreStatus::unavailable) {
+                             ack_fail(s, mid, 503, "storage unavailable, nothing was stored; retry", now());
+                         } else {
+                             send(s, build_ack_ok(mid, now()), OutType::ack);
+                         }
+                     });
+}
+
+// ---- fan-out ----------------------------------------------------------------
+
+void Hub::deliver_group_message(const StoredMessage& m) {
+    const GroupEntry* g = registry_.find_group(m.group_id);
+    if (!g) return;
+    SharedFrame* frame = nullptr;  // built on first need: once per instance
+    // Closing sessions are already out of the registry, and enqueue() on a
+    // slow consumer only marks it: the member vector is not modified here.
+    const size_t n = g->members.size();
+    for (size_t i = 0; i < n; i++) {
+        Session* s = g->members[i].session;
+        if (!replays_.empty()) {
+            auto per = replays_.find(s->id);
+            if (per != replays_.end()) {
+                auto st = per->second.find(m.group_id);
+                if (st != per->second.end()) {
+                    if (st->second->buffered.size() >= kMaxReplayBuffered) st->second->overflow = true;
+                    else st->second->buffered.push_back(m);
+                    continue;
+                }
+            }
+        }
+        if (!frame) {
+            frame = frame_create_text(build_new_message(m, false), frame_headroom_);
+            if (!frame) return;
+        }
+        counters_.fanout_deliveries++;
+        enqueue(s, frame, OutType::new_message);
+    }
+    if (frame) frame_unref(frame);
+}
+
+}  // namespace pushd

@@ -1,0 +1,170 @@
+// The session logic of one instance: connections, authentication,
+// subscriptions, request handling and fan-out, over the Registry and the
+// storage seam. Pure: time is a parameter, I/O goes through TransportOps
+// (wake a connection's writer, close it) and StoreOps.
+//
+// Threading: one hub belongs to one loop thread; nothing here locks.
+#pragma once
+
+#include "core/auth.hpp"
+#include "core/config.hpp"
+#include "core/deadlines.hpp"
+#include "core/metrics.hpp"
+#include "core/outq.hpp"
+#include "core/protocol.hpp"
+#include "core/registry.hpp"
+#include "core/session.hpp"
+#include "core/store.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace pushd {
+
+// Close codes of PROTOCOL.md section 5.
+enum CloseCode : uint16_t {
+    kCloseGoingAway = 1001,
+    kCloseUnsupported = 1003,   // binary frame
+    kClosePolicy = 1008,
+    kCloseTooBig = 1009,
+    kCloseAuth = 4001,
+    kCloseBlocked = 4003,
+    kCloseSlowConsumer = 4008,
+    kCloseTooManySessions = 4009,
+};
+
+// Subscriptions one connection may hold; join_group past it gets 429.
+inline constexpr size_t kMaxGroupsPerSession = 1024;
+// Three auth_failed in a row close the connection (PROTOCOL.md section 5).
+inline constexpr int kMaxAuthFailures = 3;
+// Live messages buffered for one session while a join_group replay is in
+// flight; past it the session is closed as a slow consumer.
+inline constexpr size_t kMaxReplayBuffered = 10000;
+// Entries a join_group replay asks storage for at most.
+inline constexpr size_t kMaxReplayEntries = 100000;
+
+struct TransportOps {
+    // Output was queued for the session: make sure its writer runs.
+    std::function<void(Session*)> wake;
+    // Close the connection with `code` once its queued output is written.
+    // The transport later calls Hub::on_closed.
+    std::function<void(Session*, uint16_t code, const char* reason)> close;
+    // Milliseconds since the Unix epoch, for answers that arrive later.
+    std::function<int64_t()> now_ms;
+};
+
+class Hub {
+public:
+    // `config` is read on every use (a reload updates it in place) and must
+    // outlive the hub. `instance_tag` prefixes session ids ("<tag>-<n>").
+    // `frame_headroom` spare bytes precede every frame (the io layer's LWS_PRE).
+    Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag,
+        size_t frame_headroom);
+    ~Hub();
+    Hub(const Hub&) = delete;
+    Hub& operator=(const Hub&) = delete;
+
+    // A WebSocket connection was established. `handshake_token` is the
+    // identity verified from ?token= or Authorization at the handshake: then
+    // auth_success is the first message. Returns the new session, owned by
+    // the hub until on_closed.
+    Session* on_open(void* transport, const std::optional<VerifiedToken>& handshake_token,
+                     int64_t now_ms);
+
+    // One whole text message (reassembled, valid UTF-8, within
+    // MaxMessageBytes) arrived on `session`.
+    void on_text(Session* session, std::string_view text, int64_t now_ms);
+
+    // The transport is gone: forget the session and free it. `session` is
+    // invalid afterwards.
+    void on_closed(Session* session);
+
+    // Closes `session` with `code` after its queued output (transport close
+    // is asynchronous; the session stays until on_closed).
+    void close_session(Session* session, uint16_t code, const char* reason);
+
+    // Closes `session` with `code` and drops its queued output first.
+    void drop_session(Session* session, uint16_t code, const char* reason);
+
+    // Counts a close the transport made itself (binary frame, too big,
+    // invalid UTF-8).
+    void count_protocol_close() { counters_.protocol_closes++; }
+
+    // Fires due auth timeouts and token expiries. Call periodically.
+    void tick(int64_t now_ms);
+
+    // The earliest time tick() has work, or INT64_MAX.
+    int64_t next_tick_due() const { return deadlines_.next_due(); }
+
+    // A stored group message read from storage (the bus): serialized once,
+    // queued to every local subscriber of its group.
+    void deliver_group_message(const StoredMessage& message);
+
+    // Copies queued output of `session` into `dst` (whole frames only, at
+    // most `max` bytes) for one write: a write never ends inside a frame, so
+    // lws may put its own control frames (pong, close) between two writes. When the first frame alone exceeds `max`,
+    // returns 0 and sets *big to it (still queued): write it from the frame
+    // and then call consume_big(). Accounts bytes out and queue gauges.
+    size_t gather_output(Session* session, uint8_t* dst, size_t max, SharedFrame** big);
+    void consume_big(Session* session);
+
+    // Walks every session (shutdown, reload-time checks only: never on a
+    // per-message path).
+    void for_each_session(const std::function<void(Session*)>& fn);
+
+    size_t session_count() const { return sessions_.size(); }
+    size_t user_count() const { return registry_.user_count(); }
+    size_t group_count() const { return registry_.group_count(); }
+    uint64_t queued_bytes() const { return queued_bytes_; }
+    const ProtocolCounters& counters() const { return counters_; }
+    const Registry& registry() const { return registry_; }
+
+    // Finds a live session by id (answers from storage are addressed so).
+    Session* find_session(uint64_t id) const;
+
+private:
+    struct ReplayState;
+
+    void handle(Session* s, const Request& req, int64_t now_ms);
+    void handle_auth(Session* s, const Request& req, int64_t now_ms);
+    void handle_send(Session* s, const Request& req, int64_t now_ms);
+    void handle_join(Session* s, const Request& req, int64_t now_ms);
+    void handle_leave(Session* s, const Request& req, int64_t now_ms);
+    void handle_mark_read(Session* s, const Request& req, int64_t now_ms);
+    void join_now(Session* s, const Request& req, int64_t now_ms);
+    void finish_replay(uint64_t session_id, const std::string& group_id, const std::string& message_id,
+                       ReplayResult result, int64_t now_ms);
+
+    void authenticate(Session* s, const VerifiedToken& token, const std::optional<std::string>& message_id,
+                      int64_t now_ms);
+    void fail_auth(Session* s, const std::optional<std::string>& message_id, AuthError error, int64_t now_ms,
+                   const char* message = nullptr);
+    int64_t now() const { return transport_.now_ms(); }
+    void enforce_session_limit(const std::string& user_id);
+
+    // Queues one frame for one session (a reply): false if it closed it.
+    bool send(Session* s, const std::string& json, OutType type);
+    bool enqueue(Session* s, SharedFrame* frame, OutType type);
+    void ack_fail(Session* s, const std::string& message_id, int code, const char* message, int64_t now_ms);
+    void maybe_compact_deadlines();
+
+    const Config* config_;
+    TransportOps transport_;
+    StoreOps store_;
+    std::string tag_;
+    size_t frame_headroom_;
+    uint64_t next_session_id_ = 1;
+    Registry registry_;
+    std::unordered_map<uint64_t, Session*> sessions_;
+    // Sessions with a join_group replay in flight, by session id, then group.
+    std::unordered_map<uint64_t, std::unordered_map<std::string, std::unique_ptr<ReplayState>>> replays_;
+    DeadlineQueue deadlines_;
+    ProtocolCounters counters_;
+    uint64_t queued_bytes_ = 0;
+};
+
+}  // namespace pushd

@@ -1,0 +1,70 @@
+// The storage seam: what the session logic asks of message storage, and how
+// storage tells it of new messages. The running server puts it on Redis
+// Streams (io/redis_store, io/redis_bus); MemoryStore (memory_store.hpp) is
+// the in-process implementation for tests and single-instance runs.
+//
+// Every operation answers through its callback exactly once, possibly
+// before it returns (in-process) or later on the loop (Redis). Callers must
+// not assume the session that asked still exists when the answer comes: the
+// hub addresses answers by session id, never by pointer.
+#pragma once
+
+#include "core/protocol.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pushd {
+
+enum class StoreStatus {
+    ok,
+    duplicate,     // append: the (sender, client message id) pair was seen within DedupWindow
+    unavailable,   // storage unreachable: nothing was stored (503)
+};
+
+struct AppendRequest {
+    std::string group_id;
+    std::string client_message_id;
+    std::string sender_id;
+    int64_t msg_type = 0;
+    std::string content;
+    int64_t now_ms = 0;
+};
+
+struct AppendResult {
+    StoreStatus status = StoreStatus::unavailable;
+    std::string server_message_id;   // ok and duplicate: the history entry id
+    std::string error;               // unavailable: why (for logs)
+};
+
+struct ReplayResult {
+    StoreStatus status = StoreStatus::unavailable;
+    std::vector<StoredMessage> messages;   // newer than `since`, oldest first
+    bool truncated = false;                // `since` is older than the retained history
+};
+
+struct MembershipResult {
+    StoreStatus status = StoreStatus::unavailable;
+    bool member = false;
+};
+
+struct StoreOps {
+    // Stores a group message (deduplicated by sender + client message id).
+    std::function<void(const AppendRequest&, std::function<void(AppendResult)>)> append;
+    // Group history newer than `since` (exclusive), at most `limit` entries.
+    std::function<void(const std::string& group_id, const std::string& since, size_t limit,
+                       std::function<void(ReplayResult)>)>
+        replay_group;
+    // Is `user_id` in the group's member set (Groups.RequireMembership)?
+    std::function<void(const std::string& group_id, const std::string& user_id,
+                       std::function<void(MembershipResult)>)>
+        check_member;
+    // Stores the user's read position in the group.
+    std::function<void(const std::string& user_id, const std::string& group_id,
+                       const std::string& message_id, std::function<void(StoreStatus)>)>
+        mark_read;
+};
+
+}  // namespace pushd

@@ -1,0 +1,122 @@
+// Free ports, the per-process temp dir, small file helpers, polling waits.
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <set>
+#include <sstream>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+namespace pushd::test {
+
+namespace {
+
+// Owns the temp dir; removes it at process exit unless PUSHD_KEEP_TMP=1.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/pushd-it-XXXXXX";
+        if (::mkdtemp(tmpl))
+            path = tmpl;
+        else
+            path = "/tmp";  // unusable mkdtemp: fall back, never remove it
+    }
+    ~TempDir() {
+        if (path == "/tmp")
+            return;
+        const char* keep = std::getenv("PUSHD_KEEP_TMP");
+        if (keep && std::string(keep) == "1") {
+            std::fprintf(stderr, "integration tests: kept %s\n", path.c_str());
+            return;
+        }
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+}  // namespace
+
+uint16_t free_port() {
+    static std::set<uint16_t> handed_out;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return 0;
+        struct sockaddr_in a = {};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = 0;
+        socklen_t len = sizeof(a);
+        uint16_t port = 0;
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+            port = ntohs(a.sin_port);
+        ::close(fd);
+        if (port && handed_out.insert(port).second)
+            return port;
+    }
+    return 0;
+}
+
+const std::string& temp_dir() {
+    static TempDir dir;
+    return dir.path;
+}
+
+std::string unique_temp_path(const std::string& stem, const std::string& suffix) {
+    static int counter = 0;
+    return temp_dir() + "/" + stem + "-" + std::to_string(++counter) + suffix;
+}
+
+std::string make_temp_subdir(const std::string& stem) {
+    std::string p = unique_temp_path(stem);
+    std::error_code ec;
+    std::filesystem::create_directories(p, ec);
+    return p;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return "";
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+bool write_file(const std::string& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out)
+        return false;
+    out << content;
+    out.close();
+    return !out.fail();
+}
+
+bool wait_until(const std::function<bool()>& condition, int timeout_ms, int step_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+    }
+    return condition();
+}
+
+int64_t unix_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int64_t unix_s() {
+    return unix_ms() / 1000;
+}
+
+}  // namespace pushd::test
