@@ -178,6 +178,7 @@ static int append_headers(Conn* c, char** p, size_t room) {
 // The lws protocol callback: finds the Conn of `wsi` and translates.
 static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                         size_t len) {
+    (void)user;  // per-connection state is the Conn behind the opaque pointer
     Conn* c = wsi ? static_cast<Conn*>(lws_get_opaque_user_data(wsi)) : nullptr;
     if (!c)
         return 0;
@@ -210,8 +211,12 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         if (c->http_status == 0)
             c->http_status = static_cast<int>(lws_http_client_http_response(wsi));
-        c->error = in ? std::string(static_cast<const char*>(in), strnlen(static_cast<const char*>(in), len ? len : 256))
-                      : std::string("connection error");
+        if (in) {
+            const char* msg = static_cast<const char*>(in);
+            c->error.assign(msg, strnlen(msg, len ? len : 256));
+        }
+        if (c->error.empty())
+            c->error = "connection error";
         finish(c, nullptr);
         return 0;
 
@@ -248,7 +253,6 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
     default:
         return 0;
     }
-    (void)user;
 }
 
 void WsClientHub::Impl::run_once(int64_t deadline_us) {
@@ -317,6 +321,11 @@ WsClientHub::WsClientHub(const WsHubOptions& options) : impl_(std::make_unique<I
     // Room for long upgrade requests (a JWT in the query and in a header).
     info.pt_serv_buf_size = 16384;
     info.max_http_header_data = 8192;
+    if (options.enable_tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        if (!options.tls_ca_file.empty())
+            info.client_ssl_ca_filepath = m.options.tls_ca_file.c_str();
+    }
     m.ctx = lws_create_context(&info);
 }
 
@@ -349,6 +358,11 @@ int WsClientHub::connect(const ConnectOptions& options) {
         finish(c, nullptr);
         return id;
     }
+    if (options.tls && !m.options.enable_tls) {
+        c->error = "tls requested but the hub was created without enable_tls";
+        finish(c, nullptr);
+        return id;
+    }
 
     struct lws_client_connect_info ci;
     std::memset(&ci, 0, sizeof(ci));
@@ -356,6 +370,12 @@ int WsClientHub::connect(const ConnectOptions& options) {
     ci.address = c->opts.host.c_str();
     ci.port = c->opts.port;
     ci.path = c->opts.path.c_str();
+    if (c->opts.tls) {
+        ci.ssl_connection = LCCSCF_USE_SSL;
+        if (c->opts.tls_insecure)
+            ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
     ci.host = c->host_header.c_str();
     ci.protocol = nullptr;  // no subprotocol offered
     ci.local_protocol_name = kProtocolName;

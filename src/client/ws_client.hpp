@@ -19,6 +19,10 @@
 // outlives its socket, so results can be read after it closed; forget(id)
 // frees it.
 //
+// Signals: a signal interrupts the poll but not a wait, which goes on until
+// its condition or timeout. A program that must react to SIGINT (pushctl
+// listen) waits in short slices and checks its flag between them.
+//
 // Not thread-safe: one hub, one thread. Several hubs in one process are fine.
 #pragma once
 
@@ -42,6 +46,11 @@ struct ConnectOptions {
     // {"Authorization", "Bearer <jwt>"} or {"Origin", "https://a.example"}.
     std::vector<std::pair<std::string, std::string>> headers;
     bool permessage_deflate = false;  // offer RFC 7692 in the handshake
+    // wss://: TLS to the server. Needs a hub created with enable_tls.
+    bool tls = false;
+    // With tls: accept a self-signed, expired or other-name certificate
+    // (development servers, tests). Off: the system CAs must vouch for it.
+    bool tls_insecure = false;
 };
 
 // Where a connection is in its life. Terminal states: closed, failed.
@@ -70,6 +79,14 @@ struct WsHubOptions {
     // lws log bitmask (LLL_ERR | LLL_WARN ...); 0 silences lws. lws logging is
     // process-wide: the last hub created sets it.
     int lws_log_level = 0;
+    // Initialise OpenSSL and a client TLS context so connections may use
+    // ConnectOptions::tls. Off by default: it costs loading the system CA
+    // store for every hub. Keep at most one such hub alive at a time: lws
+    // 4.1 tears down OpenSSL's globals when a TLS context is destroyed, and
+    // two alive at once leave ~700 KB that LeakSanitizer reports.
+    bool enable_tls = false;
+    // With enable_tls: a PEM file of CAs to trust besides the system ones.
+    std::string tls_ca_file;
 };
 
 // Many WebSocket client connections sharing one lws context.
@@ -149,7 +166,9 @@ public:
     //  - 1005 when the server's close frame carried no code;
     //  - the code the client sent when the client closed it (close());
     //  - 1006 when the connection ended without a close frame (TCP dropped)
-    //    or never opened;
+    //    or never opened; also when the server's close frame arrived while
+    //    this client still had a partly written frame (lws then drops the
+    //    connection without reporting the close frame);
     //  - 0 while the connection is connecting, open or closing.
     int close_code(int id) const;
 

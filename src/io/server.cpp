@@ -53,7 +53,7 @@ void server_stop(Server& server) {
 }
 
 void server_connection_gone(Server& server) {
-    if (server.draining && server.hub->session_count() == 0) server_stop(server);
+    if (server.draining && server.ws_sockets.empty()) server_stop(server);
 }
 
 ServerGauges server_gauges(const Server& server) {

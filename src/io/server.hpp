@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 
 namespace pushd {
@@ -50,6 +51,11 @@ struct Server {
     // writes are synchronous, so one per instance is enough.
     std::unique_ptr<uint8_t[]> write_scratch;
 
+    // WebSocket connections lws still holds (from ESTABLISHED until lws
+    // frees them: after CLOSED, lws may still be flushing the close frame).
+    // Shutdown waits for this to empty, not only for the sessions.
+    std::unordered_set<struct lws*> ws_sockets;
+
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start
 
@@ -66,8 +72,8 @@ struct Server {
 // Creates the hub and its store for `server` (config must be set).
 void server_init_logic(Server& server);
 
-// Called when a connection has closed: stops the loop once draining and
-// none are left.
+// Called when lws has freed a connection: stops the loop once draining and
+// no WebSocket connection is left.
 void server_connection_gone(Server& server);
 
 // Stops the loop (idempotent).

@@ -135,6 +135,7 @@ void on_established(lws* wsi, ConnData* conn) {
         delete conn->handshake_token;
         conn->handshake_token = nullptr;
     }
+    server.ws_sockets.insert(wsi);
     conn->session = server.hub->on_open(wsi, token, wall_ms());
 }
 
@@ -201,10 +202,14 @@ int on_writeable(lws* wsi, ConnData* conn) {
         return 0;
     }
     if (s->closing) {
+        // Returning -1 from a writable callback, or a timeout kill, makes lws
+        // drop the socket without a close frame (it takes the socket as
+        // broken). Returning -1 from the wsi's timer callback goes through
+        // lws's orderly close, which sends the reason set here.
         lws_close_reason(wsi, static_cast<lws_close_status>(s->close_code),
                          reinterpret_cast<unsigned char*>(const_cast<char*>(s->close_reason)),
                          std::strlen(s->close_reason));
-        return -1;
+        lws_set_timer_usecs(wsi, 1);
     }
     return 0;
 }
@@ -218,7 +223,6 @@ void on_closed(lws* wsi, ConnData* conn) {
     conn->session = nullptr;
     server.counters.ws_connections_closed++;
     server.hub->on_closed(s);
-    server_connection_gone(server);
 }
 
 int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -244,6 +248,14 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
     case LWS_CALLBACK_CLOSED:
         on_closed(wsi, conn);
         return 0;
+    case LWS_CALLBACK_TIMER:
+        // Armed by on_writeable once a closing session's output is out.
+        return conn && conn->session && conn->session->closing && conn->session->outq.empty() ? -1 : 0;
+    case LWS_CALLBACK_WSI_DESTROY: {
+        Server& server = server_of(wsi);
+        if (server.ws_sockets.erase(wsi)) server_connection_gone(server);
+        return 0;
+    }
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }

@@ -6,14 +6,60 @@
 
 #include <libwebsockets.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "core/hub.hpp"
 
 namespace pushd {
+namespace {
+
+// lws keeps retrying a listen address it cannot bind instead of failing, so
+// the address is tried here first: a port in use is a start-up error with a
+// reason, not a server that silently never listens. Returns "" when it can
+// be bound, else the reason.
+std::string probe_listen(const std::string& host, int port) {
+    const bool v6 = host.find(':') != std::string::npos;
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (v6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<uint16_t>(port));
+        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return "";  // a name: let lws resolve it
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(static_cast<uint16_t>(port));
+        if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return "";
+        len = sizeof *a;
+    }
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::strerror(errno);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as lws does
+    std::string err;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) err = std::strerror(errno);
+    close(fd);
+    return err;
+}
+
+}  // namespace
 
 int ws_server_start(Server& server) {
     const Config& cfg = server.config;
+    if (std::string err = probe_listen(cfg.host, static_cast<int>(cfg.port)); !err.empty()) {
+        LOG_ERROR("cannot listen on %s:%lld: %s", cfg.host.c_str(), static_cast<long long>(cfg.port),
+                  err.c_str());
+        return -1;
+    }
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
 
