@@ -370,3 +370,18 @@ TEST_CASE("a slow reader is closed with 4008 while a fast reader in the group lo
     CHECK(s.hub.close_code(slow) == 4008);
     CHECK(s.pushd.get("/metrics").body.find("\npushd_slow_consumer_closes_total 1\n") != std::string::npos);
 }
+
+TEST_CASE("a connection silent past Heartbeat.Timeout is closed; an active one is kept", "[sessions][heartbeat]") {
+    Instance s(ConfigOverrides{{"Heartbeat.Interval", "1"}, {"Heartbeat.Timeout", "2"}, {"Auth.AuthTimeout", "60"}});
+    int silent = s.open();
+    int alive = s.open();
+    s.hub.pause_reading(silent, true);  // reads nothing, so answers no ping
+    // The live one answers the server's pings (the client library does) for 4 s.
+    s.hub.service(4000);
+    CHECK(s.hub.is_open(alive));
+    s.hub.pause_reading(silent, false);
+    REQUIRE(s.hub.wait_closed(silent, 3000));
+    int code = s.hub.close_code(silent);
+    CHECK((code == 1001 || code == 1006));
+    CHECK(s.hub.is_open(alive));
+}
