@@ -67,6 +67,12 @@ struct Conn {
     bool paused = false;
 };
 
+// An lws timer that ends lws_service's poll by a wait's deadline.
+struct Waker {
+    lws_sorted_usec_list_t sul;
+    struct lws_context* ctx = nullptr;
+};
+
 }  // namespace
 
 struct WsClientHub::Impl {
@@ -74,7 +80,7 @@ struct WsClientHub::Impl {
     struct lws_context* ctx = nullptr;
     struct lws_protocols protocols[2];
     struct lws_extension extensions[2];
-    lws_sorted_usec_list_t wake;  // wakes the poll at a wait's deadline
+    Waker wake;  // wakes the poll at a wait's deadline
     std::map<int, std::unique_ptr<Conn>> conns;
     int next_id = 1;
 
@@ -89,8 +95,14 @@ struct WsClientHub::Impl {
     bool queue(int id, std::string payload, int protocol);
 };
 
-static void wake_cb(lws_sorted_usec_list_t*) {
-    // Nothing to do: being due is enough to end lws_service's poll.
+// Re-arms itself 1 ms ahead. lws runs the timers that are due and then
+// sleeps until the next one still pending: a timer that was due before the
+// poll no longer bounds it, and the poll could sleep for seconds (on an
+// unrelated lws timer) past the deadline. Re-arming keeps one pending; the
+// wait cancels it when it ends.
+static void wake_cb(lws_sorted_usec_list_t* sul) {
+    Waker* w = lws_container_of(sul, Waker, sul);
+    lws_sul_schedule(w->ctx, 0, &w->sul, wake_cb, 1000);
 }
 
 // Marks `c` gone: final state and close code from what was seen.
@@ -259,7 +271,7 @@ void WsClientHub::Impl::run_once(int64_t deadline_us) {
     int64_t left = deadline_us - now_us();
     if (left < 0)
         left = 0;
-    lws_sul_schedule(ctx, 0, &wake, wake_cb, left);
+    lws_sul_schedule(ctx, 0, &wake.sul, wake_cb, left);
     lws_service(ctx, 0);
 }
 
@@ -272,11 +284,11 @@ bool WsClientHub::Impl::wait_for(const std::function<bool()>& condition, int tim
     while (now_us() < deadline) {
         run_once(deadline);
         if (condition()) {
-            lws_sul_cancel(&wake);
+            lws_sul_cancel(&wake.sul);
             return true;
         }
     }
-    lws_sul_cancel(&wake);
+    lws_sul_cancel(&wake.sul);
     return condition();
 }
 
@@ -299,7 +311,7 @@ bool WsClientHub::Impl::queue(int id, std::string payload, int protocol) {
 WsClientHub::WsClientHub(const WsHubOptions& options) : impl_(std::make_unique<Impl>()) {
     Impl& m = *impl_;
     m.options = options;
-    std::memset(&m.wake, 0, sizeof(m.wake));
+    std::memset(&m.wake.sul, 0, sizeof(m.wake.sul));
     std::memset(m.protocols, 0, sizeof(m.protocols));
     std::memset(m.extensions, 0, sizeof(m.extensions));
     m.protocols[0].name = kProtocolName;
@@ -327,11 +339,12 @@ WsClientHub::WsClientHub(const WsHubOptions& options) : impl_(std::make_unique<I
             info.client_ssl_ca_filepath = m.options.tls_ca_file.c_str();
     }
     m.ctx = lws_create_context(&info);
+    m.wake.ctx = m.ctx;
 }
 
 WsClientHub::~WsClientHub() {
     if (impl_->ctx) {
-        lws_sul_cancel(&impl_->wake);
+        lws_sul_cancel(&impl_->wake.sul);
         lws_context_destroy(impl_->ctx);  // fires WSI_DESTROY for live sockets
         impl_->ctx = nullptr;
     }

@@ -12,7 +12,8 @@
 // its context outright, nothing else shares its loop, and a synchronous
 // context teardown keeps the destructor simple. lws_service ignores its
 // timeout argument (it sleeps until the next lws timer or socket event), so
-// every wait arms an lws timer (sul) at its own deadline to wake the poll.
+// every wait arms an lws timer (sul) at its own deadline to wake the poll,
+// re-armed 1 ms ahead each time it fires until the wait ends (see wake_cb).
 //
 // Connection ids are small positive integers, never reused within a hub. A
 // connection's record (received messages, close code, handshake status)

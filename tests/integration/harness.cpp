@@ -16,14 +16,32 @@
 
 namespace pushd::test {
 
+void sweep_stale_temp_dirs() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+        std::string name = entry.path().filename().string();
+        if (name.rfind("pushd-it-", 0) != 0)
+            continue;
+        long pid = std::strtol(name.c_str() + 9, nullptr, 10);
+        if (pid <= 0 || pid == static_cast<long>(::getpid()))
+            continue;
+        std::error_code probe;
+        if (std::filesystem::exists("/proc/" + std::to_string(pid), probe) || probe)
+            continue;  // its process lives (or we cannot tell): leave it
+        std::error_code rm;
+        std::filesystem::remove_all(entry.path(), rm);
+    }
+}
+
 namespace {
 
 // Owns the temp dir; removes it at process exit unless PUSHD_KEEP_TMP=1.
 struct TempDir {
     std::string path;
     TempDir() {
-        char tmpl[] = "/tmp/pushd-it-XXXXXX";
-        if (::mkdtemp(tmpl))
+        sweep_stale_temp_dirs();
+        std::string tmpl = "/tmp/pushd-it-" + std::to_string(::getpid()) + "-XXXXXX";
+        if (::mkdtemp(tmpl.data()))
             path = tmpl;
         else
             path = "/tmp";  // unusable mkdtemp: fall back, never remove it

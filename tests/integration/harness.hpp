@@ -29,10 +29,17 @@ namespace pushd::test {
 // returns a port not returned before by this process.
 uint16_t free_port();
 
-// This test process's temp dir (/tmp/pushd-it-XXXXXX), created on first
-// use and removed with everything in it when the process exits. Set
+// This test process's temp dir (/tmp/pushd-it-<pid>-XXXXXX), created on
+// first use and removed with everything in it when the process exits. Set
 // PUSHD_KEEP_TMP=1 to keep it for a post-mortem (its path is printed).
+// Dirs of earlier test processes that died without cleaning up (their pid
+// no longer exists) are removed when the first one is created.
 const std::string& temp_dir();
+
+// Removes /tmp/pushd-it-<pid>-* dirs of test processes that died without
+// running their exit handlers (killed by a timeout, crashed). A dir whose
+// pid still exists, or whose name has no pid, is left alone.
+void sweep_stale_temp_dirs();
 
 // A path in temp_dir() not handed out before: "<dir>/<stem>-<n><suffix>".
 // Nothing is created.

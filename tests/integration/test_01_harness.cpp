@@ -14,6 +14,7 @@
 #include <jwt.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -123,6 +124,23 @@ TEST_CASE("temp dir and files", "[harness]") {
     REQUIRE(write_file(p, "hello\nworld"));
     CHECK(read_file(p) == "hello\nworld");
     CHECK(read_file(dir + "/does-not-exist").empty());
+}
+
+TEST_CASE("stale temp dirs of dead test processes are swept", "[harness]") {
+    pid_t dead = ::fork();
+    if (dead == 0)
+        ::_exit(0);
+    REQUIRE(dead > 0);
+    ::waitpid(dead, nullptr, 0);
+    std::string stale = "/tmp/pushd-it-" + std::to_string(dead) + "-sweeptest";
+    std::string live = "/tmp/pushd-it-1-sweeptest";  // pid 1 always exists
+    std::filesystem::create_directories(stale + "/sub");
+    std::filesystem::create_directories(live);
+    sweep_stale_temp_dirs();
+    CHECK_FALSE(std::filesystem::exists(stale));
+    CHECK(std::filesystem::exists(live));
+    CHECK(std::filesystem::exists(temp_dir()));
+    std::filesystem::remove_all(live);
 }
 
 TEST_CASE("run_to_exit captures output and exit status", "[harness]") {
