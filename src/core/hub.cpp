@@ -3,6 +3,7 @@
 #include "core/stream_id.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <vector>
 
 namespace pushd {
@@ -12,6 +13,45 @@ namespace pushd {
 struct Hub::ReplayState {
     std::vector<StoredMessage> buffered;
     bool overflow = false;
+};
+
+// A session's send_message requests in flight. Storage may hand the bus's
+// copy of a message to the hub before the append's answer (two Redis
+// connections): the push of the sender's own message then waits here, and
+// every push to that session after it, until its ack has been queued, so
+// the sender sees "ack, then the push" as with any store.
+struct Hub::AckHold {
+    std::unordered_map<std::string, uint32_t> pending;   // client message id -> sends in flight
+    struct Held {
+        SharedFrame* frame;     // one reference owned here
+        std::string waits_for;  // the client message id whose ack it follows; "" behind others
+    };
+    std::deque<Held> held;
+    AckHold() = default;
+    AckHold(const AckHold&) = delete;
+    AckHold& operator=(const AckHold&) = delete;
+    ~AckHold() {
+        for (Held& h : held) frame_unref(h.frame);
+    }
+};
+
+// An auth with since whose inbox replay is in flight: notifications for
+// this session wait here (frames shared with the other recipients), then
+// user-targeted ones already replayed from the inbox are dropped.
+struct Hub::InboxReplay {
+    struct Held {
+        std::string id;
+        bool in_inbox;        // user-targeted: stored in the inbox, so maybe replayed
+        SharedFrame* frame;   // one reference owned here
+    };
+    std::vector<Held> buffered;
+    bool overflow = false;
+    InboxReplay() = default;
+    InboxReplay(const InboxReplay&) = delete;
+    InboxReplay& operator=(const InboxReplay&) = delete;
+    ~InboxReplay() {
+        for (Held& h : buffered) frame_unref(h.frame);
+    }
 };
 
 namespace {
@@ -35,6 +75,17 @@ bool id_newer(const std::string& a, const std::string& b) {
     auto pb = parse_stream_id(b);
     return pa && pb && *pa > *pb;
 }
+
+// A group id read from storage (AutoJoin) that requests could also name.
+bool usable_group_id(const std::string& g) {
+    if (g.empty() || g.size() > 128) return false;
+    for (char c : g) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    }
+    return true;
+}
+
+constexpr StreamId kNoId{};
 
 }  // namespace
 
@@ -81,6 +132,8 @@ Session* Hub::on_open(void* transport, const std::optional<VerifiedToken>& hands
 
 void Hub::on_closed(Session* s) {
     replays_.erase(s->id);
+    ack_holds_.erase(s->id);
+    inbox_replays_.erase(s->id);
     queued_bytes_ -= s->outq.bytes();
     s->outq.clear();
     registry_.remove_session(s);
@@ -99,6 +152,9 @@ void Hub::close_session(Session* s, uint16_t code, const char* reason) {
     // that very member vector.
     registry_.unlink_user(s);
     replays_.erase(s->id);
+    ack_holds_.erase(s->id);
+    s->ack_hold = false;
+    inbox_replays_.erase(s->id);
     transport_.close(s, code, reason);
 }
 
@@ -192,6 +248,10 @@ void Hub::tick(int64_t now_ms) {
 
 void Hub::on_text(Session* s, std::string_view text, int64_t now_ms) {
     if (s->closing) return;
+    if (s->holding) {
+        hold_request(s, text);
+        return;
+    }
     ParseResult parsed = parse_request(text);
     if (parsed.status == ParseStatus::malformed) {
         counters_.in[static_cast<size_t>(InType::malformed)]++;
@@ -261,11 +321,11 @@ void Hub::handle_auth(Session* s, const Request& req, int64_t now_ms) {
              OutType::error);
         return;
     }
-    authenticate(s, r.token, req.message_id, now_ms);
+    authenticate(s, r.token, req.message_id, now_ms, req.since);
 }
 
 void Hub::authenticate(Session* s, const VerifiedToken& token, const std::optional<std::string>& message_id,
-                       int64_t now_ms) {
+                       int64_t now_ms, const std::optional<std::string>& since) {
     counters_.auth_ok++;
     s->auth_failures = 0;
     s->expires_at_s = token.exp_s;
@@ -280,6 +340,116 @@ void Hub::authenticate(Session* s, const VerifiedToken& token, const std::option
                                token.exp_s * 1000, now_ms),
          OutType::auth_success);
     if (fresh) enforce_session_limit(s->user_id);
+    if (s->closing) return;
+    // Both answers may come later: AutoJoin holds this connection's further
+    // requests until the group set is read; the inbox replay buffers
+    // notifications for it until the stored ones are sent.
+    if (fresh && config_->groups.auto_join) start_auto_join(s);
+    if (since && !s->closing) start_inbox_replay(s, *since, message_id);
+}
+
+// ---- AutoJoin ---------------------------------------------------------------
+
+void Hub::start_auto_join(Session* s) {
+    s->holding = true;
+    const uint64_t sid = s->id;
+    store_.user_groups(s->user_id, kMaxGroupsPerSession,
+                       [this, sid](GroupsResult r) { finish_auto_join(sid, std::move(r)); });
+}
+
+void Hub::hold_request(Session* s, std::string_view text) {
+    if (s->held.size() >= kMaxHeldRequests || s->held_bytes + text.size() > kMaxHeldBytes) {
+        counters_.protocol_closes++;
+        close_session(s, kClosePolicy, "too many requests before auto-join completed");
+        return;
+    }
+    s->held.emplace_back(text);
+    s->held_bytes += text.size();
+    if (s->held.size() >= kPauseHeldRequests && !s->reading_paused && transport_.pause_reading) {
+        s->reading_paused = true;
+        transport_.pause_reading(s, true);
+    }
+}
+
+void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
+    Session* s = find_session(sid);
+    if (!s || !s->holding) return;
+    s->holding = false;
+    if (s->closing) return;
+    if (r.status == StoreStatus::unavailable) {
+        counters_.auto_join_failures++;
+        send(s, build_error(std::nullopt, 503, "storage unavailable; the user's groups were not joined", now()),
+             OutType::error);
+    } else {
+        for (const std::string& g : r.groups) {
+            if (!usable_group_id(g)) continue;
+            if (registry_.subscribe(s, g, kMaxGroupsPerSession) == Registry::SubscribeResult::added) {
+                counters_.auto_joined++;
+            }
+        }
+    }
+    // The requests that arrived meanwhile, in order. None of them can start
+    // another hold (only a connection's first authentication does).
+    while (!s->held.empty() && !s->closing) {
+        std::string text = std::move(s->held.front());
+        s->held.pop_front();
+        s->held_bytes -= text.size();
+        on_text(s, text, now());
+    }
+    s->held.clear();
+    s->held_bytes = 0;
+    if (s->reading_paused && !s->closing) {
+        s->reading_paused = false;
+        transport_.pause_reading(s, false);
+    }
+}
+
+// ---- inbox replay (auth with since) ------------------------------------------
+
+void Hub::start_inbox_replay(Session* s, const std::string& since, const std::optional<std::string>& message_id) {
+    // One at a time per connection: a second since while one is in flight
+    // is ignored (its notifications are covered by the first).
+    if (inbox_replays_.count(s->id)) return;
+    inbox_replays_.emplace(s->id, std::make_unique<InboxReplay>());
+    const uint64_t sid = s->id;
+    store_.replay_inbox(s->user_id, since, kMaxReplayEntries, [this, sid, message_id](InboxResult r) {
+        finish_inbox_replay(sid, message_id, std::move(r));
+    });
+}
+
+void Hub::finish_inbox_replay(uint64_t sid, const std::optional<std::string>& message_id, InboxResult r) {
+    Session* s = find_session(sid);
+    if (!s) return;
+    auto it = inbox_replays_.find(sid);
+    if (it == inbox_replays_.end()) return;
+    std::unique_ptr<InboxReplay> state = std::move(it->second);
+    inbox_replays_.erase(it);
+    if (s->closing) return;
+    if (state->overflow) {
+        counters_.slow_consumer_closes++;
+        drop_session(s, kCloseSlowConsumer, "slow consumer");
+        return;
+    }
+    std::optional<StreamId> last;
+    if (r.status == StoreStatus::unavailable) {
+        send(s, build_error(message_id, 503, "storage unavailable; stored notifications were not replayed", now()),
+             OutType::error);
+    } else {
+        for (const StoredNotification& n : r.notifications) {
+            if (!send(s, build_notification(n.id, n.data, n.timestamp_ms, true), OutType::notification)) return;
+            counters_.fanout_deliveries++;
+            last = parse_stream_id(n.id);
+        }
+    }
+    if (last && *last > s->inbox_upto) s->inbox_upto = *last;
+    for (const InboxReplay::Held& h : state->buffered) {
+        if (h.in_inbox && last) {
+            auto id = parse_stream_id(h.id);
+            if (id && *id <= *last) continue;  // already replayed
+        }
+        counters_.fanout_deliveries++;
+        if (!enqueue(s, h.frame, OutType::notification)) return;
+    }
 }
 
 void Hub::enforce_session_limit(const std::string& user_id) {
@@ -302,17 +472,19 @@ void Hub::handle_send(Session* s, const Request& req, int64_t now_ms) {
     const uint64_t sid = s->id;
     const std::string mid = *req.message_id;
     auto do_append = [this, sid, mid, a = std::move(a)]() {
+        if (Session* s = find_session(sid); s && !s->closing) hold_for_ack(s, mid);
         store_.append(a, [this, sid, mid](AppendResult r) {
             Session* s = find_session(sid);
             if (!s) return;
             if (r.status == StoreStatus::unavailable) {
                 ack_fail(s, mid, 503, "storage unavailable, nothing was stored; retry", now());
-                return;
+            } else {
+                AckExtra extra;
+                extra.server_message_id = r.server_message_id;
+                extra.duplicate = r.status == StoreStatus::duplicate;
+                send(s, build_ack_ok(mid, now(), extra), OutType::ack);
             }
-            AckExtra extra;
-            extra.server_message_id = r.server_message_id;
-            extra.duplicate = r.status == StoreStatus::duplicate;
-            send(s, build_ack_ok(mid, now(), extra), OutType::ack);
+            release_ack(s, mid);
         });
     };
     if (!config_->groups.require_membership) {
@@ -415,6 +587,13 @@ void Hub::finish_replay(uint64_t sid, const std::string& gid, const std::string&
         counters_.fanout_deliveries++;
         last = m.message_id;
     }
+    // Storage may hand the bus's copy of a replayed message to the hub only
+    // after the replay's answer: skip those when they come.
+    if (auto last_id = parse_stream_id(last)) {
+        if (Session::Subscription* sub = registry_.find_subscription(s, gid)) {
+            if (*last_id > sub->replayed_upto) sub->replayed_upto = *last_id;
+        }
+    }
     for (const StoredMessage& m : state->buffered) {
         if (!last.empty() && !id_newer(m.message_id, last)) continue;  // already replayed
         SharedFrame* f = frame_create_text(build_new_message(m, false), frame_headroom_);
@@ -451,15 +630,67 @@ void Hub::handle_mark_read(Session* s, const Request& req, int64_t now_ms) {
 
 // ---- fan-out ----------------------------------------------------------------
 
+void Hub::hold_for_ack(Session* s, const std::string& client_message_id) {
+    auto& hold = ack_holds_[s->id];
+    if (!hold) hold = std::make_unique<AckHold>();
+    hold->pending[client_message_id]++;
+    s->ack_hold = true;
+}
+
+void Hub::release_ack(Session* s, const std::string& client_message_id) {
+    auto it = ack_holds_.find(s->id);
+    if (it == ack_holds_.end()) return;
+    AckHold& h = *it->second;
+    if (auto p = h.pending.find(client_message_id); p != h.pending.end() && --p->second == 0) h.pending.erase(p);
+    while (!h.held.empty()) {
+        AckHold::Held& front = h.held.front();
+        if (!front.waits_for.empty() && h.pending.count(front.waits_for)) break;  // its ack is not out yet
+        SharedFrame* f = front.frame;
+        h.held.pop_front();
+        counters_.fanout_deliveries++;
+        const bool ok = enqueue(s, f, OutType::new_message);
+        frame_unref(f);
+        if (!ok) return;  // closed: the hold is gone with it
+    }
+    if (h.pending.empty() && h.held.empty()) {
+        ack_holds_.erase(it);
+        s->ack_hold = false;
+    }
+}
+
+bool Hub::held_behind_ack(Session* s, const StoredMessage& m, SharedFrame* frame) {
+    auto it = ack_holds_.find(s->id);
+    if (it == ack_holds_.end()) return false;
+    AckHold& h = *it->second;
+    std::string waits_for;
+    if (m.sender_id == s->user_id && h.pending.count(m.client_message_id)) waits_for = m.client_message_id;
+    else if (h.held.empty()) return false;
+    if (h.held.size() >= kMaxReplayBuffered) {
+        counters_.slow_consumer_closes++;
+        drop_session(s, kCloseSlowConsumer, "slow consumer");
+        return true;
+    }
+    frame_ref(frame);
+    h.held.push_back({frame, std::move(waits_for)});
+    return true;
+}
+
 void Hub::deliver_group_message(const StoredMessage& m) {
     const GroupEntry* g = registry_.find_group(m.group_id);
     if (!g) return;
     SharedFrame* frame = nullptr;  // built on first need: once per instance
+    std::optional<StreamId> id;    // parsed on first need
     // Closing sessions are already out of the registry, and enqueue() on a
     // slow consumer only marks it: the member vector is not modified here.
     const size_t n = g->members.size();
     for (size_t i = 0; i < n; i++) {
         Session* s = g->members[i].session;
+        Session::Subscription& sub = s->subscriptions[g->members[i].subscription_index];
+        if (sub.replayed_upto != kNoId) {
+            if (!id) id = parse_stream_id(m.message_id);
+            if (id && *id <= sub.replayed_upto) continue;  // sent by the replay
+            sub.replayed_upto = kNoId;  // later messages are newer still
+        }
         if (!replays_.empty()) {
             auto per = replays_.find(s->id);
             if (per != replays_.end()) {
@@ -475,10 +706,62 @@ void Hub::deliver_group_message(const StoredMessage& m) {
             frame = frame_create_text(build_new_message(m, false), frame_headroom_);
             if (!frame) return;
         }
+        if (s->ack_hold && held_behind_ack(s, m, frame)) continue;
         counters_.fanout_deliveries++;
         enqueue(s, frame, OutType::new_message);
     }
     if (frame) frame_unref(frame);
+}
+
+void Hub::notify_session(Session* s, SharedFrame* frame, const std::string& id, bool in_inbox,
+                         const std::optional<StreamId>& sid) {
+    if (s->closing || !s->authenticated) return;
+    if (!inbox_replays_.empty()) {
+        auto it = inbox_replays_.find(s->id);
+        if (it != inbox_replays_.end()) {
+            InboxReplay& st = *it->second;
+            if (st.buffered.size() >= kMaxInboxBuffered) {
+                st.overflow = true;
+            } else {
+                frame_ref(frame);
+                st.buffered.push_back({id, in_inbox, frame});
+            }
+            return;
+        }
+    }
+    if (in_inbox && s->inbox_upto != kNoId && sid && *sid <= s->inbox_upto) return;  // replayed already
+    counters_.fanout_deliveries++;
+    enqueue(s, frame, OutType::notification);
+}
+
+void Hub::deliver_notification(const Notification& n) {
+    SharedFrame* frame = frame_create_text(build_notification(n.id, n.data, n.timestamp_ms, false), frame_headroom_);
+    if (!frame) return;
+    const std::optional<StreamId> sid = parse_stream_id(n.id);
+    switch (n.target.kind) {
+    case NotifyTargetKind::users: {
+        // Collected first: a slow consumer's close unlinks it from its user.
+        std::vector<Session*> targets;
+        for (const std::string& uid : n.target.users) {
+            if (const UserEntry* u = registry_.find_user(uid)) {
+                for (Session* s = u->oldest; s; s = s->user_next) targets.push_back(s);
+            }
+        }
+        for (Session* s : targets) notify_session(s, frame, n.id, true, sid);
+        break;
+    }
+    case NotifyTargetKind::group:
+        // enqueue() never changes the member vector (see deliver_group_message).
+        if (const GroupEntry* g = registry_.find_group(n.target.group_id)) {
+            for (const GroupEntry::Member& m : g->members) notify_session(m.session, frame, n.id, false, sid);
+        }
+        break;
+    case NotifyTargetKind::all:
+        // Inherently a walk over every session; closes only mark sessions.
+        for (auto& [id, s] : sessions_) notify_session(s, frame, n.id, false, sid);
+        break;
+    }
+    frame_unref(frame);
 }
 
 }  // namespace pushd

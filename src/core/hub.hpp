@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/auth.hpp"
+#include "core/bus_entry.hpp"
 #include "core/config.hpp"
 #include "core/deadlines.hpp"
 #include "core/metrics.hpp"
@@ -46,6 +47,16 @@ inline constexpr int kMaxAuthFailures = 3;
 inline constexpr size_t kMaxReplayBuffered = 10000;
 // Entries a join_group replay asks storage for at most.
 inline constexpr size_t kMaxReplayEntries = 100000;
+// Requests held for one connection while its AutoJoin group set is being
+// read: past kPauseHeldRequests the transport stops reading from it (TCP
+// pushes back on the client); past the hard bounds (count or bytes: what
+// was already read when the pause began) it is closed with 1008.
+inline constexpr size_t kPauseHeldRequests = 64;
+inline constexpr size_t kMaxHeldRequests = 4096;
+inline constexpr size_t kMaxHeldBytes = 4 << 20;
+// Notifications buffered for one session while its inbox replay (auth with
+// since) is in flight; past it the session is closed as a slow consumer.
+inline constexpr size_t kMaxInboxBuffered = 10000;
 
 struct TransportOps {
     // Output was queued for the session: make sure its writer runs.
@@ -55,6 +66,8 @@ struct TransportOps {
     std::function<void(Session*, uint16_t code, const char* reason)> close;
     // Milliseconds since the Unix epoch, for answers that arrive later.
     std::function<int64_t()> now_ms;
+    // Stop (true) or resume (false) reading from the connection. Optional.
+    std::function<void(Session*, bool paused)> pause_reading;
 };
 
 class Hub {
@@ -104,6 +117,13 @@ public:
     // queued to every local subscriber of its group.
     void deliver_group_message(const StoredMessage& message);
 
+    // A notification read from storage (the notify stream): serialized
+    // once, queued to every local authenticated session it targets (users:
+    // every session of those users; group: the group's subscribers; all:
+    // every authenticated session). Storing user-targeted ones in inboxes
+    // is the bus's job, not the hub's.
+    void deliver_notification(const Notification& notification);
+
     // Copies queued output of `session` into `dst` (whole frames only, at
     // most `max` bytes) for one write: a write never ends inside a frame, so
     // lws may put its own control frames (pong, close) between two writes. When the first frame alone exceeds `max`,
@@ -128,6 +148,8 @@ public:
 
 private:
     struct ReplayState;
+    struct InboxReplay;
+    struct AckHold;
 
     void handle(Session* s, const Request& req, int64_t now_ms);
     void handle_auth(Session* s, const Request& req, int64_t now_ms);
@@ -140,7 +162,20 @@ private:
                        ReplayResult result, int64_t now_ms);
 
     void authenticate(Session* s, const VerifiedToken& token, const std::optional<std::string>& message_id,
-                      int64_t now_ms);
+                      int64_t now_ms, const std::optional<std::string>& since = std::nullopt);
+    void start_auto_join(Session* s);
+    void finish_auto_join(uint64_t session_id, GroupsResult result);
+    void hold_request(Session* s, std::string_view text);
+    void start_inbox_replay(Session* s, const std::string& since, const std::optional<std::string>& message_id);
+    void finish_inbox_replay(uint64_t session_id, const std::optional<std::string>& message_id,
+                             InboxResult result);
+    void hold_for_ack(Session* s, const std::string& client_message_id);
+    void release_ack(Session* s, const std::string& client_message_id);
+    // True when the push of `m` to `s` must wait behind an ack (it was queued
+    // in the hold, or the session was closed for holding too much).
+    bool held_behind_ack(Session* s, const StoredMessage& m, SharedFrame* frame);
+    void notify_session(Session* s, SharedFrame* frame, const std::string& id, bool in_inbox,
+                        const std::optional<StreamId>& sid);
     void fail_auth(Session* s, const std::optional<std::string>& message_id, AuthError error, int64_t now_ms,
                    const char* message = nullptr);
     int64_t now() const { return transport_.now_ms(); }
@@ -162,6 +197,11 @@ private:
     std::unordered_map<uint64_t, Session*> sessions_;
     // Sessions with a join_group replay in flight, by session id, then group.
     std::unordered_map<uint64_t, std::unordered_map<std::string, std::unique_ptr<ReplayState>>> replays_;
+    // Sessions with send_message in flight whose own pushes must follow
+    // their acks, by session id (Session::ack_hold marks them).
+    std::unordered_map<uint64_t, std::unique_ptr<AckHold>> ack_holds_;
+    // Sessions with an inbox replay (auth with since) in flight, by session id.
+    std::unordered_map<uint64_t, std::unique_ptr<InboxReplay>> inbox_replays_;
     DeadlineQueue deadlines_;
     ProtocolCounters counters_;
     uint64_t queued_bytes_ = 0;

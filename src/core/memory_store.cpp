@@ -31,6 +31,37 @@ StoreOps MemoryStore::ops() {
         read_[{u, g}] = id;
         done(StoreStatus::ok);
     };
+    ops.user_groups = [this](const std::string& u, size_t limit, std::function<void(GroupsResult)> done) {
+        GroupsResult r;
+        if (!down_) {
+            r.status = StoreStatus::ok;
+            if (auto it = user_groups_.find(u); it != user_groups_.end()) {
+                for (const std::string& g : it->second) {
+                    if (r.groups.size() >= limit) break;
+                    r.groups.push_back(g);
+                }
+            }
+        }
+        done(r);
+    };
+    ops.replay_inbox = [this](const std::string& u, const std::string& since, size_t limit,
+                              std::function<void(InboxResult)> done) {
+        InboxResult r;
+        if (!down_) {
+            r.status = StoreStatus::ok;
+            auto since_id = parse_stream_id(since);
+            auto it = inboxes_.find(u);
+            if (since_id && it != inboxes_.end()) {
+                for (const StoredNotification& n : it->second.entries) {
+                    if (r.notifications.size() >= limit) break;
+                    if (*parse_stream_id(n.id) > *since_id) r.notifications.push_back(n);
+                }
+            }
+        }
+        done(r);
+    };
+    ops.store_inbox = [this](const std::string& u, const StoredNotification& n,
+                             std::function<void(StoreStatus)> done) { done(store_inbox(u, n)); };
     return ops;
 }
 
@@ -128,6 +159,45 @@ void MemoryStore::add_member(const std::string& group_id, const std::string& use
 std::string MemoryStore::read_position(const std::string& user_id, const std::string& group_id) const {
     auto it = read_.find({user_id, group_id});
     return it == read_.end() ? std::string() : it->second;
+}
+
+void MemoryStore::add_user_group(const std::string& user_id, const std::string& group_id) {
+    user_groups_[user_id].insert(group_id);
+}
+
+StoreStatus MemoryStore::store_inbox(const std::string& user_id, const StoredNotification& n) {
+    if (down_) return StoreStatus::unavailable;
+    auto id = parse_stream_id(n.id);
+    if (!id) return StoreStatus::unavailable;
+    Inbox& box = inboxes_[user_id];
+    // Like XADD with an explicit id: it must be newer than the newest entry.
+    if (*id <= box.last) return StoreStatus::duplicate;
+    box.last = *id;
+    box.entries.push_back(n);
+    while (box.entries.size() > static_cast<size_t>(config_->groups.history_size)) box.entries.pop_front();
+    return StoreStatus::ok;
+}
+
+std::string MemoryStore::publish_notification(const std::string& target, const std::string& data,
+                                              int64_t now_ms, std::string* why) {
+    StreamId id{static_cast<uint64_t>(now_ms), 0};
+    if (id <= notify_last_) id = StreamId{notify_last_.ms, notify_last_.seq + 1};
+    notify_last_ = id;
+    const std::string text_id = format_stream_id(id);
+    EntryFields fields{{"target", target}, {"data", data}};
+    auto n = notification_from_notify_entry(text_id, fields, why);
+    if (!n) return "";
+    if (n->target.kind == NotifyTargetKind::users) {
+        StoredNotification stored{n->id, n->data, n->timestamp_ms};
+        for (const std::string& u : n->target.users) store_inbox(u, stored);
+    }
+    if (notification_sink_) notification_sink_(*n);
+    return text_id;
+}
+
+size_t MemoryStore::inbox_size(const std::string& user_id) const {
+    auto it = inboxes_.find(user_id);
+    return it == inboxes_.end() ? 0 : it->second.entries.size();
 }
 
 size_t MemoryStore::history_size(const std::string& group_id) const {

@@ -6,6 +6,7 @@
 // the ack comes before the push, history is capped at Groups.HistorySize).
 #pragma once
 
+#include "core/bus_entry.hpp"
 #include "core/config.hpp"
 #include "core/store.hpp"
 #include "core/stream_id.hpp"
@@ -46,6 +47,25 @@ public:
     // Messages retained for a group.
     size_t history_size(const std::string& group_id) const;
 
+    // Adds `group_id` to the user's group set (what AutoJoin reads).
+    void add_user_group(const std::string& user_id, const std::string& group_id);
+
+    // Receives every notification published (the bus's notify half).
+    void set_notification_sink(std::function<void(const Notification&)> sink) {
+        notification_sink_ = std::move(sink);
+    }
+
+    // What a business service's XADD to `notify` plus the bus reader do:
+    // assigns the next notify id, validates the entry like the Redis bus
+    // (bus_entry.hpp), stores it in each targeted user's inbox, then hands
+    // it to the notification sink. Returns the id, or "" when the entry is
+    // malformed (*why says why).
+    std::string publish_notification(const std::string& target, const std::string& data, int64_t now_ms,
+                                     std::string* why = nullptr);
+
+    // Notifications retained in a user's inbox.
+    size_t inbox_size(const std::string& user_id) const;
+
 private:
     struct GroupHistory {
         std::deque<StoredMessage> entries;
@@ -61,6 +81,12 @@ private:
     void replay(const std::string& group_id, const std::string& since, size_t limit,
                 const std::function<void(ReplayResult)>& done);
     void expire_dedup(int64_t now_ms);
+    StoreStatus store_inbox(const std::string& user_id, const StoredNotification& n);
+
+    struct Inbox {
+        std::deque<StoredNotification> entries;
+        StreamId last{};
+    };
 
     const Config* config_;
     std::function<void(const StoredMessage&)> on_message_;
@@ -70,6 +96,10 @@ private:
     std::deque<std::pair<int64_t, std::string>> dedup_order_;    // (time, key), oldest first
     std::unordered_map<std::string, std::set<std::string>> members_;
     std::map<std::pair<std::string, std::string>, std::string> read_;
+    std::unordered_map<std::string, std::set<std::string>> user_groups_;
+    std::unordered_map<std::string, Inbox> inboxes_;
+    StreamId notify_last_{};
+    std::function<void(const Notification&)> notification_sink_;
 };
 
 }  // namespace pushd

@@ -91,7 +91,57 @@ constexpr ProtocolRow kProtocolRows[] = {
     {"pushd_protocol_closes_total", "protocol_closes",
      "connections closed for binary frames, oversize or invalid UTF-8 messages",
      &ProtocolCounters::protocol_closes},
+    {"pushd_auto_joined_total", "auto_joined", "group subscriptions made by Groups.AutoJoin after auth",
+     &ProtocolCounters::auto_joined},
+    {"pushd_auto_join_failures_total", "auto_join_failures",
+     "AutoJoin group sets that could not be read (storage unavailable)",
+     &ProtocolCounters::auto_join_failures},
 };
+
+constexpr const char* kRedisLinkNames[kRedisLinks] = {"commands", "bus"};
+constexpr const char* kRedisResultNames[kRedisResults] = {"ok", "error", "failed"};
+
+void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const RedisCounters& r) {
+    MetricFamily up{"pushd_redis_up", "1 while the Redis link is established, by link", MetricType::gauge, {}};
+    MetricFamily cmds{"pushd_redis_commands_total",
+                      "Redis commands by link and result (failed: not answered: link down, busy, lost, timed out)",
+                      MetricType::counter, {}};
+    MetricFamily connects{"pushd_redis_connects_total", "Redis links established, by link", MetricType::counter, {}};
+    MetricFamily losses{"pushd_redis_link_losses_total", "established Redis links that went down, by link",
+                        MetricType::counter, {}};
+    for (size_t l = 0; l < kRedisLinks; l++) {
+        const std::string link = std::string("link=\"") + kRedisLinkNames[l] + "\"";
+        up.samples.push_back({link, g.redis_up[l] ? 1.0 : 0.0});
+        for (size_t k = 0; k < kRedisResults; k++) {
+            cmds.samples.push_back({link + ",result=\"" + kRedisResultNames[k] + "\"",
+                                    static_cast<double>(r.commands[l][k])});
+        }
+        connects.samples.push_back({link, static_cast<double>(r.connects[l])});
+        losses.samples.push_back({link, static_cast<double>(r.link_losses[l])});
+    }
+    f.push_back(std::move(up));
+    f.push_back(std::move(cmds));
+    f.push_back(std::move(connects));
+    f.push_back(std::move(losses));
+    f.push_back(MetricFamily{"pushd_redis_stream_entries_total", "entries read from Redis streams, by stream",
+                             MetricType::counter,
+                             {MetricSample{"stream=\"bus\"", static_cast<double>(r.bus_entries)},
+                              MetricSample{"stream=\"notify\"", static_cast<double>(r.notify_entries)}}});
+    f.push_back(single("pushd_redis_malformed_entries_total",
+                       "bus and notify entries skipped as malformed (missing fields, bad data, unknown target)",
+                       MetricType::counter, static_cast<double>(r.malformed_entries)));
+    f.push_back(single("pushd_redis_bus_lag_ms",
+                       "milliseconds between the newest bus or notify entry read and its id's time",
+                       MetricType::gauge, g.bus_lag_ms));
+    f.push_back(MetricFamily{"pushd_redis_inbox_writes_total",
+                             "notifications for users' inboxes, by outcome (already: another instance stored it)",
+                             MetricType::counter,
+                             {MetricSample{"result=\"stored\"", static_cast<double>(r.inbox_stored)},
+                              MetricSample{"result=\"already\"", static_cast<double>(r.inbox_already)},
+                              MetricSample{"result=\"dropped\"", static_cast<double>(r.inbox_dropped)}}});
+    f.push_back(single("pushd_redis_inbox_queue", "inbox writes waiting for Redis", MetricType::gauge,
+                       static_cast<double>(g.inbox_queue)));
+}
 
 uint64_t sum(const uint64_t* v, size_t n) {
     uint64_t t = 0;
@@ -204,6 +254,7 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
         f.push_back(single(row.metric, row.help, MetricType::counter,
                            static_cast<double>(protocol.*row.field)));
     }
+    redis_families(f, gauges, counters.redis);
     return f;
 }
 
@@ -228,6 +279,11 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
         cJSON_AddNumberToObject(o, row.stats_key, static_cast<double>(protocol.*row.field));
     }
     cJSON_AddNumberToObject(o, "queued_bytes", static_cast<double>(gauges.queued_bytes));
+    bool redis_up = true;
+    for (bool up : gauges.redis_up) redis_up = redis_up && up;
+    cJSON_AddNumberToObject(o, "redis_up", redis_up ? 1 : 0);
+    cJSON_AddNumberToObject(o, "bus_entries", static_cast<double>(counters.redis.bus_entries));
+    cJSON_AddNumberToObject(o, "notify_entries", static_cast<double>(counters.redis.notify_entries));
     char* text = cJSON_PrintUnformatted(o);
     std::string out = text ? text : "{}";
     cJSON_free(text);

@@ -21,6 +21,29 @@ struct ProcessStats {
     double start_time_seconds = 0;  // since the Unix epoch
 };
 
+// The two Redis connections of an instance (io/redis_link), and how a
+// command ended: answered, answered with an error, or not answered (failed
+// fast while the link was down or too busy, lost with the connection, or
+// timed out).
+enum class RedisLinkId : uint8_t { commands, bus, count };
+enum class RedisResult : uint8_t { ok, error, failed, count };
+inline constexpr size_t kRedisLinks = static_cast<size_t>(RedisLinkId::count);
+inline constexpr size_t kRedisResults = static_cast<size_t>(RedisResult::count);
+
+// What the Redis links, the store and the bus reader count. Every field
+// only ever grows.
+struct RedisCounters {
+    uint64_t commands[kRedisLinks][kRedisResults] = {};
+    uint64_t connects[kRedisLinks] = {};       // links established (AUTH/SELECT done)
+    uint64_t link_losses[kRedisLinks] = {};    // established links that went down
+    uint64_t bus_entries = 0;                  // group messages read from the bus stream
+    uint64_t notify_entries = 0;               // entries read from the notify stream
+    uint64_t malformed_entries = 0;            // bus/notify entries skipped as malformed
+    uint64_t inbox_stored = 0;                 // inbox entries this instance wrote
+    uint64_t inbox_already = 0;                // inbox writes refused: another instance wrote it first
+    uint64_t inbox_dropped = 0;                // inbox writes given up (queue full, refused by Redis)
+};
+
 // Monotonic event counts of one instance. Every field only ever grows.
 struct ServerCounters {
     uint64_t ws_connections_opened = 0;
@@ -29,6 +52,7 @@ struct ServerCounters {
     uint64_t http_requests = 0;
     uint64_t reloads_ok = 0;
     uint64_t reloads_failed = 0;
+    RedisCounters redis;
 };
 
 // Request types counted on the way in ("malformed": frames that could not
@@ -54,6 +78,8 @@ struct ProtocolCounters {
     uint64_t slow_consumer_closes = 0;   // 4008
     uint64_t sessions_replaced = 0;      // 4009: oldest session of a user over MaxSessionsPerUser
     uint64_t protocol_closes = 0;        // 1003 binary, 1009 too big, 1007 invalid UTF-8
+    uint64_t auto_joined = 0;            // subscriptions made by Groups.AutoJoin
+    uint64_t auto_join_failures = 0;     // AutoJoin group sets that could not be read
 };
 
 // Current levels, computed when /metrics or /stats is asked for.
@@ -64,6 +90,9 @@ struct ServerGauges {
     double uptime_seconds = 0;
     bool draining = false;        // shutting down
     uint64_t queued_bytes = 0;    // output queued in pushd, not yet written to sockets
+    bool redis_up[kRedisLinks] = {};  // each Redis link established
+    double bus_lag_ms = 0;        // now minus the time of the newest bus/notify entry read
+    uint64_t inbox_queue = 0;     // inbox writes waiting for Redis
 };
 
 // One sample line of a family: `labels` is the inside of {...} already

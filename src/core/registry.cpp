@@ -53,6 +53,13 @@ bool Registry::is_subscribed(const Session* session, std::string_view group_id) 
     return g != groups_.end() && subscription_index_.count({session, &g->second});
 }
 
+Session::Subscription* Registry::find_subscription(Session* session, std::string_view group_id) {
+    auto g = groups_.find(group_id);
+    if (g == groups_.end()) return nullptr;
+    auto s = subscription_index_.find({session, &g->second});
+    return s == subscription_index_.end() ? nullptr : &session->subscriptions[s->second];
+}
+
 const GroupEntry* Registry::find_group(std::string_view group_id) const {
     auto it = groups_.find(group_id);
     return it == groups_.end() ? nullptr : &it->second;

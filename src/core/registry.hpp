@@ -56,6 +56,10 @@ public:
     // Unsubscribes; false when the session was not subscribed.
     bool unsubscribe(Session* session, std::string_view group_id);
 
+    // The session's subscription to `group_id`, or nullptr. Valid until
+    // the session's subscriptions change.
+    Session::Subscription* find_subscription(Session* session, std::string_view group_id);
+
     // True when `session` is subscribed to `group_id`.
     bool is_subscribed(const Session* session, std::string_view group_id) const;
 

@@ -4,8 +4,10 @@
 #pragma once
 
 #include "core/outq.hpp"
+#include "core/stream_id.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -37,10 +39,29 @@ struct Session {
     struct Subscription {
         GroupEntry* group;
         uint32_t member_index;
+        // After a join_group replay: live messages up to this id were
+        // replayed already (the bus may deliver them after the replay's
+        // answer) and are skipped. 0-0: none.
+        StreamId replayed_upto{};
     };
     std::vector<Subscription> subscriptions;
 
     OutQueue outq;                 // pre-framed output not yet written
+
+    // AutoJoin: while the user's group set is being read, requests wait
+    // here and are handled in order once it arrives (bounded by the hub).
+    bool holding = false;
+    bool reading_paused = false;   // the transport was asked to stop reading
+    std::deque<std::string> held;
+    size_t held_bytes = 0;
+
+    // send_message in flight: pushes of its own messages (and those after
+    // them) wait for the ack (see Hub::held_behind_ack).
+    bool ack_hold = false;
+
+    // After an auth replay of the inbox: user-targeted notifications up to
+    // this id were replayed already and are not delivered again. 0-0: none.
+    StreamId inbox_upto{};
 
     // The transport's reassembly buffer for a message arriving in several
     // frames or receive callbacks; bounded by Limits.MaxMessageBytes.

@@ -45,6 +45,24 @@ struct ReplayResult {
     bool truncated = false;                // `since` is older than the retained history
 };
 
+// A notification as a user's inbox (inbox:<uid>) keeps it: the id of its
+// `notify` entry, the publisher's data (a JSON object text) and its time.
+struct StoredNotification {
+    std::string id;
+    std::string data;
+    int64_t timestamp_ms = 0;
+};
+
+struct InboxResult {
+    StoreStatus status = StoreStatus::unavailable;
+    std::vector<StoredNotification> notifications;   // newer than `since`, oldest first
+};
+
+struct GroupsResult {
+    StoreStatus status = StoreStatus::unavailable;
+    std::vector<std::string> groups;                 // at most the limit asked for, any order
+};
+
 struct MembershipResult {
     StoreStatus status = StoreStatus::unavailable;
     bool member = false;
@@ -65,6 +83,22 @@ struct StoreOps {
     std::function<void(const std::string& user_id, const std::string& group_id,
                        const std::string& message_id, std::function<void(StoreStatus)>)>
         mark_read;
+    // The user's group set (user:<uid>:groups) for Groups.AutoJoin, at most
+    // `limit` groups.
+    std::function<void(const std::string& user_id, size_t limit, std::function<void(GroupsResult)>)>
+        user_groups;
+    // The user's stored notifications newer than `since` (exclusive), at
+    // most `limit`, oldest first (auth with since).
+    std::function<void(const std::string& user_id, const std::string& since, size_t limit,
+                       std::function<void(InboxResult)>)>
+        replay_inbox;
+    // Stores a notification in the user's inbox under its own id. Ids must
+    // increase within an inbox: `duplicate` means an entry with this id or a
+    // newer one is already there (another instance stored it first), and
+    // nothing changed. `unavailable`: not stored.
+    std::function<void(const std::string& user_id, const StoredNotification& notification,
+                       std::function<void(StoreStatus)>)>
+        store_inbox;
 };
 
 }  // namespace pushd

@@ -7,8 +7,9 @@ namespace pushd {
 namespace {
 
 HttpReply health(const Server& server) {
-    // Later modules (the Redis link) add their reasons here.
     if (server.draining) return {503, "text/plain; charset=utf-8", "DEGRADED: shutting down"};
+    if (std::string problem = server_redis_problem(server); !problem.empty())
+        return {503, "text/plain; charset=utf-8", "DEGRADED: " + problem};
     return {200, "text/plain; charset=utf-8", "OK"};
 }
 

@@ -22,6 +22,10 @@ void on_tick(uv_timer_t* timer) {
     server.hub->tick(wall_ms());
 }
 
+void on_redis_tick(uv_timer_t* timer) {
+    server_redis_tick(*static_cast<Server*>(timer->data));
+}
+
 void on_drain_deadline(uv_timer_t* timer) {
     Server& server = server_of(reinterpret_cast<uv_handle_t*>(timer));
     LOG_WARN("shutdown: %llu connection(s) did not close in time; dropping them",
@@ -39,6 +43,7 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     LOG_INFO("%s: shutting down, closing %llu connection(s)", strsignal(signum),
              static_cast<unsigned long long>(server.hub->session_count()));
     sd_notify(0, "STOPPING=1");
+    server_redis_draining(server);
     ws_server_begin_drain(server);
     // Leave a quarter second of ShutdownTimeout for teardown after the drain.
     uint64_t budget_ms = static_cast<uint64_t>(server.config.shutdown_timeout) * 1000;
@@ -81,6 +86,7 @@ void close_own_handles(Server& server) {
         reinterpret_cast<uv_handle_t*>(&server.sig_hup),
         reinterpret_cast<uv_handle_t*>(&server.drain_timer),
         reinterpret_cast<uv_handle_t*>(&server.tick_timer),
+        reinterpret_cast<uv_handle_t*>(&server.redis_timer),
     };
     for (uv_handle_t* h : handles) {
         if (!uv_is_closing(h)) uv_close(h, nullptr);
@@ -95,12 +101,14 @@ int server_run(Server& server) {
     server.sig_term.data = server.sig_int.data = server.sig_hup.data = &server;
     server.drain_timer.data = &server;
     server.tick_timer.data = &server;
+    server.redis_timer.data = &server;
     server_init_logic(server);
     uv_signal_init(server.loop, &server.sig_term);
     uv_signal_init(server.loop, &server.sig_int);
     uv_signal_init(server.loop, &server.sig_hup);
     uv_timer_init(server.loop, &server.drain_timer);
     uv_timer_init(server.loop, &server.tick_timer);
+    uv_timer_init(server.loop, &server.redis_timer);
     // Auth timeouts and token expiries fire within a quarter second.
     uv_timer_start(&server.tick_timer, on_tick, 250, 250);
     uv_signal_start(&server.sig_term, on_stop_signal, SIGTERM);
@@ -115,15 +123,24 @@ int server_run(Server& server) {
                  server.config.host.c_str(), static_cast<long long>(server.config.port),
                  server.config.path.c_str());
         sd_notifyf(0, "READY=1\nSTATUS=serving on port %lld", static_cast<long long>(server.config.port));
+        // Redis connects in the background: the instance serves meanwhile
+        // and /health answers 503 until both links are up.
+        server_start_redis(server);
+        uv_timer_start(&server.redis_timer, on_redis_tick, 1000, 1000);
         uv_run(server.loop, UV_RUN_DEFAULT);
     }
 
     // Teardown: our handles, then the lws context, whose libuv handles close
     // asynchronously, so the loop runs until nothing is left.
     close_own_handles(server);
+    server_stop_redis(server);
     ws_server_destroy(server);
     uv_run(server.loop, UV_RUN_DEFAULT);
+    server.redis_bus.reset();
     server.hub.reset();
+    server.redis_store.reset();
+    server.redis_bus_link.reset();
+    server.redis_commands.reset();
     if (status == 0) LOG_INFO("shutdown complete");
     return status;
 }

@@ -1,6 +1,10 @@
 #include "io/server.hpp"
 
+#include "core/json_writer.hpp"
+#include "io/log.hpp"
+
 #include <libwebsockets.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <random>
@@ -25,6 +29,39 @@ std::string instance_tag() {
 
 lws* wsi_of(Session* s) { return static_cast<lws*>(s->transport); }
 
+// Seconds between two cluster-view publications (the entry lives
+// kInstanceTtlSeconds, so two may be missed before it vanishes).
+constexpr uint64_t kInstancePublishMs = 5000;
+
+// The address others reach this instance at, for the cluster view: Host,
+// or the machine's name when Host is a wildcard.
+std::string public_host(const Config& config) {
+    if (config.host != "0.0.0.0" && config.host != "::" && !config.host.empty()) return config.host;
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) != 0 || !name[0]) return config.host;
+    return name;
+}
+
+void publish_instance(Server& server) {
+    if (!server.redis_commands->up() || server.draining) return;
+    server.instance_published_ms = uv_now(server.loop);
+    const std::string stats = render_stats_json(server_gauges(server), server.counters, server.hub->counters());
+    JsonWriter w(stats.size() + 128);
+    w.begin_object()
+        .field_str("name", server.config.name)
+        .field_str("host", public_host(server.config))
+        .field_int("port", server.config.port)
+        .end_object();
+    std::string json = w.take();
+    // {"name":..,"host":..,"port":N} + {"online_users":...} -> one object.
+    if (stats.size() > 2) {
+        json.pop_back();
+        json += ',';
+        json.append(stats, 1, std::string::npos);
+    }
+    server.redis_store->publish_instance(server.instance_key, json);
+}
+
 }  // namespace
 
 void server_init_logic(Server& server) {
@@ -39,11 +76,82 @@ void server_init_logic(Server& server) {
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 5);
     };
     transport.now_ms = wall_ms;
-    server.store = std::make_unique<MemoryStore>(
-        &server.config, [&server](const StoredMessage& m) { server.hub->deliver_group_message(m); });
-    server.hub = std::make_unique<Hub>(&server.config, std::move(transport), server.store->ops(),
+    transport.pause_reading = [](Session* s, bool paused) { lws_rx_flow_control(wsi_of(s), paused ? 0 : 1); };
+
+    const Config& cfg = server.config;
+    RedisLinkOptions base;
+    if (auto hp = parse_host_port(cfg.redis.host)) {  // validated with the configuration
+        base.host = hp->host;
+        base.port = hp->port;
+    }
+    base.pass = cfg.redis.pass;
+    base.db = cfg.redis.db;
+    RedisLinkOptions commands = base;
+    commands.id = RedisLinkId::commands;
+    commands.ping_interval_ms = 250;  // a hung Redis shows on /health within ~1.5 s
+    RedisLinkOptions bus = base;
+    bus.id = RedisLinkId::bus;
+    bus.max_in_flight = 16;
+    server.redis_commands = std::make_unique<RedisLink>(server.loop, commands, &server.counters.redis);
+    server.redis_bus_link = std::make_unique<RedisLink>(server.loop, bus, &server.counters.redis);
+    server.redis_store = std::make_unique<RedisStore>(&server.config, server.redis_commands.get());
+    server.hub = std::make_unique<Hub>(&server.config, std::move(transport), server.redis_store->ops(),
                                        instance_tag(), LWS_PRE);
+    server.redis_bus = std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(),
+                                                  server.redis_commands.get(), server.redis_store.get(),
+                                                  server.hub.get(), &server.counters.redis, wall_ms);
+    server.redis_commands->on_up = [&server] {
+        server.redis_store->on_link_up();
+        server.redis_bus->on_commands_up();
+        publish_instance(server);
+    };
+    server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
+    uv_check_init(server.loop, &server.bus_check);
+    uv_idle_init(server.loop, &server.bus_idle);
+    server.bus_check.data = &server;
+    server.redis_bus->set_defer([&server] {
+        if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&server.bus_check))) return;
+        uv_idle_start(&server.bus_idle, [](uv_idle_t*) {});
+        uv_check_start(&server.bus_check, [](uv_check_t* h) {
+            Server& s = *static_cast<Server*>(h->data);
+            if (!s.redis_bus->deliver_some()) {
+                uv_idle_stop(&s.bus_idle);
+                uv_check_stop(&s.bus_check);
+            }
+        });
+    });
+    server.instance_key = server.redis_store->keys().instance(cfg.name, public_host(cfg), cfg.port);
     server.write_scratch = std::make_unique<uint8_t[]>(LWS_PRE + kWriteBatchBytes);
+}
+
+void server_start_redis(Server& server) {
+    server.redis_commands->start();
+    server.redis_bus_link->start();
+}
+
+void server_redis_tick(Server& server) {
+    server.redis_bus->tick();
+    if (server.instance_published_ms == 0 || uv_now(server.loop) - server.instance_published_ms >= kInstancePublishMs)
+        publish_instance(server);
+}
+
+void server_redis_draining(Server& server) {
+    if (server.redis_commands && server.redis_commands->up()) server.redis_store->forget_instance(server.instance_key);
+}
+
+void server_stop_redis(Server& server) {
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&server.bus_check),
+                           reinterpret_cast<uv_handle_t*>(&server.bus_idle)}) {
+        if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
+    }
+    if (server.redis_bus_link) server.redis_bus_link->stop();
+    if (server.redis_commands) server.redis_commands->stop();
+}
+
+std::string server_redis_problem(const Server& server) {
+    if (server.redis_commands && !server.redis_commands->up()) return "redis: " + server.redis_commands->reason();
+    if (server.redis_bus_link && !server.redis_bus_link->up()) return "redis bus: " + server.redis_bus_link->reason();
+    return "";
 }
 
 void server_stop(Server& server) {
@@ -64,6 +172,12 @@ ServerGauges server_gauges(const Server& server) {
     g.queued_bytes = server.hub->queued_bytes();
     g.uptime_seconds = static_cast<double>(uv_now(server.loop) - server.start_ms) / 1000.0;
     g.draining = server.draining;
+    if (server.redis_commands) g.redis_up[static_cast<size_t>(RedisLinkId::commands)] = server.redis_commands->up();
+    if (server.redis_bus_link) g.redis_up[static_cast<size_t>(RedisLinkId::bus)] = server.redis_bus_link->up();
+    if (server.redis_bus) {
+        g.bus_lag_ms = server.redis_bus->lag_ms();
+        g.inbox_queue = server.redis_bus->inbox_queue();
+    }
     return g;
 }
 

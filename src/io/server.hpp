@@ -6,8 +6,10 @@
 #include "core/auth.hpp"
 #include "core/config.hpp"
 #include "core/hub.hpp"
-#include "core/memory_store.hpp"
 #include "core/metrics.hpp"
+#include "io/redis_bus.hpp"
+#include "io/redis_link.hpp"
+#include "io/redis_store.hpp"
 
 #include <libwebsockets.h>
 #include <uv.h>
@@ -45,7 +47,14 @@ struct Server {
     uv_loop_t* loop = nullptr;
     lws_context* lws = nullptr;
 
-    std::unique_ptr<MemoryStore> store;
+    // Redis: one link for commands, one for the blocking bus reads; the
+    // store (the hub's storage seam) and the bus reader on top of them.
+    std::unique_ptr<RedisLink> redis_commands;
+    std::unique_ptr<RedisLink> redis_bus_link;
+    std::unique_ptr<RedisStore> redis_store;
+    std::unique_ptr<RedisBus> redis_bus;
+    std::string instance_key;           // this instance's cluster-view key
+    uint64_t instance_published_ms = 0; // uv_now of the last publish (0: never)
     std::unique_ptr<Hub> hub;
     // One scratch buffer for batching queued frames into a single write;
     // writes are synchronous, so one per instance is enough.
@@ -66,11 +75,34 @@ struct Server {
     uv_signal_t sig_hup{};
     uv_timer_t drain_timer{};
     uv_timer_t tick_timer{};
+    uv_timer_t redis_timer{};     // bus retries, inbox retries, cluster view
+    uv_check_t bus_check{};       // delivers the bus's next slice after the sockets were serviced
+    uv_idle_t bus_idle{};         // keeps the loop from blocking while slices are left
     lws_retry_bo_t retry_policy{};   // heartbeat policy; must outlive the context
 };
 
-// Creates the hub and its store for `server` (config must be set).
+// Creates the Redis links, the store on them, the hub and the bus reader
+// for `server` (config and loop must be set). Connects nothing yet.
 void server_init_logic(Server& server);
+
+// Starts the Redis links (asynchronously: the instance serves, and /health
+// says 503, until Redis answers).
+void server_start_redis(Server& server);
+
+// Once a second: bus and inbox retries, and every few seconds this
+// instance's /stats in the cluster view (SET <prefix>instance:... EX 15).
+void server_redis_tick(Server& server);
+
+// Shutdown begins: removes this instance from the cluster view.
+void server_redis_draining(Server& server);
+
+// Drops the Redis connections (commands in flight fail) and closes their
+// timers; the loop must run afterwards before the objects are destroyed.
+void server_stop_redis(Server& server);
+
+// Why the instance is degraded ("redis: Connection refused"), or "" when
+// both Redis links are up.
+std::string server_redis_problem(const Server& server);
 
 // Called when lws has freed a connection: stops the loop once draining and
 // no WebSocket connection is left.

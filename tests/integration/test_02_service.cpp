@@ -46,6 +46,11 @@ bool wait_metric(const PushdProcess& pushd, const std::string& name, int value, 
     return wait_until([&] { return pushd.get("/metrics").body.find(line) != std::string::npos; }, timeout_ms, 50);
 }
 
+// Waits until /health answers 200 (the Redis links are up).
+bool wait_healthy(const PushdProcess& pushd, int timeout_ms = 10000) {
+    return wait_until([&] { return pushd.get("/health").status == 200; }, timeout_ms, 20);
+}
+
 size_t count_lines(const std::string& s) {
     return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) + (s.empty() || s.back() == '\n' ? 0 : 1);
 }
@@ -53,8 +58,11 @@ size_t count_lines(const std::string& s) {
 }  // namespace
 
 TEST_CASE("HTTP endpoints: /health, /stats, /metrics, 404", "[service][http]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
     PushdProcess pushd;
-    REQUIRE(pushd.start(standard_options(free_port())));
+    REQUIRE(pushd.start(standard_options(redis.port())));
+    REQUIRE(wait_healthy(pushd));
 
     HttpResponse health = pushd.get("/health");
     CHECK(health.status == 200);
@@ -223,9 +231,12 @@ TEST_CASE("SIGTERM while a client never reads still exits 0 within ShutdownTimeo
 
 TEST_CASE("SIGHUP reloads: Log.Level applies, restart-only keys are named, bad files change nothing",
           "[service][reload]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
     PushdProcess pushd;
-    uint16_t redis_port = free_port();
+    uint16_t redis_port = redis.port();
     REQUIRE(pushd.start(standard_options(redis_port)));
+    REQUIRE(wait_healthy(pushd));
     const uint16_t port = pushd.port();
 
     size_t mark = pushd.log_mark();

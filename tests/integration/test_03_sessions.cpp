@@ -61,12 +61,16 @@ TEST_CASE("close codes: binary 1003, auth timeout 4001", "[sessions][close]") {
 
 namespace {
 
-// One pushd (in-process store) and a client hub, for the session tests.
+// One redis-server, one pushd on it and a client hub, for the session tests.
 struct Instance {
+    RedisProcess redis;
     PushdProcess pushd;
     WsClientHub hub;
     explicit Instance(const ConfigOverrides& overrides = {}) {
-        REQUIRE(pushd.start(standard_options(free_port(), overrides)));
+        REQUIRE(redis.start());
+        REQUIRE(pushd.start(standard_options(redis.port(), overrides)));
+        // Storage requests get 503 until the Redis links are up.
+        REQUIRE(wait_until([&] { return pushd.get("/health").status == 200; }, 10000, 20));
     }
     // Opens a connection (query e.g. "?token=..."), waits until open.
     int open(const std::string& query = "", std::vector<std::pair<std::string, std::string>> headers = {}) {

@@ -24,11 +24,18 @@ struct Fixture {
     int64_t now = kNow;
     std::map<Session*, int> wakes;
     std::map<Session*, uint16_t> closes;
+    std::map<Session*, bool> paused;
     std::unique_ptr<MemoryStore> store;
     std::unique_ptr<Hub> hub;
     // Set to defer replay answers (to test live messages during a replay).
     bool defer_replay = false;
     std::vector<std::function<void()>> deferred;
+    // Set to defer AutoJoin's group set and inbox replays the same way.
+    bool defer_groups = false;
+    bool defer_inbox = false;
+    // Set to answer appends after the bus has delivered the message (as two
+    // Redis connections may).
+    bool defer_append = false;
 
     Fixture() {
         config.auth.access_secret = kSecret;
@@ -36,6 +43,7 @@ struct Fixture {
         t.wake = [this](Session* s) { wakes[s]++; };
         t.close = [this](Session* s, uint16_t code, const char*) { closes[s] = code; };
         t.now_ms = [this] { return now; };
+        t.pause_reading = [this](Session* s, bool p) { paused[s] = p; };
         store = std::make_unique<MemoryStore>(&config, [this](const StoredMessage& m) {
             hub->deliver_group_message(m);
         });
@@ -50,7 +58,31 @@ struct Fixture {
                 deferred.push_back([done, r] { done(r); });
             });
         };
+        auto append = ops.append;
+        ops.append = [this, append](const AppendRequest& r, std::function<void(AppendResult)> done) {
+            if (!defer_append) return append(r, done);
+            append(r, [this, done](AppendResult res) { deferred.push_back([done, res] { done(res); }); });
+        };
+        auto groups = ops.user_groups;
+        ops.user_groups = [this, groups](const std::string& u, size_t limit, std::function<void(GroupsResult)> done) {
+            if (!defer_groups) return groups(u, limit, done);
+            groups(u, limit, [this, done](GroupsResult r) { deferred.push_back([done, r] { done(r); }); });
+        };
+        auto inbox = ops.replay_inbox;
+        ops.replay_inbox = [this, inbox](const std::string& u, const std::string& since, size_t limit,
+                                         std::function<void(InboxResult)> done) {
+            if (!defer_inbox) return inbox(u, since, limit, done);
+            // Read later (the XRANGE runs after notifications stored meanwhile).
+            deferred.push_back([inbox, u, since, limit, done] { inbox(u, since, limit, done); });
+        };
         hub = std::make_unique<Hub>(&config, t, ops, "test", 16);
+        store->set_notification_sink([this](const Notification& n) { hub->deliver_notification(n); });
+    }
+
+    void run_deferred() {
+        auto d = std::move(deferred);
+        deferred.clear();
+        for (auto& f : d) f();
     }
 
     std::string token(const std::string& user, int64_t exp_s = kNow / 1000 + 3600) {
@@ -366,4 +398,224 @@ TEST_CASE("handshake token: auth_success is the first message", "[hub]") {
     CHECK(Fixture::type_of(out[0]) == "auth_success");
     CHECK(Fixture::field(out[0], "data", "user_id") == "42");
     CHECK(Fixture::field(out[0], "data", "expires_at") == std::to_string((kNow / 1000 + 100) * 1000));
+}
+
+namespace {
+
+std::string auth_json(Fixture& f, const std::string& user, const std::string& since = "") {
+    std::string j = R"({"type":"auth","message_id":"a","data":{"token":")" + f.token(user) + "\"";
+    if (!since.empty()) j += R"(,"since":")" + since + "\"";
+    return j + "}}";
+}
+
+}  // namespace
+
+TEST_CASE("notifications reach their targets: users, a group, everyone authenticated", "[hub][notify]") {
+    Fixture f;
+    Session* a1 = f.open_authed("a");
+    Session* a2 = f.open_authed("a");
+    Session* b = f.open_authed("b");
+    Session* anon = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(b, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})", f.now);
+    f.drain(b);
+
+    REQUIRE(!f.store->publish_notification("user:a", R"({"title":"hi"})", f.now).empty());
+    auto o1 = f.drain(a1);
+    auto o2 = f.drain(a2);
+    REQUIRE(o1.size() == 1);
+    REQUIRE(o2.size() == 1);
+    CHECK(o1[0] == o2[0]);  // serialized once
+    CHECK(Fixture::type_of(o1[0]) == "notification");
+    CHECK(Fixture::field(o1[0], "data", "notification_id") == Fixture::field(o1[0], "message_id"));
+    CHECK(o1[0].find(R"("data":{"title":"hi"})") != std::string::npos);
+    CHECK(f.drain(b).empty());
+    CHECK(f.store->inbox_size("a") == 1);
+
+    f.store->publish_notification("group:g", R"({"n":2})", f.now);
+    CHECK(f.drain(a1).empty());
+    CHECK(f.drain(b).size() == 1);
+    CHECK(f.store->inbox_size("b") == 0);  // group targets are not stored per user
+
+    f.store->publish_notification("all", R"({"n":3})", f.now);
+    CHECK(f.drain(a1).size() == 1);
+    CHECK(f.drain(a2).size() == 1);
+    CHECK(f.drain(b).size() == 1);
+    CHECK(f.drain(anon).empty());  // not authenticated
+
+    std::string why;
+    CHECK(f.store->publish_notification("user:a", "not json", f.now, &why).empty());
+    CHECK(f.drain(a1).empty());
+    CHECK(f.hub->counters().out[static_cast<size_t>(OutType::notification)] == 6);
+}
+
+TEST_CASE("auth with since replays the inbox, oldest first, then live ones with no duplicate", "[hub][notify]") {
+    Fixture f;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; i++) ids.push_back(f.store->publish_notification("user:u", R"({"i":)" + std::to_string(i) + "}", f.now + i));
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.defer_inbox = true;
+    f.hub->on_text(s, auth_json(f, "u", ids[1]), f.now);
+    // Live while the replay is in flight: one for the user, one for all.
+    const std::string live_user = f.store->publish_notification("user:u", R"({"i":4})", f.now + 10);
+    f.store->publish_notification("all", R"({"i":5})", f.now + 11);
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::type_of(out[0]) == "auth_success");
+    REQUIRE(f.deferred.size() == 1);
+    f.run_deferred();
+    out = f.drain(s);
+    // Replayed: ids[2], ids[3] and the live one stored meanwhile (the read
+    // happened after it was stored); then the "all" one; the live user one
+    // is not sent twice.
+    REQUIRE(out.size() == 4);
+    CHECK(Fixture::field(out[0], "message_id") == ids[2]);
+    CHECK(Fixture::field(out[0], "data", "replay") == "true");
+    CHECK(Fixture::field(out[1], "message_id") == ids[3]);
+    CHECK(Fixture::field(out[2], "message_id") == live_user);
+    CHECK(Fixture::field(out[2], "data", "replay") == "true");
+    CHECK(Fixture::field(out[3], "data", "replay") == "");
+    // A late bus copy of a replayed notification is not delivered again.
+    Notification again;
+    again.id = ids[3];
+    again.target.kind = NotifyTargetKind::users;
+    again.target.users = {"u"};
+    again.data = "{}";
+    f.hub->deliver_notification(again);
+    CHECK(f.drain(s).empty());
+    f.store->publish_notification("user:u", "{}", f.now + 20);
+    CHECK(f.drain(s).size() == 1);
+}
+
+TEST_CASE("auth with since while storage is down: auth succeeds, error 503 says nothing was replayed",
+          "[hub][notify]") {
+    Fixture f;
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.config.groups.auto_join = false;
+    f.store->set_unavailable(true);
+    f.hub->on_text(s, auth_json(f, "u", "1-0"), f.now);
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 2);
+    CHECK(Fixture::type_of(out[0]) == "auth_success");
+    CHECK(Fixture::type_of(out[1]) == "error");
+    CHECK(Fixture::field(out[1], "data", "code") == "503");
+    CHECK(Fixture::field(out[1], "message_id") == "a");
+}
+
+TEST_CASE("AutoJoin subscribes to the user's groups before the next request is handled", "[hub][autojoin]") {
+    Fixture f;
+    f.store->add_user_group("u", "g1");
+    f.store->add_user_group("u", "g2");
+    Session* other = f.open_authed("other");
+    f.defer_groups = true;
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(s, auth_json(f, "u"), f.now);
+    // Requests sent right after auth wait for the group set.
+    f.hub->on_text(s, R"({"type":"ping","message_id":"p"})", f.now);
+    f.hub->on_text(s, R"({"type":"leave_group","message_id":"l","data":{"group_id":"g2"}})", f.now);
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::type_of(out[0]) == "auth_success");
+    f.run_deferred();
+    out = f.drain(s);
+    REQUIRE(out.size() == 2);
+    CHECK(Fixture::type_of(out[0]) == "pong");
+    CHECK_FALSE(f.paused[s]);
+    CHECK(Fixture::field(out[1], "message_id") == "l");
+    CHECK(f.hub->registry().is_subscribed(s, "g1"));
+    CHECK_FALSE(f.hub->registry().is_subscribed(s, "g2"));  // left after the auto-join
+    f.hub->on_text(other, send_json("m", "g1", "x"), f.now);
+    out = f.drain(s);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::type_of(out[0]) == "new_message");
+    CHECK(f.hub->counters().auto_joined == 2);
+
+    // Many requests during the hold: reading pauses, then everything is answered in order.
+    Session* busy = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(busy, auth_json(f, "u"), f.now);
+    for (int i = 0; i < 100; i++) f.hub->on_text(busy, R"({"type":"ping","message_id":)" + std::to_string(i) + "}", f.now);
+    CHECK(f.paused[busy]);
+    f.run_deferred();
+    CHECK_FALSE(f.paused[busy]);
+    out = f.drain(busy);
+    REQUIRE(out.size() == 101);
+    for (int i = 0; i < 100; i++) CHECK(Fixture::field(out[i + 1], "message_id") == std::to_string(i));
+}
+
+TEST_CASE("AutoJoin: storage down gives error 503; too many held requests close with 1008", "[hub][autojoin]") {
+    Fixture f;
+    f.store->add_user_group("u", "g1");
+    f.store->set_unavailable(true);
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(s, auth_json(f, "u"), f.now);
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 2);
+    CHECK(Fixture::type_of(out[1]) == "error");
+    CHECK(Fixture::field(out[1], "data", "code") == "503");
+    CHECK(f.hub->counters().auto_join_failures == 1);
+    CHECK(f.hub->group_count() == 0);
+
+    f.store->set_unavailable(false);
+    f.defer_groups = true;
+    Session* t = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(t, auth_json(f, "u"), f.now);
+    for (size_t i = 0; i < kPauseHeldRequests; i++) f.hub->on_text(t, R"({"type":"ping"})", f.now);
+    CHECK(f.paused[t]);  // reading stops: TCP pushes back
+    for (size_t i = kPauseHeldRequests; i <= kMaxHeldRequests; i++) f.hub->on_text(t, R"({"type":"ping"})", f.now);
+    CHECK(f.closes[t] == kClosePolicy);
+    f.run_deferred();  // the answer finds the session closing: nothing more is sent
+    out = f.drain(t);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::type_of(out[0]) == "auth_success");
+}
+
+TEST_CASE("a bus copy of a replayed message arriving after the replay is not delivered twice", "[hub]") {
+    Fixture f;
+    Session* sender = f.open_authed("sender");
+    for (int i = 0; i < 3; i++) f.hub->on_text(sender, send_json("a" + std::to_string(i), "g", "x"), f.now);
+    auto acks = f.drain(sender);
+    const std::string first = Fixture::field(acks[0], "data", "server_message_id");
+    Session* r = f.open_authed("reader");
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}", f.now);
+    auto out = f.drain(r);
+    REQUIRE(out.size() == 3);  // ack + 2 replayed
+    StoredMessage late;
+    late.group_id = "g";
+    late.message_id = Fixture::field(out[2], "message_id");
+    late.sender_id = "sender";
+    f.hub->deliver_group_message(late);  // e.g. the bus lagging behind the XRANGE
+    CHECK(f.drain(r).empty());
+    f.hub->on_text(sender, send_json("b", "g", "new"), f.now);
+    out = f.drain(r);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "content") == "new");
+}
+
+TEST_CASE("the sender's own push waits for its ack when storage delivers it first; others get it at once",
+          "[hub]") {
+    Fixture f;
+    Session* a = f.open_authed("alice");
+    Session* b = f.open_authed("bob");
+    for (Session* s : {a, b}) {
+        f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})", f.now);
+        f.drain(s);
+    }
+    f.defer_append = true;
+    f.hub->on_text(a, send_json("m1", "g", "first"), f.now);
+    CHECK(f.drain(b).size() == 1);   // bob is not waiting for anything
+    CHECK(f.drain(a).empty());       // alice's push waits for her ack
+    // bob's message arrives meanwhile: it stays behind alice's, in order.
+    f.defer_append = false;
+    f.hub->on_text(b, send_json("b1", "g", "from bob"), f.now);
+    f.drain(b);
+    CHECK(f.drain(a).empty());
+    f.run_deferred();
+    auto out = f.drain(a);
+    REQUIRE(out.size() == 3);
+    CHECK(Fixture::type_of(out[0]) == "ack");
+    CHECK(Fixture::field(out[1], "data", "content") == "first");
+    CHECK(Fixture::field(out[2], "data", "content") == "from bob");
+    CHECK(Fixture::field(out[0], "data", "server_message_id") == Fixture::field(out[1], "message_id"));
+    // Nothing is held any more.
+    f.hub->on_text(b, send_json("b2", "g", "again"), f.now);
+    CHECK(f.drain(a).size() == 1);
 }

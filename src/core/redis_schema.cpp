@@ -1,0 +1,57 @@
+#include "core/redis_schema.hpp"
+
+namespace pushd {
+
+// TIME gives the entry's timestamp field (milliseconds); the entry id is
+// Redis's own (XADD *), so ids increase within a group on every instance.
+const char* const kAppendScript = R"LUA(
+local prev = redis.call('GET', KEYS[1])
+if prev then return {prev, 1} end
+local t = redis.call('TIME')
+local ts = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
+  'client_message_id', ARGV[5], 'sender_id', ARGV[6], 'msg_type', ARGV[7],
+  'content', ARGV[8], 'timestamp', ts)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+  'group_id', ARGV[4], 'message_id', id,
+  'client_message_id', ARGV[5], 'sender_id', ARGV[6], 'msg_type', ARGV[7],
+  'content', ARGV[8], 'timestamp', ts)
+redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
+return {id, 0}
+)LUA";
+
+const char* const kReplayScript = R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', {}} end
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local added, len, first = nil, 0, ''
+for i = 1, #info, 2 do
+  local k = info[i]
+  if k == 'entries-added' then added = info[i + 1]
+  elseif k == 'length' then len = info[i + 1]
+  elseif k == 'first-entry' and info[i + 1] then first = info[i + 1][1] end
+end
+local removed = 1
+if added ~= nil and added <= len then removed = 0 end
+return {removed, first, entries}
+)LUA";
+
+std::string RedisKeys::dedup(std::string_view sender, std::string_view client_message_id) const {
+    std::string k = p_ + "dedup:" + std::to_string(sender.size()) + ":";
+    k.append(sender);
+    k += ':';
+    k.append(client_message_id);
+    return k;
+}
+
+std::string RedisKeys::instance(std::string_view name, std::string_view host, long long port) const {
+    std::string k = p_ + "instance:";
+    k.append(name);
+    k += ':';
+    k.append(host);
+    k += ':';
+    k += std::to_string(port);
+    return k;
+}
+
+}  // namespace pushd

@@ -1,0 +1,70 @@
+// What pushd keeps in Redis: key names (every one under Redis.KeyPrefix)
+// and the server-side scripts, in one place so that pushd and pushctl write
+// the same layout. Pure: strings only. The public keys are PROTOCOL.md
+// section 6; `bus`, `dedup:*` and `instance:*` are private to pushd.
+//
+// The append script (kAppendScript) is the only writer of group histories
+// and of the bus:
+//   KEYS[1] dedup key   KEYS[2] group:<gid>   KEYS[3] bus
+//   ARGV    DedupWindow (s), HistorySize, kBusMaxLen, group_id,
+//           client_message_id, sender_id, msg_type, content
+//   returns {id, 0} for a new message (id: its group:<gid> entry id) or
+//   {original id, 1} when (sender, client_message_id) was stored within
+//   DedupWindow. One script, so a message is either stored in the history,
+//   on the bus and in the dedup key, or nowhere.
+//
+// The replay script (kReplayScript) reads a group's history newer than an
+// id and says whether entries were ever trimmed from that stream:
+//   KEYS[1] group:<gid>   ARGV since (exclusive, "<ms>-<seq>"), count
+//   returns {removed (0|1), first retained id or "", entries}
+// `removed` is 1 when XINFO STREAM's entries-added exceeds its length
+// (Redis >= 7.0; without entries-added it is 1 whenever the stream exists).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace pushd {
+
+// The bus stream is capped near this many entries (XADD MAXLEN ~). It only
+// has to cover what instances have not read yet: an instance away from
+// Redis longer than this many messages misses the oldest (clients recover
+// them with join_group since).
+inline constexpr size_t kBusMaxLen = 100000;
+
+// Seconds an instance's cluster-view entry lives without a refresh.
+inline constexpr int kInstanceTtlSeconds = 15;
+
+extern const char* const kAppendScript;
+extern const char* const kReplayScript;
+
+// Key names under one prefix.
+class RedisKeys {
+public:
+    explicit RedisKeys(std::string prefix) : p_(std::move(prefix)) {}
+
+    std::string group(std::string_view gid) const { return p_ + "group:" + std::string(gid); }
+    std::string bus() const { return p_ + "bus"; }
+    std::string notify() const { return p_ + "notify"; }
+    std::string inbox(std::string_view uid) const { return p_ + "inbox:" + std::string(uid); }
+    std::string members(std::string_view gid) const { return p_ + "members:" + std::string(gid); }
+    std::string user_groups(std::string_view uid) const {
+        return p_ + "user:" + std::string(uid) + ":groups";
+    }
+    std::string read(std::string_view uid) const { return p_ + "read:" + std::string(uid); }
+    // "dedup:<sender length>:<sender>:<client message id>": the length keeps
+    // the pair unambiguous whatever characters the ids hold.
+    std::string dedup(std::string_view sender, std::string_view client_message_id) const;
+    // "instance:<name>:<host>:<port>", the cluster view (pushctl stats --cluster).
+    std::string instance(std::string_view name, std::string_view host, long long port) const;
+    // The pattern matching every instance key (for SCAN).
+    std::string instance_pattern() const { return p_ + "instance:*"; }
+
+    const std::string& prefix() const { return p_; }
+
+private:
+    std::string p_;
+};
+
+}  // namespace pushd

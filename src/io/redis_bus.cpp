@@ -1,0 +1,223 @@
+#include "io/redis_bus.hpp"
+
+#include "core/stream_id.hpp"
+#include "io/log.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+
+namespace pushd {
+
+RedisBus::RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store,
+                   Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms)
+    : config_(config), link_(bus_link), commands_(commands_link), store_(store), hub_(hub), counters_(counters),
+      now_ms_(std::move(now_ms)), keys_(config->redis.key_prefix), bus_key_(keys_.bus()),
+      notify_key_(keys_.notify()) {}
+
+void RedisBus::on_bus_up() {
+    if (!started_) fetch_start_ids();
+    else read();
+}
+
+void RedisBus::on_commands_up() { pump_inbox(); }
+
+void RedisBus::tick() {
+    if (link_->up()) {
+        if (!started_) fetch_start_ids();
+        else if (retry_read_) read();
+    }
+    pump_inbox();
+}
+
+// The newest id of each stream now: reading starts after them.
+void RedisBus::fetch_start_ids() {
+    if (started_ || fetching_) return;
+    fetching_ = true;
+    struct Fetch {
+        int answers = 0;
+        bool ok = true;
+        std::string bus = "0-0", notify = "0-0";
+    };
+    auto f = std::make_shared<Fetch>();
+    auto answer = [this, f](std::string Fetch::*slot) {
+        return [this, f, slot](const redisReply* r, std::string_view err) {
+            std::vector<RedisEntry> entries;
+            if (redis_read_entries(r, entries)) {
+                if (!entries.empty()) (*f).*slot = entries.front().id;
+            } else {
+                f->ok = false;
+                if (r) {
+                    std::string e(redis_reply_text(r));
+                    if (e != last_read_error_) LOG_WARN("redis bus: cannot read the stream ends: %s", e.c_str());
+                    last_read_error_ = e;
+                }
+            }
+            if (++f->answers < 2) return;
+            fetching_ = false;
+            if (!f->ok) return;  // tick() tries again
+            bus_last_ = f->bus;
+            notify_last_ = f->notify;
+            started_ = true;
+            LOG_INFO("redis bus: reading %s after %s and %s after %s", bus_key_.c_str(), bus_last_.c_str(),
+                     notify_key_.c_str(), notify_last_.c_str());
+            read();
+        };
+    };
+    link_->command({"XREVRANGE", bus_key_, "+", "-", "COUNT", "1"}, answer(&Fetch::bus));
+    link_->command({"XREVRANGE", notify_key_, "+", "-", "COUNT", "1"}, answer(&Fetch::notify));
+}
+
+void RedisBus::read() {
+    if (!started_ || reading_ || !pending_.empty() || !link_->up()) return;
+    reading_ = true;
+    retry_read_ = false;
+    static constexpr const char* kCount = "512";
+    static constexpr const char* kBlock = "1000";
+    static_assert(kBusBatch == 512 && kBusBlockMs == 1000, "keep the XREAD arguments in step");
+    link_->command({"XREAD", "COUNT", kCount, "BLOCK", kBlock, "STREAMS", bus_key_, notify_key_, bus_last_,
+                    notify_last_},
+                   [this](const redisReply* r, std::string_view) {
+                       reading_ = false;
+                       on_read(r);
+                   },
+                   kBusBlockMs + 2000);
+}
+
+void RedisBus::on_read(const redisReply* r) {
+    if (!r) {
+        // Not answered: the link is down (on_bus_up resumes) or was busy.
+        if (link_->up()) retry_read_ = true;
+        return;
+    }
+    if (r->type == REDIS_REPLY_NIL) {  // nothing new within the block time
+        lag_ms_ = 0;
+        read();
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        std::string e = redis_reply_is_error(r) ? std::string(redis_reply_text(r)) : "unexpected reply to XREAD";
+        if (e != last_read_error_) LOG_WARN("redis bus: XREAD failed: %s (retrying every second)", e.c_str());
+        last_read_error_ = e;
+        retry_read_ = true;
+        return;
+    }
+    last_read_error_.clear();
+    // The last ids move at once: what was read is delivered even if the
+    // link drops meanwhile, and never read again.
+    std::vector<RedisEntry> bus, notify;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply* s = r->element[i];
+        if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) continue;
+        std::string_view key = redis_reply_text(s->element[0]);
+        if (key == bus_key_) redis_read_entries(s->element[1], bus);
+        else if (key == notify_key_) redis_read_entries(s->element[1], notify);
+    }
+    if (!bus.empty()) bus_last_ = bus.back().id;
+    if (!notify.empty()) notify_last_ = notify.back().id;
+    for (RedisEntry& e : bus) pending_.push_back({false, std::move(e)});
+    for (RedisEntry& e : notify) pending_.push_back({true, std::move(e)});
+    if (deliver_some() && defer_) defer_();
+}
+
+bool RedisBus::deliver_some() {
+    size_t entries = 0, bytes = 0;
+    std::string last_id;
+    while (!pending_.empty() && entries < kBusSliceEntries && bytes < kBusSliceBytes) {
+        Read r = std::move(pending_.front());
+        pending_.pop_front();
+        entries++;
+        for (const auto& [k, v] : r.entry.fields) bytes += k.size() + v.size();
+        if (r.notify) handle_notify_entry(r.entry);
+        else handle_bus_entry(r.entry);
+        last_id = std::move(r.entry.id);
+    }
+    if (!last_id.empty()) note_lag(last_id);
+    pump_inbox();
+    if (!pending_.empty()) return true;
+    read();
+    return false;
+}
+
+void RedisBus::note_lag(const std::string& id) {
+    if (auto sid = parse_stream_id(id)) {
+        const int64_t lag = now_ms_() - static_cast<int64_t>(sid->ms);
+        lag_ms_ = lag > 0 ? static_cast<double>(lag) : 0;
+    }
+}
+
+void RedisBus::malformed(const char* stream, const std::string& id, const std::string& why) {
+    counters_->malformed_entries++;
+    LOG_WARN("redis bus: skipped malformed %s entry %s: %s", stream, id.c_str(), why.c_str());
+}
+
+void RedisBus::handle_bus_entry(const RedisEntry& e) {
+    counters_->bus_entries++;
+    std::string why;
+    auto m = message_from_bus_entry(e.fields, &why);
+    if (!m) {
+        malformed("bus", e.id, why);
+        return;
+    }
+    hub_->deliver_group_message(*m);
+}
+
+void RedisBus::handle_notify_entry(const RedisEntry& e) {
+    counters_->notify_entries++;
+    std::string why;
+    auto n = notification_from_notify_entry(e.id, e.fields, &why);
+    if (!n) {
+        malformed("notify", e.id, why);
+        return;
+    }
+    hub_->deliver_notification(*n);
+    if (n->target.kind == NotifyTargetKind::users) {
+        const StoredNotification stored{n->id, n->data, n->timestamp_ms};
+        for (const std::string& uid : n->target.users) queue_inbox(uid, stored);
+    }
+}
+
+void RedisBus::queue_inbox(const std::string& user_id, const StoredNotification& n) {
+    if (inbox_queue_.size() >= kMaxInboxQueue) {
+        counters_->inbox_dropped++;
+        if (counters_->inbox_dropped == 1 || counters_->inbox_dropped % 10000 == 0) {
+            LOG_WARN("redis bus: inbox queue full (%zu): dropping the oldest inbox writes (%llu so far)",
+                     kMaxInboxQueue, static_cast<unsigned long long>(counters_->inbox_dropped));
+        }
+        inbox_queue_.pop_front();
+    }
+    inbox_queue_.push_back({user_id, n});
+}
+
+// Sends queued inbox writes in order. Writes not answered come back to the
+// front of the queue, in order, once nothing is in flight: within an inbox
+// ids must increase, so a later write must not overtake an earlier one.
+void RedisBus::pump_inbox() {
+    inbox_stalled_ = false;
+    while (!inbox_queue_.empty() && inbox_failed_.empty() && !inbox_stalled_ &&
+           inbox_in_flight_ < kMaxInboxInFlight && commands_->up()) {
+        auto job = std::make_shared<InboxJob>(std::move(inbox_queue_.front()));
+        inbox_queue_.pop_front();
+        inbox_in_flight_++;
+        store_->write_inbox(job->user_id, job->notification, [this, job](InboxWrite w) {
+            inbox_in_flight_--;
+            switch (w) {
+            case InboxWrite::stored: counters_->inbox_stored++; break;
+            case InboxWrite::already: counters_->inbox_already++; break;
+            case InboxWrite::refused: counters_->inbox_dropped++; break;
+            case InboxWrite::retry:
+                inbox_failed_.push_back(std::move(*job));
+                inbox_stalled_ = true;  // a failure may be immediate: stop this round
+                break;
+            }
+            if (inbox_in_flight_ == 0 && !inbox_failed_.empty()) {
+                while (!inbox_failed_.empty()) {
+                    inbox_queue_.push_front(std::move(inbox_failed_.back()));
+                    inbox_failed_.pop_back();
+                }
+            }
+        });
+    }
+}
+
+}  // namespace pushd

@@ -1,0 +1,135 @@
+// The bus reader: XREAD BLOCK over the bus stream (group messages stored by
+// any instance) and the notify stream (notifications from business
+// services), on its own link (a blocked XREAD holds its connection), in
+// batches, remembering the last id read from each stream.
+//
+// Start: the last ids are the streams' newest entries when the reader first
+// connects (XREVRANGE ... COUNT 1), so a restart does not push old history
+// to live clients. After a reconnect it resumes from the remembered ids, so
+// entries appended while it was away are delivered (as far as the bus's cap,
+// kBusMaxLen, kept them).
+//
+// Each bus entry becomes a StoredMessage for Hub::deliver_group_message;
+// each notify entry a Notification for Hub::deliver_notification, and for
+// `user:` targets one inbox write per user (through RedisStore). Every
+// instance reads every notify entry and tries the inbox writes; the XADD
+// with the notify entry's own id succeeds for the first instance and is
+// refused ("equal or smaller") for the others, so each inbox gets each
+// notification once. Inbox writes that were not answered (Redis away) are
+// queued, in order, and retried when the commands link is back.
+//
+// Malformed entries (missing fields, data not a JSON object, unknown target)
+// are counted, logged once with their id, and skipped.
+#pragma once
+
+#include "core/bus_entry.hpp"
+#include "core/config.hpp"
+#include "core/hub.hpp"
+#include "core/metrics.hpp"
+#include "io/redis_link.hpp"
+#include "io/redis_store.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+
+namespace pushd {
+
+// Entries one XREAD asks for per stream, and how long it blocks.
+inline constexpr size_t kBusBatch = 512;
+inline constexpr uint64_t kBusBlockMs = 1000;
+// A batch is delivered in slices of at most this many entries or bytes,
+// one slice per loop iteration, so that sockets are written between slices
+// and a burst read at once does not pile up in the output queues of
+// clients that keep up (Limits.MaxQueueBytes).
+inline constexpr size_t kBusSliceEntries = 64;
+inline constexpr size_t kBusSliceBytes = 16 * 1024;
+// Inbox writes queued at most while Redis is away; the oldest are dropped
+// (and counted) past it.
+inline constexpr size_t kMaxInboxQueue = 100000;
+// Inbox writes in flight at most.
+inline constexpr size_t kMaxInboxInFlight = 256;
+
+class RedisBus {
+public:
+    // Everything passed must outlive the bus. `hub` receives deliveries;
+    // `now_ms` is the wall clock (for the lag gauge).
+    RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store, Hub* hub,
+             RedisCounters* counters, std::function<int64_t()> now_ms);
+    RedisBus(const RedisBus&) = delete;
+    RedisBus& operator=(const RedisBus&) = delete;
+
+    // Call from the bus link's on_up: fetches the start ids once, then reads.
+    void on_bus_up();
+    // Call from the commands link's on_up: flushes queued inbox writes.
+    void on_commands_up();
+    // Call periodically (about every second): retries a read that failed
+    // with an error answer, and queued inbox writes.
+    void tick();
+
+    // `defer` is called when entries read are left for the next loop
+    // iteration: the caller must then call deliver_some() once per
+    // iteration, after the sockets were serviced, until it returns false.
+    void set_defer(std::function<void()> defer) { defer_ = std::move(defer); }
+
+    // Delivers the next slice of entries read; true when more are left.
+    // The next XREAD is sent once all are delivered.
+    bool deliver_some();
+
+    // Now minus the time of the newest entry delivered (0 when caught up).
+    double lag_ms() const { return lag_ms_; }
+    // Inbox writes waiting for Redis.
+    size_t inbox_queue() const { return inbox_queue_.size(); }
+    // The ids reading resumes after ("0-0" before the start ids are known).
+    const std::string& last_bus_id() const { return bus_last_; }
+    const std::string& last_notify_id() const { return notify_last_; }
+
+private:
+    struct InboxJob {
+        std::string user_id;
+        StoredNotification notification;
+    };
+
+    struct Read {
+        bool notify;          // from the notify stream, else the bus
+        RedisEntry entry;
+    };
+
+    void fetch_start_ids();
+    void read();
+    void on_read(const redisReply* reply);
+    void handle_bus_entry(const RedisEntry& e);
+    void handle_notify_entry(const RedisEntry& e);
+    void malformed(const char* stream, const std::string& id, const std::string& why);
+    void note_lag(const std::string& id);
+    void queue_inbox(const std::string& user_id, const StoredNotification& n);
+    void pump_inbox();
+
+    const Config* config_;
+    RedisLink* link_;
+    RedisLink* commands_;
+    RedisStore* store_;
+    Hub* hub_;
+    RedisCounters* counters_;
+    std::function<int64_t()> now_ms_;
+    std::function<void()> defer_;
+    std::deque<Read> pending_;        // read, not yet delivered
+    RedisKeys keys_;
+    std::string bus_key_, notify_key_;
+    bool started_ = false;        // start ids known
+    bool fetching_ = false;
+    bool reading_ = false;
+    bool retry_read_ = false;     // the last read got an error answer: tick() retries
+    std::string bus_last_ = "0-0";
+    std::string notify_last_ = "0-0";
+    std::string last_read_error_;
+    double lag_ms_ = 0;
+
+    std::deque<InboxJob> inbox_queue_;
+    size_t inbox_in_flight_ = 0;
+    std::deque<InboxJob> inbox_failed_;   // not answered; requeued in order once none are in flight
+    bool inbox_stalled_ = false;          // a write was not answered: pump again later
+};
+
+}  // namespace pushd

@@ -1,0 +1,261 @@
+#include "io/redis_store.hpp"
+
+#include "core/bus_entry.hpp"
+#include "core/stream_id.hpp"
+#include "io/log.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+
+namespace pushd {
+namespace {
+
+// The arguments of one script run, kept for a NOSCRIPT retry.
+struct ScriptCall {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+};
+
+bool is_string(const redisReply* r) { return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS); }
+
+constexpr StreamId kMaxStreamId{UINT64_MAX, UINT64_MAX};
+
+}  // namespace
+
+RedisStore::RedisStore(const Config* config, RedisLink* link)
+    : config_(config), link_(link), keys_(config->redis.key_prefix) {}
+
+void RedisStore::note_error(std::string_view what, std::string_view error) {
+    std::string line = std::string(what) + ": " + std::string(error);
+    if (line == last_error_logged_) return;
+    last_error_logged_ = line;
+    LOG_WARN("redis: %s", line.c_str());
+}
+
+void RedisStore::on_link_up() {
+    for (Script* s : {&append_, &replay_}) {
+        link_->command({"SCRIPT", "LOAD", s->body}, [this, s](const redisReply* r, std::string_view err) {
+            if (is_string(r)) s->sha.assign(r->str, r->len);
+            else if (r) note_error("SCRIPT LOAD", redis_reply_text(r));
+        });
+    }
+}
+
+void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                            RedisLink::Callback done) {
+    auto call = std::make_shared<ScriptCall>(ScriptCall{std::move(keys), std::move(args)});
+    auto issue = [this](Script& s, const ScriptCall& c, bool by_sha, RedisLink::Callback cb) {
+        const std::string nkeys = std::to_string(c.keys.size());
+        std::vector<std::string_view> argv;
+        argv.reserve(3 + c.keys.size() + c.args.size());
+        argv.push_back(by_sha ? "EVALSHA" : "EVAL");
+        argv.push_back(by_sha ? std::string_view(s.sha) : std::string_view(s.body));
+        argv.push_back(nkeys);
+        for (const std::string& k : c.keys) argv.push_back(k);
+        for (const std::string& a : c.args) argv.push_back(a);
+        link_->command(argv, std::move(cb));
+    };
+    const bool by_sha = !script.sha.empty();
+    issue(script, *call, by_sha,
+          [this, &script, call, by_sha, issue, done = std::move(done)](const redisReply* r, std::string_view err) {
+              if (by_sha && redis_reply_is_error(r) && redis_reply_text(r).starts_with("NOSCRIPT")) {
+                  script.sha.clear();  // EVAL loads it again; the next SCRIPT LOAD restores the sha
+                  issue(script, *call, false, done);
+                  return;
+              }
+              done(r, err);
+          });
+}
+
+StoreOps RedisStore::ops() {
+    StoreOps ops;
+    ops.append = [this](const AppendRequest& r, std::function<void(AppendResult)> done) {
+        append(r, std::move(done));
+    };
+    ops.replay_group = [this](const std::string& g, const std::string& since, size_t limit,
+                              std::function<void(ReplayResult)> done) { replay(g, since, limit, std::move(done)); };
+    ops.check_member = [this](const std::string& g, const std::string& u,
+                              std::function<void(MembershipResult)> done) {
+        link_->command({"SISMEMBER", keys_.members(g), u}, [this, done = std::move(done)](const redisReply* r,
+                                                                                          std::string_view) {
+            MembershipResult m;
+            if (r && r->type == REDIS_REPLY_INTEGER) {
+                m.status = StoreStatus::ok;
+                m.member = r->integer == 1;
+            } else if (r) {
+                note_error("SISMEMBER", redis_reply_text(r));
+            }
+            done(m);
+        });
+    };
+    ops.mark_read = [this](const std::string& u, const std::string& g, const std::string& id,
+                           std::function<void(StoreStatus)> done) {
+        link_->command({"HSET", keys_.read(u), g, id}, [this, done = std::move(done)](const redisReply* r,
+                                                                                      std::string_view) {
+            if (r && r->type == REDIS_REPLY_INTEGER) {
+                done(StoreStatus::ok);
+                return;
+            }
+            if (r) note_error("HSET", redis_reply_text(r));
+            done(StoreStatus::unavailable);
+        });
+    };
+    ops.user_groups = [this](const std::string& u, size_t limit, std::function<void(GroupsResult)> done) {
+        link_->command({"SMEMBERS", keys_.user_groups(u)}, [this, limit, done = std::move(done)](
+                                                               const redisReply* r, std::string_view) {
+            GroupsResult g;
+            if (r && r->type == REDIS_REPLY_ARRAY) {
+                g.status = StoreStatus::ok;
+                for (size_t i = 0; i < r->elements && g.groups.size() < limit; i++) {
+                    if (is_string(r->element[i])) g.groups.emplace_back(r->element[i]->str, r->element[i]->len);
+                }
+            } else if (r) {
+                note_error("SMEMBERS", redis_reply_text(r));
+            }
+            done(std::move(g));
+        });
+    };
+    ops.replay_inbox = [this](const std::string& u, const std::string& since, size_t limit,
+                              std::function<void(InboxResult)> done) {
+        replay_inbox(u, since, limit, std::move(done));
+    };
+    ops.store_inbox = [this](const std::string& u, const StoredNotification& n,
+                             std::function<void(StoreStatus)> done) {
+        write_inbox(u, n, [done = std::move(done)](InboxWrite w) {
+            done(w == InboxWrite::stored    ? StoreStatus::ok
+                 : w == InboxWrite::already ? StoreStatus::duplicate
+                                            : StoreStatus::unavailable);
+        });
+    };
+    return ops;
+}
+
+void RedisStore::append(const AppendRequest& req, std::function<void(AppendResult)> done) {
+    std::vector<std::string> keys{keys_.dedup(req.sender_id, req.client_message_id), keys_.group(req.group_id),
+                                  keys_.bus()};
+    std::vector<std::string> args{std::to_string(config_->groups.dedup_window),
+                                  std::to_string(config_->groups.history_size),
+                                  std::to_string(kBusMaxLen),
+                                  req.group_id,
+                                  req.client_message_id,
+                                  req.sender_id,
+                                  std::to_string(req.msg_type),
+                                  req.content};
+    run_script(append_, std::move(keys), std::move(args),
+               [this, done = std::move(done)](const redisReply* r, std::string_view err) {
+                   AppendResult res;
+                   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_string(r->element[0]) &&
+                       r->element[1]->type == REDIS_REPLY_INTEGER) {
+                       res.status = r->element[1]->integer ? StoreStatus::duplicate : StoreStatus::ok;
+                       res.server_message_id.assign(r->element[0]->str, r->element[0]->len);
+                   } else if (r) {
+                       res.error = redis_reply_is_error(r) ? std::string(redis_reply_text(r)) : "unexpected reply";
+                       note_error("append script", res.error);
+                   } else {
+                       res.error = err;
+                   }
+                   done(std::move(res));
+               });
+}
+
+void RedisStore::replay(const std::string& group_id, const std::string& since, size_t limit,
+                        std::function<void(ReplayResult)> done) {
+    auto since_id = parse_stream_id(since);
+    if (!since_id || *since_id == kMaxStreamId) {  // nothing can be newer
+        ReplayResult r;
+        r.status = StoreStatus::ok;
+        done(std::move(r));
+        return;
+    }
+    run_script(replay_, {keys_.group(group_id)}, {format_stream_id(*since_id), std::to_string(limit)},
+               [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view) {
+                   ReplayResult res;
+                   std::vector<RedisEntry> entries;
+                   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                       r->element[0]->type == REDIS_REPLY_INTEGER && is_string(r->element[1]) &&
+                       redis_read_entries(r->element[2], entries)) {
+                       res.status = StoreStatus::ok;
+                       auto first = parse_stream_id(std::string_view(r->element[1]->str, r->element[1]->len));
+                       // Entries were trimmed and `since` is older than the
+                       // oldest one left: some newer than `since` may be gone.
+                       res.truncated = r->element[0]->integer != 0 && first && since < *first;
+                       res.messages.reserve(entries.size());
+                       for (RedisEntry& e : entries) {
+                           std::string why;
+                           if (auto m = message_from_history_entry(group_id, e.id, e.fields, &why)) {
+                               res.messages.push_back(std::move(*m));
+                           } else {
+                               note_error("history entry " + e.id + " of group " + group_id + " skipped", why);
+                           }
+                       }
+                   } else if (r) {
+                       note_error("replay script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
+                   }
+                   done(std::move(res));
+               });
+}
+
+void RedisStore::replay_inbox(const std::string& user_id, const std::string& since, size_t limit,
+                              std::function<void(InboxResult)> done) {
+    auto since_id = parse_stream_id(since);
+    if (!since_id || *since_id == kMaxStreamId) {
+        InboxResult r;
+        r.status = StoreStatus::ok;
+        done(std::move(r));
+        return;
+    }
+    const std::string start = "(" + format_stream_id(*since_id);
+    const std::string count = std::to_string(limit);
+    link_->command({"XRANGE", keys_.inbox(user_id), start, "+", "COUNT", count},
+                   [this, done = std::move(done)](const redisReply* r, std::string_view) {
+                       InboxResult res;
+                       std::vector<RedisEntry> entries;
+                       if (redis_read_entries(r, entries)) {
+                           res.status = StoreStatus::ok;
+                           for (RedisEntry& e : entries) {
+                               std::string why;
+                               if (auto n = notification_from_inbox_entry(e.id, e.fields, &why)) {
+                                   res.notifications.push_back(std::move(*n));
+                               } else {
+                                   note_error("inbox entry " + e.id + " skipped", why);
+                               }
+                           }
+                       } else if (r) {
+                           note_error("XRANGE inbox", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
+                       }
+                       done(std::move(res));
+                   });
+}
+
+void RedisStore::write_inbox(const std::string& user_id, const StoredNotification& n,
+                             std::function<void(InboxWrite)> done) {
+    const std::string cap = std::to_string(config_->groups.history_size);
+    const std::string ts = std::to_string(n.timestamp_ms);
+    link_->command({"XADD", keys_.inbox(user_id), "MAXLEN", "~", cap, n.id, "data", n.data, "timestamp", ts},
+                   [this, done = std::move(done)](const redisReply* r, std::string_view) {
+                       if (is_string(r)) {
+                           done(InboxWrite::stored);
+                       } else if (!r) {
+                           done(InboxWrite::retry);
+                       } else if (redis_reply_text(r).find("equal or smaller") != std::string_view::npos) {
+                           done(InboxWrite::already);
+                       } else {
+                           note_error("XADD inbox", redis_reply_text(r));
+                           done(InboxWrite::refused);
+                       }
+                   });
+}
+
+void RedisStore::publish_instance(const std::string& key, const std::string& json, std::function<void(bool)> done) {
+    const std::string ttl = std::to_string(kInstanceTtlSeconds);
+    link_->command({"SET", key, json, "EX", ttl}, [done = std::move(done)](const redisReply* r, std::string_view) {
+        if (done) done(is_string(r));
+    });
+}
+
+void RedisStore::forget_instance(const std::string& key) {
+    link_->command({"DEL", key}, [](const redisReply*, std::string_view) {});
+}
+
+}  // namespace pushd

@@ -1,0 +1,88 @@
+// The storage seam (core/store.hpp) on Redis, over the commands link: the
+// append script for send_message, the replay script for join_group with
+// since, SISMEMBER for membership, HSET for read positions, SMEMBERS for
+// AutoJoin, XRANGE/XADD on inbox:<uid> for notifications, and the
+// instance's entry in the cluster view. Key names and scripts are in
+// core/redis_schema.hpp; every key carries Redis.KeyPrefix.
+//
+// Scripts are loaded (SCRIPT LOAD) each time the link comes up and run with
+// EVALSHA; a NOSCRIPT answer (Redis restarted, SCRIPT FLUSH) is retried once
+// with EVAL, which loads the script again.
+//
+// Every failure maps to StoreStatus::unavailable: Redis unreachable, no
+// answer in time, or an error answer (logged once per distinct message).
+#pragma once
+
+#include "core/config.hpp"
+#include "core/redis_schema.hpp"
+#include "core/store.hpp"
+#include "io/redis_link.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pushd {
+
+// How an inbox write ended, with the detail the bus's retry needs.
+enum class InboxWrite {
+    stored,     // this call stored it
+    already,    // an entry with this id or a newer one was there (another instance)
+    retry,      // not answered (link down or lost): try again later
+    refused,    // Redis answered another error: retrying will not help
+};
+
+class RedisStore {
+public:
+    // `config` and `link` must outlive the store; call on_link_up() from
+    // the link's on_up.
+    RedisStore(const Config* config, RedisLink* link);
+    RedisStore(const RedisStore&) = delete;
+    RedisStore& operator=(const RedisStore&) = delete;
+
+    // The seam, bound to this store (which must outlive the ops).
+    StoreOps ops();
+
+    // Loads the scripts (their SHA1s replace EVAL by EVALSHA).
+    void on_link_up();
+
+    // XADD inbox:<uid> MAXLEN ~ HistorySize <n.id> data .. timestamp ..
+    void write_inbox(const std::string& user_id, const StoredNotification& n,
+                     std::function<void(InboxWrite)> done);
+
+    // SET <instance key> <json> EX kInstanceTtlSeconds (cluster view);
+    // `done` (may be empty) gets whether it was stored.
+    void publish_instance(const std::string& key, const std::string& json, std::function<void(bool)> done = {});
+
+    // DEL <instance key>, at shutdown.
+    void forget_instance(const std::string& key);
+
+    // The key names under Redis.KeyPrefix.
+    const RedisKeys& keys() const { return keys_; }
+
+private:
+    struct Script {
+        const char* body;
+        std::string sha;   // "" until SCRIPT LOAD answered
+    };
+
+    // EVALSHA (or EVAL) `script` with keys and args; on NOSCRIPT retries
+    // once with EVAL.
+    void run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                    RedisLink::Callback done);
+    void append(const AppendRequest& req, std::function<void(AppendResult)> done);
+    void replay(const std::string& group_id, const std::string& since, size_t limit,
+                std::function<void(ReplayResult)> done);
+    void replay_inbox(const std::string& user_id, const std::string& since, size_t limit,
+                      std::function<void(InboxResult)> done);
+    void note_error(std::string_view what, std::string_view error);
+
+    const Config* config_;
+    RedisLink* link_;
+    RedisKeys keys_;
+    Script append_{kAppendScript, {}};
+    Script replay_{kReplayScript, {}};
+    std::string last_error_logged_;
+};
+
+}  // namespace pushd
