@@ -50,8 +50,10 @@ unit-asan: deps
 test: build unit-asan
 	cd $(BUILD) && ctest --output-on-failure
 
-bench: build
-	bench/run.sh
+# The benchmark builds its own Release binaries (build-bench/); BENCH_ARGS
+# passes options, e.g. make bench BENCH_ARGS=--quick (see bench/README.md).
+bench: deps
+	bench/run.sh $(BENCH_ARGS)
 
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)

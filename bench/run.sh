@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# bench/run.sh: pushd's reproducible benchmark, side by side with seedref
+# (the original architecture in ../shared/peers/seedref). See bench/README.md.
+#
+# Builds Release binaries (build-bench/), builds seedref in a temporary copy,
+# starts a private redis-server, then for each server runs three scenarios,
+# each against a freshly started server pinned to CPU 0 with the load
+# generator (pushctl bench) pinned to CPU 1:
+#   idle    N authenticated idle connections: server RSS per connection
+#   fanout  S subscribers in one group, one publisher at R msg/s for D s
+#   sweep   the highest rate with zero loss (steps, bisection, then a D s run)
+# Prints the table (pushd, seedref, ratios, targets) and writes the JSON to
+# bench/results/<date>.json (and the table beside it as .md).
+#
+# Only processes this script started are stopped, by PID, also on Ctrl-C.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/run.sh [options]
+  --quick              small and short (1,000 idle, 200 subscribers, 3 s): a smoke test
+  --only NAME          run only pushd or only seedref
+  --redis HOST:PORT    use this Redis instead of starting a private one
+  --no-build           use the binaries already in the build dir
+  --connections N      idle connections            (default 10000)
+  --subscribers N      fan-out subscribers         (default 1000)
+  --rate R             fan-out rate, messages/s    (default 100)
+  --duration S         fan-out window, seconds     (default 10)
+  --repeat N           fan-out windows; the median one is reported (default 3)
+  --step-duration S    sweep step window, seconds  (default 5)
+  --out FILE           results JSON (default bench/results/<date>.json)
+  --server-cpu N       CPU for the servers and Redis (default 0)
+  --client-cpu N       CPU for the load generator    (default 1)
+Environment: BUILD_DIR (default <repo>/build-bench), SEEDREF_DIR (default
+<repo>/../shared/peers/seedref), MAX_BUSY (default 0.25: wait while other
+processes use more than this fraction of the CPUs before measuring).
+EOF
+}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+SEEDREF_DIR=${SEEDREF_DIR:-$ROOT/../shared/peers/seedref}
+MAX_BUSY=${MAX_BUSY:-0.25}
+SECRET=bench-secret-0123456789abcdef
+CONNECTIONS=10000
+SUBSCRIBERS=1000
+RATE=100
+DURATION=10
+STEP_DURATION=5
+HOLD=5
+REPEAT=3
+SWEEP_START=50
+SWEEP_FACTOR=1.5
+SERVERS="pushd seedref"
+REDIS_ADDR=""
+DO_BUILD=1
+OUT=""
+SERVER_CPU=0
+CLIENT_CPU=1
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) CONNECTIONS=1000; SUBSCRIBERS=200; DURATION=3; STEP_DURATION=2; HOLD=1; REPEAT=1 ;;
+        --only) SERVERS="$2"; shift ;;
+        --redis) REDIS_ADDR="$2"; shift ;;
+        --no-build) DO_BUILD=0 ;;
+        --connections) CONNECTIONS="$2"; shift ;;
+        --subscribers) SUBSCRIBERS="$2"; shift ;;
+        --rate) RATE="$2"; shift ;;
+        --duration) DURATION="$2"; shift ;;
+        --repeat) REPEAT="$2"; shift ;;
+        --step-duration) STEP_DURATION="$2"; shift ;;
+        --out) OUT="$2"; shift ;;
+        --server-cpu) SERVER_CPU="$2"; shift ;;
+        --client-cpu) CLIENT_CPU="$2"; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+case " pushd seedref pushd seedref " in *" $SERVERS "*) ;; *) echo "bench: --only pushd|seedref" >&2; exit 2 ;; esac
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/pushd-bench.XXXXXX")
+STARTED=""   # PIDs this script started and has not stopped yet
+KEEP_TMP=0
+
+# Stops one process we started: SIGTERM, up to 10 s, then SIGKILL.
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    STARTED=$(printf '%s\n' $STARTED | grep -vx "$pid" | tr '\n' ' ' || true)
+}
+
+cleanup() {
+    local status=$? pid
+    trap - EXIT INT TERM
+    for pid in $STARTED; do stop_pid "$pid"; done
+    if [ "$status" -ne 0 ] || [ "$KEEP_TMP" -eq 1 ]; then
+        say "logs kept in $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+# Pinning: only with taskset and at least two CPUs.
+NCPU=$(nproc 2>/dev/null || echo 1)
+if command -v taskset >/dev/null 2>&1 && [ "$NCPU" -ge 2 ]; then
+    PIN_SERVER="taskset -c $SERVER_CPU"
+    PIN_CLIENT="taskset -c $CLIENT_CPU"
+else
+    PIN_SERVER=""
+    PIN_CLIENT=""
+    say "warning: no taskset or fewer than 2 CPUs: server and generator are not pinned; figures are not comparable"
+fi
+
+# Descriptors: as many as allowed (the generator holds one per connection).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((CONNECTIONS + 100)) ]; then
+    die "ulimit -n is $NOFILE: too few descriptors for $CONNECTIONS connections (use --connections)"
+fi
+
+# A TCP port on 127.0.0.1 nobody listens on, below the ephemeral range.
+free_port() {
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Waits (up to 10 s) until PORT accepts connections while PID lives.
+wait_port() {
+    local port=$1 pid=$2 i
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# Fraction of all CPUs busy over 2 s, from /proc/stat (nothing of ours runs then).
+cpu_busy() {
+    local a b
+    a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+    sleep 2
+    b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+    echo "$a $b" | awk '{busy=$3-$1; idle=$4-$2; t=busy+idle; printf "%.2f", (t > 0 ? busy / t : 0)}'
+}
+
+# Waits up to 60 s for the machine to be quiet; prints the last busy fraction.
+wait_quiet() {
+    local busy i
+    for i in 1 2 3 4 5 6; do
+        busy=$(cpu_busy)
+        if awk -v b="$busy" -v m="$MAX_BUSY" 'BEGIN{exit !(b <= m)}'; then echo "$busy"; return 0; fi
+        say "machine busy ($busy of the CPUs used by other processes); waiting (${i}/6)"
+        sleep 8
+    done
+    say "warning: the machine stayed busy ($busy); measuring anyway, figures may be pessimistic"
+    echo "$busy"
+}
+
+# ---- build -----------------------------------------------------------------
+if [ "$DO_BUILD" -eq 1 ]; then
+    say "building Release binaries in $BUILD_DIR"
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >"$TMP/cmake.log" 2>&1 || { cat "$TMP/cmake.log" >&2; die "cmake configure failed"; }
+    cmake --build "$BUILD_DIR" -j "$NCPU" --target pushd pushctl >>"$TMP/cmake.log" 2>&1 || { tail -30 "$TMP/cmake.log" >&2; die "build failed"; }
+fi
+PUSHD="$BUILD_DIR/pushd"
+PUSHCTL="$BUILD_DIR/pushctl"
+[ -x "$PUSHD" ] && [ -x "$PUSHCTL" ] || die "no $PUSHD or $PUSHCTL (drop --no-build)"
+
+SEEDREF_BIN=""
+SEEDREF_SKIP=""
+case " $SERVERS " in *" seedref "*)
+    if ! command -v go >/dev/null 2>&1; then
+        SEEDREF_SKIP="Go is not installed (apt-get install golang-go golang-github-gorilla-websocket-dev golang-github-golang-jwt-jwt-dev golang-github-gomodule-redigo-dev)"
+    elif [ ! -f "$SEEDREF_DIR/build.sh" ]; then
+        SEEDREF_SKIP="no seedref at $SEEDREF_DIR (set SEEDREF_DIR)"
+    else
+        say "building seedref from $SEEDREF_DIR (in a temporary copy)"
+        cp -R "$SEEDREF_DIR" "$TMP/seedref"
+        chmod -R u+w "$TMP/seedref"
+        if [ -z "${GOCACHE:-}" ] && [ -z "${HOME:-}" ] && [ -z "${XDG_CACHE_HOME:-}" ]; then export GOCACHE="$TMP/go-cache"; fi
+        if sh "$TMP/seedref/build.sh" >"$TMP/seedref-build.log" 2>&1 && [ -x "$TMP/seedref/seedref" ]; then
+            SEEDREF_BIN="$TMP/seedref/seedref"
+        else
+            SEEDREF_SKIP="seedref did not build: $(tail -1 "$TMP/seedref-build.log")"
+        fi
+    fi
+    [ -n "$SEEDREF_SKIP" ] && say "skipping seedref: $SEEDREF_SKIP"
+    ;;
+esac
+
+# ---- Redis -----------------------------------------------------------------
+REDIS_PID=""
+if [ -n "$REDIS_ADDR" ]; then
+    say "using Redis at $REDIS_ADDR"
+elif command -v redis-server >/dev/null 2>&1; then
+    RPORT=$(free_port) || die "no free port for Redis"
+    $PIN_SERVER redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no &
+    REDIS_PID=$!
+    STARTED="$STARTED $REDIS_PID"
+    wait_port "$RPORT" "$REDIS_PID" || die "redis-server did not start (see $TMP/redis.log)"
+    REDIS_ADDR="127.0.0.1:$RPORT"
+    say "private redis-server pid $REDIS_PID on $REDIS_ADDR"
+else
+    REDIS_ADDR="127.0.0.1:6379"
+    if [ -n "$SEEDREF_BIN" ]; then SEEDREF_BIN=""; SEEDREF_SKIP="no redis-server to run it with"; say "skipping seedref: $SEEDREF_SKIP"; fi
+fi
+REDIS_PID_ARGS=()
+[ -n "$REDIS_PID" ] && REDIS_PID_ARGS=(--redis-pid "$REDIS_PID")
+PREFIX="bench$$"
+
+# ---- servers ---------------------------------------------------------------
+SERVER_PID=""
+SERVER_PORT=""
+
+# Starts server NAME on a free port, pinned; sets SERVER_PID and SERVER_PORT.
+start_server() {
+    local name=$1 port
+    port=$(free_port) || die "no free port"
+    case "$name" in
+        pushd)
+            cat >"$TMP/pushd.yaml" <<EOF
+Port: $port
+Host: 127.0.0.1
+Redis: {Host: "$REDIS_ADDR", KeyPrefix: "$PREFIX:"}
+Auth: {AccessSecret: "$SECRET"}
+Limits: {MaxConnections: 100000, MaxConnectionsPerIp: 100000, MaxSessionsPerUser: 100000, MessagesPerSecond: 1000000, Burst: 10000000, MaxQueueBytes: 16777216}
+Log: {Level: warn}
+EOF
+            $PIN_SERVER "$PUSHD" -f "$TMP/pushd.yaml" >>"$TMP/pushd.log" 2>&1 &
+            ;;
+        seedref)
+            $PIN_SERVER "$SEEDREF_BIN" -host 127.0.0.1 -port "$port" -redis "$REDIS_ADDR" \
+                -stream "$PREFIX:seedref" -secret "$SECRET" >>"$TMP/seedref.log" 2>&1 &
+            ;;
+    esac
+    SERVER_PID=$!
+    SERVER_PORT=$port
+    STARTED="$STARTED $SERVER_PID"
+    wait_port "$port" "$SERVER_PID" || die "$name did not start (see $TMP/$name.log)"
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# Runs one scenario against a fresh server; writes its JSON to $TMP/NAME-SCEN.json.
+scenario() {
+    local name=$1 scen=$2 out="$TMP/$1-$2.json" status=0
+    shift 2
+    start_server "$name"
+    say "$name ($SERVER_PID, port $SERVER_PORT): $scen"
+    # In the background with `wait`, so that Ctrl-C/SIGTERM reach the trap at
+    # once (bash defers traps while a foreground command runs).
+    $PIN_CLIENT "$PUSHCTL" bench "$scen" --url "ws://127.0.0.1:$SERVER_PORT/ws" --secret "$SECRET" \
+        --user-prefix "$PREFIX-" --server-pid "$SERVER_PID" "$@" >"$out" &
+    local gen=$!
+    STARTED="$STARTED $gen"
+    wait "$gen" || status=$?
+    STARTED=$(printf '%s\n' $STARTED | grep -vx "$gen" | tr '\n' ' ' || true)
+    stop_server
+    if [ "$status" -ne 0 ]; then say "warning: $name $scen exited with $status"; KEEP_TMP=1; fi
+    [ -s "$out" ] || echo 'null' >"$out"
+}
+
+BUSY_JSON=""
+for name in $SERVERS; do
+    if [ "$name" = seedref ] && [ -z "$SEEDREF_BIN" ]; then continue; fi
+    busy=$(wait_quiet)
+    BUSY_JSON="$BUSY_JSON${BUSY_JSON:+,}\"$name\":$busy"
+    scenario "$name" idle --connections "$CONNECTIONS" --hold "$HOLD"
+    scenario "$name" fanout --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --repeat "$REPEAT" \
+        "${REDIS_PID_ARGS[@]}"
+    scenario "$name" sweep --subscribers "$SUBSCRIBERS" --start "$SWEEP_START" --factor "$SWEEP_FACTOR" \
+        --step-duration "$STEP_DURATION" --duration "$DURATION" "${REDIS_PID_ARGS[@]}"
+done
+
+# ---- results ---------------------------------------------------------------
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+if [ -z "$OUT" ]; then
+    mkdir -p "$ROOT/bench/results"
+    OUT="$ROOT/bench/results/$(date -u +%Y-%m-%d-%H%M%S).json"
+fi
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+server_json() {
+    local name=$1
+    if [ "$name" = seedref ] && [ -z "$SEEDREF_BIN" ]; then
+        printf '{"skipped":%s}' "$(json_str "${SEEDREF_SKIP:-not requested}")"
+        return
+    fi
+    case " $SERVERS " in *" $name "*) ;; *) printf '{"skipped":"not requested"}'; return ;; esac
+    printf '{"idle":%s,"fanout":%s,"sweep":%s}' "$(cat "$TMP/$name-idle.json")" \
+        "$(cat "$TMP/$name-fanout.json")" "$(cat "$TMP/$name-sweep.json")"
+}
+MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+{
+    printf '{"date":"%s","git":%s,' "$DATE" "$(json_str "$GIT")"
+    printf '"machine":{"cpus":%s,"model":%s,"kernel":%s},' "$NCPU" "$(json_str "$MODEL")" "$(json_str "$(uname -r)")"
+    printf '"pinning":{"server_cpu":%s,"client_cpu":%s,"pinned":%s},' "$SERVER_CPU" "$CLIENT_CPU" "$([ -n "$PIN_SERVER" ] && echo true || echo false)"
+    printf '"settings":{"connections":%s,"subscribers":%s,"rate":%s,"duration_s":%s,"repeat":%s,"step_duration_s":%s,"sweep_start":%s,"sweep_factor":%s,"redis":%s},' \
+        "$CONNECTIONS" "$SUBSCRIBERS" "$RATE" "$DURATION" "$REPEAT" "$STEP_DURATION" "$SWEEP_START" "$SWEEP_FACTOR" "$(json_str "$REDIS_ADDR")"
+    printf '"cpu_busy_before":{%s},' "$BUSY_JSON"
+    printf '"pushd":%s,"seedref":%s}\n' "$(server_json pushd)" "$(server_json seedref)"
+} >"$OUT"
+
+"$PUSHCTL" bench report "$OUT" >"${OUT%.json}.md"
+say "results: $OUT"
+echo
+echo "pushd benchmark $DATE ($NCPU CPUs: $MODEL; server on CPU $SERVER_CPU, generator on CPU $CLIENT_CPU)"
+echo
+cat "${OUT%.json}.md"

@@ -1,0 +1,309 @@
+// pushctl bench network engine (see bench_net.hpp).
+#include "bench_net.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace pushctl::bench {
+namespace {
+
+constexpr size_t kReadBuffer = 256 * 1024;
+constexpr int kMaxEvents = 1024;
+// Reads per readable event before moving on (level-triggered: the rest
+// comes back on the next poll).
+constexpr int kReadsPerEvent = 4;
+
+// Context for one feed(): the parser's callbacks need the loop and the conn.
+struct FeedCtx {
+    Loop* loop;
+    Conn* conn;
+    const Events* events;
+    LoopStats* stats;
+    uint64_t rx_ns;
+    std::string* pongs;  // control replies to write after the feed
+    uint32_t mask;
+};
+
+void sink_message(void* p, pushd::ws::Opcode op, std::string_view payload) {
+    auto* f = static_cast<FeedCtx*>(p);
+    if (op != pushd::ws::Opcode::text) return;
+    f->stats->messages_in++;
+    if (f->events->on_text) f->events->on_text(f->events->ctx, *f->conn, payload, f->rx_ns);
+}
+
+void sink_control(void* p, pushd::ws::Opcode op, std::string_view payload) {
+    auto* f = static_cast<FeedCtx*>(p);
+    if (op != pushd::ws::Opcode::ping) return;
+    f->stats->pings++;
+    pushd::ws::append_client_frame(*f->pongs, pushd::ws::Opcode::pong, payload, f->mask);
+}
+
+void sink_close(void* p, int code, std::string_view) {
+    auto* f = static_cast<FeedCtx*>(p);
+    f->conn->close_code = code;
+}
+
+}  // namespace
+
+uint64_t now_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Loop::Loop(size_t capacity) : conns_(capacity), rbuf_(kReadBuffer) {
+    for (size_t i = 0; i < conns_.size(); ++i) conns_[i].index = static_cast<uint32_t>(i);
+    rng_ = now_ns() ^ (static_cast<uint64_t>(getpid()) << 32) ^ 0x9E3779B97F4A7C15ull;
+}
+
+Loop::~Loop() {
+    drop_all();
+    if (ep_ >= 0) ::close(ep_);
+}
+
+bool Loop::init(const std::string& host, uint16_t port, const std::string& path, std::string& err) {
+    addr_.sin_family = AF_INET;
+    addr_.sin_port = htons(port);
+    if (inet_pton(AF_INET, host.c_str(), &addr_.sin_addr) != 1) {
+        err = "host '" + host + "' is not an IPv4 address";
+        return false;
+    }
+    host_header_ = host + ":" + std::to_string(port);
+    path_ = path;
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) {
+        err = std::string("epoll_create1: ") + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+uint32_t Loop::next_mask() {
+    // xorshift64*: masks only need to be unpredictable-looking, not secret.
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return static_cast<uint32_t>((rng_ * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+bool Loop::connect(uint32_t index) {
+    Conn& c = conns_[index];
+    if (c.fd >= 0) drop(c, "reconnect");
+    c.out.clear();
+    c.out_off = 0;
+    c.hs.clear();
+    c.parser = pushd::ws::FrameParser(1 << 20);
+    c.close_code = 0;
+    c.http_status = 0;
+    c.error = nullptr;
+    c.want_write = false;
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) {
+        fail(c, errno == EMFILE || errno == ENFILE ? "socket: too many open files" : "socket failed");
+        return false;
+    }
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int r = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), sizeof addr_);
+    if (r < 0 && errno != EINPROGRESS) {
+        fail(c, errno == EADDRNOTAVAIL ? "connect: no free local port" : "connect refused");
+        return false;
+    }
+    c.state = ConnState::connecting;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.u32 = index;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
+        fail(c, "epoll_ctl failed");
+        return false;
+    }
+    c.want_write = true;
+    if (r == 0) on_connected(c);
+    return true;
+}
+
+void Loop::on_connected(Conn& c) {
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0) {
+        fail(c, "connect failed");
+        return;
+    }
+    uint8_t nonce[16];
+    for (int i = 0; i < 4; ++i) {
+        uint32_t m = next_mask();
+        std::memcpy(nonce + 4 * i, &m, 4);
+    }
+    c.key = pushd::ws::make_websocket_key(std::string_view(reinterpret_cast<char*>(nonce), 16));
+    c.out = pushd::ws::upgrade_request(host_header_, path_, c.key);
+    c.out_off = 0;
+    c.state = ConnState::handshake;
+    flush(c);
+}
+
+void Loop::set_write_interest(Conn& c, bool on) {
+    if (c.want_write == on || c.fd < 0) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+    ev.data.u32 = c.index;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.want_write = on;
+}
+
+void Loop::flush(Conn& c) {
+    // Bounded: each pass either writes bytes or stops.
+    for (int i = 0; i < 64 && c.out_off < c.out.size(); ++i) {
+        ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+        stats_.writes++;
+        if (n > 0) {
+            c.out_off += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        fail(c, "send failed");
+        return;
+    }
+    if (c.out_off >= c.out.size()) {
+        c.out.clear();
+        c.out_off = 0;
+        set_write_interest(c, false);
+    } else {
+        set_write_interest(c, true);
+    }
+}
+
+void Loop::send_text(Conn& c, std::string_view payload) {
+    if (c.state != ConnState::open) return;
+    pushd::ws::append_client_frame(c.out, pushd::ws::Opcode::text, payload, next_mask());
+    if (!c.want_write) flush(c);
+}
+
+void Loop::drop(Conn& c, const char* why) {
+    if (c.fd >= 0) {
+        epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+        ::close(c.fd);
+        c.fd = -1;
+    }
+    if (c.state == ConnState::open) {
+        c.state = ConnState::closed;
+    } else if (c.state != ConnState::closed) {
+        c.state = ConnState::failed;
+    }
+    if (!c.error) c.error = why;
+    c.want_write = false;
+    c.out.clear();
+    c.out.shrink_to_fit();
+    c.out_off = 0;
+    c.hs.clear();
+    c.hs.shrink_to_fit();
+}
+
+void Loop::drop_all() {
+    for (Conn& c : conns_)
+        if (c.fd >= 0) drop(c, "dropped");
+}
+
+void Loop::fail(Conn& c, const char* why) {
+    if (!c.error) c.error = why;
+    drop(c, why);
+    if (events_.on_down) events_.on_down(events_.ctx, c);
+}
+
+void Loop::on_readable(Conn& c) {
+    for (int i = 0; i < kReadsPerEvent && c.fd >= 0; ++i) {
+        ssize_t n = ::recv(c.fd, rbuf_.data(), rbuf_.size(), 0);
+        if (n == 0) {
+            fail(c, c.close_code ? "closed by server" : "connection reset (EOF)");
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            fail(c, "recv failed");
+            return;
+        }
+        const uint64_t rx = now_ns();
+        stats_.reads++;
+        stats_.bytes_in += static_cast<uint64_t>(n);
+        std::string_view data(reinterpret_cast<const char*>(rbuf_.data()), static_cast<size_t>(n));
+        if (c.state == ConnState::handshake) {
+            c.hs.append(data);
+            pushd::ws::UpgradeCheck chk = pushd::ws::check_upgrade_response(c.hs, c.key);
+            if (chk.status == pushd::ws::UpgradeStatus::incomplete) continue;
+            if (chk.status != pushd::ws::UpgradeStatus::ok) {
+                c.http_status = chk.http_status;
+                fail(c, chk.status == pushd::ws::UpgradeStatus::refused ? "upgrade refused" : "bad upgrade response");
+                return;
+            }
+            std::string rest = c.hs.substr(chk.header_bytes);
+            c.hs.clear();
+            c.hs.shrink_to_fit();
+            c.state = ConnState::open;
+            if (events_.on_open) events_.on_open(events_.ctx, c);
+            if (c.state != ConnState::open) return;
+            if (rest.empty()) continue;
+            std::memcpy(rbuf_.data(), rest.data(), rest.size());
+            data = std::string_view(reinterpret_cast<const char*>(rbuf_.data()), rest.size());
+        } else if (c.state != ConnState::open) {
+            return;
+        }
+        std::string pongs;
+        FeedCtx fc{this, &c, &events_, &stats_, rx, &pongs, next_mask()};
+        pushd::ws::FrameSink sink;
+        sink.ctx = &fc;
+        sink.on_message = sink_message;
+        sink.on_control = sink_control;
+        sink.on_close = sink_close;
+        pushd::ws::FeedStatus st = c.parser.feed(data, sink);
+        if (st == pushd::ws::FeedStatus::closed) {
+            fail(c, "closed by server");
+            return;
+        }
+        if (st == pushd::ws::FeedStatus::error) {
+            fail(c, pushd::ws::parse_error_text(c.parser.error()));
+            return;
+        }
+        if (c.state != ConnState::open) return;  // a callback dropped it
+        if (!pongs.empty()) {
+            c.out.append(pongs);
+            if (!c.want_write) flush(c);
+        }
+        if (static_cast<size_t>(n) < rbuf_.size()) return;  // drained, most likely
+    }
+}
+
+void Loop::on_event(Conn& c, uint32_t events) {
+    if (c.fd < 0) return;
+    if (c.state == ConnState::connecting) {
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
+    if (c.fd >= 0 && (events & EPOLLOUT)) flush(c);
+}
+
+int Loop::poll(int timeout_ms) {
+    epoll_event evs[kMaxEvents];
+    int n = epoll_wait(ep_, evs, kMaxEvents, timeout_ms);
+    stats_.polls++;
+    if (n <= 0) return 0;
+    const uint64_t t0 = now_ns();
+    for (int i = 0; i < n; ++i) {
+        uint32_t idx = evs[i].data.u32;
+        if (idx < conns_.size()) on_event(conns_[idx], evs[i].events);
+    }
+    stats_.busy_polls++;
+    stats_.busy_ns += now_ns() - t0;
+    return n;
+}
+
+}  // namespace pushctl::bench

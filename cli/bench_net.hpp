@@ -1,0 +1,146 @@
+// The load generator's network engine: many client WebSocket connections
+// on raw non-blocking sockets, one epoll loop, one thread (pushctl bench).
+//
+// Why not src/client (libwebsockets): lws parses frames a byte at a time,
+// which at several hundred thousand deliveries a second would make the
+// generator the bottleneck. Here frames are parsed by core/ws_codec, which
+// hands whole unfragmented frames over straight from the read buffer.
+//
+// Model: a fixed table of connections created up front (stable indices, the
+// epoll key). connect() starts a TCP connect and the HTTP upgrade; the events
+// sink is told when a connection opens, when a text message arrives (with
+// the time the read returned), and when it closes or fails. send_text()
+// writes at once when the socket is writable and keeps the rest for EPOLLOUT.
+// Server pings are answered with pongs. poll(0) never sleeps (the measured
+// windows busy-poll: on one host a sleeping client's wake-ups are charged to
+// the sending server's CPU); poll(ms) sleeps at most ms.
+//
+// Not thread-safe. Every loop is bounded: reads per event, events per poll.
+#pragma once
+
+#include "core/ws_codec.hpp"
+
+#include <netinet/in.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pushctl::bench {
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t now_ns();
+
+enum class ConnState : uint8_t {
+    idle,        // not started (or reset)
+    connecting,  // TCP connect in progress
+    handshake,   // upgrade request sent, waiting for the 101
+    open,        // WebSocket open
+    closed,      // was open; the server closed it or the socket failed
+    failed,      // never opened (refused, unreachable, bad 101)
+};
+
+// One client connection. Fields after `app_*` belong to the caller.
+struct Conn {
+    int fd = -1;
+    uint32_t index = 0;
+    ConnState state = ConnState::idle;
+    bool want_write = false;  // EPOLLOUT armed
+    std::string out;          // bytes not yet written
+    size_t out_off = 0;
+    std::string hs;           // upgrade response bytes, until the 101 is complete
+    std::string key;          // Sec-WebSocket-Key
+    pushd::ws::FrameParser parser{1 << 20};
+    int close_code = 0;       // from the server's close frame, 0 if none
+    int http_status = 0;      // of a refused upgrade
+    const char* error = nullptr;  // static text, why it failed or closed
+
+    // Caller's per-connection state.
+    uint8_t app_phase = 0;
+    uint32_t app_last_seq = 0;
+    uint64_t app_received = 0;
+};
+
+// What the loop reports. Function pointers and a context, like ws::FrameSink.
+struct Events {
+    void* ctx = nullptr;
+    void (*on_open)(void* ctx, Conn& c) = nullptr;
+    // A whole text message; `rx_ns` is now_ns() taken when its read returned.
+    void (*on_text)(void* ctx, Conn& c, std::string_view msg, uint64_t rx_ns) = nullptr;
+    // The connection closed (state closed) or never opened (state failed).
+    void (*on_down)(void* ctx, Conn& c) = nullptr;
+};
+
+// Counters of the whole loop.
+struct LoopStats {
+    uint64_t reads = 0;         // recv() calls that returned data
+    uint64_t bytes_in = 0;
+    uint64_t writes = 0;        // send() calls
+    uint64_t messages_in = 0;   // text messages handed to on_text
+    uint64_t pings = 0;
+    uint64_t polls = 0;         // epoll_wait calls
+    uint64_t busy_polls = 0;    // of which returned at least one event
+    uint64_t busy_ns = 0;       // time spent handling events
+};
+
+class Loop {
+public:
+    /* A loop with room for `capacity` connections (indices 0..capacity-1). */
+    explicit Loop(size_t capacity);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    /* Creates the epoll instance and records the target: an IPv4 literal
+     * host, a port and a path (with any query). Returns false with `err`
+     * set on failure. */
+    bool init(const std::string& host, uint16_t port, const std::string& path, std::string& err);
+
+    /* Starts connection `index` (idle, closed or failed ones are reset).
+     * Returns false when the socket could not even be created (then the
+     * connection is failed and on_down was called). */
+    bool connect(uint32_t index);
+
+    /* Frames `payload` as one masked text frame and writes it (or queues
+     * the rest for EPOLLOUT). Ignored unless the connection is open. */
+    void send_text(Conn& c, std::string_view payload);
+
+    /* Closes the socket without a close handshake; state becomes closed
+     * (open) or failed (not yet open). Does not call on_down. */
+    void drop(Conn& c, const char* why);
+
+    /* Closes every socket (no callbacks). */
+    void drop_all();
+
+    /* One epoll_wait with `timeout_ms` (0: never sleeps) and handling of
+     * what it returned. Returns the number of events handled. */
+    int poll(int timeout_ms);
+
+    Conn& conn(uint32_t index) { return conns_[index]; }
+    size_t capacity() const { return conns_.size(); }
+    const LoopStats& stats() const { return stats_; }
+    void set_events(const Events& ev) { events_ = ev; }
+
+private:
+    void on_event(Conn& c, uint32_t events);
+    void on_readable(Conn& c);
+    void on_connected(Conn& c);
+    void flush(Conn& c);
+    void set_write_interest(Conn& c, bool on);
+    void fail(Conn& c, const char* why);
+    uint32_t next_mask();
+
+    std::vector<Conn> conns_;
+    int ep_ = -1;
+    sockaddr_in addr_{};
+    std::string host_header_;
+    std::string path_;
+    Events events_;
+    LoopStats stats_;
+    uint64_t rng_ = 0;
+    std::vector<uint8_t> rbuf_;
+};
+
+}  // namespace pushctl::bench
