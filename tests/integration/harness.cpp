@@ -1,6 +1,8 @@
 // Free ports, the per-process temp dir, small file helpers, polling waits.
 #include "harness.hpp"
 
+#include <cJSON.h>
+
 #include <arpa/inet.h>
 #include <chrono>
 #include <cstdio>
@@ -135,6 +137,31 @@ int64_t unix_ms() {
 
 int64_t unix_s() {
     return unix_ms() / 1000;
+}
+
+std::string jfield(const std::string& json, const std::string& path) {
+    cJSON* root = cJSON_Parse(json.c_str());
+    if (!root) return "<not json>";
+    cJSON* v = root;
+    size_t start = 0;
+    while (v && start <= path.size()) {
+        size_t dot = path.find('.', start);
+        std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        v = cJSON_GetObjectItemCaseSensitive(v, key.c_str());
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    std::string out;
+    if (cJSON_IsString(v)) out = v->valuestring;
+    else if (cJSON_IsBool(v)) out = cJSON_IsTrue(v) ? "true" : "false";
+    else if (cJSON_IsNumber(v)) out = std::to_string(static_cast<long long>(v->valuedouble));
+    else if (v) {
+        char* t = cJSON_PrintUnformatted(v);
+        out = t;
+        cJSON_free(t);
+    }
+    cJSON_Delete(root);
+    return out;
 }
 
 }  // namespace pushd::test
