@@ -50,5 +50,6 @@ void set_health_command(CLI::App* app, Context& ctx);
 void set_stats_command(CLI::App* app, Context& ctx);
 void set_token_command(CLI::App* app, Context& ctx);
 void set_bench_command(CLI::App* app, Context& ctx);
+void set_notify_command(CLI::App* app, Context& ctx);
 
 }  // namespace pushctl
