@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     pushctl::set_token_command(&app, ctx);
     pushctl::set_bench_command(&app, ctx);
     pushctl::set_notify_command(&app, ctx);
+    pushctl::set_group_command(&app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -102,3 +102,43 @@ TEST_CASE("pushctl notify: usage errors exit 2, an unreachable Redis exits 1", "
     RunResult nocfg = run_pushctl({"-f", "/nonexistent.yaml", "notify", "--all", "--data", "{}"});
     CHECK(nocfg.exit.exit_code == 2);
 }
+
+TEST_CASE("pushctl group add/remove/members change both sets; membership takes effect", "[pushctl]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    PushdOptions o = standard_options(redis.port(), {{"Groups.RequireMembership", "true"}});
+    PushdProcess pushd;
+    REQUIRE(pushd.start(o));
+    REQUIRE(wait_until([&] { return pushd.get("/health").status == 200; }, 10000, 20));
+    const std::string cfg = unique_temp_path("pushctl", ".yaml");
+    REQUIRE(write_file(cfg, o.config_yaml));
+
+    REQUIRE(run_pushctl({"-f", cfg, "group", "add", "g1", "alice", "bob"}).exit.ok());
+    RunResult m = run_pushctl({"-f", cfg, "group", "members", "g1"});
+    CHECK(m.exit.ok());
+    CHECK(m.output == "alice\nbob\n");
+    RespValue groups = redis_command(redis.port(), {"SMEMBERS", "pushd:user:alice:groups"});
+    REQUIRE(groups.elements.size() == 1);
+    CHECK(groups.elements[0].str == "g1");
+
+    WsClientHub hub;
+    auto join_reply = [&](const std::string& user) {
+        int c = hub.connect(pushd.ws_options("?token=" + user_token(user)));
+        REQUIRE(hub.wait_open(c, 5000));
+        REQUIRE(hub.recv_text(c, 5000));  // auth_success
+        hub.send_text(c, R"({"type":"join_group","message_id":"j","data":{"group_id":"g1"}})");
+        // With AutoJoin a member may first see nothing else; the ack is the reply.
+        for (;;) {
+            auto r = hub.recv_text(c, 5000);
+            REQUIRE(r);
+            if (jfield(*r, "type") == "ack") return jfield(*r, "data.success") + "/" + jfield(*r, "data.code");
+        }
+    };
+    CHECK(join_reply("alice") == "true/");
+    CHECK(join_reply("carol") == "false/403");
+
+    REQUIRE(run_pushctl({"-f", cfg, "group", "remove", "g1", "bob"}).exit.ok());
+    CHECK(run_pushctl({"-f", cfg, "group", "members", "g1"}).output == "alice\n");
+    CHECK(redis_command(redis.port(), {"SCARD", "pushd:user:bob:groups"}).integer == 0);
+    CHECK(run_pushctl({"-f", cfg, "group", "add", "g1"}).exit.exit_code == 2);
+}
