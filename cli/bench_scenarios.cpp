@@ -659,21 +659,27 @@ cJSON* run_idle(const Options& o, bool& ok) {
     return out;
 }
 
+// The common start of fanout and sweep: host info, group and content size
+// in `out`, then subscribers joined. False (with "error" and "failures" in
+// `out`) when the setup failed.
+static bool begin_group_scenario(const Options& o, Runner& r, cJSON* out, double& setup_s) {
+    add_host_info(out, o);
+    cJSON_AddStringToObject(out, "group", o.group.c_str());
+    cJSON_AddNumberToObject(out, "content_bytes", static_cast<double>(o.content_bytes));
+    std::string err;
+    if (setup_fanout(r, err, setup_s)) return true;
+    cJSON_AddStringToObject(out, "error", err.c_str());
+    if (!r.failures_.empty()) cJSON_AddItemToObject(out, "failures", failures_json(r));
+    return false;
+}
+
 cJSON* run_fanout(const Options& o, bool& ok) {
     ok = false;
     cJSON* out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "mode", "fanout");
-    add_host_info(out, o);
-    cJSON_AddStringToObject(out, "group", o.group.c_str());
-    cJSON_AddNumberToObject(out, "content_bytes", static_cast<double>(o.content_bytes));
     Runner r(o, o.subscribers + 1);
-    std::string err;
     double setup_s = 0;
-    if (!setup_fanout(r, err, setup_s)) {
-        cJSON_AddStringToObject(out, "error", err.c_str());
-        if (!r.failures_.empty()) cJSON_AddItemToObject(out, "failures", failures_json(r));
-        return out;
-    }
+    if (!begin_group_scenario(o, r, out, setup_s)) return out;
     cJSON_AddNumberToObject(out, "setup_s", setup_s);
     // Windows on the same connections; the headline figures are those of the
     // window with the median CPU per delivery (else deliveries/s); every
@@ -720,17 +726,10 @@ cJSON* run_sweep(const Options& o, bool& ok) {
     ok = false;
     cJSON* out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "mode", "sweep");
-    add_host_info(out, o);
-    cJSON_AddStringToObject(out, "group", o.group.c_str());
-    cJSON_AddNumberToObject(out, "content_bytes", static_cast<double>(o.content_bytes));
     Runner r(o, o.subscribers + 1);
-    std::string err;
     double setup_s = 0;
-    if (!setup_fanout(r, err, setup_s)) {
-        cJSON_AddStringToObject(out, "error", err.c_str());
-        if (!r.failures_.empty()) cJSON_AddItemToObject(out, "failures", failures_json(r));
-        return out;
-    }
+    if (!begin_group_scenario(o, r, out, setup_s)) return out;
+    std::string err;
     cJSON_AddNumberToObject(out, "subscribers", static_cast<double>(o.subscribers));
     cJSON_AddNumberToObject(out, "setup_s", setup_s);
     cJSON* steps = cJSON_AddArrayToObject(out, "steps");

@@ -3,6 +3,7 @@
 #include "harness.hpp"
 
 #include "../common/prometheus_lint.hpp"
+#include "../common/seed_yaml.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,29 +17,7 @@ using pushd::WsClientHub;
 
 namespace {
 
-// The original service's configuration, from seed.md.
-const char* kSeedYaml = R"(Name: websocket-service
-Host: 0.0.0.0
-Port: 8889
-
-# Chat RPC 配置
-ChatRpc:
-  Etcd:
-    Hosts:
-      - 127.0.0.1:2379
-    Key: chat.rpc
-
-# Redis 配置
-Redis:
-  Host: 127.0.0.1:6379
-  Pass: ""
-  DB: 0
-
-# JWT 认证配置
-Auth:
-  AccessSecret: "k9#8G7&6F5%4D3$2S1@0P9*8O7!6N5^4M3+2L1=0"
-  AccessExpire: 86400
-)";
+using pushd_test::kSeedYaml;
 
 // Polls /metrics until the sample `name` has `value`.
 bool wait_metric(const PushdProcess& pushd, const std::string& name, int value, int timeout_ms) {

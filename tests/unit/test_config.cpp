@@ -3,6 +3,8 @@
 // the reload diff and the printable form.
 #include <catch2/catch.hpp>
 
+#include "../common/seed_yaml.hpp"
+
 #include "core/config.hpp"
 #include "core/config_yaml.hpp"
 
@@ -227,28 +229,7 @@ TEST_CASE("etc/pushd.yaml holds the defaults and loads without warnings", "[conf
 }
 
 TEST_CASE("the original service's YAML loads with one warning for ChatRpc", "[config]") {
-    const char* seed = R"yaml(Name: websocket-service
-Host: 0.0.0.0
-Port: 8889
-
-# Chat RPC 配置
-ChatRpc:
-  Etcd:
-    Hosts:
-      - 127.0.0.1:2379
-    Key: chat.rpc
-
-# Redis 配置
-Redis:
-  Host: 127.0.0.1:6379
-  Pass: ""
-  DB: 0
-
-# JWT 认证配置
-Auth:
-  AccessSecret: "k9#8G7&6F5%4D3$2S1@0P9*8O7!6N5^4M3+2L1=0"
-  AccessExpire: 86400
-)yaml";
+    const char* seed = pushd_test::kSeedYaml;
     ConfigLoadResult r = load_config_string(seed, "websocket.yaml", no_env());
     INFO(r.error);
     REQUIRE(r.ok);
