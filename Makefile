@@ -10,7 +10,7 @@ CONFIG   ?= etc/pushd.yaml
 # Debian 12 packages the build, the tests and the development run need.
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
-        libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev \
+        libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev zlib1g-dev \
         redis-server redis-tools curl
 
 .PHONY: all deps configure build run test unit-asan bench install clean

@@ -166,6 +166,11 @@ void Hub::drop_session(Session* s, uint16_t code, const char* reason) {
 
 bool Hub::enqueue(Session* s, SharedFrame* frame, OutType type) {
     if (s->closing) return false;
+    if (s->deflate) {
+        // Compressed once per frame, shared by every compressing recipient.
+        if (!deflater_) deflater_ = std::make_unique<FrameDeflater>();
+        frame = deflater_->variant_for(frame, frame_headroom_);
+    }
     const bool was_empty = s->outq.empty();
     if (!s->outq.push(frame, static_cast<size_t>(config_->limits.max_queue_bytes))) {
         counters_.slow_consumer_closes++;

@@ -10,6 +10,7 @@
 #include "core/bus_entry.hpp"
 #include "core/config.hpp"
 #include "core/deadlines.hpp"
+#include "core/frame_deflate.hpp"
 #include "core/metrics.hpp"
 #include "core/outq.hpp"
 #include "core/protocol.hpp"
@@ -142,6 +143,9 @@ public:
     uint64_t queued_bytes() const { return queued_bytes_; }
     const ProtocolCounters& counters() const { return counters_; }
     const Registry& registry() const { return registry_; }
+    // The permessage-deflate compressor (nullptr until a compressing
+    // session first needed it), for its counters.
+    const FrameDeflater* deflater() const { return deflater_.get(); }
 
     // Finds a live session by id (answers from storage are addressed so).
     Session* find_session(uint64_t id) const;
@@ -192,6 +196,7 @@ private:
     StoreOps store_;
     std::string tag_;
     size_t frame_headroom_;
+    std::unique_ptr<FrameDeflater> deflater_;  // created on first need (zlib state ~270 KiB)
     uint64_t next_session_id_ = 1;
     Registry registry_;
     std::unordered_map<uint64_t, Session*> sessions_;

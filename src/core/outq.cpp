@@ -15,7 +15,7 @@ const uint8_t* frame_area(const SharedFrame* f) { return reinterpret_cast<const 
 
 }  // namespace
 
-SharedFrame* frame_create_text(std::string_view payload, size_t headroom) {
+SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool rsv1) {
     if (payload.size() > UINT32_MAX - kMaxHeader - headroom) return nullptr;
     void* mem = std::malloc(sizeof(SharedFrame) + headroom + kMaxHeader + payload.size());
     if (!mem) return nullptr;
@@ -23,13 +23,15 @@ SharedFrame* frame_create_text(std::string_view payload, size_t headroom) {
     f->refs = 1;
     f->payload_len = static_cast<uint32_t>(payload.size());
     f->headroom = static_cast<uint32_t>(headroom);
+    f->deflated = nullptr;
     uint8_t* body = frame_area(f) + headroom + kMaxHeader;
     if (!payload.empty()) std::memcpy(body, payload.data(), payload.size());
-    // Server frames are unmasked: FIN|text, then 7-bit, 16-bit or 64-bit length.
+    // Server frames are unmasked: FIN|text (|RSV1 when compressed), then a
+    // 7-bit, 16-bit or 64-bit length.
     uint8_t hdr[kMaxHeader];
     size_t n = 0;
     const uint64_t len = payload.size();
-    hdr[n++] = 0x81;
+    hdr[n++] = rsv1 ? 0xC1 : 0x81;
     if (len < 126) {
         hdr[n++] = static_cast<uint8_t>(len);
     } else if (len < 65536) {
@@ -46,7 +48,9 @@ SharedFrame* frame_create_text(std::string_view payload, size_t headroom) {
 }
 
 void frame_unref(SharedFrame* f) {
-    if (--f->refs == 0) std::free(f);
+    if (--f->refs != 0) return;
+    if (f->deflated && f->deflated != f) frame_unref(f->deflated);
+    std::free(f);
 }
 
 const uint8_t* frame_wire(const SharedFrame* f) {

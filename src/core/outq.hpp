@@ -19,13 +19,19 @@ struct SharedFrame {
     uint32_t header_len;    // 2, 4 or 10 bytes of WebSocket header before the payload
     uint32_t payload_len;
     uint32_t headroom;      // bytes free before the header (for writers that prepend)
+    // permessage-deflate: the compressed twin of this frame for connections
+    // that negotiated it, built on first need and owned (one reference) by
+    // this frame; nullptr: not built yet; this frame itself: compression
+    // does not pay for this payload (see frame_deflate.hpp).
+    SharedFrame* deflated;
     // followed by: headroom bytes, the 10-byte header area, the payload
 };
 
 // Builds a text frame holding `payload`, with `headroom` spare bytes before
 // the header (pass LWS_PRE). Returns a frame with one reference owned by
 // the caller, or nullptr when memory runs out.
-SharedFrame* frame_create_text(std::string_view payload, size_t headroom);
+// `rsv1` marks the payload as compressed (permessage-deflate, RFC 7692).
+SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool rsv1 = false);
 
 // Adds a reference.
 inline void frame_ref(SharedFrame* f) { f->refs++; }

@@ -23,6 +23,7 @@ struct Session {
     std::string user_id;           // empty until authenticated
     int64_t expires_at_s = 0;      // the token's exp
     bool authenticated = false;
+    bool deflate = false;          // permessage-deflate negotiated: queue compressed twins
     uint8_t auth_failures = 0;     // consecutive auth_failed replies
 
     // Closing is deferred: fan-out and writes only mark it.
@@ -47,6 +48,9 @@ struct Session {
     std::vector<Subscription> subscriptions;
 
     OutQueue outq;                 // pre-framed output not yet written
+    // Listed for the io layer's end-of-iteration write flush (set and
+    // cleared by the io layer only).
+    bool flush_listed = false;
 
     // AutoJoin: while the user's group set is being read, requests wait
     // here and are handled in order once it arrives (bounded by the hub).

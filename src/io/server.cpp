@@ -1,4 +1,5 @@
 #include "io/server.hpp"
+#include "io/ws_protocol.hpp"
 
 #include "core/json_writer.hpp"
 #include "io/log.hpp"
@@ -66,7 +67,7 @@ void publish_instance(Server& server) {
 
 void server_init_logic(Server& server) {
     TransportOps transport;
-    transport.wake = [](Session* s) { lws_callback_on_writable(wsi_of(s)); };
+    transport.wake = [&server](Session* s) { ws_wake(server, s); };
     transport.close = [](Session* s, uint16_t, const char*) {
         // The writer flushes what is queued, then sends the close frame
         // (session->close_code). A peer that never lets us write is cut
@@ -114,12 +115,18 @@ void server_init_logic(Server& server) {
         uv_idle_start(&server.bus_idle, [](uv_idle_t*) {});
         uv_check_start(&server.bus_check, [](uv_check_t* h) {
             Server& s = *static_cast<Server*>(h->data);
-            if (!s.redis_bus->deliver_some()) {
+            bool more = s.redis_bus->deliver_some();
+            ws_flush_pending(s);  // this slice's writes, before the next poll
+            if (!more) {
                 uv_idle_stop(&s.bus_idle);
                 uv_check_stop(&s.bus_check);
             }
         });
     });
+    uv_check_init(server.loop, &server.flush_check);
+    server.flush_check.data = &server;
+    uv_check_start(&server.flush_check, [](uv_check_t* h) { ws_flush_pending(*static_cast<Server*>(h->data)); });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&server.flush_check));
     server.instance_key = server.redis_store->keys().instance(cfg.name, public_host(cfg), cfg.port);
     server.write_scratch = std::make_unique<uint8_t[]>(LWS_PRE + kWriteBatchBytes);
 }
@@ -141,7 +148,8 @@ void server_redis_draining(Server& server) {
 
 void server_stop_redis(Server& server) {
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&server.bus_check),
-                           reinterpret_cast<uv_handle_t*>(&server.bus_idle)}) {
+                           reinterpret_cast<uv_handle_t*>(&server.bus_idle),
+                           reinterpret_cast<uv_handle_t*>(&server.flush_check)}) {
         if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
     }
     if (server.redis_bus_link) server.redis_bus_link->stop();

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 
 namespace pushd {
@@ -33,6 +34,10 @@ struct ConnData {
     // headroom before the body), freed once written or on close.
     unsigned char* http_buf;
     size_t http_len;
+    // The peer sent a close frame: lws answers it; nothing more is written.
+    bool peer_closed;
+    // The client's permessage-deflate offer (if any) accepts our window.
+    bool deflate_window_ok;
 };
 
 // Bytes one writable callback sends at most when it batches frames: the
@@ -64,6 +69,12 @@ struct Server {
     // frees them: after CLOSED, lws may still be flushing the close frame).
     // Shutdown waits for this to empty, not only for the sessions.
     std::unordered_set<struct lws*> ws_sockets;
+
+    // Sessions that got output since the last flush (Session::flush_listed).
+    // Written directly at the end of the loop iteration instead of through
+    // lws_callback_on_writable: see ws_flush_pending in ws_protocol.cpp.
+    std::vector<Session*> flush_pending;
+    uv_check_t flush_check{};
 
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start

@@ -3,6 +3,7 @@
 #include "io/http_routes.hpp"
 #include "io/log.hpp"
 #include "io/server.hpp"
+#include "core/frame_deflate.hpp"
 
 #include <strings.h>
 
@@ -18,8 +19,8 @@ Server& server_of(lws* wsi) {
     return *static_cast<Server*>(lws_context_user(lws_get_context(wsi)));
 }
 
-// The request path without the query string.
-std::string request_path(lws* wsi, lws_token_indexes token) {
+// The value of header `token` (for the URI: the path, without the query).
+std::string header_text(lws* wsi, lws_token_indexes token) {
     int len = lws_hdr_total_length(wsi, token);
     if (len <= 0) return {};
     std::string path(static_cast<size_t>(len) + 1, '\0');
@@ -114,8 +115,12 @@ int refuse(Server& server, lws* wsi, unsigned int status) {
 int on_filter_upgrade(lws* wsi, ConnData* conn) {
     Server& server = server_of(wsi);
     if (server.draining) return refuse(server, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
-    if (request_path(wsi, WSI_TOKEN_GET_URI) != server.config.path)
+    if (header_text(wsi, WSI_TOKEN_GET_URI) != server.config.path)
         return refuse(server, wsi, HTTP_STATUS_NOT_FOUND);
+    if (conn) {
+        std::string offer = header_text(wsi, WSI_TOKEN_EXTENSIONS);
+        conn->deflate_window_ok = deflate_offer_allows_our_window(offer);
+    }
     if (std::optional<std::string> token = handshake_token(wsi)) {
         AuthResult r = verify_token(*token, server.config.auth.access_secret,
                                     server.config.auth.user_claim, wall_ms() / 1000);
@@ -137,6 +142,10 @@ void on_established(lws* wsi, ConnData* conn) {
     }
     server.ws_sockets.insert(wsi);
     conn->session = server.hub->on_open(wsi, token, wall_ms());
+    // lws answers an option query only for an extension active on the
+    // connection: that is how we learn permessage-deflate was negotiated.
+    conn->session->deflate = server.config.compression.enabled && conn->deflate_window_ok &&
+                             lws_set_extension_option(wsi, "permessage-deflate", "compression_level", "1") == 0;
 }
 
 // Closes from inside this connection's own callback: lws sends the close
@@ -178,26 +187,31 @@ int on_receive(lws* wsi, ConnData* conn, const char* in, size_t len) {
     return 0;
 }
 
-// One write per writable callback: every queued frame that fits, back to
-// back, pre-framed, as one raw write; then re-arm while anything is left.
+// Writes what is queued for `s`: every queued frame that fits, back to
+// back, pre-framed, as one raw write (or one frame too big for the batch,
+// from the frame itself). Whatever the socket does not take, lws keeps and
+// sends before anything else, so the frame stays whole on the wire and its
+// own control frames can only come between two of ours. Returns lws_write's
+// result (negative: the socket is broken).
+int write_queued(Server& server, lws* wsi, Session* s) {
+    uint8_t* buf = server.write_scratch.get() + LWS_PRE;
+    SharedFrame* big = nullptr;
+    size_t n = server.hub->gather_output(s, buf, kWriteBatchBytes, &big);
+    if (big) {
+        int written = lws_write(wsi, const_cast<uint8_t*>(frame_wire(big)), frame_wire_len(big), LWS_WRITE_RAW);
+        server.hub->consume_big(s);
+        return written;
+    }
+    return lws_write(wsi, buf, n, LWS_WRITE_RAW);
+}
+
+// One write per writable callback, then re-arm while anything is left.
 int on_writeable(lws* wsi, ConnData* conn) {
     Session* s = conn->session;
     if (!s) return 0;
     Server& server = server_of(wsi);
     if (!s->outq.empty()) {
-        uint8_t* buf = server.write_scratch.get() + LWS_PRE;
-        SharedFrame* big = nullptr;
-        size_t n = server.hub->gather_output(s, buf, kWriteBatchBytes, &big);
-        int written;
-        if (big) {
-            // lws buffers whatever the socket does not take and sends it
-            // before anything else, so the frame stays whole on the wire.
-            written = lws_write(wsi, const_cast<uint8_t*>(frame_wire(big)), frame_wire_len(big), LWS_WRITE_RAW);
-            server.hub->consume_big(s);
-        } else {
-            written = lws_write(wsi, buf, n, LWS_WRITE_RAW);
-        }
-        if (written < 0) return -1;
+        if (write_queued(server, wsi, s) < 0) return -1;
         if (!s->outq.empty() || s->closing) lws_callback_on_writable(wsi);
         return 0;
     }
@@ -214,6 +228,14 @@ int on_writeable(lws* wsi, ConnData* conn) {
     return 0;
 }
 
+// Takes `s` off the flush list (it is closing for good).
+void unlist_flush(Server& server, Session* s) {
+    if (!s->flush_listed) return;
+    s->flush_listed = false;
+    for (Session*& p : server.flush_pending)
+        if (p == s) p = nullptr;
+}
+
 void on_closed(lws* wsi, ConnData* conn) {
     delete conn->handshake_token;
     conn->handshake_token = nullptr;
@@ -221,6 +243,7 @@ void on_closed(lws* wsi, ConnData* conn) {
     if (!s) return;
     Server& server = server_of(wsi);
     conn->session = nullptr;
+    unlist_flush(server, s);
     server.counters.ws_connections_closed++;
     server.hub->on_closed(s);
 }
@@ -245,6 +268,9 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
         return on_writeable(wsi, conn);
     case LWS_CALLBACK_RECEIVE:
         return on_receive(wsi, conn, static_cast<const char*>(in), len);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (conn) conn->peer_closed = true;
+        return 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(wsi, conn);
         return 0;
@@ -273,5 +299,37 @@ const lws_protocols kProtocols[] = {
 }  // namespace
 
 const lws_protocols* ws_protocols() { return kProtocols; }
+
+void ws_wake(Server& server, Session* s) {
+    if (s->flush_listed) return;
+    s->flush_listed = true;
+    server.flush_pending.push_back(s);
+}
+
+void ws_flush_pending(Server& server) {
+    // Index loop: a write may not add sessions, but stay safe if it does.
+    for (size_t i = 0; i < server.flush_pending.size(); i++) {
+        Session* s = server.flush_pending[i];
+        if (!s) continue;  // closed since it was listed
+        s->flush_listed = false;
+        lws* wsi = static_cast<lws*>(s->transport);
+        auto* conn = static_cast<ConnData*>(lws_wsi_user(wsi));
+        if (s->closing || s->outq.empty() || conn->peer_closed) continue;
+        if (lws_partial_buffered(wsi)) {
+            // lws still holds part of an earlier write: it asks for POLLOUT
+            // itself and on_writeable continues after it.
+            lws_callback_on_writable(wsi);
+            continue;
+        }
+        if (write_queued(server, wsi, s) < 0) {
+            // Broken socket: lws notices on its next service of the fd; make
+            // sure that comes soon and nothing more is queued meanwhile.
+            server.hub->drop_session(s, kCloseGoingAway, "write failed");
+            continue;
+        }
+        if (!s->outq.empty()) lws_callback_on_writable(wsi);
+    }
+    server.flush_pending.clear();
+}
 
 }  // namespace pushd

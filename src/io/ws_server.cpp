@@ -20,6 +20,14 @@
 namespace pushd {
 namespace {
 
+// permessage-deflate, negotiated by lws's extension (which also inflates
+// what clients send); what we send is compressed once per message in
+// core/frame_deflate, not by lws per connection.
+const lws_extension kExtensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate; client_max_window_bits"},
+    {nullptr, nullptr, nullptr},
+};
+
 // lws keeps retrying a listen address it cannot bind instead of failing, so
 // the address is tried here first: a port in use is a start-up error with a
 // reason, not a server that silently never listens. Returns "" when it can
@@ -87,6 +95,7 @@ int ws_server_start(Server& server) {
     server.retry_policy.secs_since_valid_ping = static_cast<uint16_t>(cfg.heartbeat.interval);
     server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout);
     info.retry_and_idle_policy = &server.retry_policy;
+    if (cfg.compression.enabled) info.extensions = kExtensions;
 
     server.lws = lws_create_context(&info);
     if (!server.lws) {
