@@ -19,13 +19,15 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace pushd {
 
 // Payloads shorter than this go uncompressed (RFC 7692 allows uncompressed
 // messages on a compressing connection): below it the deflate block and
-// the CPU cost more than the bytes saved.
+// the CPU cost more than the bytes saved. (The hub compresses only pushes,
+// new_message and notification; replies always go uncompressed.)
 inline constexpr size_t kDeflateMinPayload = 128;
 
 // The LZ77 window used: 2^15, the RFC's default. Connections that limited
@@ -66,6 +68,32 @@ private:
     uint64_t compressed_ = 0;
     uint64_t bytes_in_ = 0;
     uint64_t bytes_out_ = 0;
+};
+
+// Compresses one message on a fresh stream (no context takeover) into
+// `out` (replaced), without the 00 00 ff ff tail: the payload of a
+// permessage-deflate message. For clients; the server uses FrameDeflater.
+bool deflate_message(std::string_view message, std::string& out);
+
+// The receiving side, for clients (the load generator and tests): inflates
+// one compressed message after another on one stream, keeping the LZ77
+// context between messages as RFC 7692 requires of a receiver that did not
+// negotiate no_context_takeover (so it works whether the sender resets or not).
+class MessageInflater {
+public:
+    MessageInflater();
+    ~MessageInflater();
+    MessageInflater(const MessageInflater&) = delete;
+    MessageInflater& operator=(const MessageInflater&) = delete;
+
+    // Inflates the payload of one compressed message (as received, without
+    // the 00 00 ff ff tail) into `out` (replaced). False on corrupt data or
+    // when the result would exceed `max_bytes`; the stream is then unusable.
+    bool inflate(std::string_view compressed, size_t max_bytes, std::string& out);
+
+private:
+    struct Stream;
+    std::unique_ptr<Stream> stream_;
 };
 
 }  // namespace pushd

@@ -166,10 +166,18 @@ void Hub::drop_session(Session* s, uint16_t code, const char* reason) {
 
 bool Hub::enqueue(Session* s, SharedFrame* frame, OutType type) {
     if (s->closing) return false;
-    if (s->deflate) {
-        // Compressed once per frame, shared by every compressing recipient.
+    if (s->deflate && (type == OutType::new_message || type == OutType::notification)) {
+        // Pushes only: compressed once per frame and shared by every
+        // compressing recipient. Replies are built per connection and
+        // short; compressing them would cost a deflate per reply.
         if (!deflater_) deflater_ = std::make_unique<FrameDeflater>();
+        const uint64_t before = deflater_->compressed();
         frame = deflater_->variant_for(frame, frame_headroom_);
+        if (deflater_->compressed() != before) {
+            counters_.deflate_messages = deflater_->compressed();
+            counters_.deflate_bytes_in = deflater_->bytes_in();
+            counters_.deflate_bytes_out = deflater_->bytes_out();
+        }
     }
     const bool was_empty = s->outq.empty();
     if (!s->outq.push(frame, static_cast<size_t>(config_->limits.max_queue_bytes))) {

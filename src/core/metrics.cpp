@@ -96,6 +96,13 @@ constexpr ProtocolRow kProtocolRows[] = {
     {"pushd_auto_join_failures_total", "auto_join_failures",
      "AutoJoin group sets that could not be read (storage unavailable)",
      &ProtocolCounters::auto_join_failures},
+    {"pushd_deflate_messages_total", "deflate_messages",
+     "frames compressed for permessage-deflate connections (once per frame, shared by its recipients)",
+     &ProtocolCounters::deflate_messages},
+    {"pushd_deflate_bytes_in_total", "deflate_bytes_in", "payload bytes of the compressed frames before compression",
+     &ProtocolCounters::deflate_bytes_in},
+    {"pushd_deflate_bytes_out_total", "deflate_bytes_out", "payload bytes of the compressed frames after compression",
+     &ProtocolCounters::deflate_bytes_out},
 };
 
 constexpr const char* kRedisLinkNames[kRedisLinks] = {"commands", "bus"};

@@ -79,11 +79,12 @@ void sha1_block(uint32_t h[5], const uint8_t* p) {
 
 }  // namespace
 
-void append_client_frame(std::string& out, Opcode op, std::string_view payload, uint32_t mask_key, bool fin) {
+void append_client_frame(std::string& out, Opcode op, std::string_view payload, uint32_t mask_key, bool fin,
+                         bool rsv1) {
     const size_t n = payload.size();
     uint8_t hdr[14];
     size_t h = 0;
-    hdr[h++] = static_cast<uint8_t>((fin ? 0x80 : 0x00) | static_cast<uint8_t>(op));
+    hdr[h++] = static_cast<uint8_t>((fin ? 0x80 : 0x00) | (rsv1 ? 0x40 : 0x00) | static_cast<uint8_t>(op));
     if (n < 126) {
         hdr[h++] = static_cast<uint8_t>(0x80 | n);
     } else if (n <= 0xFFFF) {
@@ -185,16 +186,19 @@ std::string make_websocket_key(std::string_view nonce16) {
     return base64_encode(n);
 }
 
-std::string upgrade_request(std::string_view host, std::string_view path, std::string_view key) {
+std::string upgrade_request(std::string_view host, std::string_view path, std::string_view key,
+                            std::string_view extensions) {
     std::string r;
     r.reserve(160 + host.size() + path.size() + key.size());
     r.append("GET ").append(path).append(" HTTP/1.1\r\nHost: ").append(host);
     r.append("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ").append(key);
-    r.append("\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    r.append("\r\nSec-WebSocket-Version: 13\r\n");
+    if (!extensions.empty()) r.append("Sec-WebSocket-Extensions: ").append(extensions).append("\r\n");
+    r.append("\r\n");
     return r;
 }
 
-UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key) {
+UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key, bool deflate_offered) {
     UpgradeCheck out;
     size_t end = received.find("\r\n\r\n");
     if (end == std::string_view::npos || end + 4 > kMaxUpgradeResponseBytes) {
@@ -254,7 +258,12 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
             accept_seen = true;
             accept_ok = value == expected;
         } else if (iequals(name, "sec-websocket-extensions")) {
-            extensions = extensions || !value.empty();
+            static constexpr std::string_view kDeflate = "permessage-deflate";
+            const bool is_deflate = value.size() >= kDeflate.size() && iequals(value.substr(0, kDeflate.size()), kDeflate) &&
+                                    (value.size() == kDeflate.size() || value[kDeflate.size()] == ';' ||
+                                     value[kDeflate.size()] == ' ');
+            if (deflate_offered && is_deflate) out.deflate = true;
+            else extensions = extensions || !value.empty();
         }
     }
     out.status = UpgradeStatus::bad;
@@ -270,7 +279,9 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
         out.error = "server negotiated an extension that was not offered";
     } else {
         out.status = UpgradeStatus::ok;
+        return out;
     }
+    out.deflate = false;
     return out;
 }
 
@@ -348,6 +359,7 @@ bool FrameParser::begin_frame() {
         return false;
     }
     msg_op_ = op_;
+    msg_rsv1_ = frame_rsv1_;
     in_message_ = !fin_;
     return true;
 }
@@ -407,8 +419,12 @@ FeedStatus FrameParser::feed(const uint8_t* data, size_t len, const FrameSink& s
                 if (hdr_len_ == 2) {
                     const uint8_t b0 = hdr_[0], b1 = hdr_[1];
                     if (b1 & 0x80) return fail(ParseError::masked);
-                    if (b0 & 0x70) return fail(ParseError::reserved_bits);
+                    if (b0 & (allow_rsv1_ ? 0x30 : 0x70)) return fail(ParseError::reserved_bits);
                     if (!valid_opcode(b0 & 0x0F)) return fail(ParseError::bad_opcode);
+                    frame_rsv1_ = (b0 & 0x40) != 0;
+                    // RFC 7692 6.1: RSV1 only on the first frame of a data message.
+                    const uint8_t opc = b0 & 0x0F;
+                    if (frame_rsv1_ && (opc == 0x0 || opc >= 0x8)) return fail(ParseError::reserved_bits);
                     need = 2 + ((b1 & 0x7F) == 126 ? 2 : (b1 & 0x7F) == 127 ? 8 : 0);
                 }
             }

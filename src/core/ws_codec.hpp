@@ -52,10 +52,11 @@ inline constexpr int kCloseNoStatus = 1005;
  * the size requires), the 4-byte `mask_key` (written big-endian, i.e. its
  * first byte is mask_key >> 24) and the payload XORed with it. `fin` false
  * makes a non-final fragment (then later frames must use
- * Opcode::continuation). Control frames must be final and at most 125 bytes:
- * the caller's duty, not checked. Never fails. */
+ * Opcode::continuation). `rsv1` marks a compressed message (permessage-
+ * deflate; first frame only). Control frames must be final and at most 125
+ * bytes: the caller's duty, not checked. Never fails. */
 void append_client_frame(std::string& out, Opcode op, std::string_view payload, uint32_t mask_key,
-                         bool fin = true);
+                         bool fin = true, bool rsv1 = false);
 
 /* A masked final text frame holding `payload`. */
 std::string client_text_frame(std::string_view payload, uint32_t mask_key);
@@ -80,9 +81,11 @@ std::string make_websocket_key(std::string_view nonce16);
 
 /* The HTTP/1.1 upgrade request for `path` (which may hold a query) on
  * `host` (the Host header's value, e.g. "127.0.0.1:8889"), with `key` as
- * Sec-WebSocket-Key and version 13; no extensions, no subprotocol, no
- * Origin. Ends with the blank line. */
-std::string upgrade_request(std::string_view host, std::string_view path, std::string_view key);
+ * Sec-WebSocket-Key and version 13; no subprotocol, no Origin; with
+ * `extensions` non-empty, a Sec-WebSocket-Extensions header offering them
+ * (e.g. "permessage-deflate"). Ends with the blank line. */
+std::string upgrade_request(std::string_view host, std::string_view path, std::string_view key,
+                            std::string_view extensions = {});
 
 enum class UpgradeStatus {
     incomplete,  // no blank line yet: read more (and call again with all of it)
@@ -97,6 +100,7 @@ struct UpgradeCheck {
                               // anything after them is already WebSocket frames
     int http_status = 0;      // status code from the status line, when it could be read
     std::string error;        // why, for refused and bad
+    bool deflate = false;     // ok, and the server accepted permessage-deflate
 };
 
 // Longest response head accepted before the blank line.
@@ -106,8 +110,10 @@ inline constexpr size_t kMaxUpgradeResponseBytes = 16384;
  * `received` is every byte read so far on the connection. Header names are
  * matched case-insensitively; "Connection" must contain the token
  * "upgrade", "Upgrade" must be "websocket", Sec-WebSocket-Accept must equal
- * websocket_accept(key), and no Sec-WebSocket-Extensions may be present. */
-UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key);
+ * websocket_accept(key), and no Sec-WebSocket-Extensions may be present,
+ * except permessage-deflate when `deflate_offered` (then .deflate is set). */
+UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key,
+                                    bool deflate_offered = false);
 
 enum class ParseError {
     none,
@@ -167,6 +173,12 @@ public:
         return feed(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), sink);
     }
 
+    /* Accept RSV1 on the first frame of a data message (permessage-deflate
+     * was negotiated); message_compressed() then tells, during on_message,
+     * whether that message's payload is compressed (the caller inflates). */
+    void set_allow_rsv1(bool allow) { allow_rsv1_ = allow; }
+    bool message_compressed() const { return msg_rsv1_; }
+
     ParseError error() const { return error_; }
     // The code of the close frame once feed() returned closed.
     int close_code() const { return close_code_; }
@@ -185,6 +197,9 @@ private:
     FeedStatus end_frame(const FrameSink& sink);
 
     size_t max_message_bytes_;
+    bool allow_rsv1_ = false;
+    bool frame_rsv1_ = false;  // the current frame's RSV1
+    bool msg_rsv1_ = false;    // the current message's first frame had RSV1
     State state_ = State::header;
     ParseError error_ = ParseError::none;
     int close_code_ = 0;

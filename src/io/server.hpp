@@ -38,6 +38,8 @@ struct ConnData {
     bool peer_closed;
     // The client's permessage-deflate offer (if any) accepts our window.
     bool deflate_window_ok;
+    // permessage-deflate is active on the connection (lws inflates input).
+    bool deflate_active;
 };
 
 // Bytes one writable callback sends at most when it batches frames: the

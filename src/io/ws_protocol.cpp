@@ -144,13 +144,21 @@ void on_established(lws* wsi, ConnData* conn) {
     conn->session = server.hub->on_open(wsi, token, wall_ms());
     // lws answers an option query only for an extension active on the
     // connection: that is how we learn permessage-deflate was negotiated.
-    conn->session->deflate = server.config.compression.enabled && conn->deflate_window_ok &&
-                             lws_set_extension_option(wsi, "permessage-deflate", "compression_level", "1") == 0;
+    conn->deflate_active = server.config.compression.enabled &&
+                           lws_set_extension_option(wsi, "permessage-deflate", "compression_level", "1") == 0;
+    conn->session->deflate = conn->deflate_active && conn->deflate_window_ok;
 }
 
 // Closes from inside this connection's own callback: lws sends the close
 // frame when the callback returns -1.
-int close_now(Server& server, lws* wsi, Session* s, uint16_t code, const char* reason) {
+int close_now(Server& server, lws* wsi, ConnData* conn, Session* s, uint16_t code, const char* reason) {
+    if (conn->deflate_active) {
+        // While lws drains an inflated message it ignores -1 from this
+        // callback (lws 4.1): close the asynchronous way instead; the rest
+        // of the message is ignored (the session is closing).
+        server.hub->close_session(s, code, reason);
+        return 0;
+    }
     s->closing = true;
     s->close_code = code;
     s->close_reason = reason;
@@ -166,14 +174,21 @@ int on_receive(lws* wsi, ConnData* conn, const char* in, size_t len) {
     lws_validity_confirmed(wsi);  // any traffic shows the peer is alive
     if (lws_frame_is_binary(wsi)) {
         server.hub->count_protocol_close();
-        return close_now(server, wsi, s, kCloseUnsupported, "binary frames are not supported");
+        return close_now(server, wsi, conn, s, kCloseUnsupported, "binary frames are not supported");
     }
     if (s->rx.size() + len > static_cast<size_t>(server.config.limits.max_message_bytes)) {
         server.hub->count_protocol_close();
-        return close_now(server, wsi, s, kCloseTooBig, "message too big");
+        return close_now(server, wsi, conn, s, kCloseTooBig, "message too big");
     }
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) {
         s->rx.append(in, len);
+        // lws 4.1 inflates a compressed message in rx_buffer_size pieces,
+        // but its libuv idle stops after one forced service even when more
+        // inflated data waits, so the rest of the message would sit until
+        // the client sends again. Waking lws's service (its event pipe) gets
+        // the next pieces out (a spare wake-up when the rest is simply not
+        // received yet).
+        if (conn->deflate_active) lws_cancel_service(lws_get_context(wsi));
         return 0;
     }
     if (s->rx.empty()) {

@@ -225,4 +225,12 @@ RunResult run_pushctl(const std::vector<std::string>& args, const EnvVars& env, 
     return run_to_exit(argv, env, timeout_ms);
 }
 
+std::string metric(const PushdProcess& p, const std::string& sample) {
+    std::string body = p.get("/metrics").body;
+    size_t at = body.find("\n" + sample + " ");
+    if (at == std::string::npos) return "";
+    at += sample.size() + 2;
+    return body.substr(at, body.find('\n', at) - at);
+}
+
 }  // namespace pushd::test

@@ -112,6 +112,10 @@ private:
     ChildProcess child_;
 };
 
+// The value of one sample line of `p`'s /metrics ("name" or
+// "name{labels}" exactly as printed), "" when the line is absent.
+std::string metric(const PushdProcess& p, const std::string& sample);
+
 // Runs pushd to completion: with `config_yaml` non-empty it is written to a
 // file and "-f <file>" goes first; then `args`. For --check, --version,
 // --print-config and bad configurations.

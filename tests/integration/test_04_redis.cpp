@@ -94,15 +94,6 @@ std::string xadd_notify(uint16_t port, const std::string& target, const std::str
     return r.str;
 }
 
-// /metrics sample value ("" when the line is absent).
-std::string metric(const PushdProcess& p, const std::string& sample) {
-    std::string body = p.get("/metrics").body;
-    size_t at = body.find("\n" + sample + " ");
-    if (at == std::string::npos) return "";
-    at += sample.size() + 2;
-    return body.substr(at, body.find('\n', at) - at);
-}
-
 }  // namespace
 
 TEST_CASE("two instances on one Redis: group messages and notifications cross instances", "[redis][cluster]") {

@@ -619,3 +619,41 @@ TEST_CASE("the sender's own push waits for its ack when storage delivers it firs
     f.hub->on_text(b, send_json("b2", "g", "again"), f.now);
     CHECK(f.drain(a).size() == 1);
 }
+
+TEST_CASE("permessage-deflate sessions get one shared compressed twin, the others the plain frame", "[hub][deflate]") {
+    Fixture f;
+    Session* plain = f.open_authed("alice");
+    std::vector<Session*> zipped = {f.open_authed("bob"), f.open_authed("carol"), f.open_authed("dave")};
+    for (Session* s : zipped) s->deflate = true;
+    for (Session* s : {plain, zipped[0], zipped[1], zipped[2]}) {
+        f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g1"}})", f.now);
+        f.drain(s);
+    }
+    const std::string content(600, 'x');
+    f.hub->on_text(plain, send_json("m1", "g1", content), f.now);
+    auto plain_out = f.drain(plain);
+    REQUIRE(plain_out.size() == 2);  // ack + the push, both uncompressed
+    const std::string& push = plain_out[1];
+    CHECK(Fixture::type_of(push) == "new_message");
+    REQUIRE(f.hub->deflater());
+    CHECK(f.hub->deflater()->compressed() == 1);  // once for three recipients
+    SharedFrame* first_twin = nullptr;
+    for (Session* s : zipped) {
+        REQUIRE(s->outq.frames() == 1);
+        SharedFrame* fr = s->outq.front();
+        CHECK(frame_wire(fr)[0] == 0xC1);
+        if (!first_twin) first_twin = fr;
+        CHECK(fr == first_twin);  // the same frame by reference
+        MessageInflater inf;
+        std::string out;
+        REQUIRE(inf.inflate(std::string(reinterpret_cast<const char*>(frame_wire(fr)) + fr->header_len, fr->payload_len),
+                            1 << 20, out));
+        CHECK(out == push);
+    }
+    for (Session* s : zipped) {
+        SharedFrame* big = nullptr;
+        std::vector<uint8_t> buf(1 << 16);
+        CHECK(f.hub->gather_output(s, buf.data(), buf.size(), &big) > 0);
+    }
+    CHECK(f.hub->queued_bytes() == 0);
+}

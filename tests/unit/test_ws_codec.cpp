@@ -389,3 +389,64 @@ TEST_CASE("a sink with null callbacks ignores those events", "[ws_codec]") {
     CHECK(p.feed(text("a") + server_frame(0x89, "") + server_frame(0x88, "\x03\xe8"), none) == FeedStatus::closed);
     CHECK(p.close_code() == 1000);
 }
+
+TEST_CASE("permessage-deflate: the offer, its acceptance and RSV1 frames", "[ws_codec][deflate]") {
+    const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
+    std::string req = upgrade_request("h:1", "/ws", key, "permessage-deflate; client_max_window_bits");
+    CHECK(req.find("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n") !=
+          std::string::npos);
+    const std::string head =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    const std::string deflate = head + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n";
+    UpgradeCheck c = check_upgrade_response(deflate, key, true);
+    CHECK(c.status == UpgradeStatus::ok);
+    CHECK(c.deflate);
+    CHECK(check_upgrade_response(deflate, key, false).status == UpgradeStatus::bad);  // not offered
+    c = check_upgrade_response(head + "\r\n", key, true);  // offered, declined
+    CHECK(c.status == UpgradeStatus::ok);
+    CHECK_FALSE(c.deflate);
+    CHECK(check_upgrade_response(head + "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n", key, true).status ==
+          UpgradeStatus::bad);
+
+    struct Got {
+        std::vector<std::string> messages;
+        std::vector<bool> compressed;
+        FrameParser* parser = nullptr;
+    } got;
+    FrameSink sink;
+    sink.ctx = &got;
+    sink.on_message = [](void* ctx, Opcode, std::string_view p) {
+        auto* g = static_cast<Got*>(ctx);
+        g->messages.emplace_back(p);
+        g->compressed.push_back(g->parser->message_compressed());
+    };
+    SECTION("RSV1 is a protocol error unless allowed") {
+        FrameParser p;
+        got.parser = &p;
+        CHECK(p.feed(server_frame(0xC1, "zz"), sink) == FeedStatus::error);
+        CHECK(p.error() == ParseError::reserved_bits);
+    }
+    SECTION("allowed: compressed and plain messages are told apart, whole or fragmented") {
+        FrameParser p;
+        got.parser = &p;
+        p.set_allow_rsv1(true);
+        CHECK(p.feed(server_frame(0xC1, "zz") + server_frame(0x81, "plain") + server_frame(0x41, "a") +
+                         server_frame(0x80, "b"),
+                     sink) == FeedStatus::ok);
+        REQUIRE(got.messages == std::vector<std::string>{"zz", "plain", "ab"});
+        CHECK(got.compressed == std::vector<bool>{true, false, true});
+    }
+    SECTION("RSV1 on a continuation or a control frame stays an error") {
+        FrameParser p;
+        got.parser = &p;
+        p.set_allow_rsv1(true);
+        CHECK(p.feed(server_frame(0x01, "a") + server_frame(0xC0, "b"), sink) == FeedStatus::error);
+        FrameParser q;
+        q.set_allow_rsv1(true);
+        CHECK(q.feed(server_frame(0xC9, ""), sink) == FeedStatus::error);
+        FrameParser r;
+        r.set_allow_rsv1(true);
+        CHECK(r.feed(server_frame(0xA1, "x"), sink) == FeedStatus::error);  // RSV2 never
+    }
+}

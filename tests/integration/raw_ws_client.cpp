@@ -1,0 +1,132 @@
+#include "raw_ws_client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace pushd::test {
+namespace {
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+// Reads what is available within the time left; false on EOF, error or timeout.
+bool read_some(int fd, std::string& into, std::chrono::steady_clock::time_point deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, remaining_ms(deadline)) <= 0) return false;
+    char buf[65536];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    into.append(buf, static_cast<size_t>(n));
+    return true;
+}
+
+}  // namespace
+
+RawWsClient::~RawWsClient() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawWsClient::open(uint16_t port, const std::string& path, const std::string& extensions, int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        error_ = std::string("connect: ") + std::strerror(errno);
+        return false;
+    }
+    const std::string key = ws::make_websocket_key("0123456789abcdef");
+    const std::string req = ws::upgrade_request("127.0.0.1:" + std::to_string(port), path, key, extensions);
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+        error_ = "send of the upgrade failed";
+        return false;
+    }
+    std::string rx;
+    for (;;) {
+        ws::UpgradeCheck c = ws::check_upgrade_response(rx, key, !extensions.empty());
+        if (c.status == ws::UpgradeStatus::ok) {
+            deflate_ = c.deflate;
+            parser_.set_allow_rsv1(deflate_);
+            pending_ = rx.substr(c.header_bytes);
+            return true;
+        }
+        if (c.status != ws::UpgradeStatus::incomplete) {
+            error_ = c.error;
+            return false;
+        }
+        if (!read_some(fd_, rx, deadline)) {
+            error_ = "no upgrade answer";
+            return false;
+        }
+    }
+}
+
+bool RawWsClient::send_text(const std::string& text, bool compress) {
+    std::string frame;
+    mask_ = mask_ * 1103515245u + 12345u;
+    if (compress) {
+        std::string z;
+        if (!deflate_message(text, z)) return false;
+        ws::append_client_frame(frame, ws::Opcode::text, z, mask_, true, true);
+    } else {
+        ws::append_client_frame(frame, ws::Opcode::text, text, mask_);
+    }
+    return ::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+}
+
+std::optional<RawMessage> RawWsClient::recv(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    struct Ctx {
+        RawWsClient* self;
+        bool bad = false;
+    } ctx{this};
+    ws::FrameSink sink;
+    sink.ctx = &ctx;
+    sink.on_message = [](void* p, ws::Opcode, std::string_view payload) {
+        auto* c = static_cast<Ctx*>(p);
+        RawMessage m;
+        m.compressed = c->self->parser_.message_compressed();
+        if (!m.compressed) m.text.assign(payload);
+        else if (!c->self->inflater_.inflate(payload, 1 << 20, m.text)) c->bad = true;
+        c->self->inbox_.push_back(std::move(m));
+    };
+    for (;;) {
+        if (!inbox_.empty()) {
+            RawMessage m = std::move(inbox_.front());
+            inbox_.pop_front();
+            return m;
+        }
+        std::string bytes;
+        bytes.swap(pending_);
+        if (bytes.empty() && !read_some(fd_, bytes, deadline)) {
+            error_ = "timeout or connection closed";
+            return std::nullopt;
+        }
+        ws::FeedStatus st = parser_.feed(bytes, sink);
+        if (ctx.bad) {
+            error_ = "corrupt compressed message";
+            return std::nullopt;
+        }
+        if (st == ws::FeedStatus::error) {
+            error_ = ws::parse_error_text(parser_.error());
+            return std::nullopt;
+        }
+        if (st == ws::FeedStatus::closed && inbox_.empty()) {
+            error_ = "closed with " + std::to_string(parser_.close_code());
+            return std::nullopt;
+        }
+    }
+}
+
+}  // namespace pushd::test

@@ -1,0 +1,55 @@
+// A blocking WebSocket client on a plain socket and core/ws_codec, for
+// tests that must see the wire itself: which extension the server
+// accepted, the RSV1 bit of each frame, compressed client frames. The lws
+// client (src/client) hides all of that.
+#pragma once
+
+#include "core/frame_deflate.hpp"
+#include "core/ws_codec.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+
+namespace pushd::test {
+
+struct RawMessage {
+    std::string text;         // inflated when it was compressed
+    bool compressed = false;  // the frame carried RSV1
+};
+
+class RawWsClient {
+public:
+    RawWsClient() = default;
+    ~RawWsClient();
+    RawWsClient(const RawWsClient&) = delete;
+    RawWsClient& operator=(const RawWsClient&) = delete;
+
+    // Connects to 127.0.0.1:`port`, sends the upgrade for `path` offering
+    // `extensions` (may be empty) and reads the answer. True on a valid
+    // 101; deflate() then says whether permessage-deflate was accepted.
+    bool open(uint16_t port, const std::string& path, const std::string& extensions, int timeout_ms = 5000);
+    bool deflate() const { return deflate_; }
+    const std::string& error() const { return error_; }
+
+    // Sends one text message; `compress` sends it deflated with RSV1
+    // (only after permessage-deflate was accepted).
+    bool send_text(const std::string& text, bool compress = false);
+
+    // The next whole message, or nullopt after `timeout_ms` or on a
+    // protocol error, close or EOF (see error()).
+    std::optional<RawMessage> recv(int timeout_ms = 5000);
+
+private:
+    int fd_ = -1;
+    bool deflate_ = false;
+    std::string error_;
+    uint32_t mask_ = 0x1234567u;
+    ws::FrameParser parser_{1 << 20};
+    MessageInflater inflater_;
+    std::deque<RawMessage> inbox_;
+    std::string pending_;  // bytes read with the handshake answer
+};
+
+}  // namespace pushd::test
