@@ -356,10 +356,12 @@ TEST_CASE("pushctl tail prints what is stored after it started, filtered by --gr
 TEST_CASE("pushctl tail: human lines, malformed entries, SIGINT exits 0", "[pushctl]") {
     Stack s;
     Background tail;
-    REQUIRE(tail.start({"-f", s.config_file, "tail", "--count", "3"}));
+    REQUIRE(tail.start({"-f", s.config_file, "tail", "--count", "4"}));
     REQUIRE(wait_until([&] { return tail_blocked(s.redis.port()); }, 5000, 20));
     RespValue bad = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "target", "nobody", "data", "{}"});
     REQUIRE(bad.ok());
+    RespValue bad_bus = redis_command(s.redis.port(), {"XADD", "pushd:bus", "*", "group_id", "g1", "junk", "1"});
+    REQUIRE(bad_bus.ok());
     RespValue odd = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-1", "target", "all",
                                                    "data", "{\n\"a\": 2}"});
     REQUIRE(odd.ok());
@@ -369,11 +371,12 @@ TEST_CASE("pushctl tail: human lines, malformed entries, SIGINT exits 0", "[push
     INFO(tail.output());
     REQUIRE(e.ok());
     std::vector<std::string> lines = tail.lines();
-    REQUIRE(lines.size() == 3);
+    REQUIRE(lines.size() == 4);
     CHECK(lines[0].rfind("malformed notify entry " + bad.text() + ": ", 0) == 0);
-    CHECK(lines[1] == "notification " + odd.text() + " to all: { \"a\": 2}");
-    CHECK(lines[2].rfind("message g1 " + trim(p.output) + " from \"ops\" type 1 id \"pushctl-", 0) == 0);
-    CHECK(lines[2].ends_with(": \"hi\""));
+    CHECK(lines[1].rfind("malformed bus entry " + bad_bus.text() + ": ", 0) == 0);
+    CHECK(lines[2] == "notification " + odd.text() + " to all: { \"a\": 2}");
+    CHECK(lines[3].rfind("message g1 " + trim(p.output) + " from \"ops\" type 1 id \"pushctl-", 0) == 0);
+    CHECK(lines[3].ends_with(": \"hi\""));
 
     // The publisher's own `id` field does not hide the entry id in --json.
     Background json;
