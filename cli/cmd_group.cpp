@@ -17,18 +17,6 @@ struct GroupArgs {
     std::vector<std::string> users;
 };
 
-// Connects with the configured Redis; nullptr after recording the error.
-std::unique_ptr<RedisSync> open_redis(Context& c) {
-    const pushd::Config* cfg = c.config();
-    if (!cfg) return nullptr;
-    auto redis = std::make_unique<RedisSync>();
-    if (!redis->connect(cfg->redis)) {
-        c.fail(kFailed, redis->error());
-        return nullptr;
-    }
-    return redis;
-}
-
 int change_members(Context& c, const GroupArgs& a, bool add) {
     if (a.group.empty() || a.users.empty()) return c.fail(kUsage, "group: give a group id and at least one user id");
     auto redis = open_redis(c);

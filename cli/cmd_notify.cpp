@@ -42,13 +42,11 @@ int run_notify(Context& c, const NotifyOptions& o) {
     std::string why;
     if (!pushd::json_object_text_valid(data, 32, &why)) return c.fail(kUsage, "--data: not a JSON object: " + why);
     std::string target = o.all ? "all" : !o.group.empty() ? "group:" + o.group : "user:" + o.users;
-    const pushd::Config* cfg = c.config();
-    if (!cfg) return kUsage;
-    RedisSync redis;
-    if (!redis.connect(cfg->redis)) return c.fail(kFailed, redis.error());
-    pushd::RedisKeys keys(cfg->redis.key_prefix);
-    Reply r = redis.command({"XADD", keys.notify(), "*", "target", target, "data", data});
-    if (!r) return c.fail(kFailed, redis.error());
+    auto redis = open_redis(c);
+    if (!redis) return c.error->status;
+    pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    Reply r = redis->command({"XADD", keys.notify(), "*", "target", target, "data", data});
+    if (!r) return c.fail(kFailed, redis->error());
     if (r->type != REDIS_REPLY_STRING) {
         return c.fail(kFailed, std::string("XADD refused: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
     }

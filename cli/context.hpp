@@ -52,5 +52,8 @@ void set_token_command(CLI::App* app, Context& ctx);
 void set_bench_command(CLI::App* app, Context& ctx);
 void set_notify_command(CLI::App* app, Context& ctx);
 void set_group_command(CLI::App* app, Context& ctx);
+void set_publish_command(CLI::App* app, Context& ctx);
+void set_tail_command(CLI::App* app, Context& ctx);
+void set_listen_command(CLI::App* app, Context& ctx);
 
 }  // namespace pushctl

@@ -21,11 +21,15 @@ int main(int argc, char** argv) {
     pushctl::set_bench_command(&app, ctx);
     pushctl::set_notify_command(&app, ctx);
     pushctl::set_group_command(&app, ctx);
+    pushctl::set_publish_command(&app, ctx);
+    pushctl::set_tail_command(&app, ctx);
+    pushctl::set_listen_command(&app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        int code = app.exit(e);
-        return code == 0 ? 0 : pushctl::kUsage;
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        std::fprintf(stderr, "pushctl: %s (see --help)\n", e.what());
+        return pushctl::kUsage;
     }
     int status = ctx.run ? ctx.run(ctx) : pushctl::kUsage;
     std::fflush(stdout);

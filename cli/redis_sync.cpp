@@ -1,5 +1,7 @@
 #include "redis_sync.hpp"
 
+#include "context.hpp"
+
 #include <sys/time.h>
 
 namespace pushctl {
@@ -45,6 +47,17 @@ Reply RedisSync::command(const std::vector<std::string>& args) {
         redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
     if (!r) error_ = std::string("redis: ") + (ctx_->errstr[0] ? ctx_->errstr : "no reply");
     return r;
+}
+
+std::unique_ptr<RedisSync> open_redis(Context& c, int timeout_ms) {
+    const pushd::Config* cfg = c.config();
+    if (!cfg) return nullptr;
+    auto redis = std::make_unique<RedisSync>();
+    if (!redis->connect(cfg->redis, timeout_ms)) {
+        c.fail(kFailed, redis->error());
+        return nullptr;
+    }
+    return redis;
 }
 
 }  // namespace pushctl

@@ -13,6 +13,8 @@
 
 namespace pushctl {
 
+struct Context;
+
 struct ReplyDeleter {
     void operator()(redisReply* r) const { freeReplyObject(r); }
 };
@@ -37,5 +39,10 @@ private:
     std::unique_ptr<redisContext, ContextDeleter> ctx_;
     std::string error_;
 };
+
+/* Connects to the Redis of the configuration `c` names (loading it first).
+ * nullptr after recording the error in `c` (2 for a bad configuration, 1
+ * when Redis cannot be reached). */
+std::unique_ptr<RedisSync> open_redis(Context& c, int timeout_ms = 3000);
 
 }  // namespace pushctl

@@ -189,11 +189,6 @@ bool clean_utf8(std::string_view s) {
     return true;
 }
 
-// True when `id` may be a user id: 1..kMaxUserIdBytes of clean UTF-8.
-bool valid_user_id(std::string_view id) {
-    return !id.empty() && id.size() <= kMaxUserIdBytes && clean_utf8(id);
-}
-
 // The user id held by a claim value, or nullopt (see auth.hpp step 8).
 std::optional<std::string> user_from_claim(const cJSON* value) {
     if (cJSON_IsString(value) && value->valuestring) {
@@ -219,6 +214,10 @@ AuthResult fail(AuthError error) {
 }
 
 }  // namespace
+
+bool valid_user_id(std::string_view id) {
+    return !id.empty() && id.size() <= kMaxUserIdBytes && clean_utf8(id);
+}
 
 AuthResult verify_token(std::string_view token, std::string_view secret,
                         std::string_view user_claim, int64_t now_s) {

@@ -78,6 +78,11 @@ struct AuthResult {
     VerifiedToken token;  // filled only when error == none
 };
 
+/* True when `id` may be a user id (a token's user claim, a signed user, a
+ * pushctl --from): 1..kMaxUserIdBytes of valid UTF-8 without control
+ * characters (C0, DEL, C1). */
+bool valid_user_id(std::string_view id);
+
 /* Verifies an HS256/HS384/HS512 JWT against `secret` at time `now_s`
  * (seconds since the epoch) following the steps in the comment at the top of
  * this file. The user id comes from claim `user_claim` (an empty name means

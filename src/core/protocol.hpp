@@ -88,6 +88,11 @@ struct ParseResult {
     std::string message;
 };
 
+/* True when `g` is a group id a request may name: 1..128 bytes without
+ * control characters (< 0x20, 0x7f). UTF-8 is not checked here (frames are
+ * checked as a whole before parsing). */
+bool valid_group_id(std::string_view g);
+
 /* Parses and validates one client frame (a whole, reassembled text
  * message, already checked as UTF-8 and against MaxMessageBytes). Never
  * throws; every outcome is in the returned status. `text` need not be

@@ -365,7 +365,7 @@ static std::optional<std::string> recover_message_id(std::string_view t, const S
     return std::nullopt;
 }
 
-static bool valid_group_id(std::string_view g) {
+bool valid_group_id(std::string_view g) {
     if (g.empty() || g.size() > kMaxGroupIdBytes) return false;
     for (char c : g) {
         const auto b = static_cast<unsigned char>(c);

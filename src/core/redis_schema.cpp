@@ -54,4 +54,19 @@ std::string RedisKeys::instance(std::string_view name, std::string_view host, lo
     return k;
 }
 
+ScriptArgs append_script_args(const RedisKeys& keys, const AppendRequest& req, int64_t dedup_window_s,
+                              int64_t history_size) {
+    ScriptArgs a;
+    a.keys = {keys.dedup(req.sender_id, req.client_message_id), keys.group(req.group_id), keys.bus()};
+    a.args = {std::to_string(dedup_window_s),
+              std::to_string(history_size),
+              std::to_string(kBusMaxLen),
+              req.group_id,
+              req.client_message_id,
+              req.sender_id,
+              std::to_string(req.msg_type),
+              req.content};
+    return a;
+}
+
 }  // namespace pushd

@@ -21,9 +21,13 @@
 // (Redis >= 7.0; without entries-added it is 1 whenever the stream exists).
 #pragma once
 
+#include "core/store.hpp"
+
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pushd {
 
@@ -66,5 +70,18 @@ public:
 private:
     std::string p_;
 };
+
+// The KEYS and ARGV of one script run.
+struct ScriptArgs {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+};
+
+/* The KEYS and ARGV of kAppendScript storing `req` (its now_ms is not
+ * used: the script takes Redis's TIME), in the order the script reads
+ * them. pushd's send_message and pushctl publish both build their call
+ * here, so the two cannot drift apart. */
+ScriptArgs append_script_args(const RedisKeys& keys, const AppendRequest& req, int64_t dedup_window_s,
+                              int64_t history_size);
 
 }  // namespace pushd

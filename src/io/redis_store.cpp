@@ -132,17 +132,8 @@ StoreOps RedisStore::ops() {
 }
 
 void RedisStore::append(const AppendRequest& req, std::function<void(AppendResult)> done) {
-    std::vector<std::string> keys{keys_.dedup(req.sender_id, req.client_message_id), keys_.group(req.group_id),
-                                  keys_.bus()};
-    std::vector<std::string> args{std::to_string(config_->groups.dedup_window),
-                                  std::to_string(config_->groups.history_size),
-                                  std::to_string(kBusMaxLen),
-                                  req.group_id,
-                                  req.client_message_id,
-                                  req.sender_id,
-                                  std::to_string(req.msg_type),
-                                  req.content};
-    run_script(append_, std::move(keys), std::move(args),
+    ScriptArgs a = append_script_args(keys_, req, config_->groups.dedup_window, config_->groups.history_size);
+    run_script(append_, std::move(a.keys), std::move(a.args),
                [this, done = std::move(done)](const redisReply* r, std::string_view err) {
                    AppendResult res;
                    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_string(r->element[0]) &&

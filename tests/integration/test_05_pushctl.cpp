@@ -3,6 +3,12 @@
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
+#include <cJSON.h>
+
+#include <algorithm>
+#include <csignal>
+#include <functional>
+#include <utility>
 
 using namespace pushd::test;
 using pushd::WsClientHub;
@@ -141,4 +147,377 @@ TEST_CASE("pushctl group add/remove/members change both sets; membership takes e
     CHECK(run_pushctl({"-f", cfg, "group", "members", "g1"}).output == "alice\n");
     CHECK(redis_command(redis.port(), {"SCARD", "pushd:user:bob:groups"}).integer == 0);
     CHECK(run_pushctl({"-f", cfg, "group", "add", "g1"}).exit.exit_code == 2);
+}
+
+namespace {
+
+// A pushctl left running (tail, listen): its stdout and stderr go to a file
+// read while it runs; stopped by PID.
+struct Background {
+    ChildProcess child;
+    std::string log = unique_temp_path("pushctl-bg", ".log");
+    bool start(const std::vector<std::string>& args) {
+        std::vector<std::string> argv{pushctl_binary()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        std::string error;
+        bool ok = child.start(argv, {}, log, error);
+        if (!ok) UNSCOPED_INFO(error);
+        return ok;
+    }
+    std::string output() const { return read_file(log); }
+    // The output's complete lines.
+    std::vector<std::string> lines() const {
+        std::vector<std::string> out;
+        std::string all = output(), line;
+        for (char ch : all) {
+            if (ch != '\n') line += ch;
+            else out.push_back(std::exchange(line, {}));
+        }
+        return out;
+    }
+    bool has_line(const std::function<bool(const std::string&)>& match) const {
+        for (const std::string& l : lines()) {
+            if (match(l)) return true;
+        }
+        return false;
+    }
+};
+
+// True once a Redis client named `name` is blocked in XREAD: `pushctl tail`
+// has read the streams' ends and waits for what comes next.
+bool tail_blocked(uint16_t redis_port) {
+    RespValue list = redis_command(redis_port, {"CLIENT", "LIST"});
+    size_t at = 0;
+    const std::string& text = list.text();
+    while (at < text.size()) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(at, end - at);
+        if (line.find("name=pushctl-tail ") != std::string::npos && line.find(" flags=b ") != std::string::npos &&
+            line.find(" cmd=xread ") != std::string::npos)
+            return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+// Field `path` of element `i` of the array at `array_path` in `json`; ""
+// when there is no such element.
+std::string jitem(const std::string& json, const std::string& array_path, int i, const std::string& path) {
+    cJSON* array = cJSON_Parse(jfield(json, array_path).c_str());
+    cJSON* item = cJSON_GetArrayItem(array, i);
+    std::string out;
+    if (item) {
+        char* text = cJSON_PrintUnformatted(item);
+        out = jfield(text, path);
+        cJSON_free(text);
+    }
+    cJSON_Delete(array);
+    return out;
+}
+
+// Connects `user`, authenticates and joins `group` (waits for the ack).
+int member(WsClientHub& hub, const PushdProcess& pushd, const std::string& user, const std::string& group) {
+    int c = hub.connect(pushd.ws_options("?token=" + user_token(user)));
+    REQUIRE(hub.wait_open(c, 5000));
+    REQUIRE(hub.recv_text(c, 5000));  // auth_success
+    hub.send_text(c, R"({"type":"join_group","message_id":"j","data":{"group_id":")" + group + R"("}})");
+    auto ack = hub.recv_text(c, 5000);
+    REQUIRE(ack);
+    REQUIRE(jfield(*ack, "data.success") == "true");
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("pushctl publish reaches group members; a retry with its --message-id is a duplicate", "[pushctl]") {
+    Stack s;
+    WsClientHub hub;
+    int c = member(hub, s.pushd, "bob", "g1");
+    RunResult p = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "--msg-type", "7",
+                               "--message-id", "deploy-42", "hello \"all\""});
+    INFO(p.output);
+    REQUIRE(p.exit.ok());
+    const std::string id = trim(p.output);
+    auto m = hub.recv_text(c, 5000);
+    REQUIRE(m);
+    CHECK(jfield(*m, "type") == "new_message");
+    CHECK(jfield(*m, "data.message_id") == id);
+    CHECK(jfield(*m, "data.group_id") == "g1");
+    CHECK(jfield(*m, "data.sender_id") == "ops");
+    CHECK(jfield(*m, "data.client_message_id") == "deploy-42");
+    CHECK(jfield(*m, "data.msg_type") == "7");
+    CHECK(jfield(*m, "data.content") == "hello \"all\"");
+
+    RunResult again = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "--message-id",
+                                   "deploy-42", "--json", "hello \"all\""});
+    INFO(again.output);
+    REQUIRE(again.exit.ok());
+    CHECK(jfield(again.output, "message_id") == id);
+    CHECK(jfield(again.output, "duplicate") == "true");
+    CHECK(redis_command(s.redis.port(), {"XLEN", "pushd:group:g1"}).integer == 1);
+
+    // Without --message-id every publish is a new message with its own id.
+    RunResult a = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "one"});
+    RunResult b = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "two"});
+    REQUIRE(a.exit.ok());
+    REQUIRE(b.exit.ok());
+    CHECK(trim(a.output) != trim(b.output));
+    // The duplicate was not pushed: the next message is "one", then "two".
+    m = hub.recv_text(c, 5000);
+    REQUIRE(m);
+    CHECK(jfield(*m, "data.content") == "one");
+    CHECK(jfield(*m, "data.message_id") == trim(a.output));
+    CHECK(jfield(*m, "data.client_message_id").rfind("pushctl-", 0) == 0);
+    m = hub.recv_text(c, 5000);
+    REQUIRE(m);
+    CHECK(jfield(*m, "data.content") == "two");
+}
+
+TEST_CASE("pushctl publish: usage errors exit 2; Redis down or not a member exits 1", "[pushctl]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    const std::string cfg = unique_temp_path("pushctl", ".yaml");
+    REQUIRE(write_file(cfg, standard_config(free_port(), redis.port(), {{"Groups.RequireMembership", "true"}})));
+    auto publish = [&](std::vector<std::string> args, const EnvVars& env = {}) {
+        args.insert(args.begin(), {"-f", cfg, "publish"});
+        return run_pushctl(args, env);
+    };
+    struct Case {
+        std::vector<std::string> args;
+        const char* says;
+    };
+    const std::vector<Case> usage{
+        {{"--group", "g1", "hi"}, "--from"},
+        {{"--group", "g1", "--from", "a"}, "content"},
+        {{"--group", "", "--from", "a", "hi"}, "--group"},
+        {{"--group", "a\x01" "b", "--from", "a", "hi"}, "--group"},
+        {{"--group", std::string(129, 'g'), "--from", "a", "hi"}, "--group"},
+        {{"--group", "g1", "--from", "", "hi"}, "--from"},
+        {{"--group", "g1", "--from", "a\nb", "hi"}, "--from"},
+        {{"--group", "g1", "--from", "a", "--msg-type", "-1", "hi"}, "--msg-type"},
+        {{"--group", "g1", "--from", "a", "--msg-type", "2147483648", "hi"}, "--msg-type"},
+        {{"--group", "g1", "--from", "a", "--message-id", "", "hi"}, "--message-id"},
+        {{"--group", "g1", "--from", "a", "--message-id", std::string(129, 'm'), "hi"}, "--message-id"},
+        {{"--group", "g1", "--from", "a", "bad \xff utf-8"}, "UTF-8"},
+        {{"--group", "g1", "--from", "a", std::string(65537, 'x')}, "Limits.MaxMessageBytes"},
+    };
+    for (const Case& k : usage) {
+        RunResult r = publish(k.args);
+        INFO(r.output);
+        CHECK(r.exit.exit_code == 2);
+        CHECK(r.output.find(k.says) != std::string::npos);
+        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    }
+    CHECK(redis_command(redis.port(), {"EXISTS", "pushd:bus"}).integer == 0);
+
+    RunResult refused = publish({"--group", "g1", "--from", "a", "hi"});
+    CHECK(refused.exit.exit_code == 1);
+    CHECK(refused.output.find("not a member") != std::string::npos);
+    REQUIRE(run_pushctl({"-f", cfg, "group", "add", "g1", "a"}).exit.ok());
+    CHECK(publish({"--group", "g1", "--from", "a", "hi"}).exit.ok());
+
+    RunResult down = publish({"--group", "g1", "--from", "a", "hi"},
+                             {{"PUSHD_REDIS_HOST", "127.0.0.1:" + std::to_string(free_port())}});
+    CHECK(down.exit.exit_code == 1);
+    CHECK(down.output.find("redis") != std::string::npos);
+}
+
+TEST_CASE("pushctl tail prints what is stored after it started, filtered by --group", "[pushctl]") {
+    Stack s;
+    // Stored before tail starts: never printed.
+    REQUIRE(run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "old"}).exit.ok());
+    Background tail;
+    REQUIRE(tail.start({"-f", s.config_file, "tail", "--group", "g1", "--count", "2", "--json"}));
+    // tail prints nothing before it reads: wait until its XREAD is blocked.
+    REQUIRE(wait_until([&] { return tail_blocked(s.redis.port()); }, 5000, 20));
+    REQUIRE(run_pushctl({"-f", s.config_file, "publish", "--group", "other", "--from", "ops", "skip"}).exit.ok());
+    RunResult p = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "new\nline"});
+    REQUIRE(p.exit.ok());
+    RunResult n = run_pushctl({"-f", s.config_file, "notify", "--user", "u1", "--data", R"({"k":1})"});
+    REQUIRE(n.exit.ok());
+    ProcessExit e = tail.child.wait(5000);
+    INFO(tail.output());
+    REQUIRE(e.ok());
+    std::vector<std::string> lines = tail.lines();
+    REQUIRE(lines.size() == 2);
+    CHECK(jfield(lines[0], "stream") == "bus");
+    CHECK(jfield(lines[0], "id") == trim(p.output));
+    CHECK(jfield(lines[0], "group_id") == "g1");
+    CHECK(jfield(lines[0], "message_id") == trim(p.output));
+    CHECK(jfield(lines[0], "sender_id") == "ops");
+    CHECK(jfield(lines[0], "content") == "new\nline");
+    CHECK(jfield(lines[1], "stream") == "notify");
+    CHECK(jfield(lines[1], "id") == trim(n.output));
+    CHECK(jfield(lines[1], "target") == "user:u1");
+    CHECK(jfield(lines[1], "data") == R"({"k":1})");
+}
+
+TEST_CASE("pushctl tail: human lines, malformed entries, SIGINT exits 0", "[pushctl]") {
+    Stack s;
+    Background tail;
+    REQUIRE(tail.start({"-f", s.config_file, "tail", "--count", "4"}));
+    REQUIRE(wait_until([&] { return tail_blocked(s.redis.port()); }, 5000, 20));
+    RespValue bad = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "target", "nobody", "data", "{}"});
+    REQUIRE(bad.ok());
+    RespValue bad_bus = redis_command(s.redis.port(), {"XADD", "pushd:bus", "*", "group_id", "g1", "junk", "1"});
+    REQUIRE(bad_bus.ok());
+    RespValue odd = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-1", "target", "all",
+                                                   "data", "{\n\"a\": 2}"});
+    REQUIRE(odd.ok());
+    RunResult p = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "hi"});
+    REQUIRE(p.exit.ok());
+    ProcessExit e = tail.child.wait(5000);
+    INFO(tail.output());
+    REQUIRE(e.ok());
+    std::vector<std::string> lines = tail.lines();
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[0].rfind("malformed notify entry " + bad.text() + ": ", 0) == 0);
+    CHECK(lines[1].rfind("malformed bus entry " + bad_bus.text() + ": ", 0) == 0);
+    CHECK(lines[2] == "notification " + odd.text() + " to all: { \"a\": 2}");
+    CHECK(lines[3].rfind("message g1 " + trim(p.output) + " from \"ops\" type 1 id \"pushctl-", 0) == 0);
+    CHECK(lines[3].ends_with(": \"hi\""));
+
+    // The publisher's own `id` field does not hide the entry id in --json.
+    Background json;
+    REQUIRE(json.start({"-f", s.config_file, "tail", "--json"}));
+    REQUIRE(wait_until([&] { return tail_blocked(s.redis.port()); }, 5000, 20));
+    RespValue again = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-2", "target", "all",
+                                                     "data", "{}"});
+    REQUIRE(again.ok());
+    REQUIRE(wait_until([&] { return json.lines().size() == 1; }, 5000, 20));
+    CHECK(jfield(json.lines()[0], "id") == again.text());
+    CHECK(jfield(json.lines()[0], "field_id") == "pub-2");
+    REQUIRE(json.child.signal(SIGINT));
+    ProcessExit stopped = json.child.wait(3000);
+    CHECK(stopped.ok());
+
+    CHECK(run_pushctl({"-f", s.config_file, "tail", "--count", "0"}).exit.exit_code == 2);
+    CHECK(run_pushctl({"-f", s.config_file, "tail", "--group", ""}).exit.exit_code == 2);
+    CHECK(run_pushctl({"-f", "/nonexistent.yaml", "tail"}).exit.exit_code == 2);
+    RunResult down = run_pushctl({"-f", s.config_file, "tail"},
+                                 {{"PUSHD_REDIS_HOST", "127.0.0.1:" + std::to_string(free_port())}});
+    CHECK(down.exit.exit_code == 1);
+}
+
+TEST_CASE("pushctl listen prints group messages and notifications; SIGTERM exits 0", "[pushctl]") {
+    Stack s;
+    Background listen;
+    REQUIRE(listen.start({"-f", s.config_file, "--server", s.server(), "listen", "--user", "u1", "--group", "g1",
+                          "--group", "g2"}));
+    // Joined both groups: the acks of both joins were printed.
+    REQUIRE(wait_until([&] { return listen.lines().size() >= 3; }, 10000, 20));
+    std::vector<std::string> lines = listen.lines();
+    INFO(listen.output());
+    CHECK(jfield(lines[0], "type") == "auth_success");
+    CHECK(jfield(lines[0], "data.user_id") == "u1");
+    CHECK(jfield(lines[1], "type") == "ack");
+    CHECK(jfield(lines[1], "data.success") == "true");
+    CHECK(jfield(lines[2], "data.success") == "true");
+
+    RunResult p = run_pushctl({"-f", s.config_file, "publish", "--group", "g2", "--from", "ops", "to g2"});
+    REQUIRE(p.exit.ok());
+    RunResult n = run_pushctl({"-f", s.config_file, "notify", "--user", "u1", "--title", "T"});
+    REQUIRE(n.exit.ok());
+    REQUIRE(wait_until([&] { return listen.lines().size() >= 5; }, 5000, 20));
+    lines = listen.lines();
+    CHECK(jfield(lines[3], "type") == "new_message");
+    CHECK(jfield(lines[3], "data.message_id") == trim(p.output));
+    CHECK(jfield(lines[3], "data.content") == "to g2");
+    CHECK(jfield(lines[4], "type") == "notification");
+    CHECK(jfield(lines[4], "data.notification_id") == trim(n.output));
+    CHECK(jfield(lines[4], "data.data.title") == "T");
+
+    REQUIRE(listen.child.signal(SIGTERM));
+    ProcessExit e = listen.child.wait(5000);
+    CHECK(e.ok());
+    CHECK(listen.lines().size() == 5);
+}
+
+TEST_CASE("pushctl listen: a server close or no server exits 1, bad options 2", "[pushctl]") {
+    Stack s;
+    Background listen;
+    REQUIRE(listen.start({"-f", s.config_file, "--server", s.server(), "listen", "--user", "u1"}));
+    REQUIRE(wait_until([&] { return listen.lines().size() >= 1; }, 10000, 20));
+    CHECK(s.pushd.stop().ok());
+    ProcessExit e = listen.child.wait(5000);
+    INFO(listen.output());
+    CHECK(e.exit_code == 1);
+    CHECK(listen.output().find("pushctl: the server closed the connection: 1001") != std::string::npos);
+
+    RunResult none = run_pushctl({"-f", s.config_file, "--server", s.server(), "listen", "--user", "u1"});
+    CHECK(none.exit.exit_code == 1);
+    CHECK(none.output.find("cannot connect") != std::string::npos);
+    CHECK(std::count(none.output.begin(), none.output.end(), '\n') == 1);
+
+    CHECK(run_pushctl({"-f", s.config_file, "listen"}).exit.exit_code == 2);
+    CHECK(run_pushctl({"-f", s.config_file, "listen", "--user", ""}).exit.exit_code == 2);
+    CHECK(run_pushctl({"-f", s.config_file, "listen", "--user", "u", "--group", ""}).exit.exit_code == 2);
+    CHECK(run_pushctl({"-f", s.config_file, "--server", "nonsense", "listen", "--user", "u"}).exit.exit_code == 2);
+}
+
+TEST_CASE("pushctl listen: a refused join exits 1", "[pushctl]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    PushdOptions o = standard_options(redis.port(), {{"Groups.RequireMembership", "true"}});
+    PushdProcess pushd;
+    REQUIRE(pushd.start(o));
+    REQUIRE(wait_until([&] { return pushd.get("/health").status == 200; }, 10000, 20));
+    const std::string cfg = unique_temp_path("pushctl", ".yaml");
+    REQUIRE(write_file(cfg, o.config_yaml));
+    RunResult r = run_pushctl({"-f", cfg, "--server", "http://127.0.0.1:" + std::to_string(pushd.port()), "listen",
+                               "--user", "u1", "--group", "closed"});
+    INFO(r.output);
+    CHECK(r.exit.exit_code == 1);
+    CHECK(r.output.find("pushctl: join_group closed: 403") != std::string::npos);
+}
+
+TEST_CASE("pushctl stats --cluster sums the live instances on one Redis", "[pushctl]") {
+    Stack s;
+    PushdOptions o2 = standard_options(s.redis.port(), {{"Name", "second"}});
+    PushdProcess second;
+    REQUIRE(second.start(o2));
+    WsClientHub hub;
+    member(hub, s.pushd, "a", "g1");
+    member(hub, s.pushd, "b", "g1");
+    member(hub, second, "c", "g2");
+    // Each instance refreshes its entry every 5 seconds.
+    std::string out;
+    REQUIRE(wait_until(
+        [&] {
+            RunResult r = run_pushctl({"-f", s.config_file, "stats", "--cluster", "--json"});
+            out = r.output;
+            return r.exit.ok() && jfield(out, "total.online_users") == "3";
+        },
+        15000, 200));
+    INFO(out);
+    CHECK(jitem(out, "instances", 0, "name") == "pushd-test");
+    CHECK(jitem(out, "instances", 0, "host") == "127.0.0.1");
+    CHECK(jitem(out, "instances", 0, "port") == std::to_string(s.pushd.port()));
+    CHECK(jitem(out, "instances", 0, "online_users") == "2");
+    CHECK(jitem(out, "instances", 1, "name") == "second");
+    CHECK(jitem(out, "instances", 1, "port") == std::to_string(second.port()));
+    CHECK(jitem(out, "instances", 1, "online_users") == "1");
+    CHECK(jitem(out, "instances", 2, "name") == "");
+    CHECK(jfield(out, "total.connections") == "3");
+    CHECK(jfield(out, "total.groups") == "2");
+    CHECK(jfield(out, "total.redis_up") == "2");
+    CHECK(jfield(out, "total.port") == "");
+
+    RunResult table = run_pushctl({"-f", s.config_file, "stats", "--cluster"});
+    CHECK(table.exit.ok());
+    CHECK(table.output.find("second 127.0.0.1:" + std::to_string(second.port())) != std::string::npos);
+    CHECK(table.output.find("TOTAL (2)") != std::string::npos);
+
+    // A stopped instance deletes its entry: it is no longer listed.
+    REQUIRE(second.stop().ok());
+    RunResult one = run_pushctl({"-f", s.config_file, "stats", "--cluster", "--json"});
+    CHECK(one.exit.ok());
+    CHECK(jitem(one.output, "instances", 0, "name") == "pushd-test");
+    CHECK(jitem(one.output, "instances", 1, "name") == "");
+
+    CHECK(run_pushctl({"-f", "/nonexistent.yaml", "stats", "--cluster"}).exit.exit_code == 2);
+    RunResult down = run_pushctl({"-f", s.config_file, "stats", "--cluster"},
+                                 {{"PUSHD_REDIS_HOST", "127.0.0.1:" + std::to_string(free_port())}});
+    CHECK(down.exit.exit_code == 1);
 }

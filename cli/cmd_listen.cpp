@@ -1,0 +1,168 @@
+// pushctl listen: connects to --server over WebSocket as a user (a token
+// signed with the configured secret, as `pushctl token` makes), sends
+// `auth`, joins the groups given, and prints every server message as one
+// JSON line, flushed at once: auth_success, the join acks, then new_message,
+// notification, ... Ends with exit 0 on SIGINT/SIGTERM (after a close 1000),
+// exit 1 when the connection cannot be made, auth or a join fails, or the
+// server closes the connection (the close code and reason on stderr).
+#include "client/ws_client.hpp"
+#include "context.hpp"
+#include "core/auth.hpp"
+#include "core/json_check.hpp"
+#include "core/json_writer.hpp"
+#include "core/protocol.hpp"
+#include "stop_signal.hpp"
+
+#include <cJSON.h>
+
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+namespace pushctl {
+namespace {
+
+// How long the WebSocket handshake and the auth reply may take.
+constexpr int kOpenTimeoutMs = 10000;
+constexpr int kAuthTimeoutMs = 10000;
+// Waits are sliced this fine so that a signal is acted on promptly.
+constexpr int kSliceMs = 100;
+
+struct ListenOptions {
+    std::string user;
+    std::vector<std::string> groups;
+};
+
+// What listen needs to know of a server message.
+struct ServerReply {
+    std::string type, message_id, message;
+    bool success = true;
+    int code = 0;
+};
+
+std::string string_at(const cJSON* o, const char* name) {
+    const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+ServerReply read_reply(const std::string& text) {
+    ServerReply r;
+    cJSON* root = cJSON_ParseWithLength(text.data(), text.size());
+    if (cJSON_IsObject(root)) {
+        r.type = string_at(root, "type");
+        r.message_id = string_at(root, "message_id");
+        const cJSON* data = cJSON_GetObjectItemCaseSensitive(root, "data");
+        r.message = string_at(data, "message");
+        const cJSON* ok = cJSON_GetObjectItemCaseSensitive(data, "success");
+        r.success = !cJSON_IsFalse(ok);
+        const cJSON* code = cJSON_GetObjectItemCaseSensitive(data, "code");
+        if (cJSON_IsNumber(code)) r.code = code->valueint;
+    }
+    cJSON_Delete(root);
+    return r;
+}
+
+// One request frame: {"type", "message_id", "data": {key: value}}.
+std::string request(const char* type, const std::string& message_id, const char* key, const std::string& value) {
+    pushd::JsonWriter w;
+    w.begin_object().field_str("type", type).field_str("message_id", message_id).key("data");
+    w.begin_object().field_str(key, value).end_object().end_object();
+    return w.take();
+}
+
+// A server message on one line (in valid JSON a raw line break can only be
+// whitespace between tokens).
+void print_line(std::string text) {
+    for (char& ch : text) {
+        if (ch == '\n' || ch == '\r') ch = ' ';
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+std::string join_id(size_t i) { return "listen-join-" + std::to_string(i); }
+
+int run_listen(Context& c, const ListenOptions& o) {
+    const pushd::Config* cfg = c.config();
+    if (!cfg) return kUsage;
+    for (const std::string& g : o.groups) {
+        if (!pushd::valid_group_id(g) || !pushd::utf8_valid(g))
+            return c.fail(kUsage, "--group: a group id is 1..128 bytes of UTF-8 without control characters");
+    }
+    std::string host;
+    uint16_t port = 0;
+    if (!c.server_address(host, port)) return c.fail(kUsage, "--server: expected http://host:port, got '" + c.server + "'");
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    const std::string token =
+        pushd::sign_token(cfg->auth.access_secret, cfg->auth.user_claim, o.user, now, now + cfg->auth.access_expire);
+    if (token.empty()) return c.fail(kUsage, "--user: '" + o.user + "' cannot be a user id");
+
+    install_stop_signals();
+    pushd::WsClientHub hub;
+    if (!hub.ok()) return c.fail(kFailed, "cannot create the WebSocket client");
+    pushd::ConnectOptions co;
+    co.host = host;
+    co.port = port;
+    co.path = cfg->path;
+    const int id = hub.connect(co);
+    const std::string where = "ws://" + host + ":" + std::to_string(port) + cfg->path;
+    for (int waited = 0; !hub.is_open(id) && !stop_requested(); waited += kSliceMs) {
+        const pushd::WsState st = hub.state(id);
+        if (st == pushd::WsState::failed || st == pushd::WsState::closed || waited >= kOpenTimeoutMs) {
+            const int status = hub.handshake_status(id);
+            std::string why = status ? "HTTP " + std::to_string(status) : hub.error(id);
+            if (why.empty()) why = "no answer within " + std::to_string(kOpenTimeoutMs / 1000) + " s";
+            return c.fail(kFailed, where + ": cannot connect: " + why);
+        }
+        hub.wait_open(id, kSliceMs);
+    }
+    if (stop_requested()) return kOk;
+    hub.send_text(id, request("auth", "listen-auth", "token", token));
+
+    bool authed = false;
+    int waited = 0;
+    while (!stop_requested()) {
+        std::optional<std::string> text = hub.recv_text(id, kSliceMs);
+        if (!text) {
+            if (!hub.is_open(id)) {
+                std::string reason = hub.close_reason(id);
+                return c.fail(kFailed, "the server closed the connection: " + std::to_string(hub.close_code(id)) +
+                                           (reason.empty() ? "" : " " + reason));
+            }
+            if (!authed && (waited += kSliceMs) >= kAuthTimeoutMs) return c.fail(kFailed, "no answer to auth");
+            continue;
+        }
+        print_line(*text);
+        const ServerReply r = read_reply(*text);
+        if (!authed && r.type == "auth_failed") return c.fail(kFailed, "auth failed: " + r.message);
+        if (!authed && r.type == "auth_success") {
+            authed = true;
+            for (size_t i = 0; i < o.groups.size(); i++) {
+                hub.send_text(id, request("join_group", join_id(i), "group_id", o.groups[i]));
+            }
+        }
+        if (r.type == "ack" && !r.success) {
+            for (size_t i = 0; i < o.groups.size(); i++) {
+                if (r.message_id == join_id(i)) {
+                    return c.fail(kFailed, "join_group " + o.groups[i] + ": " + std::to_string(r.code) + " " + r.message);
+                }
+            }
+        }
+    }
+    hub.close(id, 1000);
+    hub.wait_closed(id, 2000);
+    return kOk;
+}
+
+}  // namespace
+
+void set_listen_command(CLI::App* app, Context& ctx) {
+    auto o = std::make_shared<ListenOptions>();
+    CLI::App* cmd = app->add_subcommand("listen", "connect as a user and print every server message as a JSON line");
+    cmd->add_option("--user", o->user, "user id")->required();
+    cmd->add_option("--group", o->groups, "join this group (repeatable)");
+    cmd->callback([&ctx, o] { ctx.run = [o](Context& c) -> int { return run_listen(c, *o); }; });
+}
+
+}  // namespace pushctl

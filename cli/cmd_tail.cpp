@@ -1,0 +1,192 @@
+// pushctl tail: follows the bus (every group message any instance stored)
+// and the notify stream, printing one line per new entry as it is stored,
+// flushed at once. It reads the streams' newest ids first and then XREAD
+// BLOCKs from them, so nothing stored after the start is missed between two
+// reads. Its Redis connection is named "pushctl-tail" (CLIENT LIST shows it,
+// blocked in xread while it waits).
+//
+//   human:  message <gid> <message_id> from <sender> type <n> id <client id>: "<content>"
+//           notification <notification_id> to <target>: <data>
+//           malformed <stream> entry <id>: <why>
+//   --json: {"stream": "bus"|"notify", "id": <entry id>, <field>: <value>...}
+//           every field as the string Redis holds (a field named "stream" or
+//           "id" is written as "field_stream"/"field_id"; of repeated names
+//           the first wins; invalid UTF-8 bytes become U+FFFD).
+//
+// --group GID keeps only GID's messages (notifications are all printed);
+// --count N exits 0 after N lines. SIGINT/SIGTERM end it with exit 0
+// within about half a second (the XREAD blocks at most that long).
+#include "context.hpp"
+#include "core/bus_entry.hpp"
+#include "core/json_check.hpp"
+#include "core/json_writer.hpp"
+#include "core/protocol.hpp"
+#include "core/redis_schema.hpp"
+#include "core/stream_id.hpp"
+#include "io/redis_link.hpp"
+#include "redis_sync.hpp"
+#include "stop_signal.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <set>
+
+namespace pushctl {
+namespace {
+
+constexpr const char* kBlockMs = "500";
+constexpr const char* kBatch = "512";
+
+struct TailOptions {
+    std::optional<std::string> group;
+    int64_t count = 0;   // 0: until stopped
+    bool json = false;
+};
+
+struct TailEntry {
+    bool notify = false;
+    pushd::RedisEntry entry;
+};
+
+// `s` itself when it is valid UTF-8, else with every byte >= 0x80 replaced
+// by U+FFFD (a malformed value still prints as valid JSON).
+std::string utf8_or_replaced(std::string_view s) {
+    if (pushd::utf8_valid(s)) return std::string(s);
+    std::string out;
+    for (char ch : s) {
+        if (static_cast<unsigned char>(ch) < 0x80) out += ch;
+        else out += "\xEF\xBF\xBD";
+    }
+    return out;
+}
+
+std::string json_line(const TailEntry& t) {
+    pushd::JsonWriter w;
+    w.begin_object().field_str("stream", t.notify ? "notify" : "bus").field_str("id", t.entry.id);
+    std::set<std::string> written{"stream", "id"};
+    for (const auto& [name, value] : t.entry.fields) {
+        std::string key = utf8_or_replaced(name);
+        if (key == "stream" || key == "id") key = "field_" + key;
+        if (!written.insert(key).second) continue;
+        w.field_str(key, utf8_or_replaced(value));
+    }
+    w.end_object();
+    return w.take();
+}
+
+// A validated JSON object text on one line: in valid JSON a raw newline,
+// carriage return or tab can only be whitespace between tokens.
+std::string one_line(std::string s) {
+    for (char& ch : s) {
+        if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+    }
+    return s;
+}
+
+std::string human_line(const TailEntry& t) {
+    std::string why;
+    if (t.notify) {
+        auto n = pushd::notification_from_notify_entry(t.entry.id, t.entry.fields, &why);
+        if (!n) return "malformed notify entry " + t.entry.id + ": " + why;
+        return "notification " + n->id + " to " + *pushd::entry_field(t.entry.fields, "target") + ": " +
+               one_line(n->data);
+    }
+    auto m = pushd::message_from_bus_entry(t.entry.fields, &why);
+    if (!m) return "malformed bus entry " + t.entry.id + ": " + why;
+    std::string line = "message " + m->group_id + " " + m->message_id + " from ";
+    pushd::json_append_string(line, m->sender_id);
+    line += " type " + std::to_string(m->msg_type) + " id ";
+    pushd::json_append_string(line, m->client_message_id);
+    line += ": ";
+    pushd::json_append_string(line, m->content);
+    return line;
+}
+
+bool wanted(const TailOptions& o, const TailEntry& t) {
+    if (t.notify || !o.group) return true;
+    const std::string* gid = pushd::entry_field(t.entry.fields, "group_id");
+    return gid && *gid == *o.group;
+}
+
+// The stream's newest entry id ("0-0" when empty): reading starts after it.
+// nullopt after recording the error.
+std::optional<std::string> newest_id(Context& c, RedisSync& redis, const std::string& key) {
+    Reply r = redis.command({"XREVRANGE", key, "+", "-", "COUNT", "1"});
+    std::vector<pushd::RedisEntry> entries;
+    if (!r) {
+        c.fail(kFailed, redis.error());
+    } else if (!pushd::redis_read_entries(r.get(), entries)) {
+        c.fail(kFailed, "XREVRANGE " + key + ": " +
+                            (r->type == REDIS_REPLY_ERROR ? std::string(r->str) : "unexpected reply"));
+    } else {
+        return entries.empty() ? "0-0" : entries.front().id;
+    }
+    return std::nullopt;
+}
+
+// Orders entries of both streams by id (both are stamped by Redis's clock).
+bool earlier(const TailEntry& a, const TailEntry& b) {
+    auto ia = pushd::parse_stream_id(a.entry.id), ib = pushd::parse_stream_id(b.entry.id);
+    if (ia && ib && *ia != *ib) return *ia < *ib;
+    return !a.notify && b.notify;
+}
+
+int run_tail(Context& c, const TailOptions& o) {
+    if (o.group && (!pushd::valid_group_id(*o.group) || !pushd::utf8_valid(*o.group)))
+        return c.fail(kUsage, "--group: a group id is 1..128 bytes of UTF-8 without control characters");
+    install_stop_signals();
+    auto redis = open_redis(c);
+    if (!redis) return c.error->status;
+    pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    const std::string bus = keys.bus(), notify = keys.notify();
+    redis->command({"CLIENT", "SETNAME", "pushctl-tail"});
+    auto bus_start = newest_id(c, *redis, bus);
+    auto notify_start = bus_start ? newest_id(c, *redis, notify) : std::nullopt;
+    if (!notify_start) return kFailed;
+    std::string bus_last = *bus_start, notify_last = *notify_start;
+    int64_t printed = 0;
+    while (!stop_requested()) {
+        Reply r = redis->command(
+            {"XREAD", "COUNT", kBatch, "BLOCK", kBlockMs, "STREAMS", bus, notify, bus_last, notify_last});
+        if (!r) return stop_requested() ? kOk : c.fail(kFailed, redis->error());
+        if (r->type == REDIS_REPLY_NIL) continue;
+        if (r->type != REDIS_REPLY_ARRAY) {
+            return c.fail(kFailed, std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+        }
+        std::vector<TailEntry> batch;
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply* s = r->element[i];
+            if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) continue;
+            const bool is_notify = pushd::redis_reply_text(s->element[0]) == notify;
+            std::vector<pushd::RedisEntry> entries;
+            if (!pushd::redis_read_entries(s->element[1], entries) || entries.empty()) continue;
+            (is_notify ? notify_last : bus_last) = entries.back().id;
+            for (pushd::RedisEntry& e : entries) batch.push_back({is_notify, std::move(e)});
+        }
+        std::stable_sort(batch.begin(), batch.end(), earlier);
+        for (const TailEntry& t : batch) {
+            if (!wanted(o, t)) continue;
+            const std::string line = o.json ? json_line(t) : human_line(t);
+            std::fwrite(line.data(), 1, line.size(), stdout);
+            std::fputc('\n', stdout);
+            std::fflush(stdout);
+            if (o.count > 0 && ++printed >= o.count) return kOk;
+        }
+    }
+    return kOk;
+}
+
+}  // namespace
+
+void set_tail_command(CLI::App* app, Context& ctx) {
+    auto o = std::make_shared<TailOptions>();
+    CLI::App* cmd = app->add_subcommand("tail", "print group messages and notifications as they are stored");
+    cmd->add_option("--group", o->group, "only this group's messages (and every notification)");
+    cmd->add_option("--count", o->count, "exit after N entries")->check(CLI::Range(int64_t{1}, INT64_MAX));
+    cmd->add_flag("--json", o->json, "one JSON object a line: {\"stream\", \"id\", ...fields}");
+    cmd->callback([&ctx, o] { ctx.run = [o](Context& c) -> int { return run_tail(c, *o); }; });
+}
+
+}  // namespace pushctl
