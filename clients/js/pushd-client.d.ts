@@ -120,6 +120,7 @@ export type PushdErrorCode =
   | 'closed'
   | 'disconnected'
   | 'queue_full'
+  | 'duplicate'
   | 'auth_failed'
   | 'connection'
   | 'protocol'

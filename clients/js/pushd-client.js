@@ -124,6 +124,7 @@ export class PushdClient {
     // client is in, re-joined on every connection `since` lastId.
     this.groups = new Map();
     this.seenMessages = new Map(); // group id -> RecentIds
+    this.left = new RecentIds(DEFAULTS.maxGroups); // groups left: a late message does not re-add them
     this.lastNotificationId = options.lastNotificationId || null;
     this.seenNotifications = new RecentIds(this.opts.dedupWindow);
 
@@ -538,7 +539,7 @@ export class PushdClient {
     seen.add(id);
     // Groups the server joined for us (AutoJoin) are resumed too.
     let g = this.groups.get(gid);
-    if (!g && this.groups.size < this.opts.maxGroups) {
+    if (!g && !this.left.has(gid) && this.groups.size < this.opts.maxGroups) {
       g = { lastId: null, waiters: [] };
       this.groups.set(gid, g);
     }
@@ -603,8 +604,11 @@ export class PushdClient {
     if (this.pending.size >= this.opts.maxPending) {
       return Promise.reject(new PushdError('queue_full', `${this.opts.maxPending} requests already wait for an ack`));
     }
+    const id = messageId !== undefined ? String(messageId) : this.nextId(type);
+    if (this.pending.has(id)) {
+      return Promise.reject(new PushdError('duplicate', `a request with message_id ${id} is already waiting`));
+    }
     return new Promise((resolve, reject) => {
-      const id = messageId !== undefined ? String(messageId) : this.nextId(type);
       const req = { id, type, data, resolve, reject, retry, carry, sentOn: null, timer: null };
       req.timer = setTimeout(() => {
         if (this.pending.get(id) !== req) return;
@@ -669,6 +673,7 @@ export class PushdClient {
     if (this.state === 'closed' || this.state === 'idle') {
       return Promise.reject(new PushdError('closed', 'the client is not started (call connect())'));
     }
+    this.left.set.delete(groupId);
     let g = this.groups.get(groupId);
     if (!g) {
       if (this.groups.size >= this.opts.maxGroups) {
@@ -689,6 +694,7 @@ export class PushdClient {
     const g = this.groups.get(groupId);
     this.groups.delete(groupId);
     this.seenMessages.delete(groupId);
+    this.left.add(groupId);
     if (g) this.rejectWaiters(g, new PushdError('closed', `left ${groupId}`));
     if (this.state !== 'open') return Promise.resolve({ success: true });
     return this.request('leave_group', { group_id: groupId }, { retry: false, carry: false }).catch((e) => {

@@ -242,7 +242,7 @@ test('no reconnect after 4001 without a new token; a refused request rejects wit
   await assert.rejects(dave.send('private', 'x'), (e) => e.code === 403);
 });
 
-test('requests are bounded: a full queue and a request timeout reject', async (t) => {
+test('bounded: a full queue and a request timeout reject, reconnect attempts stop at the limit', async (t) => {
   const redis = await startRedis();
   t.after(() => redis.stop());
   const a = await new Pushd(redis.port).start();
@@ -258,4 +258,16 @@ test('requests are bounded: a full queue and a request timeout reject', async (t
   await assert.rejects(second, (e) => e.code === 'timeout');
   c.close();
   await assert.rejects(c.send('g', '4'), (e) => e.code === 'closed');
+
+  // Reconnect attempts: delays within the capped backoff, and a limit.
+  const d = client(t, { url, token: token('erin'), reconnectDelay: 20, maxReconnectDelay: 60, maxReconnectAttempts: 4 });
+  const states = collect(d, 'state');
+  await assert.rejects(d.connect(), (e) => e.code === 'connection' && /4 reconnect attempts/.test(e.message));
+  const waits = states.filter((s) => s.state === 'reconnecting');
+  assert.deepEqual(
+    waits.map((s) => s.attempt),
+    [1, 2, 3, 4],
+  );
+  waits.forEach((s, i) => assert.ok(s.delay >= 0 && s.delay < Math.min(60, 20 * 2 ** i), `delay ${s.delay}`));
+  assert.equal(d.state, 'closed');
 });
