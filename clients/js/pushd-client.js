@@ -250,20 +250,32 @@ export class PushdClient {
     this.setState('connecting', { attempt: this.attempt });
     const gen = {}; // identifies this connection attempt in callbacks
     this.gen = gen;
+    // connectTimeout covers the token function too.
+    this.connectTimer = this.later(() => {
+      this.connectTimer = null;
+      if (this.gen !== gen || this.ws) return;
+      this.gen = null;
+      this.reportError(new PushdError('timeout', 'the token function did not answer in time'));
+      this.scheduleReconnect({ reason: 'token timeout' });
+    }, this.opts.connectTimeout);
     this.fetchToken().then(
       (token) => {
         if (this.gen !== gen) return;
-        this.dial(token, gen);
+        this.cancel(this.connectTimer);
+        this.dial(token);
       },
       (e) => {
         if (this.gen !== gen) return;
+        this.cancel(this.connectTimer);
+        this.connectTimer = null;
+        this.gen = null;
         this.reportError(e instanceof PushdError ? e : new PushdError('auth_failed', `token: ${e && e.message}`));
         this.scheduleReconnect({ reason: 'token unavailable' });
       },
     );
   }
 
-  dial(token, gen) {
+  dial(token) {
     let ws;
     try {
       ws = new this.WebSocketImpl(this.opts.url);
@@ -279,7 +291,6 @@ export class PushdClient {
       const data = { token };
       if (this.lastNotificationId) data.since = this.lastNotificationId;
       this.authId = this.nextId('auth');
-      this.authToken = token;
       this.write({ type: 'auth', message_id: this.authId, data });
       this.startPing();
     };
@@ -515,7 +526,6 @@ export class PushdClient {
       this.fetchToken().then(
         (token) => {
           if (this.ws !== ws || this.state !== 'open') return;
-          this.authToken = token;
           this.write({ type: 'auth', message_id: this.nextId('refresh'), data: { token } });
         },
         (e) => this.reportError(new PushdError('auth_failed', `token refresh: ${e && e.message}`)),

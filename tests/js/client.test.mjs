@@ -270,4 +270,13 @@ test('bounded: a full queue and a request timeout reject, reconnect attempts sto
   );
   waits.forEach((s, i) => assert.ok(s.delay >= 0 && s.delay < Math.min(60, 20 * 2 ** i), `delay ${s.delay}`));
   assert.equal(d.state, 'closed');
+
+  // A token function that never answers counts as a failed attempt.
+  const hung = client(t, { url, token: () => new Promise(() => {}), connectTimeout: 100, maxReconnectAttempts: 1 });
+  const errors = collect(hung, 'error');
+  await assert.rejects(hung.connect(), (e) => e.code === 'connection');
+  assert.deepEqual(
+    errors.map((e) => e.code),
+    ['timeout', 'timeout'],
+  );
 });
