@@ -7,11 +7,14 @@ ASAN     ?= build-asan
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG   ?= etc/pushd.yaml
 
-# Debian 12 packages the build, the tests and the development run need.
+# Debian 12 packages the build, the tests and the development run need
+# (chromium: the web chat's browser test). Node.js and npm (the JavaScript
+# client's tests) are installed from Debian only when `node`/`npm` are
+# missing, so a Node.js installed otherwise is kept.
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev zlib1g-dev \
-        redis-server redis-tools curl
+        redis-server redis-tools curl chromium
 
 .PHONY: all deps configure build run test unit-asan bench install clean
 
@@ -22,6 +25,8 @@ deps:
 	@missing=""; for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -1,0 +1,246 @@
+// Test harness: real redis-server and pushd processes on free loopback
+// ports, HS256 tokens, wait_until, and a TCP proxy that can cut a link.
+// Every process is started here and stopped by its PID.
+import { spawn, execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SOURCE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BUILD_DIR = process.env.PUSHD_BUILD_DIR || path.join(SOURCE_DIR, 'build');
+export const PUSHD = process.env.PUSHD_BINARY || path.join(BUILD_DIR, 'pushd');
+export const PUSHCTL = process.env.PUSHCTL_BINARY || path.join(BUILD_DIR, 'pushctl');
+export const SECRET = 'js-test-secret-0123456789abcdef-0123456789';
+
+const tempDirs = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed at process exit. */
+export function tempDir(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pushd-js-${name}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `cond` (sync or async) every 20 ms until it is truthy; throws after `timeoutMs` naming `what`. */
+export async function waitUntil(cond, timeoutMs, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An HS256 JWT for `user` signed with SECRET, valid `ttl` seconds. */
+export function token(user, ttl = 3600) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ userId: user, exp: Math.floor(Date.now() / 1000) + ttl })}`;
+  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
+}
+
+function httpStatus(port, urlPath) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let buf = '';
+    sock.setTimeout(1000, () => sock.destroy());
+    sock.on('connect', () => sock.write(`GET ${urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+    sock.on('data', (d) => (buf += d));
+    sock.on('close', () => resolve(Number((/^HTTP\/1\.\d (\d+)/.exec(buf) || [])[1] || 0)));
+    sock.on('error', () => resolve(0));
+  });
+}
+
+// A child process with its output in a log file; stopped by PID.
+class Child {
+  constructor(argv, logPath) {
+    this.logPath = logPath;
+    const log = fs.openSync(logPath, 'a');
+    this.proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    this.running = true;
+    this.exited.then(() => (this.running = false));
+  }
+
+  log() {
+    return fs.existsSync(this.logPath) ? fs.readFileSync(this.logPath, 'utf8') : '';
+  }
+
+  /** Sends `sig`; after `timeoutMs` without an exit, SIGKILL. Resolves with the exit. */
+  async stop(sig = 'SIGTERM', timeoutMs = 10000) {
+    if (!this.running) return this.exited;
+    process.kill(this.proc.pid, sig);
+    const t = setTimeout(() => this.running && process.kill(this.proc.pid, 'SIGKILL'), timeoutMs);
+    const e = await this.exited;
+    clearTimeout(t);
+    return e;
+  }
+}
+
+/** A redis-server on a free port with no persistence; `stop()` ends it. */
+export async function startRedis() {
+  const dir = tempDir('redis');
+  const port = await freePort();
+  const child = new Child(
+    ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    path.join(dir, 'redis.log'),
+  );
+  await waitUntil(
+    async () => {
+      if (!child.running) throw new Error(`redis-server exited; log:\n${child.log()}`);
+      return (await redisCli(port, 'PING').catch(() => '')) === 'PONG';
+    },
+    10000,
+    'redis-server to answer PING',
+  );
+  return { port, stop: () => child.stop('SIGTERM', 5000), cli: (...args) => redisCli(port, ...args) };
+}
+
+/** Runs one redis-cli command against 127.0.0.1:`port`; resolves with its trimmed output. */
+export function redisCli(port, ...args) {
+  return new Promise((resolve, reject) => {
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], (err, stdout) => {
+      if (err) reject(err);
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+/** The standard test configuration: pushd on `port`, Redis on `redisPort`. */
+export function pushdConfig(port, redisPort, extra = '') {
+  return [
+    'Name: pushd-js-test',
+    'Host: 127.0.0.1',
+    `Port: ${port}`,
+    'Path: /ws',
+    'ShutdownTimeout: 5',
+    'Redis:',
+    `  Host: "127.0.0.1:${redisPort}"`,
+    '  KeyPrefix: "pushd:"',
+    'Auth:',
+    `  AccessSecret: "${SECRET}"`,
+    'Log:',
+    '  Level: info',
+    extra,
+  ].join('\n');
+}
+
+/**
+ * A pushd process with its own config file. `start()` waits until GET
+ * /health answers 200 (the Redis link is up); `restart()` starts it again
+ * on the same port; `stop(sig)` ends it by PID.
+ */
+export class Pushd {
+  constructor(redisPort, { port, extra = '' } = {}) {
+    this.redisPort = redisPort;
+    this.port = port;
+    this.extra = extra;
+    this.dir = tempDir('pushd');
+    this.configPath = path.join(this.dir, 'pushd.yaml');
+    this.child = null;
+  }
+
+  get url() {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  async start() {
+    if (!this.port) this.port = await freePort();
+    fs.writeFileSync(this.configPath, pushdConfig(this.port, this.redisPort, this.extra));
+    this.child = new Child([PUSHD, '-f', this.configPath], path.join(this.dir, 'pushd.log'));
+    await waitUntil(
+      async () => {
+        if (!this.child.running) throw new Error(`pushd exited during startup; log:\n${this.child.log()}`);
+        return (await httpStatus(this.port, '/health')) === 200;
+      },
+      10000,
+      `pushd on port ${this.port} to answer GET /health with 200`,
+    );
+    return this;
+  }
+
+  async stop(sig = 'SIGTERM') {
+    if (this.child) await this.child.stop(sig);
+  }
+
+  async restart() {
+    await this.stop();
+    return this.start();
+  }
+
+  /** Runs build/pushctl with this instance's configuration. */
+  pushctl(...args) {
+    return new Promise((resolve, reject) => {
+      execFile(PUSHCTL, ['-f', this.configPath, ...args], (err, stdout, stderr) => {
+        if (err) reject(new Error(`pushctl ${args.join(' ')}: ${stderr || err.message}`));
+        else resolve(stdout.trim());
+      });
+    });
+  }
+}
+
+/**
+ * A TCP proxy on a free port in front of `targetPort`. `blackholeDown()`
+ * stops passing server-to-client bytes (the client's bytes still reach the
+ * server); `cut()` destroys every proxied connection; `restore()` passes
+ * everything again.
+ */
+export async function startProxy(targetPort) {
+  const conns = new Set();
+  let downOpen = true;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const c = { client, upstream };
+    conns.add(c);
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => {
+      if (downOpen) client.write(d);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      conns.delete(c);
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: server.address().port,
+    blackholeDown() {
+      downOpen = false;
+    },
+    restore() {
+      downOpen = true;
+    },
+    cut() {
+      for (const c of [...conns]) {
+        c.client.destroy();
+        c.upstream.destroy();
+      }
+      conns.clear();
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
