@@ -11,7 +11,7 @@ CONFIG   ?= etc/pushd.yaml
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev \
-        redis-server redis-tools curl
+        libssl-dev openssl redis-server redis-tools curl
 
 .PHONY: all deps configure build run test unit-asan bench install clean
 

@@ -3,6 +3,7 @@
 // several instances could run on several threads, each with its own Server.
 #pragma once
 
+#include "core/access.hpp"
 #include "core/auth.hpp"
 #include "core/config.hpp"
 #include "core/hub.hpp"
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 
@@ -33,6 +35,11 @@ struct ConnData {
     // headroom before the body), freed once written or on close.
     unsigned char* http_buf;
     size_t http_len;
+    // The client's address (the peer, or from X-Forwarded-For behind a
+    // trusted proxy), found at the handshake; counted in Server::per_ip
+    // from ESTABLISHED until CLOSED while ip_counted.
+    IpAddr client;
+    bool ip_counted;
 };
 
 // Bytes one writable callback sends at most when it batches frames: the
@@ -64,6 +71,12 @@ struct Server {
     // frees them: after CLOSED, lws may still be flushing the close frame).
     // Shutdown waits for this to empty, not only for the sessions.
     std::unordered_set<struct lws*> ws_sockets;
+
+    // Security.* parsed (rebuilt at each reload) and the open WebSocket
+    // connections per client address (entries erased at zero, so at most
+    // one per open connection).
+    AccessPolicy access;
+    std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_ip;
 
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start
@@ -103,6 +116,12 @@ void server_stop_redis(Server& server);
 // Why the instance is degraded ("redis: Connection refused"), or "" when
 // both Redis links are up.
 std::string server_redis_problem(const Server& server);
+
+// Applies Security.* of server.config (at start and after a reload): parses
+// the policy new handshakes are checked against and closes, with 4003,
+// open connections whose client address is now blacklisted. Walks every
+// session: reload time only. Returns how many it closed.
+size_t server_apply_security(Server& server);
 
 // Called when lws has freed a connection: stops the loop once draining and
 // no WebSocket connection is left.

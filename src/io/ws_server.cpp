@@ -2,6 +2,7 @@
 
 #include "io/log.hpp"
 #include "io/server.hpp"
+#include "io/tls_files.hpp"
 #include "io/ws_protocol.hpp"
 
 #include <libwebsockets.h>
@@ -58,7 +59,7 @@ int ws_server_start(Server& server) {
     if (std::string err = probe_listen(cfg.host, static_cast<int>(cfg.port)); !err.empty()) {
         LOG_ERROR("cannot listen on %s:%lld: %s", cfg.host.c_str(), static_cast<long long>(cfg.port),
                   err.c_str());
-        return -1;
+        return 1;
     }
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
@@ -83,6 +84,18 @@ int ws_server_start(Server& server) {
     // WebSocket-level heartbeat: lws pings a connection idle for
     // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
     // received frame confirms it, see on_receive).
+    // TLS: the same port serves wss:// and https://. The files are checked
+    // first so that a bad one is a configuration error naming it (exit 2).
+    const TlsConfig& tls = cfg.security.tls;
+    if (!tls.cert.empty()) {
+        if (std::string err = tls_files_problem(tls); !err.empty()) {
+            LOG_ERROR("%s", err.c_str());
+            return 2;
+        }
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = tls.cert.c_str();
+        info.ssl_private_key_filepath = tls.key.c_str();
+    }
     server.retry_policy = lws_retry_bo_t{};
     server.retry_policy.secs_since_valid_ping = static_cast<uint16_t>(cfg.heartbeat.interval);
     server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout);
@@ -93,7 +106,7 @@ int ws_server_start(Server& server) {
         LOG_ERROR("cannot listen on %s:%lld (address in use, or the libuv event library "
                   "plugin libwebsockets-evlib-uv is missing)",
                   cfg.host.c_str(), static_cast<long long>(cfg.port));
-        return -1;
+        return 1;
     }
     return 0;
 }

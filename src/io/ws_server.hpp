@@ -7,8 +7,11 @@ namespace pushd {
 struct Server;
 
 // Creates the lws context on server.loop and binds the listener on
-// config.host:config.port. Returns 0, or -1 after logging why (port in use,
-// event library plugin missing...). The listener is up when this returns 0.
+// config.host:config.port, with TLS when Security.TLS.Cert/Key are set.
+// Returns 0 (the listener is up), or after logging one line why: 1 when it
+// cannot listen (port in use, event library plugin missing...), 2 when a
+// TLS file is missing, unreadable, not PEM or the key does not match (a
+// configuration error, the exit status of one).
 int ws_server_start(Server& server);
 
 // Stops accepting (closes the listen socket) and asks every open WebSocket
