@@ -2,7 +2,6 @@
 
 #include "io/log.hpp"
 #include "io/server.hpp"
-#include "io/tls_files.hpp"
 #include "io/ws_protocol.hpp"
 
 #include <libwebsockets.h>
@@ -84,14 +83,10 @@ int ws_server_start(Server& server) {
     // WebSocket-level heartbeat: lws pings a connection idle for
     // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
     // received frame confirms it, see on_receive).
-    // TLS: the same port serves wss:// and https://. The files are checked
-    // first so that a bad one is a configuration error naming it (exit 2).
+    // TLS: the same port serves wss:// and https:// (main checked the
+    // files with tls_files_problem, so lws does not fail on them).
     const TlsConfig& tls = cfg.security.tls;
     if (!tls.cert.empty()) {
-        if (std::string err = tls_files_problem(tls); !err.empty()) {
-            LOG_ERROR("%s", err.c_str());
-            return 2;
-        }
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = tls.cert.c_str();
         info.ssl_private_key_filepath = tls.key.c_str();

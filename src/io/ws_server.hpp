@@ -7,11 +7,10 @@ namespace pushd {
 struct Server;
 
 // Creates the lws context on server.loop and binds the listener on
-// config.host:config.port, with TLS when Security.TLS.Cert/Key are set.
-// Returns 0 (the listener is up), or after logging one line why: 1 when it
-// cannot listen (port in use, event library plugin missing...), 2 when a
-// TLS file is missing, unreadable, not PEM or the key does not match (a
-// configuration error, the exit status of one).
+// config.host:config.port, with TLS when Security.TLS.Cert/Key are set
+// (check them with tls_files_problem first). Returns 0 (the listener is
+// up), or 1 after logging why it cannot listen (port in use, event library
+// plugin missing...).
 int ws_server_start(Server& server);
 
 // Stops accepting (closes the listen socket) and asks every open WebSocket

@@ -382,6 +382,16 @@ TEST_CASE("TLS files that cannot be used are a one-line startup error, exit 2", 
         CHECK(last_line_of(r.output).find("Security.TLS.Cert: cannot read '" + missing +
                                           "': No such file or directory") != std::string::npos);
     }
+    SECTION("--check finds it too") {
+        std::string missing = temp_dir() + "/no-such-key.pem";
+        RunResult r = run_pushd(standard_config(free_port(), free_port(),
+                                                {{"Security.TLS.Cert", "\"" + tc.cert + "\""},
+                                                 {"Security.TLS.Key", "\"" + missing + "\""}}),
+                                {"--check"});
+        CHECK(r.exit.exit_code == 2);
+        CHECK(r.output.find("pushd: Security.TLS.Key: cannot read '" + missing + "'") != std::string::npos);
+        CHECK(r.output.find("configuration OK") == std::string::npos);
+    }
     SECTION("a key that is not PEM") {
         RunResult r = run_with(tc.cert, tc.cert);
         CHECK(r.exit.exit_code == 2);
