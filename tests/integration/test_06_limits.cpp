@@ -240,6 +240,13 @@ TEST_CASE("X-Forwarded-For is honoured from a trusted proxy and ignored from oth
     // A client cannot hide behind a spoofed left part: the proxy's own entry counts.
     int spoof = connect_and_wait(hub, from(pushd, "127.0.0.1", {{"X-Forwarded-For", "198.51.100.1, 203.0.113.7"}}));
     CHECK(hub.handshake_status(spoof) == 403);
+    // Several X-Forwarded-For headers read as one list, in order.
+    int two_headers = connect_and_wait(
+        hub, from(pushd, "127.0.0.1", {{"X-Forwarded-For", "198.51.100.1"}, {"X-Forwarded-For", "203.0.113.7"}}));
+    CHECK(hub.handshake_status(two_headers) == 403);
+    int behind_two = connect_and_wait(
+        hub, from(pushd, "127.0.0.1", {{"X-Forwarded-For", "203.0.113.7"}, {"X-Forwarded-For", "127.0.0.1"}}));
+    CHECK(hub.handshake_status(behind_two) == 403);  // the trusted 127.0.0.1 is skipped
     // Two clients behind the proxy count separately (MaxConnectionsPerIp 1).
     int c1 = connect_and_wait(hub, from(pushd, "127.0.0.1", {{"X-Forwarded-For", "198.51.100.1"}}));
     int c2 = connect_and_wait(hub, from(pushd, "127.0.0.1", {{"X-Forwarded-For", "198.51.100.2, 127.0.0.1"}}));
