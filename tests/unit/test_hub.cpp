@@ -678,20 +678,20 @@ TEST_CASE("rate limit: past the burst requests get 429 and are not handled; toke
     CHECK(Fixture::type_of(out[99]) == "pong");
 }
 
-TEST_CASE("rate limit: a flood closes with 1008 after 9x the rate refused within a second", "[hub][ratelimit]") {
+TEST_CASE("rate limit: a flood closes with 1008 after 8x the rate refused within a second", "[hub][ratelimit]") {
     Fixture f;
     f.config.limits.messages_per_second = 4;
     f.config.limits.burst = 4;
     Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
-    for (int i = 0; i < 4 + 35; i++) f.hub->on_text(s, R"({"type":"ping"})", f.now);
+    for (int i = 0; i < 4 + 31; i++) f.hub->on_text(s, R"({"type":"ping"})", f.now);
     CHECK(f.closes.count(s) == 0);
-    f.hub->on_text(s, R"({"type":"ping"})", f.now);  // the 36th refusal: 9 x 4
+    f.hub->on_text(s, R"({"type":"ping"})", f.now);  // the 32nd refusal: 8 x 4
     CHECK(f.closes[s] == kClosePolicy);
     CHECK(s->close_reason == std::string("rate limit exceeded"));
     CHECK(f.hub->counters().rate_limit_closes == 1);
-    CHECK(f.hub->counters().rate_limited == 36);
+    CHECK(f.hub->counters().rate_limited == 32);
     auto out = f.drain(s);
-    CHECK(out.size() == 4 + 35);  // replies queued before the close are still written
+    CHECK(out.size() == 4 + 31);  // replies queued before the close are still written
     f.hub->on_text(s, R"({"type":"ping"})", f.now);  // closing: ignored
     CHECK(f.drain(s).empty());
 }
