@@ -14,7 +14,7 @@
 
 #include <cstddef>
 #include <optional>
-#include <string_view>
+#include <string>
 #include <vector>
 
 namespace pushd {
@@ -38,7 +38,7 @@ struct HandshakeFacts {
     bool path_ok = true;             // the request's path is Path
     size_t from_client = 0;          // open WebSocket connections from `client`
     size_t total = 0;                // open WebSocket connections
-    std::optional<std::string_view> origin;  // the Origin header, when sent
+    std::optional<std::string> origin;  // the Origin header, when sent
 };
 
 /* The first refusal that applies, in this order: blacklist (403), draining

@@ -136,11 +136,8 @@ int refuse(Server& server, lws* wsi, HandshakeRefusal why) {
     return -1;
 }
 
-// Decides whether a WebSocket upgrade may proceed, before anything is
-// allocated for it: the checks of core/access.hpp in their order, then the
-// handshake token. Nonzero refuses it.
-int on_filter_upgrade(lws* wsi, ConnData* conn) {
-    Server& server = server_of(wsi);
+// What the admission checks need to know about this upgrade request.
+HandshakeFacts handshake_facts(Server& server, lws* wsi) {
     HandshakeFacts facts;
     const IpAddr peer = peer_address(wsi);
     facts.client = peer;
@@ -153,14 +150,21 @@ int on_filter_upgrade(lws* wsi, ConnData* conn) {
     auto counted = server.per_ip.find(facts.client);
     facts.from_client = counted == server.per_ip.end() ? 0 : counted->second;
     facts.total = server.hub->session_count();
-    std::optional<std::string> origin = header_value(wsi, WSI_TOKEN_ORIGIN, 1024);
-    if (origin) {
-        facts.origin = *origin;
-    } else if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
-        facts.origin = std::string_view();  // too long to be an origin: only "*" allows it
-    }
+    facts.origin = header_value(wsi, WSI_TOKEN_ORIGIN, 1024);
+    if (!facts.origin && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0)
+        facts.origin = std::string();  // too long to be an origin: only "*" allows it
+    return facts;
+}
+
+// Decides whether a WebSocket upgrade may proceed, before anything is
+// allocated for it: the checks of core/access.hpp in their order, then the
+// handshake token. Nonzero refuses it.
+int on_filter_upgrade(lws* wsi, ConnData* conn) {
+    Server& server = server_of(wsi);
+    HandshakeFacts facts = handshake_facts(server, wsi);
     HandshakeRefusal why = admit_handshake(server.access, server.config.limits, facts);
     if (why != HandshakeRefusal::none) return refuse(server, wsi, why);
+    // No per-connection memory to track it in: it cannot be taken.
     if (!conn) return refuse(server, wsi, HandshakeRefusal::capacity);
     conn->client = facts.client;
     if (std::optional<std::string> token = handshake_token(wsi)) {
