@@ -117,8 +117,10 @@ int server_run(Server& server) {
     uv_signal_start(&server.sig_hup, on_reload_signal, SIGHUP);
 
     server_apply_security(server);
-    int status = ws_server_start(server);
-    if (status == 0) {
+    int status = 0;
+    if (ws_server_start(server) != 0) {
+        status = 1;
+    } else {
         LOG_INFO("pushd %s listening on %s:%lld, WebSocket path %s", PUSHD_VERSION,
                  server.config.host.c_str(), static_cast<long long>(server.config.port),
                  server.config.path.c_str());

@@ -58,7 +58,7 @@ int ws_server_start(Server& server) {
     if (std::string err = probe_listen(cfg.host, static_cast<int>(cfg.port)); !err.empty()) {
         LOG_ERROR("cannot listen on %s:%lld: %s", cfg.host.c_str(), static_cast<long long>(cfg.port),
                   err.c_str());
-        return 1;
+        return -1;
     }
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
@@ -80,9 +80,6 @@ int ws_server_start(Server& server) {
     info.user = &server;
     // lws checks the fd limit to size its tables; 0 means "use the rlimit".
     info.fd_limit_per_thread = 0;
-    // WebSocket-level heartbeat: lws pings a connection idle for
-    // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
-    // received frame confirms it, see on_receive).
     // TLS: the same port serves wss:// and https:// (main checked the
     // files with tls_files_problem, so lws does not fail on them).
     const TlsConfig& tls = cfg.security.tls;
@@ -91,6 +88,9 @@ int ws_server_start(Server& server) {
         info.ssl_cert_filepath = tls.cert.c_str();
         info.ssl_private_key_filepath = tls.key.c_str();
     }
+    // WebSocket-level heartbeat: lws pings a connection idle for
+    // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
+    // received frame confirms it, see on_receive).
     server.retry_policy = lws_retry_bo_t{};
     server.retry_policy.secs_since_valid_ping = static_cast<uint16_t>(cfg.heartbeat.interval);
     server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout);
@@ -101,7 +101,7 @@ int ws_server_start(Server& server) {
         LOG_ERROR("cannot listen on %s:%lld (address in use, or the libuv event library "
                   "plugin libwebsockets-evlib-uv is missing)",
                   cfg.host.c_str(), static_cast<long long>(cfg.port));
-        return 1;
+        return -1;
     }
     return 0;
 }
