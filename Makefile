@@ -14,7 +14,7 @@ CONFIG   ?= etc/pushd.yaml
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev zlib1g-dev \
-        redis-server redis-tools curl chromium
+        libssl-dev openssl redis-server redis-tools curl chromium
 
 .PHONY: all deps configure build run test unit-asan bench install clean
 

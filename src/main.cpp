@@ -3,6 +3,7 @@
 #include "io/log.hpp"
 #include "io/loop.hpp"
 #include "io/server.hpp"
+#include "io/tls_files.hpp"
 
 #include <CLI/CLI.hpp>
 #include <uv.h>
@@ -36,6 +37,13 @@ int main(int argc, char** argv) {
     if (print_config) {
         std::fputs(pushd::config_to_lines(loaded.config).c_str(), stdout);
         return 0;
+    }
+    // TLS files that cannot be used are a configuration error too.
+    if (const pushd::TlsConfig& tls = loaded.config.security.tls; !tls.cert.empty()) {
+        if (std::string err = pushd::tls_files_problem(tls); !err.empty()) {
+            std::fprintf(stderr, "pushd: %s\n", err.c_str());
+            return 2;
+        }
     }
     if (check_only) {
         std::printf("%s: configuration OK\n", config_path.c_str());

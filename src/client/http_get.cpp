@@ -5,9 +5,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -131,6 +135,131 @@ int connect_to(const std::string& host, uint16_t port, Clock::time_point deadlin
     return fd;
 }
 
+struct SslCtxFree {
+    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+struct SslFree {
+    void operator()(SSL* s) const { SSL_free(s); }
+};
+
+// One connection: the socket, and the TLS session over it when https.
+struct Link {
+    int fd = -1;
+    std::unique_ptr<SSL_CTX, SslCtxFree> ctx;
+    std::unique_ptr<SSL, SslFree> ssl;
+};
+
+// Waits as OpenSSL asks after a WANT_READ / WANT_WRITE; false otherwise.
+bool wait_ssl(const Link& l, int ssl_error, Clock::time_point deadline) {
+    if (ssl_error == SSL_ERROR_WANT_READ) return wait_fd(l.fd, POLLIN, deadline);
+    if (ssl_error == SSL_ERROR_WANT_WRITE) return wait_fd(l.fd, POLLOUT, deadline);
+    return false;
+}
+
+std::string ssl_reason(const char* what) {
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    char buf[256] = "unknown error";
+    if (e) ERR_error_string_n(e, buf, sizeof buf);
+    return std::string(what) + ": " + buf;
+}
+
+// TLS client handshake on l.fd (non-blocking) within the deadline.
+bool start_tls(Link& l, const std::string& host, bool insecure, Clock::time_point deadline, std::string& err) {
+    l.ctx.reset(SSL_CTX_new(TLS_client_method()));
+    if (!l.ctx) {
+        err = ssl_reason("tls");
+        return false;
+    }
+    SSL_CTX_set_options(l.ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (!insecure) {
+        SSL_CTX_set_default_verify_paths(l.ctx.get());
+        SSL_CTX_set_verify(l.ctx.get(), SSL_VERIFY_PEER, nullptr);
+    }
+    l.ssl.reset(SSL_new(l.ctx.get()));
+    if (!l.ssl || SSL_set_fd(l.ssl.get(), l.fd) != 1) {
+        err = ssl_reason("tls");
+        return false;
+    }
+    SSL_set_tlsext_host_name(l.ssl.get(), host.c_str());
+    if (!insecure) SSL_set1_host(l.ssl.get(), host.c_str());
+    for (;;) {
+        int rc = SSL_connect(l.ssl.get());
+        if (rc == 1) return true;
+        int e = SSL_get_error(l.ssl.get(), rc);
+        if (wait_ssl(l, e, deadline)) continue;
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            err = "tls handshake: timed out";
+        } else if (long v = SSL_get_verify_result(l.ssl.get()); v != X509_V_OK) {
+            ERR_clear_error();
+            err = std::string("tls handshake: certificate not trusted: ") + X509_verify_cert_error_string(v);
+        } else {
+            err = ssl_reason("tls handshake");
+        }
+        return false;
+    }
+}
+
+// Sends all of `data` before the deadline.
+bool send_all(const Link& l, const std::string& data, Clock::time_point deadline, std::string& err) {
+    size_t sent = 0;
+    while (sent < data.size()) {
+        if (l.ssl) {
+            int n = SSL_write(l.ssl.get(), data.data() + sent, static_cast<int>(data.size() - sent));
+            if (n > 0) {
+                sent += static_cast<size_t>(n);
+                continue;
+            }
+            int e = SSL_get_error(l.ssl.get(), n);
+            if (wait_ssl(l, e, deadline)) continue;
+            err = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? "send: timed out" : ssl_reason("send");
+            return false;
+        }
+        ssize_t n = ::send(l.fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (!wait_fd(l.fd, POLLOUT, deadline)) {
+                err = "send: timed out";
+                return false;
+            }
+            continue;
+        }
+        err = std::string("send: ") + std::strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+// Reads what is available (waiting until the deadline for something):
+// > 0 bytes read, 0 at the end of the stream, -1 on error or timeout.
+ssize_t recv_some(const Link& l, char* buf, size_t size, Clock::time_point deadline, std::string& err) {
+    for (;;) {
+        if (l.ssl) {
+            int n = SSL_read(l.ssl.get(), buf, static_cast<int>(size));
+            if (n > 0) return n;
+            int e = SSL_get_error(l.ssl.get(), n);
+            if (e == SSL_ERROR_ZERO_RETURN) return 0;
+            if (wait_ssl(l, e, deadline)) continue;
+            err = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? "receive: timed out"
+                                                                          : ssl_reason("receive");
+            return -1;
+        }
+        ssize_t n = ::recv(l.fd, buf, size, 0);
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+            if (wait_fd(l.fd, POLLIN, deadline)) continue;
+            err = "receive: timed out";
+            return -1;
+        }
+        err = std::string("receive: ") + std::strerror(errno);
+        return -1;
+    }
+}
+
 }  // namespace
 
 std::string HttpResponse::header(const std::string& name) const {
@@ -139,32 +268,26 @@ std::string HttpResponse::header(const std::string& name) const {
 }
 
 HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms) {
+    return http_get(host, port, path, timeout_ms, HttpGetOptions{});
+}
+
+HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms,
+                      const HttpGetOptions& options) {
     HttpResponse r;
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     Fd sock(connect_to(host, port, deadline, r.error));
     if (sock.fd < 0)
         return r;
+    Link link;
+    link.fd = sock.fd;
+    if (options.tls && !start_tls(link, host, options.tls_insecure, deadline, r.error))
+        return r;
 
     std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\n" +
                       "Host: " + host + ":" + std::to_string(port) + "\r\n" +
                       "User-Agent: pushd-client\r\nAccept: */*\r\nConnection: close\r\n\r\n";
-    size_t sent = 0;
-    while (sent < req.size()) {
-        ssize_t n = ::send(sock.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += static_cast<size_t>(n);
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (!wait_fd(sock.fd, POLLOUT, deadline)) {
-                r.error = "send: timed out";
-                return r;
-            }
-            continue;
-        }
-        r.error = std::string("send: ") + std::strerror(errno);
+    if (!send_all(link, req, deadline, r.error))
         return r;
-    }
 
     // Read until the response is complete (by length or chunks) or EOF.
     std::string raw;
@@ -186,17 +309,9 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
         }
         if (eof)
             break;
-        if (!wait_fd(sock.fd, POLLIN, deadline)) {
-            r.status = 0;
-            r.error = "receive: timed out";
-            return r;
-        }
-        ssize_t n = ::recv(sock.fd, buf, sizeof(buf), 0);
+        ssize_t n = recv_some(link, buf, sizeof(buf), deadline, r.error);
         if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
             r.status = 0;
-            r.error = std::string("receive: ") + std::strerror(errno);
             return r;
         }
         if (n == 0)

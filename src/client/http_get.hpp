@@ -2,7 +2,8 @@
 //
 // For pushctl (`health`, `stats`) and the integration tests (`/health`,
 // `/stats`, `/metrics` of a pushd on this machine). One request per
-// connection ("Connection: close"), no TLS, no redirects, no proxies.
+// connection ("Connection: close"), optionally over TLS (OpenSSL), no
+// redirects, no proxies.
 // Never throws: failures come back as status 0 with `error` set.
 #pragma once
 
@@ -30,5 +31,16 @@ struct HttpResponse {
 // last chunk, or to the end of the connection.
 HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path,
                       int timeout_ms = 5000);
+
+struct HttpGetOptions {
+    bool tls = false;           // https://
+    // With tls: accept any certificate (self-signed, other name); off: the
+    // system CAs must vouch for it and it must name `host`.
+    bool tls_insecure = false;
+};
+
+// As above, over TLS when options.tls.
+HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms,
+                      const HttpGetOptions& options);
 
 }  // namespace pushd

@@ -389,6 +389,8 @@ int WsClientHub::connect(const ConnectOptions& options) {
             ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
                                  LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
     }
+    if (!c->opts.local_address.empty())
+        ci.iface = c->opts.local_address.c_str();  // lws binds the socket to it before connect
     ci.host = c->host_header.c_str();
     ci.protocol = nullptr;  // no subprotocol offered
     ci.local_protocol_name = kProtocolName;

@@ -47,6 +47,9 @@ struct ConnectOptions {
     // {"Authorization", "Bearer <jwt>"} or {"Origin", "https://a.example"}.
     std::vector<std::pair<std::string, std::string>> headers;
     bool permessage_deflate = false;  // offer RFC 7692 in the handshake
+    // Local address to bind the socket to before connecting (e.g.
+    // "127.0.0.2", to appear as another client on loopback); empty: any.
+    std::string local_address;
     // wss://: TLS to the server. Needs a hub created with enable_tls.
     bool tls = false;
     // With tls: accept a self-signed, expired or other-name certificate

@@ -100,4 +100,52 @@ bool cidr_contains(const Cidr& cidr, const IpAddr& addr) {
     return prefix_equal(cidr.network, addr, cidr.prefix_len);
 }
 
+bool cidr_list_contains(const std::vector<Cidr>& list, const IpAddr& addr) {
+    for (const Cidr& c : list) {
+        if (cidr_contains(c, addr)) return true;
+    }
+    return false;
+}
+
+std::vector<Cidr> parse_cidr_list(const std::vector<std::string>& texts) {
+    std::vector<Cidr> out;
+    out.reserve(texts.size());
+    for (const std::string& t : texts) {
+        if (std::optional<Cidr> c = parse_cidr(t)) out.push_back(*c);
+    }
+    return out;
+}
+
+std::string ip_to_string(const IpAddr& addr) {
+    static const uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    char buf[kMaxAddrText];
+    if (std::memcmp(addr.data(), kMappedPrefix, 12) == 0) {
+        if (inet_ntop(AF_INET, addr.data() + 12, buf, sizeof buf)) return buf;
+    } else if (inet_ntop(AF_INET6, addr.data(), buf, sizeof buf)) {
+        return buf;
+    }
+    return "?";
+}
+
+IpAddr forwarded_client(const IpAddr& peer, std::string_view xff, const std::vector<Cidr>& trusted) {
+    if (trusted.empty() || !cidr_list_contains(trusted, peer)) return peer;
+    IpAddr client = peer;
+    size_t end = xff.size();
+    for (;;) {
+        size_t comma = end == 0 ? std::string_view::npos : xff.rfind(',', end - 1);
+        size_t begin = comma == std::string_view::npos ? 0 : comma + 1;
+        std::string_view item = xff.substr(begin, end - begin);
+        while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+        while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+        if (!item.empty()) {
+            std::optional<IpAddr> addr = parse_ip(item);
+            if (!addr) return client;           // garbage: believe nothing left of it
+            client = *addr;
+            if (!cidr_list_contains(trusted, client)) return client;
+        }
+        if (comma == std::string_view::npos) return client;  // all trusted: the leftmost
+        end = comma;
+    }
+}
+
 }  // namespace pushd

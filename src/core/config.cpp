@@ -7,6 +7,7 @@
 
 #include "core/cidr.hpp"
 #include "core/config_yaml.hpp"
+#include "core/origin.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -60,6 +61,7 @@ const KeySpec kKeys[] = {
     {"Heartbeat.Timeout",           PUSHD_FIELD(heartbeat.timeout),          2,    7200,        kRestart, kPlain},   // seconds, > Interval
     {"Security.AllowedOrigins",     PUSHD_FIELD(security.allowed_origins),   0,    0,           kReload,  kPlain},
     {"Security.IpBlacklist",        PUSHD_FIELD(security.ip_blacklist),      0,    0,           kReload,  kPlain},   // addresses / CIDR
+    {"Security.TrustedProxies",     PUSHD_FIELD(security.trusted_proxies),   0,    0,           kReload,  kPlain},   // addresses / CIDR
     {"Security.TLS.Cert",           PUSHD_FIELD(security.tls.cert),          0,    0,           kRestart, kPlain},   // PEM file path
     {"Security.TLS.Key",            PUSHD_FIELD(security.tls.key),           0,    0,           kRestart, kPlain},   // PEM file path
     {"Compression.Enabled",         PUSHD_FIELD(compression.enabled),        0,    0,           kRestart, kPlain},
@@ -108,62 +110,6 @@ std::string one_line(std::string s) {
         if (c == '\n' || c == '\r') c = ' ';
     }
     return s;
-}
-
-// A DNS-ish host name: dot-separated labels of letters, digits, '-' and '_'.
-bool valid_hostname(std::string_view h) {
-    if (h.empty() || h.size() > 253) return false;
-    size_t label = 0;
-    for (char c : h) {
-        if (c == '.') {
-            if (label == 0) return false;
-            label = 0;
-            continue;
-        }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_';
-        if (!ok || ++label > 63) return false;
-    }
-    return label > 0;
-}
-
-// "*" or scheme://host[:port]; host may be "*.domain" or "[v6]".
-bool valid_origin(std::string_view o) {
-    if (o == "*") return true;
-    size_t sep = o.find("://");
-    if (sep == std::string_view::npos || sep == 0) return false;
-    std::string_view scheme = o.substr(0, sep);
-    if (!((scheme[0] >= 'a' && scheme[0] <= 'z') || (scheme[0] >= 'A' && scheme[0] <= 'Z'))) {
-        return false;
-    }
-    for (char c : scheme) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '+' || c == '-' || c == '.';
-        if (!ok) return false;
-    }
-    std::string_view rest = o.substr(sep + 3);
-    std::string_view port;
-    if (!rest.empty() && rest[0] == '[') {
-        size_t close = rest.find(']');
-        if (close == std::string_view::npos) return false;
-        auto addr = rest.substr(1, close - 1);
-        if (addr.find(':') == std::string_view::npos || !parse_ip(addr)) return false;
-        std::string_view after = rest.substr(close + 1);
-        if (!after.empty()) {
-            if (after[0] != ':') return false;
-            port = after.substr(1);
-            if (!parse_port(port)) return false;
-        }
-        return true;
-    }
-    std::string_view host = rest;
-    size_t colon = rest.find(':');
-    if (colon != std::string_view::npos) {
-        host = rest.substr(0, colon);
-        if (!parse_port(rest.substr(colon + 1))) return false;
-    }
-    if (host.substr(0, 2) == "*.") host.remove_prefix(2);
-    return valid_hostname(host);
 }
 
 // Path: starts with '/', no whitespace, control characters, '?' or '#'.
@@ -300,20 +246,22 @@ std::optional<std::string> validate_all(LoadState& st) {
     size_t origins = key_index("Security.AllowedOrigins");
     for (size_t n = 0; n < c.security.allowed_origins.size(); ++n) {
         const std::string& o = c.security.allowed_origins[n];
-        if (!valid_origin(o)) {
+        if (!parse_origin_pattern(o)) {
             return where_of_item(st, origins, n) + ": Security.AllowedOrigins: item " +
                    std::to_string(n + 1) + " " + quote_for_message(o) +
                    " is not '*' or scheme://host[:port] (host may start with '*.')";
         }
     }
 
-    size_t blacklist = key_index("Security.IpBlacklist");
-    for (size_t n = 0; n < c.security.ip_blacklist.size(); ++n) {
-        const std::string& b = c.security.ip_blacklist[n];
-        if (!parse_cidr(b)) {
-            return where_of_item(st, blacklist, n) + ": Security.IpBlacklist: item " +
-                   std::to_string(n + 1) + " " + quote_for_message(b) +
-                   " is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)";
+    for (const char* key : {"Security.IpBlacklist", "Security.TrustedProxies"}) {
+        size_t index = key_index(key);
+        const StringList& list = kKeys[index].list_ref(st.config);
+        for (size_t n = 0; n < list.size(); ++n) {
+            if (!parse_cidr(list[n])) {
+                return where_of_item(st, index, n) + ": " + key + ": item " + std::to_string(n + 1) +
+                       " " + quote_for_message(list[n]) +
+                       " is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)";
+            }
         }
     }
 

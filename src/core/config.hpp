@@ -58,6 +58,9 @@ struct TlsConfig {
 struct SecurityConfig {
     std::vector<std::string> allowed_origins = {"*"};
     std::vector<std::string> ip_blacklist;  // CIDR or single address
+    // Peers (CIDR or single address) whose X-Forwarded-For is believed:
+    // the client is the last address in it that is not itself one of them.
+    std::vector<std::string> trusted_proxies;
     TlsConfig tls;
 };
 

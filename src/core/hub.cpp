@@ -261,11 +261,45 @@ void Hub::tick(int64_t now_ms) {
 
 void Hub::on_text(Session* s, std::string_view text, int64_t now_ms) {
     if (s->closing) return;
-    if (s->holding) {
-        hold_request(s, text);
+    // Every frame a client sends takes a token, ping and auth included:
+    // counting all of them is what bounds the work one connection causes.
+    const RateVerdict verdict = rate_take(s->rate, config_->limits.messages_per_second,
+                                          config_->limits.burst, now_ms);
+    if (verdict == RateVerdict::abusive) {
+        counters_.rate_limited++;
+        counters_.rate_limit_closes++;
+        close_session(s, kClosePolicy, "rate limit exceeded");
         return;
     }
+    const bool limited = verdict == RateVerdict::refused;
+    if (s->holding) {
+        hold_request(s, text, limited);
+        return;
+    }
+    process_text(s, text, limited, now_ms);
+}
+
+void Hub::answer_rate_limited(Session* s, const ParseResult& parsed, int64_t now_ms) {
+    counters_.rate_limited++;
+    static const char kMessage[] = "rate limited";
+    const Request& req = parsed.request;
+    const bool has_ack = parsed.status != ParseStatus::malformed && req.type != RequestType::ping &&
+                         req.type != RequestType::auth && req.message_id;
+    if (has_ack) {
+        ack_fail(s, *req.message_id, 429, kMessage, now_ms);
+    } else {
+        send(s, build_error(parsed.message_id, 429, kMessage, now_ms), OutType::error);
+    }
+}
+
+void Hub::process_text(Session* s, std::string_view text, bool rate_limited, int64_t now_ms) {
     ParseResult parsed = parse_request(text);
+    if (rate_limited) {
+        counters_.in[static_cast<size_t>(parsed.status == ParseStatus::malformed ? InType::malformed
+                                                                                 : in_type(parsed.request.type))]++;
+        answer_rate_limited(s, parsed, now_ms);
+        return;
+    }
     if (parsed.status == ParseStatus::malformed) {
         counters_.in[static_cast<size_t>(InType::malformed)]++;
         send(s, build_error(parsed.message_id, 400, parsed.message, now_ms), OutType::error);
@@ -370,13 +404,13 @@ void Hub::start_auto_join(Session* s) {
                        [this, sid](GroupsResult r) { finish_auto_join(sid, std::move(r)); });
 }
 
-void Hub::hold_request(Session* s, std::string_view text) {
+void Hub::hold_request(Session* s, std::string_view text, bool rate_limited) {
     if (s->held.size() >= kMaxHeldRequests || s->held_bytes + text.size() > kMaxHeldBytes) {
         counters_.protocol_closes++;
         close_session(s, kClosePolicy, "too many requests before auto-join completed");
         return;
     }
-    s->held.emplace_back(text);
+    s->held.push_back(Session::HeldRequest{std::string(text), rate_limited});
     s->held_bytes += text.size();
     if (s->held.size() >= kPauseHeldRequests && !s->reading_paused && transport_.pause_reading) {
         s->reading_paused = true;
@@ -404,10 +438,10 @@ void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
     // The requests that arrived meanwhile, in order. None of them can start
     // another hold (only a connection's first authentication does).
     while (!s->held.empty() && !s->closing) {
-        std::string text = std::move(s->held.front());
+        Session::HeldRequest req = std::move(s->held.front());
         s->held.pop_front();
-        s->held_bytes -= text.size();
-        on_text(s, text, now());
+        s->held_bytes -= req.text.size();
+        process_text(s, req.text, req.rate_limited, now());
     }
     s->held.clear();
     s->held_bytes = 0;

@@ -169,7 +169,10 @@ private:
                       int64_t now_ms, const std::optional<std::string>& since = std::nullopt);
     void start_auto_join(Session* s);
     void finish_auto_join(uint64_t session_id, GroupsResult result);
-    void hold_request(Session* s, std::string_view text);
+    void hold_request(Session* s, std::string_view text, bool rate_limited);
+    // Parses and handles (or, rate_limited, answers 429 to) one request.
+    void process_text(Session* s, std::string_view text, bool rate_limited, int64_t now_ms);
+    void answer_rate_limited(Session* s, const ParseResult& parsed, int64_t now_ms);
     void start_inbox_replay(Session* s, const std::string& since, const std::optional<std::string>& message_id);
     void finish_inbox_replay(uint64_t session_id, const std::optional<std::string>& message_id,
                              InboxResult result);

@@ -41,9 +41,9 @@ constexpr CounterRow kCounterRows[] = {
      &ServerCounters::ws_connections_opened},
     {"pushd_ws_connections_closed_total", "connections_closed", "WebSocket connections closed",
      &ServerCounters::ws_connections_closed},
-    {"pushd_ws_handshakes_refused_total", "handshakes_refused",
-     "WebSocket handshakes refused (wrong path, limits, auth, origin)",
-     &ServerCounters::ws_handshakes_refused},
+    {"pushd_blocked_closes_total", "blocked_closes",
+     "open connections closed with 4003 because a reload blacklisted their address",
+     &ServerCounters::blocked_closes},
     {"pushd_http_requests_total", "http_requests", "plain HTTP requests served",
      &ServerCounters::http_requests},
     {"pushd_config_reloads_total", nullptr, "configuration reloads applied (SIGHUP)",
@@ -52,6 +52,9 @@ constexpr CounterRow kCounterRows[] = {
      "configuration reloads refused because the file was invalid",
      &ServerCounters::reloads_failed},
 };
+
+constexpr const char* kRefusalNames[kHandshakeRefusals] = {
+    "none", "blacklist", "draining", "path", "per_ip", "capacity", "origin", "token"};
 
 constexpr const char* kInNames[kInTypes] = {"ping",       "auth",      "send_message", "join_group",
                                             "leave_group", "mark_read", "malformed"};
@@ -103,6 +106,12 @@ constexpr ProtocolRow kProtocolRows[] = {
      &ProtocolCounters::deflate_bytes_in},
     {"pushd_deflate_bytes_out_total", "deflate_bytes_out", "payload bytes of the compressed frames after compression",
      &ProtocolCounters::deflate_bytes_out},
+    {"pushd_rate_limited_total", "rate_limited",
+     "requests refused with 429 over Limits.MessagesPerSecond / Limits.Burst",
+     &ProtocolCounters::rate_limited},
+    {"pushd_rate_limit_closes_total", "rate_limit_closes",
+     "connections closed with 1008 for sending at 10x Limits.MessagesPerSecond",
+     &ProtocolCounters::rate_limit_closes},
 };
 
 constexpr const char* kRedisLinkNames[kRedisLinks] = {"commands", "bus"};
@@ -160,6 +169,7 @@ uint64_t sum(const uint64_t* v, size_t n) {
 
 const char* in_type_name(InType type) { return kInNames[static_cast<size_t>(type)]; }
 const char* out_type_name(OutType type) { return kOutNames[static_cast<size_t>(type)]; }
+const char* refusal_name(HandshakeRefusal refusal) { return kRefusalNames[static_cast<size_t>(refusal)]; }
 
 std::string prometheus_escape_label(const std::string& value) {
     std::string out;
@@ -239,6 +249,14 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
         f.push_back(single(row.metric, row.help, MetricType::counter,
                            static_cast<double>(counters.*row.field)));
     }
+    MetricFamily refused{"pushd_ws_handshakes_refused_total",
+                         "WebSocket handshakes refused, by reason (the first check that failed)",
+                         MetricType::counter, {}};
+    for (size_t i = 1; i < kHandshakeRefusals; i++) {
+        refused.samples.push_back({std::string("reason=\"") + kRefusalNames[i] + "\"",
+                                   static_cast<double>(counters.ws_handshakes_refused[i])});
+    }
+    f.push_back(std::move(refused));
     MetricFamily in{"pushd_messages_in_total", "client messages received, by request type",
                     MetricType::counter, {}};
     for (size_t i = 0; i < kInTypes; i++) {
@@ -278,6 +296,8 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
             cJSON_AddNumberToObject(o, row.stats_key, static_cast<double>(counters.*row.field));
         }
     }
+    cJSON_AddNumberToObject(o, "handshakes_refused",
+                            static_cast<double>(sum(counters.ws_handshakes_refused, kHandshakeRefusals)));
     cJSON_AddNumberToObject(o, "messages_in", static_cast<double>(sum(protocol.in, kInTypes)));
     cJSON_AddNumberToObject(o, "messages_out", static_cast<double>(sum(protocol.out, kOutTypes)));
     cJSON_AddNumberToObject(o, "auth_failed",

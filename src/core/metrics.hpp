@@ -44,11 +44,16 @@ struct RedisCounters {
     uint64_t inbox_dropped = 0;                // inbox writes given up (queue full, refused by Redis)
 };
 
+// Why a WebSocket handshake was refused (core/access.hpp gives the order).
+enum class HandshakeRefusal : uint8_t { none, blacklist, draining, path, per_ip, capacity, origin, token, count };
+inline constexpr size_t kHandshakeRefusals = static_cast<size_t>(HandshakeRefusal::count);
+
 // Monotonic event counts of one instance. Every field only ever grows.
 struct ServerCounters {
     uint64_t ws_connections_opened = 0;
     uint64_t ws_connections_closed = 0;
-    uint64_t ws_handshakes_refused = 0;
+    uint64_t ws_handshakes_refused[kHandshakeRefusals] = {};  // by reason; slot none stays 0
+    uint64_t blocked_closes = 0;     // 4003: open connections whose address a reload blacklisted
     uint64_t http_requests = 0;
     uint64_t reloads_ok = 0;
     uint64_t reloads_failed = 0;
@@ -83,6 +88,8 @@ struct ProtocolCounters {
     uint64_t deflate_messages = 0;       // frames compressed (once each, shared by recipients)
     uint64_t deflate_bytes_in = 0;       // their payload bytes before compression
     uint64_t deflate_bytes_out = 0;      // and after
+    uint64_t rate_limited = 0;           // requests refused with 429 (Limits.MessagesPerSecond)
+    uint64_t rate_limit_closes = 0;      // 1008: connections flooding at 10x the rate
 };
 
 // Current levels, computed when /metrics or /stats is asked for.
@@ -133,8 +140,10 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
 std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& counters,
                               const ProtocolCounters& protocol);
 
-// Label values for InType / OutType ("send_message", "new_message", ...).
+// Label values for InType / OutType ("send_message", "new_message", ...)
+// and HandshakeRefusal ("blacklist", "per_ip", ...).
 const char* in_type_name(InType type);
+const char* refusal_name(HandshakeRefusal refusal);
 const char* out_type_name(OutType type);
 
 }  // namespace pushd

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/outq.hpp"
+#include "core/ratelimit.hpp"
 #include "core/stream_id.hpp"
 
 #include <cstdint>
@@ -52,11 +53,20 @@ struct Session {
     // cleared by the io layer only).
     bool flush_listed = false;
 
+    // Limits.MessagesPerSecond / Limits.Burst: every request takes a token
+    // when it arrives (held ones too).
+    RateBucket rate;
+
     // AutoJoin: while the user's group set is being read, requests wait
     // here and are handled in order once it arrives (bounded by the hub).
+    // A request that found no token waits too, to get its 429 in order.
+    struct HeldRequest {
+        std::string text;
+        bool rate_limited;
+    };
     bool holding = false;
     bool reading_paused = false;   // the transport was asked to stop reading
-    std::deque<std::string> held;
+    std::deque<HeldRequest> held;
     size_t held_bytes = 0;
 
     // send_message in flight: pushes of its own messages (and those after

@@ -71,6 +71,7 @@ void on_reload_signal(uv_signal_t* handle, int) {
     server.config.security = loaded.config.security;
     server.config.limits = loaded.config.limits;
     server.config.log = loaded.config.log;
+    server_apply_security(server);
     LogLevel level = LogLevel::info;
     log_level_from_name(server.config.log.level, &level);
     log_set_level(level);
@@ -115,6 +116,7 @@ int server_run(Server& server) {
     uv_signal_start(&server.sig_int, on_stop_signal, SIGINT);
     uv_signal_start(&server.sig_hup, on_reload_signal, SIGHUP);
 
+    server_apply_security(server);
     int status = 0;
     if (ws_server_start(server) != 0) {
         status = 1;

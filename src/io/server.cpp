@@ -168,6 +168,22 @@ void server_stop(Server& server) {
     uv_stop(server.loop);
 }
 
+size_t server_apply_security(Server& server) {
+    server.access = access_policy(server.config.security);
+    if (!server.hub || server.access.blacklist.empty()) return 0;
+    size_t closed = 0;
+    server.hub->for_each_session([&](Session* s) {
+        const auto* conn = static_cast<const ConnData*>(lws_wsi_user(wsi_of(s)));
+        if (s->closing || !conn || !cidr_list_contains(server.access.blacklist, conn->client)) return;
+        LOG_INFO("closing connection %llu from %s: address now blacklisted",
+                 static_cast<unsigned long long>(s->id), ip_to_string(conn->client).c_str());
+        server.counters.blocked_closes++;
+        server.hub->close_session(s, kCloseBlocked, "address blocked");
+        closed++;
+    });
+    return closed;
+}
+
 void server_connection_gone(Server& server) {
     if (server.draining && server.ws_sockets.empty()) server_stop(server);
 }

@@ -3,6 +3,7 @@
 // several instances could run on several threads, each with its own Server.
 #pragma once
 
+#include "core/access.hpp"
 #include "core/auth.hpp"
 #include "core/config.hpp"
 #include "core/hub.hpp"
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -40,6 +42,11 @@ struct ConnData {
     bool deflate_window_ok;
     // permessage-deflate is active on the connection (lws inflates input).
     bool deflate_active;
+    // The client's address (the peer, or from X-Forwarded-For behind a
+    // trusted proxy), found at the handshake; counted in Server::per_ip
+    // from ESTABLISHED until CLOSED while ip_counted.
+    IpAddr client;
+    bool ip_counted;
 };
 
 // Bytes one writable callback sends at most when it batches frames: the
@@ -77,6 +84,11 @@ struct Server {
     // lws_callback_on_writable: see ws_flush_pending in ws_protocol.cpp.
     std::vector<Session*> flush_pending;
     uv_check_t flush_check{};
+    // Security.* parsed (rebuilt at each reload) and the open WebSocket
+    // connections per client address (entries erased at zero, so at most
+    // one per open connection).
+    AccessPolicy access;
+    std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_ip;
 
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start
@@ -116,6 +128,12 @@ void server_stop_redis(Server& server);
 // Why the instance is degraded ("redis: Connection refused"), or "" when
 // both Redis links are up.
 std::string server_redis_problem(const Server& server);
+
+// Applies Security.* of server.config (at start and after a reload): parses
+// the policy new handshakes are checked against and closes, with 4003,
+// open connections whose client address is now blacklisted. Walks every
+// session: reload time only. Returns how many it closed.
+size_t server_apply_security(Server& server);
 
 // Called when lws has freed a connection: stops the loop once draining and
 // no WebSocket connection is left.

@@ -5,8 +5,11 @@
 #include "io/server.hpp"
 #include "core/frame_deflate.hpp"
 
+#include <netinet/in.h>
 #include <strings.h>
+#include <sys/socket.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -19,14 +22,37 @@ Server& server_of(lws* wsi) {
     return *static_cast<Server*>(lws_context_user(lws_get_context(wsi)));
 }
 
-// The value of header `token` (for the URI: the path, without the query).
-std::string header_text(lws* wsi, lws_token_indexes token) {
+// A request header (for the URI token: the path without the query), or
+// nullopt when absent or longer than `max` bytes.
+std::optional<std::string> header_value(lws* wsi, lws_token_indexes token, size_t max = 8192) {
     int len = lws_hdr_total_length(wsi, token);
-    if (len <= 0) return {};
-    std::string path(static_cast<size_t>(len) + 1, '\0');
-    if (lws_hdr_copy(wsi, path.data(), len + 1, token) < 0) return {};
-    path.resize(static_cast<size_t>(len));
-    return path;
+    if (len <= 0 || static_cast<size_t>(len) > max) return std::nullopt;
+    // Repeated headers are joined with ',' by lws: room for the separators.
+    std::string value(static_cast<size_t>(len) + 64, '\0');
+    int n = lws_hdr_copy(wsi, value.data(), static_cast<int>(value.size()), token);
+    if (n < 0) return std::nullopt;
+    value.resize(static_cast<size_t>(n));
+    return value;
+}
+
+std::string request_path(lws* wsi, lws_token_indexes token) {
+    return header_value(wsi, token).value_or(std::string());
+}
+
+// The socket's peer address (IPv4 as ::ffff:a.b.c.d); all zeros (::) when
+// the socket cannot say.
+IpAddr peer_address(lws* wsi) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    IpAddr addr{};
+    if (getpeername(lws_get_socket_fd(wsi), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return addr;
+    if (ss.ss_family == AF_INET) {
+        std::array<uint8_t, 4> v4{};
+        std::memcpy(v4.data(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, 4);
+        return ipv4_mapped(v4);
+    }
+    if (ss.ss_family == AF_INET6) std::memcpy(addr.data(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
+    return addr;
 }
 
 void free_http_reply(ConnData* conn) {
@@ -105,26 +131,49 @@ std::optional<std::string> handshake_token(lws* wsi) {
     return std::nullopt;
 }
 
-int refuse(Server& server, lws* wsi, unsigned int status) {
-    server.counters.ws_handshakes_refused++;
-    lws_return_http_status(wsi, status, nullptr);
+int refuse(Server& server, lws* wsi, HandshakeRefusal why) {
+    server.counters.ws_handshakes_refused[static_cast<size_t>(why)]++;
+    lws_return_http_status(wsi, static_cast<unsigned int>(refusal_http_status(why)), nullptr);
     return -1;
 }
 
-// Decides whether a WebSocket upgrade may proceed. Nonzero refuses it.
+// What the admission checks need to know about this upgrade request.
+HandshakeFacts handshake_facts(Server& server, lws* wsi) {
+    HandshakeFacts facts;
+    const IpAddr peer = peer_address(wsi);
+    facts.client = peer;
+    if (!server.access.trusted_proxies.empty()) {
+        if (std::optional<std::string> xff = header_value(wsi, WSI_TOKEN_X_FORWARDED_FOR))
+            facts.client = forwarded_client(peer, *xff, server.access.trusted_proxies);
+    }
+    facts.draining = server.draining;
+    facts.path_ok = request_path(wsi, WSI_TOKEN_GET_URI) == server.config.path;
+    auto counted = server.per_ip.find(facts.client);
+    facts.from_client = counted == server.per_ip.end() ? 0 : counted->second;
+    facts.total = server.hub->session_count();
+    facts.origin = header_value(wsi, WSI_TOKEN_ORIGIN, 1024);
+    if (!facts.origin && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0)
+        facts.origin = std::string();  // too long to be an origin: only "*" allows it
+    return facts;
+}
+
+// Decides whether a WebSocket upgrade may proceed, before anything is
+// allocated for it: the checks of core/access.hpp in their order, then the
+// handshake token. Nonzero refuses it.
 int on_filter_upgrade(lws* wsi, ConnData* conn) {
     Server& server = server_of(wsi);
-    if (server.draining) return refuse(server, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
-    if (header_text(wsi, WSI_TOKEN_GET_URI) != server.config.path)
-        return refuse(server, wsi, HTTP_STATUS_NOT_FOUND);
-    if (conn) {
-        std::string offer = header_text(wsi, WSI_TOKEN_EXTENSIONS);
-        conn->deflate_window_ok = deflate_offer_allows_our_window(offer);
-    }
+    HandshakeFacts facts = handshake_facts(server, wsi);
+    HandshakeRefusal why = admit_handshake(server.access, server.config.limits, facts);
+    if (why != HandshakeRefusal::none) return refuse(server, wsi, why);
+    // No per-connection memory to track it in: it cannot be taken.
+    if (!conn) return refuse(server, wsi, HandshakeRefusal::capacity);
+    conn->client = facts.client;
+    conn->deflate_window_ok =
+        deflate_offer_allows_our_window(header_value(wsi, WSI_TOKEN_EXTENSIONS).value_or(std::string()));
     if (std::optional<std::string> token = handshake_token(wsi)) {
         AuthResult r = verify_token(*token, server.config.auth.access_secret,
                                     server.config.auth.user_claim, wall_ms() / 1000);
-        if (r.error != AuthError::none || !conn) return refuse(server, wsi, HTTP_STATUS_UNAUTHORIZED);
+        if (r.error != AuthError::none) return refuse(server, wsi, HandshakeRefusal::token);
         delete conn->handshake_token;
         conn->handshake_token = new VerifiedToken(std::move(r.token));
     }
@@ -141,12 +190,22 @@ void on_established(lws* wsi, ConnData* conn) {
         conn->handshake_token = nullptr;
     }
     server.ws_sockets.insert(wsi);
+    server.per_ip[conn->client]++;
+    conn->ip_counted = true;
     conn->session = server.hub->on_open(wsi, token, wall_ms());
     // lws answers an option query only for an extension active on the
     // connection: that is how we learn permessage-deflate was negotiated.
     conn->deflate_active = server.config.compression.enabled &&
                            lws_set_extension_option(wsi, "permessage-deflate", "compression_level", "1") == 0;
     conn->session->deflate = conn->deflate_active && conn->deflate_window_ok;
+}
+
+// The connection no longer counts against Limits.MaxConnectionsPerIp.
+void uncount_ip(Server& server, ConnData* conn) {
+    if (!conn->ip_counted) return;
+    conn->ip_counted = false;
+    auto it = server.per_ip.find(conn->client);
+    if (it != server.per_ip.end() && --it->second == 0) server.per_ip.erase(it);
 }
 
 // Closes from inside this connection's own callback: lws sends the close
@@ -254,9 +313,10 @@ void unlist_flush(Server& server, Session* s) {
 void on_closed(lws* wsi, ConnData* conn) {
     delete conn->handshake_token;
     conn->handshake_token = nullptr;
+    Server& server = server_of(wsi);
+    uncount_ip(server, conn);
     Session* s = conn->session;
     if (!s) return;
-    Server& server = server_of(wsi);
     conn->session = nullptr;
     unlist_flush(server, s);
     server.counters.ws_connections_closed++;

@@ -88,6 +88,14 @@ int ws_server_start(Server& server) {
     info.user = &server;
     // lws checks the fd limit to size its tables; 0 means "use the rlimit".
     info.fd_limit_per_thread = 0;
+    // TLS: the same port serves wss:// and https:// (main checked the
+    // files with tls_files_problem, so lws does not fail on them).
+    const TlsConfig& tls = cfg.security.tls;
+    if (!tls.cert.empty()) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = tls.cert.c_str();
+        info.ssl_private_key_filepath = tls.key.c_str();
+    }
     // WebSocket-level heartbeat: lws pings a connection idle for
     // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
     // received frame confirms it, see on_receive).

@@ -4,6 +4,7 @@
 #include "harness.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <sys/stat.h>
 
@@ -133,7 +134,7 @@ bool PushdProcess::start(const PushdOptions& options) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.start_timeout_ms);
     std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
-        HttpResponse r = http_get("127.0.0.1", options_.port, "/health", 1000);
+        HttpResponse r = get("/health", 1000);
         if (r.status != 0)
             return true;
         last = r.error;
@@ -195,7 +196,14 @@ bool PushdProcess::wait_log(const std::string& needle, int timeout_ms, size_t fr
 }
 
 HttpResponse PushdProcess::get(const std::string& path, int timeout_ms) const {
-    return http_get("127.0.0.1", options_.port, path, timeout_ms);
+    return http_get("127.0.0.1", options_.port, path, timeout_ms, HttpGetOptions{options_.tls, true});
+}
+
+double PushdProcess::metric(const std::string& sample) const {
+    HttpResponse r = get("/metrics");
+    size_t at = ("\n" + r.body).find("\n" + sample + " ");
+    if (r.status != 200 || at == std::string::npos) return -1;
+    return std::strtod(r.body.c_str() + at + sample.size() + 1, nullptr);
 }
 
 ConnectOptions PushdProcess::ws_options(const std::string& query) const {
@@ -203,6 +211,8 @@ ConnectOptions PushdProcess::ws_options(const std::string& query) const {
     o.host = "127.0.0.1";
     o.port = options_.port;
     o.path = options_.ws_path + query;
+    o.tls = options_.tls;
+    o.tls_insecure = options_.tls;  // test certificates are self-signed
     return o;
 }
 

@@ -41,6 +41,10 @@ struct PushdOptions {
     std::vector<std::string> args;    // extra arguments after "-f <file>"
     EnvVars env;                      // extra environment (PUSHD_* overrides)
     bool wait_healthy = true;         // start() waits until GET /health answers (any status)
+    // Its config sets Security.TLS.*: get() and the health wait use https
+    // and ws_options() wss (any certificate accepted); clients need a hub
+    // made with enable_tls.
+    bool tls = false;
     int start_timeout_ms = 15000;
 };
 
@@ -96,8 +100,13 @@ public:
 
     const std::string& error() const { return error_; }
 
-    // GET `path` from this pushd's HTTP port.
+    // GET `path` from this pushd's HTTP port (https with options.tls).
     HttpResponse get(const std::string& path, int timeout_ms = 5000) const;
+
+    // The value of one /metrics sample, named with its labels as printed
+    // ("pushd_rate_limited_total", "x_total{reason=\"origin\"}"); -1 when
+    // absent or /metrics did not answer.
+    double metric(const std::string& sample) const;
 
     // Connect options for this pushd's WebSocket endpoint; `query` is
     // appended to the path ("?token=...").

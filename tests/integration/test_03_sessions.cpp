@@ -32,6 +32,9 @@ TEST_CASE("close codes: binary 1003, auth timeout 4001", "[sessions][close]") {
 
 namespace {
 
+// For tests that send more than Limits.Burst requests at once.
+const ConfigOverrides kNoRateLimit = {{"Limits.MessagesPerSecond", "1000000"}, {"Limits.Burst", "10000000"}};
+
 // One redis-server, one pushd on it and a client hub, for the session tests.
 struct Instance {
     RedisProcess redis;
@@ -203,7 +206,7 @@ TEST_CASE("requests need auth (401); bad frames get 400; bad fields 422", "[sess
 
 TEST_CASE("two connections in a group both receive a message, the sender's included, in order",
           "[sessions][fanout]") {
-    Instance s;
+    Instance s(kNoRateLimit);  // 50 sends at once: the fan-out is under test, not the rate limit
     int a = s.login("alice");
     int b = s.login("bob");
     CHECK(jfield(s.ask(a, join("ja", "room")), "data.success") == "true");
@@ -310,7 +313,9 @@ TEST_CASE("MaxSessionsPerUser closes the oldest with 4009", "[sessions][limits]"
 
 TEST_CASE("a slow reader is closed with 4008 while a fast reader in the group loses nothing",
           "[sessions][backpressure]") {
-    Instance s(ConfigOverrides{{"Limits.MaxQueueBytes", "65536"}});
+    ConfigOverrides overrides = kNoRateLimit;  // the sender floods on purpose
+    overrides.push_back({"Limits.MaxQueueBytes", "65536"});
+    Instance s(overrides);
     int slow = s.login("slow");
     int fast = s.login("fast");
     int sender = s.login("sender");

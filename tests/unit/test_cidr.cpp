@@ -126,3 +126,52 @@ TEST_CASE("cidr_contains IPv6 blocks and family separation", "[cidr]") {
     CHECK(cidr_contains(loopback, ip("::1")));
     CHECK_FALSE(cidr_contains(loopback, ip("::2")));
 }
+
+TEST_CASE("cidr lists, address text and hashing", "[cidr]") {
+    std::vector<Cidr> list = pushd::parse_cidr_list({"10.0.0.0/8", "bad", "2001:db8::/32"});
+    REQUIRE(list.size() == 2);  // the entry validation would refuse is skipped
+    CHECK(pushd::cidr_list_contains(list, ip("10.9.9.9")));
+    CHECK(pushd::cidr_list_contains(list, ip("2001:db8::5")));
+    CHECK_FALSE(pushd::cidr_list_contains(list, ip("11.0.0.1")));
+    CHECK_FALSE(pushd::cidr_list_contains({}, ip("10.0.0.1")));
+
+    CHECK(pushd::ip_to_string(ip("127.0.0.2")) == "127.0.0.2");
+    CHECK(pushd::ip_to_string(ip("::ffff:127.0.0.2")) == "127.0.0.2");
+    CHECK(pushd::ip_to_string(ip("2001:db8:0::1")) == "2001:db8::1");
+
+    pushd::IpAddrHash h;
+    CHECK(h(ip("10.0.0.1")) == h(ip("::ffff:10.0.0.1")));
+    CHECK(h(ip("10.0.0.1")) != h(ip("10.0.0.2")));
+}
+
+TEST_CASE("forwarded_client walks X-Forwarded-For from the right past trusted proxies", "[cidr]") {
+    using pushd::forwarded_client;
+    const std::vector<Cidr> trusted = pushd::parse_cidr_list({"127.0.0.1", "10.0.0.0/8"});
+    const IpAddr proxy = ip("127.0.0.1");
+
+    SECTION("an untrusted peer's header is ignored") {
+        CHECK(forwarded_client(ip("127.0.0.5"), "1.2.3.4", trusted) == ip("127.0.0.5"));
+        CHECK(forwarded_client(proxy, "1.2.3.4", {}) == proxy);
+    }
+    SECTION("the last address that is not a trusted proxy is the client") {
+        CHECK(forwarded_client(proxy, "1.2.3.4", trusted) == ip("1.2.3.4"));
+        CHECK(forwarded_client(proxy, "9.9.9.9, 1.2.3.4", trusted) == ip("1.2.3.4"));
+        CHECK(forwarded_client(proxy, "9.9.9.9, 1.2.3.4, 10.1.1.1,10.2.2.2", trusted) == ip("1.2.3.4"));
+        CHECK(forwarded_client(proxy, " 2001:db8::7 ", trusted) == ip("2001:db8::7"));
+    }
+    SECTION("a spoofed left part does not help the client") {
+        // The client wrote "5.5.5.5" itself; the proxy appended its real address.
+        CHECK(forwarded_client(proxy, "5.5.5.5, 6.6.6.6", trusted) == ip("6.6.6.6"));
+    }
+    SECTION("garbage stops the walk at the last address accepted") {
+        CHECK(forwarded_client(proxy, "1.2.3.4, unknown", trusted) == proxy);
+        CHECK(forwarded_client(proxy, "unknown, 10.1.1.1", trusted) == ip("10.1.1.1"));
+        CHECK(forwarded_client(proxy, "1.2.3.4:5678", trusted) == proxy);
+        CHECK(forwarded_client(proxy, "1.2.3.4, , 10.1.1.1", trusted) == ip("1.2.3.4"));  // empty items skipped
+    }
+    SECTION("every entry trusted: the leftmost; empty header: the peer") {
+        CHECK(forwarded_client(proxy, "10.0.0.9, 10.0.0.8", trusted) == ip("10.0.0.9"));
+        CHECK(forwarded_client(proxy, "", trusted) == proxy);
+        CHECK(forwarded_client(proxy, " , ", trusted) == proxy);
+    }
+}

@@ -167,8 +167,8 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         "Groups.DedupWindow", "Limits.MaxMessageBytes", "Limits.MaxConnections",
         "Limits.MaxConnectionsPerIp", "Limits.MaxSessionsPerUser", "Limits.MessagesPerSecond",
         "Limits.Burst", "Limits.MaxQueueBytes", "Heartbeat.Interval", "Heartbeat.Timeout",
-        "Security.AllowedOrigins", "Security.IpBlacklist", "Security.TLS.Cert", "Security.TLS.Key",
-        "Compression.Enabled", "Log.Level"};
+        "Security.AllowedOrigins", "Security.IpBlacklist", "Security.TrustedProxies",
+        "Security.TLS.Cert", "Security.TLS.Key", "Compression.Enabled", "Log.Level"};
     CHECK(names == expected);
 
     CHECK(config_detail::env_var_name("Port") == "PUSHD_PORT");
@@ -523,6 +523,18 @@ TEST_CASE("cross-field validation", "[config]") {
         CHECK(error_of("", {{"PUSHD_SECURITY_IPBLACKLIST", "10.0.0.1,bad"}}) ==
               "PUSHD_SECURITY_IPBLACKLIST: Security.IpBlacklist: item 2 'bad' is not an IP address "
               "or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)");
+        CHECK(error_of("Security:\n  IpBlacklist: ['10.0.0.0/8', '::/0', '1.2.3.4/32', '::1/128', '10.0.0.1/']\n") ==
+              "t.yaml:2:64: Security.IpBlacklist: item 5 '10.0.0.1/' is not an IP address or CIDR "
+              "block (e.g. 10.0.0.0/8, 2001:db8::/32)");
+    }
+    SECTION("trusted proxies") {
+        CHECK(load_ok("").security.trusted_proxies.empty());
+        Config c = load_ok("Security: {TrustedProxies: [10.0.0.0/8, '::1']}\n");
+        CHECK(c.security.trusted_proxies == std::vector<std::string>{"10.0.0.0/8", "::1"});
+        CHECK(error_of("Security:\n  TrustedProxies:\n    - 127.0.0.1\n    - 300.0.0.1\n") ==
+              "t.yaml:4:7: Security.TrustedProxies: item 2 '300.0.0.1' is not an IP address or CIDR "
+              "block (e.g. 10.0.0.0/8, 2001:db8::/32)");
+        CHECK(load_ok("", {{"PUSHD_SECURITY_TRUSTEDPROXIES", "127.0.0.1, ::1"}}).security.trusted_proxies.size() == 2);
     }
 }
 

@@ -291,6 +291,7 @@ TEST_CASE("MaxSessionsPerUser closes the oldest with 4009", "[hub]") {
 TEST_CASE("a slow consumer is dropped with 4008 while others keep everything", "[hub]") {
     Fixture f;
     f.config.limits.max_queue_bytes = 4096;
+    f.config.limits.burst = 1000;  // the sender's 100 requests at one instant are not rate limited
     Session* slow = f.open_authed("slow");
     Session* fast = f.open_authed("fast");
     Session* sender = f.open_authed("sender");
@@ -556,6 +557,9 @@ TEST_CASE("AutoJoin: storage down gives error 503; too many held requests close 
 
     f.store->set_unavailable(false);
     f.defer_groups = true;
+    // The held-request bounds, not the rate limit, are under test here.
+    f.config.limits.messages_per_second = 1000000;
+    f.config.limits.burst = 10000000;
     Session* t = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.hub->on_text(t, auth_json(f, "u"), f.now);
     for (size_t i = 0; i < kPauseHeldRequests; i++) f.hub->on_text(t, R"({"type":"ping"})", f.now);
@@ -656,4 +660,100 @@ TEST_CASE("permessage-deflate sessions get one shared compressed twin, the other
         CHECK(f.hub->gather_output(s, buf.data(), buf.size(), &big) > 0);
     }
     CHECK(f.hub->queued_bytes() == 0);
+}
+
+TEST_CASE("rate limit: past the burst requests get 429 and are not handled; tokens refill", "[hub][ratelimit]") {
+    Fixture f;
+    f.config.limits.messages_per_second = 10;
+    f.config.limits.burst = 3;
+    f.config.groups.auto_join = false;
+    Session* s = f.open_authed("u");  // the auth took one token
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"j1","data":{"group_id":"g1"}})", f.now);
+    f.hub->on_text(s, R"({"type":"ping","message_id":"p1"})", f.now);
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"j2","data":{"group_id":"g2"}})", f.now);
+    f.hub->on_text(s, R"({"type":"ping","message_id":"p2"})", f.now);
+    f.hub->on_text(s, R"({"type":"ping"})", f.now);
+    f.hub->on_text(s, R"({"type":"auth","message_id":"a2","data":{"token":")" + f.token("u") + "\"}}", f.now);
+    f.hub->on_text(s, "not json", f.now);
+    f.hub->on_text(s, R"({"type":"leave_group","message_id":"l1","data":{}})", f.now);
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 8);
+    CHECK(Fixture::type_of(out[0]) == "ack");
+    CHECK(Fixture::field(out[0], "data", "success") == "true");
+    CHECK(Fixture::type_of(out[1]) == "pong");
+    CHECK(Fixture::type_of(out[2]) == "ack");
+    CHECK(Fixture::field(out[2], "message_id") == "j2");
+    CHECK(Fixture::field(out[2], "data", "code") == "429");
+    CHECK(Fixture::field(out[2], "data", "success") == "false");
+    for (size_t i : {3, 4, 5, 6}) {
+        INFO(out[i]);
+        CHECK(Fixture::type_of(out[i]) == "error");
+        CHECK(Fixture::field(out[i], "data", "code") == "429");
+    }
+    CHECK(Fixture::field(out[3], "message_id") == "p2");
+    CHECK(Fixture::field(out[4], "message_id") == "");
+    CHECK(Fixture::field(out[5], "message_id") == "a2");
+    CHECK(Fixture::type_of(out[7]) == "ack");  // rate limited before its fields are looked at
+    CHECK(Fixture::field(out[7], "data", "code") == "429");
+    CHECK(f.hub->group_count() == 1);  // j2 was not handled
+    CHECK(f.hub->counters().rate_limited == 6);
+    CHECK(f.closes.count(s) == 0);
+
+    f.now += 100;  // one token back
+    f.hub->on_text(s, R"({"type":"ping","message_id":"p3"})", f.now);
+    f.hub->on_text(s, R"({"type":"ping","message_id":"p4"})", f.now);
+    out = f.drain(s);
+    REQUIRE(out.size() == 2);
+    CHECK(Fixture::type_of(out[0]) == "pong");
+    CHECK(Fixture::type_of(out[1]) == "error");
+
+    // A reload's new limits apply to this open connection.
+    f.config.limits.burst = 100;
+    f.now += 10000;
+    for (int i = 0; i < 100; i++) f.hub->on_text(s, R"({"type":"ping"})", f.now);
+    out = f.drain(s);
+    REQUIRE(out.size() == 100);
+    CHECK(Fixture::type_of(out[99]) == "pong");
+}
+
+TEST_CASE("rate limit: a flood closes with 1008 after 8x the rate refused within a second", "[hub][ratelimit]") {
+    Fixture f;
+    f.config.limits.messages_per_second = 4;
+    f.config.limits.burst = 4;
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    for (int i = 0; i < 4 + 31; i++) f.hub->on_text(s, R"({"type":"ping"})", f.now);
+    CHECK(f.closes.count(s) == 0);
+    f.hub->on_text(s, R"({"type":"ping"})", f.now);  // the 32nd refusal: 8 x 4
+    CHECK(f.closes[s] == kClosePolicy);
+    CHECK(s->close_reason == std::string("rate limit exceeded"));
+    CHECK(f.hub->counters().rate_limit_closes == 1);
+    CHECK(f.hub->counters().rate_limited == 32);
+    auto out = f.drain(s);
+    CHECK(out.size() == 4 + 31);  // replies queued before the close are still written
+    f.hub->on_text(s, R"({"type":"ping"})", f.now);  // closing: ignored
+    CHECK(f.drain(s).empty());
+}
+
+TEST_CASE("rate limit: requests held for AutoJoin take their token on arrival and answer in order",
+          "[hub][ratelimit][autojoin]") {
+    Fixture f;
+    f.config.limits.messages_per_second = 1;
+    f.config.limits.burst = 3;
+    f.store->add_user_group("u", "g1");
+    f.defer_groups = true;
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(s, R"({"type":"auth","message_id":"a","data":{"token":")" + f.token("u") + "\"}}", f.now);
+    f.hub->on_text(s, R"({"type":"ping","message_id":"h1"})", f.now);
+    f.hub->on_text(s, R"({"type":"ping","message_id":"h2"})", f.now);
+    f.hub->on_text(s, R"({"type":"ping","message_id":"h3"})", f.now);  // no token left
+    f.now += 5000;  // the answer comes late; the tokens refilled meanwhile do not help h3
+    f.run_deferred();
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 4);
+    CHECK(Fixture::type_of(out[0]) == "auth_success");
+    CHECK(Fixture::type_of(out[1]) == "pong");
+    CHECK(Fixture::type_of(out[2]) == "pong");
+    CHECK(Fixture::type_of(out[3]) == "error");
+    CHECK(Fixture::field(out[3], "message_id") == "h3");
+    CHECK(Fixture::field(out[3], "data", "code") == "429");
 }

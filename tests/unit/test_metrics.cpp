@@ -83,3 +83,29 @@ TEST_CASE("/stats JSON carries online_users first and the counters", "[metrics]"
     CHECK(json.find("\"http_requests\":5") != std::string::npos);
     CHECK(json.find("\"messages_in\":5") != std::string::npos);
 }
+
+TEST_CASE("handshake refusals by reason, rate limits and blocked closes", "[metrics]") {
+    ServerCounters c;
+    c.ws_handshakes_refused[static_cast<size_t>(HandshakeRefusal::origin)] = 3;
+    c.ws_handshakes_refused[static_cast<size_t>(HandshakeRefusal::per_ip)] = 2;
+    c.blocked_closes = 4;
+    ProtocolCounters pc;
+    pc.rate_limited = 11;
+    pc.rate_limit_closes = 1;
+    std::string text = render_prometheus(server_metric_families(ProcessStats{}, ServerGauges{}, c, pc));
+    CHECK(pushd_test::prometheus_lint(text) == "");
+    for (const char* reason : {"blacklist", "draining", "path", "capacity", "token"}) {
+        CHECK(text.find(std::string("pushd_ws_handshakes_refused_total{reason=\"") + reason + "\"} 0\n") !=
+              std::string::npos);
+    }
+    CHECK(text.find("pushd_ws_handshakes_refused_total{reason=\"origin\"} 3\n") != std::string::npos);
+    CHECK(text.find("pushd_ws_handshakes_refused_total{reason=\"per_ip\"} 2\n") != std::string::npos);
+    CHECK(text.find("reason=\"none\"") == std::string::npos);
+    CHECK(text.find("pushd_blocked_closes_total 4\n") != std::string::npos);
+    CHECK(text.find("pushd_rate_limited_total 11\n") != std::string::npos);
+    CHECK(text.find("pushd_rate_limit_closes_total 1\n") != std::string::npos);
+    std::string json = render_stats_json(ServerGauges{}, c, pc);
+    CHECK(json.find("\"handshakes_refused\":5") != std::string::npos);
+    CHECK(json.find("\"rate_limited\":11") != std::string::npos);
+    CHECK(refusal_name(HandshakeRefusal::capacity) == std::string("capacity"));
+}

@@ -1,0 +1,42 @@
+// Handshake admission (see access.hpp).
+#include "core/access.hpp"
+
+namespace pushd {
+
+AccessPolicy access_policy(const SecurityConfig& security) {
+    AccessPolicy p;
+    p.blacklist = parse_cidr_list(security.ip_blacklist);
+    p.trusted_proxies = parse_cidr_list(security.trusted_proxies);
+    for (const std::string& o : security.allowed_origins) {
+        if (std::optional<OriginPattern> pattern = parse_origin_pattern(o)) p.origins.push_back(*pattern);
+    }
+    return p;
+}
+
+HandshakeRefusal admit_handshake(const AccessPolicy& policy, const LimitsConfig& limits,
+                                 const HandshakeFacts& facts) {
+    if (cidr_list_contains(policy.blacklist, facts.client)) return HandshakeRefusal::blacklist;
+    if (facts.draining) return HandshakeRefusal::draining;
+    if (!facts.path_ok) return HandshakeRefusal::path;
+    if (facts.from_client >= static_cast<size_t>(limits.max_connections_per_ip)) return HandshakeRefusal::per_ip;
+    if (facts.total >= static_cast<size_t>(limits.max_connections)) return HandshakeRefusal::capacity;
+    if (facts.origin && !origin_allowed(policy.origins, *facts.origin)) return HandshakeRefusal::origin;
+    return HandshakeRefusal::none;
+}
+
+int refusal_http_status(HandshakeRefusal refusal) {
+    switch (refusal) {
+    case HandshakeRefusal::none: return 0;
+    case HandshakeRefusal::blacklist: return 403;
+    case HandshakeRefusal::draining: return 503;
+    case HandshakeRefusal::path: return 404;
+    case HandshakeRefusal::per_ip: return 429;
+    case HandshakeRefusal::capacity: return 503;
+    case HandshakeRefusal::origin: return 403;
+    case HandshakeRefusal::token: return 401;
+    case HandshakeRefusal::count: break;
+    }
+    return 0;
+}
+
+}  // namespace pushd
