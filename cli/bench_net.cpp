@@ -30,13 +30,23 @@ struct FeedCtx {
     uint64_t rx_ns;
     std::string* pongs;  // control replies to write after the feed
     uint32_t mask;
+    bool corrupt = false;  // a compressed message did not inflate
 };
 
 void sink_message(void* p, pushd::ws::Opcode op, std::string_view payload) {
     auto* f = static_cast<FeedCtx*>(p);
     if (op != pushd::ws::Opcode::text) return;
+    Conn& c = *f->conn;
+    if (c.parser.message_compressed()) {
+        if (!c.inflater || !c.inflater->inflate(payload, 1 << 20, c.inflated)) {
+            f->corrupt = true;
+            return;
+        }
+        f->stats->compressed_in++;
+        payload = c.inflated;
+    }
     f->stats->messages_in++;
-    if (f->events->on_text) f->events->on_text(f->events->ctx, *f->conn, payload, f->rx_ns);
+    if (f->events->on_text) f->events->on_text(f->events->ctx, c, payload, f->rx_ns);
 }
 
 void sink_control(void* p, pushd::ws::Opcode op, std::string_view payload) {
@@ -143,7 +153,8 @@ void Loop::on_connected(Conn& c) {
         std::memcpy(nonce + 4 * i, &m, 4);
     }
     c.key = pushd::ws::make_websocket_key(std::string_view(reinterpret_cast<char*>(nonce), 16));
-    c.out = pushd::ws::upgrade_request(host_header_, path_, c.key);
+    c.out = pushd::ws::upgrade_request(host_header_, path_, c.key,
+                                       offer_deflate_ ? "permessage-deflate; client_max_window_bits" : "");
     c.out_off = 0;
     c.state = ConnState::handshake;
     flush(c);
@@ -237,7 +248,7 @@ void Loop::on_readable(Conn& c) {
         std::string_view data(reinterpret_cast<const char*>(rbuf_.data()), static_cast<size_t>(n));
         if (c.state == ConnState::handshake) {
             c.hs.append(data);
-            pushd::ws::UpgradeCheck chk = pushd::ws::check_upgrade_response(c.hs, c.key);
+            pushd::ws::UpgradeCheck chk = pushd::ws::check_upgrade_response(c.hs, c.key, offer_deflate_);
             if (chk.status == pushd::ws::UpgradeStatus::incomplete) continue;
             if (chk.status != pushd::ws::UpgradeStatus::ok) {
                 c.http_status = chk.http_status;
@@ -248,6 +259,9 @@ void Loop::on_readable(Conn& c) {
             c.hs.clear();
             c.hs.shrink_to_fit();
             c.state = ConnState::open;
+            c.parser.set_allow_rsv1(chk.deflate);
+            c.inflater.reset();
+            if (chk.deflate) c.inflater = std::make_unique<pushd::MessageInflater>();
             if (events_.on_open) events_.on_open(events_.ctx, c);
             if (c.state != ConnState::open) return;
             if (rest.empty()) continue;
@@ -273,6 +287,10 @@ void Loop::on_readable(Conn& c) {
             return;
         }
         if (c.state != ConnState::open) return;  // a callback dropped it
+        if (fc.corrupt) {
+            fail(c, "corrupt compressed message");
+            return;
+        }
         if (!pongs.empty()) {
             c.out.append(pongs);
             if (!c.want_write) flush(c);

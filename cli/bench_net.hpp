@@ -18,12 +18,14 @@
 // Not thread-safe. Every loop is bounded: reads per event, events per poll.
 #pragma once
 
+#include "core/frame_deflate.hpp"
 #include "core/ws_codec.hpp"
 
 #include <netinet/in.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +58,10 @@ struct Conn {
     int close_code = 0;       // from the server's close frame, 0 if none
     int http_status = 0;      // of a refused upgrade
     const char* error = nullptr;  // static text, why it failed or closed
+    // permessage-deflate accepted: compressed messages are inflated here
+    // (one stream per connection, as a browser keeps).
+    std::unique_ptr<pushd::MessageInflater> inflater;
+    std::string inflated;     // reused output buffer
 
     // Caller's per-connection state.
     uint8_t app_phase = 0;
@@ -79,6 +85,7 @@ struct LoopStats {
     uint64_t bytes_in = 0;
     uint64_t writes = 0;        // send() calls
     uint64_t messages_in = 0;   // text messages handed to on_text
+    uint64_t compressed_in = 0; // of which arrived compressed (permessage-deflate)
     uint64_t pings = 0;
     uint64_t polls = 0;         // epoll_wait calls
     uint64_t busy_polls = 0;    // of which returned at least one event
@@ -122,6 +129,8 @@ public:
     size_t capacity() const { return conns_.size(); }
     const LoopStats& stats() const { return stats_; }
     void set_events(const Events& ev) { events_ = ev; }
+    /* Offer permessage-deflate in every upgrade from now on (default off). */
+    void set_offer_deflate(bool on) { offer_deflate_ = on; }
 
 private:
     void on_event(Conn& c, uint32_t events);
@@ -137,6 +146,7 @@ private:
     sockaddr_in addr_{};
     std::string host_header_;
     std::string path_;
+    bool offer_deflate_ = false;
     Events events_;
     LoopStats stats_;
     uint64_t rng_ = 0;

@@ -31,6 +31,7 @@ struct Options {
     // idle
     size_t connections = 1000;
     double hold_s = 5;
+    bool deflate = false;  // offer permessage-deflate (pushes then arrive compressed and are inflated)
     bool no_auth = false;  // idle: open the WebSockets but never authenticate (diagnostics)
 
     // fanout / sweep

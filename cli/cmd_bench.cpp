@@ -57,6 +57,7 @@ void add_common(CLI::App* cmd, BenchArgs& a) {
     cmd->add_option("--batch", a.o.batch, "handshakes outstanding at a time")->check(CLI::Range(1, 100000))->capture_default_str();
     cmd->add_option("--setup-timeout", a.o.setup_timeout_s, "seconds allowed for connecting everyone")
         ->check(CLI::Range(1.0, 3600.0))->capture_default_str();
+    cmd->add_flag("--deflate", a.o.deflate, "offer permessage-deflate; compressed pushes are inflated (counted as compressed_messages_in)");
 }
 
 void add_fanout(CLI::App* cmd, BenchArgs& a) {
