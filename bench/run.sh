@@ -31,6 +31,8 @@ usage: bench/run.sh [options]
   --out FILE           results JSON (default bench/results/<date>.json)
   --server-cpu N       CPU for the servers and Redis (default 0)
   --client-cpu N       CPU for the load generator    (default 1)
+  --no-compression     skip the permessage-deflate comparison (pushd only: idle
+                       connections offering it, 1 KiB fan-out both ways)
 Environment: BUILD_DIR (default <repo>/build-bench), SEEDREF_DIR (default
 <repo>/../shared/peers/seedref), MAX_BUSY (default 0.25: wait while other
 processes use more than this fraction of the CPUs before measuring).
@@ -57,6 +59,7 @@ DO_BUILD=1
 OUT=""
 SERVER_CPU=0
 CLIENT_CPU=1
+COMPRESSION=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -73,6 +76,7 @@ while [ $# -gt 0 ]; do
         --out) OUT="$2"; shift ;;
         --server-cpu) SERVER_CPU="$2"; shift ;;
         --client-cpu) CLIENT_CPU="$2"; shift ;;
+        --no-compression) COMPRESSION=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -268,8 +272,9 @@ stop_server() {
 }
 
 # Runs one scenario against a fresh server; writes its JSON to $TMP/NAME-SCEN.json.
+# LABEL=... names the output file when one scenario runs in several ways.
 scenario() {
-    local name=$1 scen=$2 out="$TMP/$1-$2.json" status=0
+    local name=$1 scen=$2 out="$TMP/$1-${LABEL:-$2}.json" status=0
     shift 2
     start_server "$name"
     say "$name ($SERVER_PID, port $SERVER_PORT): $scen"
@@ -298,6 +303,25 @@ for name in $SERVERS; do
         --step-duration "$STEP_DURATION" --duration "$DURATION" "${REDIS_PID_ARGS[@]}"
 done
 
+# permessage-deflate, pushd only: what offering it costs an idle connection,
+# and CPU per delivery of a 1 KiB text message without and with it.
+COMPRESSION_JSON='{"skipped":"not requested"}'
+case " $SERVERS " in *" pushd "*)
+    if [ "$COMPRESSION" = 1 ]; then
+        wait_quiet >/dev/null
+        LABEL=idle-deflate scenario pushd idle --connections "$CONNECTIONS" --hold "$HOLD" --deflate
+        for mode in plain deflate; do
+            flag=""; [ "$mode" = deflate ] && flag=--deflate
+            LABEL="fanout-1k-$mode" scenario pushd fanout --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" \
+                --repeat 1 --content-bytes 1024 $flag "${REDIS_PID_ARGS[@]}"
+        done
+        COMPRESSION_JSON=$(printf '{"idle_deflate":%s,"fanout_1k_plain":%s,"fanout_1k_deflate":%s}' \
+            "$(cat "$TMP/pushd-idle-deflate.json")" "$(cat "$TMP/pushd-fanout-1k-plain.json")" \
+            "$(cat "$TMP/pushd-fanout-1k-deflate.json")")
+    fi
+    ;;
+esac
+
 # ---- results ---------------------------------------------------------------
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 if [ -z "$OUT" ]; then
@@ -324,7 +348,7 @@ GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     printf '"settings":{"connections":%s,"subscribers":%s,"rate":%s,"duration_s":%s,"repeat":%s,"step_duration_s":%s,"sweep_start":%s,"sweep_factor":%s,"redis":%s},' \
         "$CONNECTIONS" "$SUBSCRIBERS" "$RATE" "$DURATION" "$REPEAT" "$STEP_DURATION" "$SWEEP_START" "$SWEEP_FACTOR" "$(json_str "$REDIS_ADDR")"
     printf '"cpu_busy_before":{%s},' "$BUSY_JSON"
-    printf '"pushd":%s,"seedref":%s}\n' "$(server_json pushd)" "$(server_json seedref)"
+    printf '"pushd":%s,"seedref":%s,"compression":%s}\n' "$(server_json pushd)" "$(server_json seedref)" "$COMPRESSION_JSON"
 } >"$OUT"
 
 "$PUSHCTL" bench report "$OUT" >"${OUT%.json}.md"

@@ -194,7 +194,14 @@ void Loop::flush(Conn& c) {
 
 void Loop::send_text(Conn& c, std::string_view payload) {
     if (c.state != ConnState::open) return;
-    pushd::ws::append_client_frame(c.out, pushd::ws::Opcode::text, payload, next_mask());
+    std::string z;
+    if (c.inflater && pushd::deflate_message(payload, z)) {
+        // As browsers do once permessage-deflate is on: every message
+        // compressed (so the server's inflate state is measured too).
+        pushd::ws::append_client_frame(c.out, pushd::ws::Opcode::text, z, next_mask(), true, true);
+    } else {
+        pushd::ws::append_client_frame(c.out, pushd::ws::Opcode::text, payload, next_mask());
+    }
     if (!c.want_write) flush(c);
 }
 

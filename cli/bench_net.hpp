@@ -111,7 +111,8 @@ public:
     bool connect(uint32_t index);
 
     /* Frames `payload` as one masked text frame and writes it (or queues
-     * the rest for EPOLLOUT). Ignored unless the connection is open. */
+     * the rest for EPOLLOUT); compressed when the connection negotiated
+     * permessage-deflate. Ignored unless the connection is open. */
     void send_text(Conn& c, std::string_view payload);
 
     /* Closes the socket without a close handshake; state becomes closed

@@ -72,6 +72,43 @@ int le(double v, double limit) { return std::isnan(v) ? -1 : (v <= limit ? 1 : 0
 
 }  // namespace
 
+// The permessage-deflate comparison (pushd only), when the run has one:
+// idle connections with compression negotiated (and their auth sent
+// compressed, as browsers do) against the main idle scenario, and a 1 KiB
+// fan-out without and with it.
+void print_compression(const cJSON* R) {
+    const cJSON* c = at(R, {"compression"});
+    if (!c || !at(c, {"fanout_1k_deflate"})) return;
+    const cJSON* plain = at(c, {"fanout_1k_plain"});
+    const cJSON* zip = at(c, {"fanout_1k_deflate"});
+    auto per_delivery_bytes = [](const cJSON* f) {
+        const double d = num(f, {"delivered"});
+        return d > 0 ? num(f, {"client", "bytes_in"}) / d : NAN;
+    };
+    std::printf("\n| permessage-deflate (pushd) | metric | without | with | with/without |\n");
+    std::printf("|---|---|---|---|---|\n");
+    auto line = [](const std::string& scen, const char* metric, double a, double b, const char* f, double scale,
+                   const char* unit) {
+        std::string ra = (std::isnan(a) || std::isnan(b) || a == 0) ? "-" : fmt(b / a, "%.2f");
+        std::printf("| %s | %s | %s%s | %s%s | %s |\n", scen.c_str(), metric, fmt(a / scale, f).c_str(),
+                    std::isnan(a) ? "" : unit, fmt(b / scale, f).c_str(), std::isnan(b) ? "" : unit, ra.c_str());
+    };
+    line("idle, " + fmt(num(R, {"pushd", "idle", "connections"}), "%.0f") + " connections",
+         "RSS per authenticated connection", num(R, {"pushd", "idle", "rss_per_conn_bytes"}),
+         num(c, {"idle_deflate", "rss_per_conn_bytes"}), "%.1f", 1024, " KiB");
+    const std::string fan = "fan-out of 1 KiB text, " + fmt(num(zip, {"subscribers"}), "%.0f") + " subs @ " +
+                            fmt(num(zip, {"rate"}), "%.0f") + " msg/s, " + fmt(num(zip, {"duration_s"}), "%.0f") + " s";
+    line(fan, "server CPU per delivery", num(plain, {"cpu_us_per_delivery"}), num(zip, {"cpu_us_per_delivery"}),
+         "%.2f", 1, " us");
+    line("", "bytes per delivery on the wire", per_delivery_bytes(plain), per_delivery_bytes(zip), "%.0f", 1, " B");
+    line("", "deliveries compressed", num(plain, {"client", "compressed_messages_in"}),
+         num(zip, {"client", "compressed_messages_in"}), "%.0f", 1, "");
+    line("", "lost", num(plain, {"lost_all_windows"}), num(zip, {"lost_all_windows"}), "%.0f", 1, "");
+    line("", "latency p99", num(plain, {"latency_us", "p99"}), num(zip, {"latency_us", "p99"}), "%.2f", 1000, " ms");
+    line("", "other processes on the server's CPU", num(plain, {"server_core_other_util"}),
+         num(zip, {"server_core_other_util"}), "%.2f", 1, "");
+}
+
 int print_report(const std::string& path, std::string& err) {
     std::ifstream in(path);
     if (!in) {
@@ -202,6 +239,7 @@ int print_report(const std::string& path, std::string& err) {
                     r.target.c_str(), r.met < 0 ? "" : (r.met ? "yes" : "**no**"));
         last = r.scenario;
     }
+    print_compression(R);
     return 0;
 }
 
