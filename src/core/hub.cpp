@@ -437,14 +437,13 @@ void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
     }
     // The requests that arrived meanwhile, in order. None of them can start
     // another hold (only a connection's first authentication does).
-    while (!s->held.empty() && !s->closing) {
-        Session::HeldRequest req = std::move(s->held.front());
-        s->held.pop_front();
-        s->held_bytes -= req.text.size();
-        process_text(s, req.text, req.rate_limited, now());
-    }
+    std::vector<Session::HeldRequest> held = std::move(s->held);
     s->held.clear();
     s->held_bytes = 0;
+    for (Session::HeldRequest& req : held) {
+        if (s->closing) break;
+        process_text(s, req.text, req.rate_limited, now());
+    }
     if (s->reading_paused && !s->closing) {
         s->reading_paused = false;
         transport_.pause_reading(s, false);

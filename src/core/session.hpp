@@ -8,7 +8,6 @@
 #include "core/stream_id.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -66,7 +65,9 @@ struct Session {
     };
     bool holding = false;
     bool reading_paused = false;   // the transport was asked to stop reading
-    std::deque<HeldRequest> held;
+    // A vector, not a deque: libstdc++'s std::deque allocates ~580 bytes
+    // when constructed, which every idle connection would pay.
+    std::vector<HeldRequest> held;
     size_t held_bytes = 0;
 
     // send_message in flight: pushes of its own messages (and those after
