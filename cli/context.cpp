@@ -59,19 +59,25 @@ int Context::fail(int status, std::string message) {
 }
 
 std::optional<ServerAddress> Context::server_address() {
-    if (!ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0) {
+    std::optional<ServerAddress> a;
+    if (!server.empty()) {
+        a = parse_server(server);
+        if (!a) {
+            fail(kUsage, "--server: expected http://host:port or https://host:port, got '" + server + "'");
+            return std::nullopt;
+        }
+    } else if (!config_given && ::access(config_path.c_str(), F_OK) != 0) {
+        a = parse_server(kDefaultServer);
+    } else {
+        const pushd::Config* cfg = config();
+        if (!cfg) return std::nullopt;
+        a = configured_server(*cfg);
+    }
+    if (a->tls && !ca_file.empty() && ::access(ca_file.c_str(), R_OK) != 0) {
         fail(kUsage, "--cacert: cannot read '" + ca_file + "': " + std::strerror(errno));
         return std::nullopt;
     }
-    if (!server.empty()) {
-        std::optional<ServerAddress> a = parse_server(server);
-        if (!a) fail(kUsage, "--server: expected http://host:port or https://host:port, got '" + server + "'");
-        return a;
-    }
-    if (!config_given && ::access(config_path.c_str(), F_OK) != 0) return parse_server(kDefaultServer);
-    const pushd::Config* cfg = config();
-    if (!cfg) return std::nullopt;
-    return configured_server(*cfg);
+    return a;
 }
 
 std::optional<pushd::HttpResponse> Context::server_get(const std::string& path) {
@@ -93,6 +99,8 @@ std::optional<pushd::HttpResponse> Context::server_get(const std::string& path) 
 
 std::string Context::with_tls_hint(const std::string& error) const {
     if (tls_insecure || error.find("certificate not trusted") == std::string::npos) return error;
+    if (error.find("mismatch") != std::string::npos)
+        return error + " (--server with a name the certificate holds, or --insecure)";
     return error + " (--cacert FILE trusts its issuer, --insecure any certificate)";
 }
 

@@ -61,7 +61,7 @@ struct Context {
     // and Port), or kDefaultServer when no -f was given and the default
     // configuration file does not exist. nullopt after recording a usage
     // error (malformed --server, unloadable configuration, unreadable
-    // --cacert).
+    // --cacert with https).
     std::optional<ServerAddress> server_address();
 
     // GET `path` from server_address(): the response (any status), or
@@ -70,8 +70,9 @@ struct Context {
     // handshake or certificate failure).
     std::optional<pushd::HttpResponse> server_get(const std::string& path);
 
-    // `error` with, when it says a certificate was not trusted and
-    // --insecure is off, what would make it trusted.
+    // `error` with, when it says a certificate was not trusted (unknown
+    // issuer, or a host name or IP address it does not hold) and --insecure
+    // is off, what would make it trusted.
     std::string with_tls_hint(const std::string& error) const;
 
 private:
