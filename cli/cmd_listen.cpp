@@ -1,4 +1,4 @@
-// pushctl listen: connects to --server over WebSocket as a user (a token
+// pushctl listen: connects to --server over WebSocket (wss:// for https://) as a user (a token
 // signed with the configured secret, as `pushctl token` makes), sends
 // `auth`, joins the groups given, and prints every server message as one
 // JSON line, flushed at once: auth_success, the join acks, then new_message,
@@ -81,6 +81,14 @@ void print_line(std::string text) {
     std::fflush(stdout);
 }
 
+// The WebSocket URL of `server` at `path`, for messages.
+std::string ws_url(const ServerAddress& server, const std::string& path) {
+    const size_t scheme = server.url.find("://");
+    std::string rest = scheme == std::string::npos ? server.url : server.url.substr(scheme + 3);
+    while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    return (server.tls ? "wss://" : "ws://") + rest + path;
+}
+
 std::string join_id(size_t i) { return "listen-join-" + std::to_string(i); }
 
 int run_listen(Context& c, const ListenOptions& o) {
@@ -90,30 +98,34 @@ int run_listen(Context& c, const ListenOptions& o) {
         if (!pushd::valid_group_id(g) || !pushd::utf8_valid(g))
             return c.fail(kUsage, "--group: a group id is 1..128 bytes of UTF-8 without control characters");
     }
-    std::string host;
-    uint16_t port = 0;
-    if (!c.server_address(host, port)) return c.fail(kUsage, "--server: expected http://host:port, got '" + c.server + "'");
+    const std::optional<ServerAddress> server = c.server_address();
+    if (!server) return c.error->status;
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     const std::string token =
         pushd::sign_token(cfg->auth.access_secret, cfg->auth.user_claim, o.user, now, now + cfg->auth.access_expire);
     if (token.empty()) return c.fail(kUsage, "--user: '" + o.user + "' cannot be a user id");
 
     install_stop_signals();
-    pushd::WsClientHub hub;
+    pushd::WsHubOptions ho;
+    ho.enable_tls = server->tls;
+    ho.tls_ca_file = c.ca_file;
+    pushd::WsClientHub hub(ho);
     if (!hub.ok()) return c.fail(kFailed, "cannot create the WebSocket client");
     pushd::ConnectOptions co;
-    co.host = host;
-    co.port = port;
+    co.host = server->host;
+    co.port = server->port;
     co.path = cfg->path;
+    co.tls = server->tls;
+    co.tls_insecure = c.tls_insecure;
     const int id = hub.connect(co);
-    const std::string where = "ws://" + host + ":" + std::to_string(port) + cfg->path;
+    const std::string where = ws_url(*server, cfg->path);
     for (int waited = 0; !hub.is_open(id) && !stop_requested(); waited += kSliceMs) {
         const pushd::WsState st = hub.state(id);
         if (st == pushd::WsState::failed || st == pushd::WsState::closed || waited >= kOpenTimeoutMs) {
             const int status = hub.handshake_status(id);
             std::string why = status ? "HTTP " + std::to_string(status) : hub.error(id);
             if (why.empty()) why = "no answer within " + std::to_string(kOpenTimeoutMs / 1000) + " s";
-            return c.fail(kFailed, where + ": cannot connect: " + why);
+            return c.fail(kFailed, where + ": cannot connect: " + c.with_tls_hint(why));
         }
         hub.wait_open(id, kSliceMs);
     }

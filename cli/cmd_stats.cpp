@@ -1,7 +1,6 @@
 // pushctl stats: this instance's /stats, as a table or (--json) as it is;
 // with --cluster every live instance's (from the instance keys each pushd
 // refreshes in Redis every 5 seconds with a 15-second expiry) and their sum.
-#include "client/http_get.hpp"
 #include "context.hpp"
 #include "core/redis_schema.hpp"
 #include "redis_sync.hpp"
@@ -35,18 +34,17 @@ std::string print_json(const cJSON* j) {
 }
 
 int run_instance(Context& c) {
-    std::string host;
-    uint16_t port = 0;
-    if (!c.server_address(host, port)) return c.fail(kUsage, "--server: expected http://host:port, got '" + c.server + "'");
-    pushd::HttpResponse r = pushd::http_get(host, port, "/stats", 5000);
-    if (r.status == 0) return c.fail(kFailed, c.server + ": unreachable: " + r.error);
-    if (r.status != 200) return c.fail(kFailed, c.server + ": /stats answered " + std::to_string(r.status));
+    std::optional<pushd::HttpResponse> got = c.server_get("/stats");
+    if (!got) return c.error->status;
+    const pushd::HttpResponse& r = *got;
+    const std::string where = c.server_address()->url;
+    if (r.status != 200) return c.fail(kFailed, where + ": /stats answered " + std::to_string(r.status));
     if (c.json) {
         std::printf("%s\n", r.body.c_str());
         return kOk;
     }
     Json root = make_json(cJSON_Parse(r.body.c_str()));
-    if (!cJSON_IsObject(root.get())) return c.fail(kFailed, c.server + ": /stats is not a JSON object");
+    if (!cJSON_IsObject(root.get())) return c.fail(kFailed, where + ": /stats is not a JSON object");
     for (cJSON* item = root->child; item; item = item->next) {
         if (cJSON_IsNumber(item)) std::printf("%-22s %.0f\n", item->string, item->valuedouble);
     }

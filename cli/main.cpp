@@ -12,8 +12,15 @@ int main(int argc, char** argv) {
     pushctl::Context ctx;
     CLI::App app{"pushctl: operate pushd instances"};
     app.set_version_flag("-v,--version", std::string("pushctl ") + PUSHD_VERSION);
-    app.add_option("-f,--config", ctx.config_path, "pushd configuration file")->capture_default_str();
-    app.add_option("--server", ctx.server, "a pushd's HTTP address")->capture_default_str();
+    CLI::Option* config = app.add_option("-f,--config", ctx.config_path, "pushd configuration file")->capture_default_str();
+    app.add_option("--server", ctx.server,
+                   "a pushd's address, http://host:port or https://host:port (listen uses ws:// or wss://); "
+                   "default: the pushd the configuration file describes (https://127.0.0.1:<Port> when "
+                   "Security.TLS.Cert is set), or " + std::string(pushctl::kDefaultServer) + " without one");
+    app.add_flag("--insecure", ctx.tls_insecure,
+                 "https/wss: accept any server certificate (self-signed, expired, another name); "
+                 "default: the system CAs (and --cacert) must vouch for it");
+    app.add_option("--cacert", ctx.ca_file, "https/wss: also trust the CA certificates in this PEM file");
     app.require_subcommand(1);
     pushctl::set_health_command(&app, ctx);
     pushctl::set_stats_command(&app, ctx);
@@ -31,6 +38,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "pushctl: %s (see --help)\n", e.what());
         return pushctl::kUsage;
     }
+    ctx.config_given = config->count() > 0;
     int status = ctx.run ? ctx.run(ctx) : pushctl::kUsage;
     std::fflush(stdout);
     if (ctx.error) {

@@ -165,7 +165,9 @@ std::string ssl_reason(const char* what) {
 }
 
 // TLS client handshake on l.fd (non-blocking) within the deadline.
-bool start_tls(Link& l, const std::string& host, bool insecure, Clock::time_point deadline, std::string& err) {
+bool start_tls(Link& l, const std::string& host, const HttpGetOptions& options, Clock::time_point deadline,
+               std::string& err) {
+    const bool insecure = options.tls_insecure;
     l.ctx.reset(SSL_CTX_new(TLS_client_method()));
     if (!l.ctx) {
         err = ssl_reason("tls");
@@ -174,6 +176,10 @@ bool start_tls(Link& l, const std::string& host, bool insecure, Clock::time_poin
     SSL_CTX_set_options(l.ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (!insecure) {
         SSL_CTX_set_default_verify_paths(l.ctx.get());
+        if (!options.ca_file.empty() && SSL_CTX_load_verify_locations(l.ctx.get(), options.ca_file.c_str(), nullptr) != 1) {
+            err = ssl_reason(("tls: CA file '" + options.ca_file + "'").c_str());
+            return false;
+        }
         SSL_CTX_set_verify(l.ctx.get(), SSL_VERIFY_PEER, nullptr);
     }
     l.ssl.reset(SSL_new(l.ctx.get()));
@@ -280,7 +286,7 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
         return r;
     Link link;
     link.fd = sock.fd;
-    if (options.tls && !start_tls(link, host, options.tls_insecure, deadline, r.error))
+    if (options.tls && !start_tls(link, host, options, deadline, r.error))
         return r;
 
     std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\n" +

@@ -37,6 +37,9 @@ struct HttpGetOptions {
     // With tls: accept any certificate (self-signed, other name); off: the
     // system CAs must vouch for it and it must name `host`.
     bool tls_insecure = false;
+    // With tls and verification on: a PEM file of CAs to trust besides the
+    // system ones (e.g. a self-signed certificate itself); empty: none.
+    std::string ca_file;
 };
 
 // As above, over TLS when options.tls.

@@ -3,6 +3,7 @@
 #include "client/ws_client.hpp"
 
 #include <libwebsockets.h>
+#include <openssl/x509.h>
 
 #include <chrono>
 #include <cstring>
@@ -40,6 +41,9 @@ struct Conn {
 
     int http_status = 0;
     std::string error;
+    // Why OpenSSL rejected the server's certificate ("self-signed
+    // certificate"), when it did; lws's own error then says nothing useful.
+    std::string tls_verify_error;
 
     std::deque<OutFrame> out;
     size_t out_bytes = 0;
@@ -190,7 +194,8 @@ static int append_headers(Conn* c, char** p, size_t room) {
 // The lws protocol callback: finds the Conn of `wsi` and translates.
 static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                         size_t len) {
-    (void)user;  // per-connection state is the Conn behind the opaque pointer
+    // Per-connection state is the Conn behind the opaque pointer; `user` is
+    // only used as lws documents it for certificate verification.
     Conn* c = wsi ? static_cast<Conn*>(lws_get_opaque_user_data(wsi)) : nullptr;
     if (!c)
         return 0;
@@ -220,7 +225,21 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
             lws_callback_on_writable(wsi);
         return 0;
 
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        // Once per certificate of the chain, `user` the X509_STORE_CTX and
+        // `len` OpenSSL's verdict. Only recorded: lws fails the handshake
+        // (unless tls_insecure, when lws may accept it after all).
+        if (len == 0 && user && !c->opts.tls_insecure && c->tls_verify_error.empty())
+            c->tls_verify_error =
+                X509_verify_cert_error_string(X509_STORE_CTX_get_error(static_cast<X509_STORE_CTX*>(user)));
+        return 0;
+
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (!c->tls_verify_error.empty()) {
+            c->error = "tls handshake: certificate not trusted: " + c->tls_verify_error;
+            finish(c, nullptr);
+            return 0;
+        }
         if (c->http_status == 0)
             c->http_status = static_cast<int>(lws_http_client_http_response(wsi));
         if (in) {

@@ -132,7 +132,8 @@ public:
     int handshake_status(int id) const;
 
     // Why a connection failed or closed, as lws or the hub put it (e.g.
-    // "HS: ws upgrade response not 101", "connect failed"); empty otherwise.
+    // "HS: ws upgrade response not 101", "connect failed", "tls handshake:
+    // certificate not trusted: self-signed certificate"); empty otherwise.
     std::string error(int id) const;
 
     // Queues one text message as a single frame. False when `id` is not open

@@ -6,6 +6,7 @@
 //   resp_client.hpp    redis_command(): raw RESP commands to that server
 //   pushd_process.hpp  PushdProcess, standard_config(), run_pushd()
 //   test_tokens.hpp    make_token() and friends (JWTs for tests)
+//   test_cert.hpp      TestCert: a self-signed certificate for TLS tests
 //   client/ws_client.hpp, client/http_get.hpp  the clients under test
 // and declares the basics below: free ports, the per-process temp dir,
 // files, polling waits.
@@ -76,4 +77,5 @@ int64_t unix_s();
 #include "pushd_process.hpp"
 #include "redis_process.hpp"
 #include "resp_client.hpp"
+#include "test_cert.hpp"
 #include "test_tokens.hpp"

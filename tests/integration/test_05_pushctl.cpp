@@ -20,21 +20,28 @@ std::string trim(std::string s) {
     return s;
 }
 
-// redis-server, pushd on it, and the same configuration in a file for pushctl.
+// redis-server, pushd on it, and the same configuration in a file for
+// pushctl; with `tls`, pushd serves https:// and wss:// with that certificate.
 struct Stack {
     RedisProcess redis;
     PushdProcess pushd;
     std::string config_file;
-    Stack() {
+    explicit Stack(const TestCert* tls = nullptr) {
         REQUIRE(redis.start());
-        PushdOptions o = standard_options(redis.port());
+        ConfigOverrides overrides;
+        if (tls) overrides = {{"Security.TLS.Cert", "\"" + tls->cert + "\""}, {"Security.TLS.Key", "\"" + tls->key + "\""}};
+        PushdOptions o = standard_options(redis.port(), overrides);
+        o.tls = tls != nullptr;
         REQUIRE(pushd.start(o));
         REQUIRE(wait_until([&] { return pushd.get("/health").status == 200; }, 10000, 20));
         config_file = unique_temp_path("pushctl", ".yaml");
         REQUIRE(write_file(config_file, o.config_yaml));
     }
     std::string server() const { return "http://127.0.0.1:" + std::to_string(pushd.port()); }
+    std::string https() const { return "https://127.0.0.1:" + std::to_string(pushd.port()); }
 };
+
+size_t line_count(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 }  // namespace
 
@@ -520,4 +527,152 @@ TEST_CASE("pushctl stats --cluster sums the live instances on one Redis", "[push
     RunResult down = run_pushctl({"-f", s.config_file, "stats", "--cluster"},
                                  {{"PUSHD_REDIS_HOST", "127.0.0.1:" + std::to_string(free_port())}});
     CHECK(down.exit.exit_code == 1);
+}
+
+namespace {
+
+// The numeric fields of a JSON object, in order; empty when not an object.
+std::vector<std::pair<std::string, double>> numbers_of(const std::string& json) {
+    std::vector<std::pair<std::string, double>> out;
+    cJSON* root = cJSON_Parse(json.c_str());
+    if (cJSON_IsObject(root)) {
+        for (const cJSON* item = root->child; item; item = item->next) {
+            if (cJSON_IsNumber(item)) out.emplace_back(item->string, item->valuedouble);
+        }
+    }
+    cJSON_Delete(root);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("pushctl health and stats over https: certificate checked unless --insecure or --cacert", "[pushctl][tls]") {
+    TestCert tc;
+    Stack s(&tc);
+
+    RunResult ok = run_pushctl({"--server", s.https(), "--insecure", "health"});
+    INFO(ok.output);
+    CHECK(ok.exit.ok());
+    CHECK(trim(ok.output) == "OK");
+
+    // The self-signed certificate is not trusted by the system CAs.
+    RunResult strict = run_pushctl({"--server", s.https(), "health"});
+    INFO(strict.output);
+    CHECK(strict.exit.exit_code == 1);
+    CHECK(line_count(strict.output) == 1);
+    CHECK(strict.output.rfind("pushctl: " + s.https() + ": tls handshake: certificate not trusted", 0) == 0);
+
+    // --cacert trusts it (it names IP:127.0.0.1); another certificate does not.
+    RunResult pinned = run_pushctl({"--server", s.https(), "--cacert", tc.cert, "health"});
+    INFO(pinned.output);
+    CHECK(pinned.exit.ok());
+    CHECK(trim(pinned.output) == "OK");
+    TestCert other;
+    RunResult wrong = run_pushctl({"--server", s.https(), "--cacert", other.cert, "health"});
+    CHECK(wrong.exit.exit_code == 1);
+    CHECK(wrong.output.find("certificate not trusted") != std::string::npos);
+    RunResult missing = run_pushctl({"--server", s.https(), "--cacert", temp_dir() + "/none.pem", "health"});
+    CHECK(missing.exit.exit_code == 2);
+    CHECK(missing.output.find("--cacert: cannot read") != std::string::npos);
+
+    // Plain http:// to the TLS port gets no HTTP answer: one line, exit 1.
+    RunResult plain = run_pushctl({"--server", s.server(), "health"});
+    INFO(plain.output);
+    CHECK(plain.exit.exit_code == 1);
+    CHECK(line_count(plain.output) == 1);
+    CHECK(plain.output.rfind("pushctl: " + s.server() + ": unreachable: ", 0) == 0);
+
+    // stats --json over https is the /stats object: the same fields in the
+    // same order, each between its values read just before and just after.
+    const auto before = numbers_of(s.pushd.get("/stats").body);
+    RunResult st = run_pushctl({"--server", s.https(), "--insecure", "stats", "--json"});
+    const auto after = numbers_of(s.pushd.get("/stats").body);
+    INFO(st.output);
+    REQUIRE(st.exit.ok());
+    CHECK(line_count(st.output) == 1);
+    const auto got = numbers_of(st.output);
+    REQUIRE(!got.empty());
+    REQUIRE(got.size() == before.size());
+    REQUIRE(got.size() == after.size());
+    for (size_t i = 0; i < got.size(); i++) {
+        INFO(got[i].first);
+        CHECK(got[i].first == before[i].first);
+        CHECK(got[i].first == after[i].first);
+        CHECK(got[i].second >= std::min(before[i].second, after[i].second));
+        CHECK(got[i].second <= std::max(before[i].second, after[i].second));
+    }
+    RunResult table = run_pushctl({"--server", s.https(), "--insecure", "stats"});
+    CHECK(table.exit.ok());
+    CHECK(table.output.rfind("online_users ", 0) == 0);
+}
+
+TEST_CASE("pushctl without --server talks to the configured pushd, over https when TLS is set", "[pushctl][tls]") {
+    TestCert tc;
+    Stack s(&tc);
+    RunResult ok = run_pushctl({"-f", s.config_file, "--insecure", "health"});
+    INFO(ok.output);
+    CHECK(ok.exit.ok());
+    CHECK(trim(ok.output) == "OK");
+    RunResult strict = run_pushctl({"-f", s.config_file, "stats"});
+    INFO(strict.output);
+    CHECK(strict.exit.exit_code == 1);
+    CHECK(strict.output.rfind("pushctl: " + s.https() + ": tls handshake: certificate not trusted", 0) == 0);
+
+    Stack plain;
+    RunResult h = run_pushctl({"-f", plain.config_file, "health"});
+    CHECK(h.exit.ok());
+    CHECK(trim(h.output) == "OK");
+    CHECK(run_pushctl({"-f", "/nonexistent.yaml", "health"}).exit.exit_code == 2);
+}
+
+TEST_CASE("pushctl https:// to a plain pushd, or an unknown scheme, fails in one line", "[pushctl][tls]") {
+    Stack s;
+    const std::string https = "https://127.0.0.1:" + std::to_string(s.pushd.port());
+    RunResult r = run_pushctl({"--server", https, "--insecure", "health"});
+    INFO(r.output);
+    CHECK(r.exit.exit_code == 1);
+    CHECK(line_count(r.output) == 1);
+    CHECK(r.output.rfind("pushctl: " + https + ": tls handshake: ", 0) == 0);
+    RunResult l = run_pushctl({"-f", s.config_file, "--server", https, "--insecure", "listen", "--user", "u1"});
+    INFO(l.output);
+    CHECK(l.exit.exit_code == 1);
+    CHECK(line_count(l.output) == 1);
+    CHECK(l.output.rfind("pushctl: wss://127.0.0.1:" + std::to_string(s.pushd.port()) + "/ws: cannot connect: ", 0) == 0);
+    RunResult ws = run_pushctl({"--server", "ws://127.0.0.1:" + std::to_string(s.pushd.port()), "health"});
+    CHECK(ws.exit.exit_code == 2);
+    CHECK(ws.output.find("--server: expected http://host:port or https://host:port") != std::string::npos);
+}
+
+TEST_CASE("pushctl listen over wss prints a notification; refuses an untrusted certificate", "[pushctl][tls]") {
+    TestCert tc;
+    Stack s(&tc);
+    Background listen;
+    REQUIRE(listen.start({"-f", s.config_file, "--server", s.https(), "--insecure", "listen", "--user", "u1"}));
+    if (!wait_until([&] { return listen.lines().size() >= 1; }, 10000, 20)) FAIL(listen.output());
+    CHECK(jfield(listen.lines()[0], "type") == "auth_success");
+    CHECK(jfield(listen.lines()[0], "data.user_id") == "u1");
+    RunResult n = run_pushctl({"-f", s.config_file, "notify", "--user", "u1", "--title", "over wss"});
+    REQUIRE(n.exit.ok());
+    if (!wait_until([&] { return listen.lines().size() >= 2; }, 5000, 20)) FAIL(listen.output());
+    const std::string line = listen.lines()[1];
+    CHECK(jfield(line, "type") == "notification");
+    CHECK(jfield(line, "data.notification_id") == trim(n.output));
+    CHECK(jfield(line, "data.data.title") == "over wss");
+    REQUIRE(listen.child.signal(SIGTERM));
+    CHECK(listen.child.wait(5000).ok());
+
+    RunResult strict = run_pushctl({"-f", s.config_file, "--server", s.https(), "listen", "--user", "u1"});
+    INFO(strict.output);
+    CHECK(strict.exit.exit_code == 1);
+    CHECK(line_count(strict.output) == 1);
+    CHECK(strict.output.rfind("pushctl: wss://127.0.0.1:" + std::to_string(s.pushd.port()) +
+                                  "/ws: cannot connect: tls handshake: certificate not trusted: ",
+                              0) == 0);
+    // Without --server: the configured pushd over wss, trusted with --cacert.
+    Background pinned;
+    REQUIRE(pinned.start({"-f", s.config_file, "--cacert", tc.cert, "listen", "--user", "u2"}));
+    if (!wait_until([&] { return pinned.lines().size() >= 1; }, 10000, 20)) FAIL(pinned.output());
+    CHECK(jfield(pinned.lines()[0], "data.user_id") == "u2");
+    REQUIRE(pinned.child.signal(SIGTERM));
+    CHECK(pinned.child.wait(5000).ok());
 }

@@ -302,28 +302,6 @@ TEST_CASE("SIGHUP blacklists live: that address's connection gets 4003, others s
     CHECK(pushd_test::prometheus_lint(metrics.body) == "");
 }
 
-namespace {
-
-// A self-signed certificate and key for CN=localhost, made with the openssl
-// command in this test process's temp dir.
-struct TestCert {
-    std::string cert, key;
-    TestCert() {
-        std::string dir = make_temp_subdir("tls");
-        cert = dir + "/cert.pem";
-        key = dir + "/key.pem";
-        RunResult r = run_to_exit({find_in_path("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                                   "-days", "2", "-subj", "/CN=localhost"},
-                                  {}, 20000);
-        INFO(r.output);
-        REQUIRE(r.exit.finished);
-        REQUIRE(r.exit.exit_code == 0);
-    }
-};
-
-}  // namespace
-
 TEST_CASE("wss:// and https:// with a self-signed certificate, end to end", "[limits][tls]") {
     TestCert tc;
     RedisProcess redis;
