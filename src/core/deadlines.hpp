@@ -1,4 +1,5 @@
-// Timed events of sessions (auth timeout, token expiry) in one min-heap.
+// Timed events of sessions (auth timeout, token expiry, heartbeat silence)
+// in one min-heap.
 //
 // Entries are never removed early: when one falls due the hub checks that it
 // still applies (the session exists and is in the state the entry was made
@@ -12,7 +13,7 @@
 
 namespace pushd {
 
-enum class DeadlineKind : uint8_t { auth_timeout, token_expiry };
+enum class DeadlineKind : uint8_t { auth_timeout, token_expiry, heartbeat };
 
 struct Deadline {
     int64_t due_ms;

@@ -95,6 +95,7 @@ Hub::Hub(const Config* config, TransportOps transport, StoreOps store, std::stri
       tag_(std::move(instance_tag)), frame_headroom_(frame_headroom) {}
 
 Hub::~Hub() {
+    if (ping_frame_) frame_unref(ping_frame_);
     for (auto& [id, s] : sessions_) {
         queued_bytes_ -= s->outq.bytes();
         registry_.remove_session(s);
@@ -120,7 +121,11 @@ Session* Hub::on_open(void* transport, const std::optional<VerifiedToken>& hands
     auto* s = new Session;
     s->id = next_session_id_++;
     s->transport = transport;
+    s->last_rx_ms = now_ms;
     sessions_.emplace(s->id, s);
+    // Heartbeat: one entry per session, moved forward only when it falls
+    // due (touch() just records the time), so traffic costs no heap work.
+    deadlines_.push({now_ms + config_->heartbeat.interval * 1000, s->id, 0, DeadlineKind::heartbeat});
     if (handshake_token) {
         authenticate(s, *handshake_token, std::nullopt, now_ms);
     } else {
@@ -232,6 +237,7 @@ void Hub::maybe_compact_deadlines() {
     deadlines_.compact([this](const Deadline& d) {
         Session* s = find_session(d.session_id);
         if (!s || s->closing) return false;
+        if (d.kind == DeadlineKind::heartbeat) return true;
         if (d.kind == DeadlineKind::auth_timeout) return !s->authenticated;
         return s->authenticated && s->expires_at_s == d.stamp;
     });
@@ -241,7 +247,9 @@ void Hub::tick(int64_t now_ms) {
     deadlines_.pop_due(now_ms, [&](const Deadline& d) {
         Session* s = find_session(d.session_id);
         if (!s || s->closing) return;
-        if (d.kind == DeadlineKind::auth_timeout) {
+        if (d.kind == DeadlineKind::heartbeat) {
+            heartbeat_due(s, now_ms);
+        } else if (d.kind == DeadlineKind::auth_timeout) {
             if (s->authenticated) return;
             counters_.auth_timeouts++;
             send(s, build_auth_failed(std::nullopt, "auth timeout", now_ms), OutType::auth_failed);
@@ -255,6 +263,32 @@ void Hub::tick(int64_t now_ms) {
             close_session(s, kCloseAuth, "token expired");
         }
     });
+}
+
+void Hub::heartbeat_due(Session* s, int64_t now_ms) {
+    const int64_t interval = config_->heartbeat.interval * 1000;
+    const int64_t timeout = config_->heartbeat.timeout * 1000;
+    const int64_t silent_until_close = s->last_rx_ms + timeout;
+    if (now_ms >= silent_until_close) {
+        counters_.heartbeat_closes++;
+        close_session(s, kCloseGoingAway, "heartbeat timeout");
+        return;
+    }
+    int64_t next = s->last_rx_ms + interval;
+    if (now_ms >= next) {
+        // Silent for an interval: ping (once per interval of silence).
+        if (s->pinged_ms <= s->last_rx_ms || now_ms - s->pinged_ms >= interval) {
+            if (!ping_frame_) ping_frame_ = frame_create_ping(kPingPayload, frame_headroom_);
+            if (ping_frame_ && s->outq.push(ping_frame_, static_cast<size_t>(config_->limits.max_queue_bytes))) {
+                const bool was_empty = s->outq.frames() == 1;
+                queued_bytes_ += frame_wire_len(ping_frame_);
+                s->pinged_ms = now_ms;
+                if (was_empty) transport_.wake(s);
+            }
+        }
+        next = std::min(silent_until_close, now_ms + interval);
+    }
+    deadlines_.push({std::max(next, now_ms + 1), s->id, 0, DeadlineKind::heartbeat});
 }
 
 // ---- requests ---------------------------------------------------------------

@@ -93,6 +93,16 @@ public:
     // MaxMessageBytes) arrived on `session`.
     void on_text(Session* session, std::string_view text, int64_t now_ms);
 
+    // The client sent something (any frame, a pong to our ping included) at
+    // `now_ms`: the connection is not silent. Cheap: one store, no heap work
+    // (the heartbeat deadline re-arms itself lazily when it falls due).
+    void touch(Session* session, int64_t now_ms) { session->last_rx_ms = now_ms; }
+
+    // The WebSocket ping the hub sends a connection silent for
+    // Heartbeat.Interval. Its payload is not empty, so the pong (which
+    // echoes it) reaches the transport's callback (lws drops empty pongs).
+    static constexpr std::string_view kPingPayload = "pushd";
+
     // The transport is gone: forget the session and free it. `session` is
     // invalid afterwards.
     void on_closed(Session* session);
@@ -191,6 +201,9 @@ private:
     // Queues one frame for one session (a reply): false if it closed it.
     bool send(Session* s, const std::string& json, OutType type);
     bool enqueue(Session* s, SharedFrame* frame, OutType type);
+    // Heartbeat: ping a connection silent for Interval, close one silent for
+    // Timeout with 1001, else re-arm for when one of those could be due.
+    void heartbeat_due(Session* s, int64_t now_ms);
     void ack_fail(Session* s, const std::string& message_id, int code, const char* message, int64_t now_ms);
     void maybe_compact_deadlines();
 
@@ -199,7 +212,8 @@ private:
     StoreOps store_;
     std::string tag_;
     size_t frame_headroom_;
-    std::unique_ptr<FrameDeflater> deflater_;  // created on first need (zlib state ~270 KiB)
+    std::unique_ptr<FrameDeflater> deflater_;
+    SharedFrame* ping_frame_ = nullptr;  // built once, shared by every ping  // created on first need (zlib state ~270 KiB)
     uint64_t next_session_id_ = 1;
     Registry registry_;
     std::unordered_map<uint64_t, Session*> sessions_;

@@ -47,6 +47,12 @@ SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool r
     return f;
 }
 
+SharedFrame* frame_create_ping(std::string_view payload, size_t headroom) {
+    SharedFrame* f = frame_create_text(payload, headroom);
+    if (f) const_cast<uint8_t*>(frame_wire(f))[0] = 0x89;  // FIN | ping; same length form
+    return f;
+}
+
 void frame_unref(SharedFrame* f) {
     if (--f->refs != 0) return;
     if (f->deflated && f->deflated != f) frame_unref(f->deflated);

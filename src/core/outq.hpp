@@ -33,6 +33,10 @@ struct SharedFrame {
 // `rsv1` marks the payload as compressed (permessage-deflate, RFC 7692).
 SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool rsv1 = false);
 
+// Builds a ping control frame (FIN | opcode 9) holding `payload` (at most
+// 125 bytes: the caller's duty), with `headroom` as for frame_create_text.
+SharedFrame* frame_create_ping(std::string_view payload, size_t headroom);
+
 // Adds a reference.
 inline void frame_ref(SharedFrame* f) { f->refs++; }
 

@@ -26,6 +26,11 @@ struct Session {
     bool deflate = false;          // permessage-deflate negotiated: queue compressed twins
     uint8_t auth_failures = 0;     // consecutive auth_failed replies
 
+    // When the client last sent anything (a frame of any kind, pongs
+    // included): Heartbeat.Timeout counts from here (Hub::touch).
+    int64_t last_rx_ms = 0;
+    int64_t pinged_ms = 0;         // when the hub last queued a ping to it
+
     // Closing is deferred: fan-out and writes only mark it.
     bool closing = false;
     uint16_t close_code = 0;

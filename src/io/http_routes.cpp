@@ -17,7 +17,9 @@ HttpReply health(const Server& server) {
 
 HttpReply route_http(Server& server, std::string_view path, bool method_ok) {
     server.counters.http_requests++;
-    if (!method_ok) return {405, "text/plain; charset=utf-8", "method not allowed"};
+    // PROTOCOL.md section 1: GET /health, /stats, /metrics; anything else
+    // (another method included) is 404.
+    if (!method_ok) return {404, "text/plain; charset=utf-8", "not found"};
     if (path == "/health") return health(server);
     if (path == "/stats") {
         return {200, "application/json",

@@ -231,6 +231,7 @@ int on_receive(lws* wsi, ConnData* conn, const char* in, size_t len) {
     if (!s || s->closing) return 0;
     Server& server = server_of(wsi);
     lws_validity_confirmed(wsi);  // any traffic shows the peer is alive
+    server.hub->touch(s, wall_ms());
     if (lws_frame_is_binary(wsi)) {
         server.hub->count_protocol_close();
         return close_now(server, wsi, conn, s, kCloseUnsupported, "binary frames are not supported");
@@ -343,6 +344,11 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
         return on_writeable(wsi, conn);
     case LWS_CALLBACK_RECEIVE:
         return on_receive(wsi, conn, static_cast<const char*>(in), len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        // Only pongs with a payload get here (lws drops empty ones): ours.
+        lws_validity_confirmed(wsi);
+        if (conn && conn->session) server_of(wsi).hub->touch(conn->session, wall_ms());
+        return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (conn) conn->peer_closed = true;
         return 0;

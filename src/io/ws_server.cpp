@@ -95,13 +95,21 @@ int ws_server_start(Server& server) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = tls.cert.c_str();
         info.ssl_private_key_filepath = tls.key.c_str();
+        // HTTP/1.1 only: lws would also offer HTTP/2 and RFC 8441
+        // WebSockets over it, which our upgrade checks (path, headers)
+        // do not handle.
+        info.alpn = "http/1.1";
     }
-    // WebSocket-level heartbeat: lws pings a connection idle for
-    // Heartbeat.Interval and hangs up one silent for Heartbeat.Timeout (any
-    // received frame confirms it, see on_receive).
+    // WebSocket-level heartbeat: the hub pings a connection silent for
+    // Heartbeat.Interval and closes one silent for Heartbeat.Timeout with
+    // 1001 (lws's own validity hangup drops the socket without a close
+    // frame, and its pings have empty payloads whose pongs never reach us).
+    // lws's hangup stays only as a backstop for a peer that does not even
+    // let the close frame out; its own pings are off (a ping threshold not
+    // below the hangup one means "hang up, never ping" to lws).
     server.retry_policy = lws_retry_bo_t{};
-    server.retry_policy.secs_since_valid_ping = static_cast<uint16_t>(cfg.heartbeat.interval);
-    server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout);
+    server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout + 10);
+    server.retry_policy.secs_since_valid_ping = server.retry_policy.secs_since_valid_hangup;
     info.retry_and_idle_policy = &server.retry_policy;
     if (cfg.compression.enabled) info.extensions = kExtensions;
 

@@ -7,6 +7,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -32,6 +38,32 @@ bool wait_healthy(const PushdProcess& pushd, int timeout_ms = 10000) {
 
 size_t count_lines(const std::string& s) {
     return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')) + (s.empty() || s.back() == '\n' ? 0 : 1);
+}
+
+// Sends `request` as is to 127.0.0.1:`port` and returns what comes back
+// until the peer closes or 3 s pass (for methods http_get cannot send).
+std::string raw_http(uint16_t port, const std::string& request) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string out;
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (out.find("\r\n\r\n") == std::string::npos || out.find("not found") == std::string::npos) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            pollfd p{fd, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+            char buf[4096];
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            out.append(buf, static_cast<size_t>(n));
+        }
+    }
+    if (fd >= 0) ::close(fd);
+    return out;
 }
 
 }  // namespace
@@ -230,4 +262,16 @@ TEST_CASE("SIGHUP reloads: Log.Level applies, restart-only keys are named, bad f
     CHECK(pushd.wait_log("reload refused, configuration unchanged", 5000, mark));
     CHECK(pushd.get("/health").status == 200);
     CHECK(wait_metric(pushd, "pushd_config_reload_failures_total", 1, 5000));
+}
+
+TEST_CASE("a method other than GET gets 404, on every path", "[service][http]") {
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(free_port())));
+    for (const char* path : {"/health", "/stats", "/metrics", "/nowhere"}) {
+        INFO(path);
+        std::string r = raw_http(pushd.port(), std::string("POST ") + path +
+                                                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+        CHECK(r.rfind("HTTP/1.1 404", 0) == 0);
+    }
+    CHECK(pushd.get("/health").status != 404);  // GET still answers
 }

@@ -248,6 +248,8 @@ TEST_CASE("auth: three failures close with 4001; re-auth as another user is 409"
 TEST_CASE("auth timeout and token expiry close with 4001; re-auth extends", "[hub]") {
     Fixture f;
     f.config.auth.auth_timeout = 10;
+    f.config.heartbeat.interval = 3600;  // time jumps by minutes here without traffic
+    f.config.heartbeat.timeout = 7200;
     Session* idle = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.hub->tick(f.now + 9999);
     CHECK(f.closes.count(idle) == 0);
@@ -756,4 +758,45 @@ TEST_CASE("rate limit: requests held for AutoJoin take their token on arrival an
     CHECK(Fixture::type_of(out[3]) == "error");
     CHECK(Fixture::field(out[3], "message_id") == "h3");
     CHECK(Fixture::field(out[3], "data", "code") == "429");
+}
+
+TEST_CASE("heartbeat: silent connections are pinged after Interval and closed with 1001 after Timeout", "[hub][heartbeat]") {
+    Fixture f;
+    f.config.heartbeat.interval = 3;
+    f.config.heartbeat.timeout = 10;
+    Session* quiet = f.open_authed("q");
+    Session* chatty = f.open_authed("c");
+    int pings_to_quiet = 0;
+    for (int i = 1; i <= 12; i++) {
+        f.now += 1000;
+        f.hub->touch(chatty, f.now);  // e.g. its pong, every second
+        f.hub->tick(f.now);
+        // Pings are pre-framed control frames: FIN | opcode 9, payload "pushd".
+        while (!quiet->outq.empty()) {
+            SharedFrame* fr = quiet->outq.front();
+            CHECK(frame_wire(fr)[0] == 0x89);
+            CHECK(std::string(reinterpret_cast<const char*>(frame_wire(fr)) + fr->header_len, fr->payload_len) ==
+                  "pushd");
+            pings_to_quiet++;
+            SharedFrame* big = nullptr;
+            std::vector<uint8_t> buf(256);
+            f.hub->gather_output(quiet, buf.data(), buf.size(), &big);
+        }
+        CHECK(chatty->outq.empty());  // never silent for an interval: never pinged
+    }
+    CHECK(pings_to_quiet == 3);  // at 3, 6 and 9 s of silence
+    CHECK(f.closes.count(quiet) == 1);
+    CHECK(f.closes[quiet] == 1001);
+    CHECK(f.closes.count(chatty) == 0);
+    CHECK(f.hub->counters().heartbeat_closes == 1);
+    // Chatty's deadline re-arms from its last frame: pinged at +3 s, closed at +10 s.
+    f.now += 3000;
+    f.hub->tick(f.now);
+    CHECK(chatty->outq.frames() == 1);
+    f.now += 6000;
+    f.hub->tick(f.now);
+    CHECK(f.closes.count(chatty) == 0);
+    f.now += 1000;
+    f.hub->tick(f.now);
+    CHECK(f.closes[chatty] == 1001);
 }
