@@ -56,6 +56,10 @@ struct Session {
     // Listed for the io layer's end-of-iteration write flush (set and
     // cleared by the io layer only).
     bool flush_listed = false;
+    // The peer sent a close frame (set by the io layer): lws answers it and
+    // nothing more is written. Here rather than in the io layer's
+    // per-connection data so the flush touches one struct per connection.
+    bool peer_closed = false;
 
     // Limits.MessagesPerSecond / Limits.Burst: every request takes a token
     // when it arrives (held ones too).

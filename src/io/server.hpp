@@ -36,8 +36,6 @@ struct ConnData {
     // headroom before the body), freed once written or on close.
     unsigned char* http_buf;
     size_t http_len;
-    // The peer sent a close frame: lws answers it; nothing more is written.
-    bool peer_closed;
     // The client's permessage-deflate offer (if any) accepts our window.
     bool deflate_window_ok;
     // permessage-deflate is active on the connection (lws inflates input).

@@ -350,7 +350,7 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
         if (conn && conn->session) server_of(wsi).hub->touch(conn->session, wall_ms());
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (conn) conn->peer_closed = true;
+        if (conn && conn->session) conn->session->peer_closed = true;
         return 0;
     case LWS_CALLBACK_CLOSED:
         on_closed(wsi, conn);
@@ -393,9 +393,8 @@ void ws_flush_pending(Server& server) {
         Session* s = server.flush_pending[i];
         if (!s) continue;  // closed since it was listed
         s->flush_listed = false;
+        if (s->closing || s->outq.empty() || s->peer_closed) continue;
         lws* wsi = static_cast<lws*>(s->transport);
-        auto* conn = static_cast<ConnData*>(lws_wsi_user(wsi));
-        if (s->closing || s->outq.empty() || conn->peer_closed) continue;
         if (lws_partial_buffered(wsi)) {
             // lws still holds part of an earlier write: it asks for POLLOUT
             // itself and on_writeable continues after it.
