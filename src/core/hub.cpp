@@ -169,6 +169,14 @@ void Hub::drop_session(Session* s, uint16_t code, const char* reason) {
     close_session(s, code, reason);
 }
 
+bool Hub::queue_frame(Session* s, SharedFrame* frame) {
+    const bool was_empty = s->outq.empty();
+    if (!s->outq.push(frame, static_cast<size_t>(config_->limits.max_queue_bytes))) return false;
+    queued_bytes_ += frame_wire_len(frame);
+    if (was_empty) transport_.wake(s);
+    return true;
+}
+
 bool Hub::enqueue(Session* s, SharedFrame* frame, OutType type) {
     if (s->closing) return false;
     if (s->deflate && (type == OutType::new_message || type == OutType::notification)) {
@@ -184,15 +192,12 @@ bool Hub::enqueue(Session* s, SharedFrame* frame, OutType type) {
             counters_.deflate_bytes_out = deflater_->bytes_out();
         }
     }
-    const bool was_empty = s->outq.empty();
-    if (!s->outq.push(frame, static_cast<size_t>(config_->limits.max_queue_bytes))) {
+    if (!queue_frame(s, frame)) {
         counters_.slow_consumer_closes++;
         drop_session(s, kCloseSlowConsumer, "slow consumer");
         return false;
     }
-    queued_bytes_ += frame_wire_len(frame);
     counters_.out[static_cast<size_t>(type)]++;
-    if (was_empty) transport_.wake(s);
     return true;
 }
 
@@ -279,12 +284,8 @@ void Hub::heartbeat_due(Session* s, int64_t now_ms) {
         // Silent for an interval: ping (once per interval of silence).
         if (s->pinged_ms <= s->last_rx_ms || now_ms - s->pinged_ms >= interval) {
             if (!ping_frame_) ping_frame_ = frame_create_ping(kPingPayload, frame_headroom_);
-            if (ping_frame_ && s->outq.push(ping_frame_, static_cast<size_t>(config_->limits.max_queue_bytes))) {
-                const bool was_empty = s->outq.frames() == 1;
-                queued_bytes_ += frame_wire_len(ping_frame_);
-                s->pinged_ms = now_ms;
-                if (was_empty) transport_.wake(s);
-            }
+            // A queue too full for the ping is left alone: the next push closes it.
+            if (ping_frame_ && queue_frame(s, ping_frame_)) s->pinged_ms = now_ms;
         }
         next = std::min(silent_until_close, now_ms + interval);
     }

@@ -201,6 +201,10 @@ private:
     // Queues one frame for one session (a reply): false if it closed it.
     bool send(Session* s, const std::string& json, OutType type);
     bool enqueue(Session* s, SharedFrame* frame, OutType type);
+    // Appends `frame` to the session's queue within Limits.MaxQueueBytes,
+    // accounts its bytes and wakes the writer; false (nothing queued) when
+    // it does not fit. enqueue() and the heartbeat ping share it.
+    bool queue_frame(Session* s, SharedFrame* frame);
     // Heartbeat: ping a connection silent for Interval, close one silent for
     // Timeout with 1001, else re-arm for when one of those could be due.
     void heartbeat_due(Session* s, int64_t now_ms);

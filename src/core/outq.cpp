@@ -13,9 +13,9 @@ constexpr uint32_t kKeptSlots = 4;  // ring slots an emptied queue keeps
 uint8_t* frame_area(SharedFrame* f) { return reinterpret_cast<uint8_t*>(f + 1); }
 const uint8_t* frame_area(const SharedFrame* f) { return reinterpret_cast<const uint8_t*>(f + 1); }
 
-}  // namespace
-
-SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool rsv1) {
+// A server frame (unmasked) whose first header byte is `first_byte` (FIN,
+// RSV bits, opcode), holding `payload`, with `headroom` spare bytes before.
+SharedFrame* frame_create(uint8_t first_byte, std::string_view payload, size_t headroom) {
     if (payload.size() > UINT32_MAX - kMaxHeader - headroom) return nullptr;
     void* mem = std::malloc(sizeof(SharedFrame) + headroom + kMaxHeader + payload.size());
     if (!mem) return nullptr;
@@ -26,12 +26,12 @@ SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool r
     f->deflated = nullptr;
     uint8_t* body = frame_area(f) + headroom + kMaxHeader;
     if (!payload.empty()) std::memcpy(body, payload.data(), payload.size());
-    // Server frames are unmasked: FIN|text (|RSV1 when compressed), then a
-    // 7-bit, 16-bit or 64-bit length.
+    // Server frames are unmasked: the first byte, then a 7-bit, 16-bit or
+    // 64-bit length.
     uint8_t hdr[kMaxHeader];
     size_t n = 0;
     const uint64_t len = payload.size();
-    hdr[n++] = rsv1 ? 0xC1 : 0x81;
+    hdr[n++] = first_byte;
     if (len < 126) {
         hdr[n++] = static_cast<uint8_t>(len);
     } else if (len < 65536) {
@@ -47,10 +47,14 @@ SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool r
     return f;
 }
 
+}  // namespace
+
+SharedFrame* frame_create_text(std::string_view payload, size_t headroom, bool rsv1) {
+    return frame_create(rsv1 ? 0xC1 : 0x81, payload, headroom);  // FIN | (RSV1) | text
+}
+
 SharedFrame* frame_create_ping(std::string_view payload, size_t headroom) {
-    SharedFrame* f = frame_create_text(payload, headroom);
-    if (f) const_cast<uint8_t*>(frame_wire(f))[0] = 0x89;  // FIN | ping; same length form
-    return f;
+    return frame_create(0x89, payload, headroom);  // FIN | ping
 }
 
 void frame_unref(SharedFrame* f) {
