@@ -13,7 +13,7 @@ CONFIG   ?= etc/pushd.yaml
 # missing, so a Node.js installed otherwise is kept.
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
-        libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev zlib1g-dev \
+        libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium
 
 .PHONY: all deps configure build run test unit-asan bench install clean

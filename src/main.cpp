@@ -14,12 +14,15 @@ int main(int argc, char** argv) {
     std::string config_path = "etc/pushd.yaml";
     bool check_only = false;
     bool print_config = false;
+    bool no_io_uring = false;
 
     CLI::App app{"pushd: a real-time WebSocket push server on Redis Streams"};
     app.add_option("-f,--config", config_path, "configuration file (YAML)")->capture_default_str();
     app.add_flag("--check", check_only, "validate the configuration and exit (0 valid, 2 not)");
     app.add_flag("--print-config", print_config,
                  "print the effective configuration as Key=value lines and exit");
+    app.add_flag("--no-io-uring", no_io_uring,
+                 "write with one send() per connection instead of batching through io_uring");
     app.set_version_flag("-v,--version", std::string("pushd ") + PUSHD_VERSION);
     try {
         app.parse(argc, argv);
@@ -66,6 +69,7 @@ int main(int argc, char** argv) {
         server.config_path = config_path;
         server.env = pushd::process_env();
         server.loop = &loop;
+        server.io_uring_allowed = !no_io_uring;
         status = pushd::server_run(server);
     }
     uv_loop_close(&loop);

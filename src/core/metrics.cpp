@@ -51,6 +51,10 @@ constexpr CounterRow kCounterRows[] = {
     {"pushd_config_reload_failures_total", nullptr,
      "configuration reloads refused because the file was invalid",
      &ServerCounters::reloads_failed},
+    {"pushd_batched_sends_total", nullptr, "socket writes made through io_uring, many per system call",
+     &ServerCounters::batched_sends},
+    {"pushd_send_submits_total", nullptr, "io_uring submissions carrying batched socket writes",
+     &ServerCounters::send_submits},
 };
 
 constexpr const char* kRefusalNames[kHandshakeRefusals] = {

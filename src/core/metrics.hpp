@@ -57,6 +57,8 @@ struct ServerCounters {
     uint64_t http_requests = 0;
     uint64_t reloads_ok = 0;
     uint64_t reloads_failed = 0;
+    uint64_t batched_sends = 0;      // writes made through io_uring (io/send_batch)
+    uint64_t send_submits = 0;       // io_uring submissions carrying them
     RedisCounters redis;
 };
 

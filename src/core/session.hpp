@@ -56,6 +56,9 @@ struct Session {
     // Listed for the io layer's end-of-iteration write flush (set and
     // cleared by the io layer only).
     bool flush_listed = false;
+    // Its write is queued in the io layer's current send batch (set and
+    // cleared by the io layer only): nothing more may be sent before it.
+    bool write_batched = false;
     // The peer sent a close frame (set by the io layer): lws answers it and
     // nothing more is written. Here rather than in the io layer's
     // per-connection data so the flush touches one struct per connection.

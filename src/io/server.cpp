@@ -129,6 +129,19 @@ void server_init_logic(Server& server) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&server.flush_check));
     server.instance_key = server.redis_store->keys().instance(cfg.name, public_host(cfg), cfg.port);
     server.write_scratch = std::make_unique<uint8_t[]>(LWS_PRE + kWriteBatchBytes);
+    if (server.io_uring_allowed) {
+        std::string why;
+        server.send_batch = SendBatch::open(kSendBatchEntries, &why);
+        if (server.send_batch) {
+            server.send_arena = std::make_unique<uint8_t[]>(LWS_PRE + kSendArenaBytes);
+            server.batched.reserve(kSendBatchEntries);
+            log_printf(LogLevel::info, "writes: batched through io_uring");
+        } else {
+            log_printf(LogLevel::info, "writes: one send per connection (io_uring not usable: %s)", why.c_str());
+        }
+    } else {
+        log_printf(LogLevel::info, "writes: one send per connection (--no-io-uring)");
+    }
 }
 
 void server_start_redis(Server& server) {

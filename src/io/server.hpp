@@ -11,6 +11,7 @@
 #include "io/redis_bus.hpp"
 #include "io/redis_link.hpp"
 #include "io/redis_store.hpp"
+#include "io/send_batch.hpp"
 
 #include <libwebsockets.h>
 #include <uv.h>
@@ -51,6 +52,22 @@ struct ConnData {
 // protocol's tx_packet_size, and the size of the shared scratch buffer.
 inline constexpr size_t kWriteBatchBytes = 64 * 1024;
 
+// One flush's sends through io_uring (io/send_batch): entries per submit,
+// and the arena holding the gathered bytes of several frames per
+// connection until the submit returns (a connection's single frame is sent
+// from the shared frame itself).
+inline constexpr unsigned kSendBatchEntries = 1024;
+inline constexpr size_t kSendArenaBytes = 1024 * 1024;
+
+// A send waiting in Server::send_batch for its result.
+struct BatchedWrite {
+    Session* session;
+    struct lws* wsi;
+    const uint8_t* bytes;
+    uint32_t len;
+    bool head_frame;   // the queue's head frame itself (popped once sent), else gathered bytes
+};
+
 struct Server {
     Config config;
     std::string config_path;
@@ -71,6 +88,13 @@ struct Server {
     // One scratch buffer for batching queued frames into a single write;
     // writes are synchronous, so one per instance is enough.
     std::unique_ptr<uint8_t[]> write_scratch;
+    // Batched sends (nullptr: io_uring unusable here, or --no-io-uring):
+    // plain-TCP connections' writes of one flush go out in one system call.
+    bool io_uring_allowed = true;
+    std::unique_ptr<SendBatch> send_batch;
+    std::vector<BatchedWrite> batched;
+    std::unique_ptr<uint8_t[]> send_arena;
+    size_t send_arena_used = 0;
 
     // WebSocket connections lws still holds (from ESTABLISHED until lws
     // frees them: after CLOSED, lws may still be flushing the close frame).

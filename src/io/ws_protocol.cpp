@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -387,6 +388,89 @@ void ws_wake(Server& server, Session* s) {
     server.flush_pending.push_back(s);
 }
 
+namespace {
+
+// After a write of `done` of `w`'s bytes (0 on -EAGAIN): the rest goes to
+// lws, which sends what the socket takes, keeps the remainder ahead of
+// anything else and asks for POLLOUT itself, so the frame stays whole on
+// the wire. Then the connection's queue continues from on_writeable.
+void finish_write(Server& server, const BatchedWrite& w, int result) {
+    Session* s = w.session;
+    s->write_batched = false;
+    if (result < 0 && result != -EAGAIN) {
+        // Broken socket: lws notices on its next service of the fd.
+        server.hub->drop_session(s, kCloseGoingAway, "write failed");
+        return;
+    }
+    const size_t done = result > 0 ? static_cast<size_t>(result) : 0;
+    int rest = 0;
+    if (done < w.len) rest = lws_write(w.wsi, const_cast<uint8_t*>(w.bytes) + done, w.len - done, LWS_WRITE_RAW);
+    if (w.head_frame) server.hub->consume_big(s);  // sent, or copied by lws
+    if (rest < 0) {
+        server.hub->drop_session(s, kCloseGoingAway, "write failed");
+        return;
+    }
+    if (!s->outq.empty()) lws_callback_on_writable(w.wsi);
+}
+
+// Runs the batched sends queued so far and settles each.
+void run_send_batch(Server& server) {
+    if (server.batched.empty()) return;
+    server.counters.send_submits++;
+    server.counters.batched_sends += server.batched.size();
+    const bool ran = server.send_batch->submit(
+        [](void* ctx, uint32_t tag, int result) {
+            Server& sv = *static_cast<Server*>(ctx);
+            finish_write(sv, sv.batched[tag], result);
+        },
+        &server);
+    if (!ran) {
+        // The ring failed: nothing was sent; lws writes everything instead,
+        // and this instance writes without io_uring from now on.
+        log_printf(LogLevel::warn, "writes: io_uring failed, one send per connection from now on");
+        for (const BatchedWrite& w : server.batched) finish_write(server, w, -EAGAIN);
+    }
+    server.batched.clear();
+    server.send_arena_used = 0;
+}
+
+// Queues `s`'s output as one send of the batch: its single queued frame
+// from the shared frame itself, several frames gathered into the arena.
+// False when `s` must be written the usual way (TLS, a frame too big for one
+// batched write).
+bool batch_write(Server& server, lws* wsi, Session* s) {
+    if (lws_is_ssl(wsi)) return false;
+    SharedFrame* head = s->outq.front();
+    if (frame_wire_len(head) > kWriteBatchBytes) return false;
+    if (server.send_batch->full() || kSendArenaBytes - server.send_arena_used < kWriteBatchBytes ||
+        s->write_batched)
+        run_send_batch(server);
+    if (server.send_batch->broken()) return false;
+    BatchedWrite w{s, wsi, nullptr, 0, false};
+    if (s->outq.frames() == 1) {
+        w.bytes = frame_wire(head);
+        w.len = static_cast<uint32_t>(frame_wire_len(head));
+        w.head_frame = true;
+    } else {
+        uint8_t* dst = server.send_arena.get() + LWS_PRE + server.send_arena_used;
+        SharedFrame* big = nullptr;
+        w.bytes = dst;
+        w.len = static_cast<uint32_t>(server.hub->gather_output(s, dst, kWriteBatchBytes, &big));
+        server.send_arena_used += w.len;
+    }
+    const auto tag = static_cast<uint32_t>(server.batched.size());
+    server.batched.push_back(w);
+    s->write_batched = true;
+    if (!server.send_batch->add(lws_get_socket_fd(wsi), w.bytes, w.len, tag)) {
+        // Cannot happen (room was made above); settle it the usual way.
+        server.batched.pop_back();
+        finish_write(server, w, -EAGAIN);
+    }
+    return true;
+}
+
+}  // namespace
+
 void ws_flush_pending(Server& server) {
     // Index loop: a write may not add sessions, but stay safe if it does.
     for (size_t i = 0; i < server.flush_pending.size(); i++) {
@@ -401,6 +485,7 @@ void ws_flush_pending(Server& server) {
             lws_callback_on_writable(wsi);
             continue;
         }
+        if (server.send_batch && batch_write(server, wsi, s)) continue;
         if (write_queued(server, wsi, s) < 0) {
             // Broken socket: lws notices on its next service of the fd; make
             // sure that comes soon and nothing more is queued meanwhile.
@@ -410,6 +495,7 @@ void ws_flush_pending(Server& server) {
         if (!s->outq.empty()) lws_callback_on_writable(wsi);
     }
     server.flush_pending.clear();
+    if (server.send_batch) run_send_batch(server);
 }
 
 }  // namespace pushd
