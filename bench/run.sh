@@ -303,6 +303,21 @@ for name in $SERVERS; do
         --step-duration "$STEP_DURATION" --duration "$DURATION" "${REDIS_PID_ARGS[@]}"
 done
 
+# p99 at equal load: pushd at seedref's highest zero-loss rate (each
+# server's own ceiling is a different load, so their p99 there do not
+# compare).
+EQUAL_JSON='{"skipped":"needs both servers"}'
+case " $SERVERS " in *" pushd "*" seedref "*|*" seedref "*" pushd "*)
+    SEEDREF_BEST=$(grep -o '"best_rate":[0-9.]*' "$TMP/seedref-sweep.json" 2>/dev/null | head -1 | cut -d: -f2)
+    if [ -n "$SEEDREF_BIN" ] && [ -n "$SEEDREF_BEST" ] && [ "${SEEDREF_BEST%.*}" -gt 0 ] 2>/dev/null; then
+        wait_quiet >/dev/null
+        LABEL=fanout-equal scenario pushd fanout --subscribers "$SUBSCRIBERS" --rate "$SEEDREF_BEST" \
+            --duration "$DURATION" --repeat 1 "${REDIS_PID_ARGS[@]}"
+        EQUAL_JSON=$(cat "$TMP/pushd-fanout-equal.json")
+    fi
+    ;;
+esac
+
 # permessage-deflate, pushd only: what offering it costs an idle connection,
 # and CPU per delivery of a 1 KiB text message without and with it.
 COMPRESSION_JSON='{"skipped":"not requested"}'
@@ -348,7 +363,8 @@ GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     printf '"settings":{"connections":%s,"subscribers":%s,"rate":%s,"duration_s":%s,"repeat":%s,"step_duration_s":%s,"sweep_start":%s,"sweep_factor":%s,"redis":%s},' \
         "$CONNECTIONS" "$SUBSCRIBERS" "$RATE" "$DURATION" "$REPEAT" "$STEP_DURATION" "$SWEEP_START" "$SWEEP_FACTOR" "$(json_str "$REDIS_ADDR")"
     printf '"cpu_busy_before":{%s},' "$BUSY_JSON"
-    printf '"pushd":%s,"seedref":%s,"compression":%s}\n' "$(server_json pushd)" "$(server_json seedref)" "$COMPRESSION_JSON"
+    printf '"pushd":%s,"seedref":%s,"pushd_at_seedref_rate":%s,"compression":%s}\n' "$(server_json pushd)" \
+    "$(server_json seedref)" "$EQUAL_JSON" "$COMPRESSION_JSON"
 } >"$OUT"
 
 "$PUSHCTL" bench report "$OUT" >"${OUT%.json}.md"
