@@ -307,7 +307,7 @@ done
 # server's own ceiling is a different load, so their p99 there do not
 # compare).
 EQUAL_JSON='{"skipped":"needs both servers"}'
-case " $SERVERS " in *" pushd "*" seedref "*|*" seedref "*" pushd "*)
+case " $SERVERS " in *" pushd "*)
     SEEDREF_BEST=$(grep -o '"best_rate":[0-9.]*' "$TMP/seedref-sweep.json" 2>/dev/null | head -1 | cut -d: -f2)
     if [ -n "$SEEDREF_BIN" ] && [ -n "$SEEDREF_BEST" ] && [ "${SEEDREF_BEST%.*}" -gt 0 ] 2>/dev/null; then
         wait_quiet >/dev/null

@@ -440,12 +440,15 @@ void run_send_batch(Server& server) {
 // batched write).
 bool batch_write(Server& server, lws* wsi, Session* s) {
     if (lws_is_ssl(wsi)) return false;
+    if (server.send_batch->full() || kSendArenaBytes - server.send_arena_used < kWriteBatchBytes ||
+        s->write_batched) {
+        run_send_batch(server);
+        // Settling that batch may have written or dropped `s` itself.
+        if (s->closing || s->outq.empty() || lws_partial_buffered(wsi)) return true;
+    }
+    if (server.send_batch->broken()) return false;
     SharedFrame* head = s->outq.front();
     if (frame_wire_len(head) > kWriteBatchBytes) return false;
-    if (server.send_batch->full() || kSendArenaBytes - server.send_arena_used < kWriteBatchBytes ||
-        s->write_batched)
-        run_send_batch(server);
-    if (server.send_batch->broken()) return false;
     BatchedWrite w{s, wsi, nullptr, 0, false};
     if (s->outq.frames() == 1) {
         w.bytes = frame_wire(head);
