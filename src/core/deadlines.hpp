@@ -13,7 +13,7 @@
 
 namespace pushd {
 
-enum class DeadlineKind : uint8_t { auth_timeout, token_expiry, heartbeat };
+enum class DeadlineKind : uint8_t { auth_timeout, token_expiry, heartbeat, storage_retry };
 
 struct Deadline {
     int64_t due_ms;

@@ -8,52 +8,6 @@
 
 namespace pushd {
 
-// A join_group with `since` whose replay is in flight: live messages of the
-// group for this session wait here, then those already replayed are dropped.
-struct Hub::ReplayState {
-    std::vector<StoredMessage> buffered;
-    bool overflow = false;
-};
-
-// A session's send_message requests in flight. Storage may hand the bus's
-// copy of a message to the hub before the append's answer (two Redis
-// connections): the push of the sender's own message then waits here, and
-// every push to that session after it, until its ack has been queued, so
-// the sender sees "ack, then the push" as with any store.
-struct Hub::AckHold {
-    std::unordered_map<std::string, uint32_t> pending;   // client message id -> sends in flight
-    struct Held {
-        SharedFrame* frame;     // one reference owned here
-        std::string waits_for;  // the client message id whose ack it follows; "" behind others
-    };
-    std::deque<Held> held;
-    AckHold() = default;
-    AckHold(const AckHold&) = delete;
-    AckHold& operator=(const AckHold&) = delete;
-    ~AckHold() {
-        for (Held& h : held) frame_unref(h.frame);
-    }
-};
-
-// An auth with since whose inbox replay is in flight: notifications for
-// this session wait here (frames shared with the other recipients), then
-// user-targeted ones already replayed from the inbox are dropped.
-struct Hub::InboxReplay {
-    struct Held {
-        std::string id;
-        bool in_inbox;        // user-targeted: stored in the inbox, so maybe replayed
-        SharedFrame* frame;   // one reference owned here
-    };
-    std::vector<Held> buffered;
-    bool overflow = false;
-    InboxReplay() = default;
-    InboxReplay(const InboxReplay&) = delete;
-    InboxReplay& operator=(const InboxReplay&) = delete;
-    ~InboxReplay() {
-        for (Held& h : buffered) frame_unref(h.frame);
-    }
-};
-
 namespace {
 
 int64_t seconds(int64_t ms) { return ms / 1000; }
@@ -68,21 +22,6 @@ InType in_type(RequestType t) {
     case RequestType::mark_read: return InType::mark_read;
     }
     return InType::malformed;
-}
-
-bool id_newer(const std::string& a, const std::string& b) {
-    auto pa = parse_stream_id(a);
-    auto pb = parse_stream_id(b);
-    return pa && pb && *pa > *pb;
-}
-
-// A group id read from storage (AutoJoin) that requests could also name.
-bool usable_group_id(const std::string& g) {
-    if (g.empty() || g.size() > 128) return false;
-    for (char c : g) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-    }
-    return true;
 }
 
 constexpr StreamId kNoId{};
@@ -136,9 +75,7 @@ Session* Hub::on_open(void* transport, const std::optional<VerifiedToken>& hands
 }
 
 void Hub::on_closed(Session* s) {
-    replays_.erase(s->id);
-    ack_holds_.erase(s->id);
-    inbox_replays_.erase(s->id);
+    forget_pending(s);
     queued_bytes_ -= s->outq.bytes();
     s->outq.clear();
     registry_.remove_session(s);
@@ -156,11 +93,22 @@ void Hub::close_session(Session* s, uint16_t code, const char* reason) {
     // stay until on_closed: this may run in the middle of a fan-out over
     // that very member vector.
     registry_.unlink_user(s);
-    replays_.erase(s->id);
-    ack_holds_.erase(s->id);
-    s->ack_hold = false;
-    inbox_replays_.erase(s->id);
+    forget_pending(s);
     transport_.close(s, code, reason);
+}
+
+void Hub::forget_pending(Session* s) {
+    group_replays_.forget(s->id);
+    inbox_replays_.forget(s->id);
+    ack_order_.forget(s->id);
+    s->ack_hold = false;
+    inbox_waits_.erase(s->id);
+    auto_join_waits_.erase(s->id);
+}
+
+void Hub::drop_slow(Session* s) {
+    counters_.slow_consumer_closes++;
+    drop_session(s, kCloseSlowConsumer, "slow consumer");
 }
 
 void Hub::drop_session(Session* s, uint16_t code, const char* reason) {
@@ -193,8 +141,7 @@ bool Hub::enqueue(Session* s, SharedFrame* frame, OutType type) {
         }
     }
     if (!queue_frame(s, frame)) {
-        counters_.slow_consumer_closes++;
-        drop_session(s, kCloseSlowConsumer, "slow consumer");
+        drop_slow(s);
         return false;
     }
     counters_.out[static_cast<size_t>(type)]++;
@@ -244,6 +191,7 @@ void Hub::maybe_compact_deadlines() {
         if (!s || s->closing) return false;
         if (d.kind == DeadlineKind::heartbeat) return true;
         if (d.kind == DeadlineKind::auth_timeout) return !s->authenticated;
+        if (d.kind == DeadlineKind::storage_retry) return inbox_waits_.count(s->id) || auto_join_waits_.count(s->id);
         return s->authenticated && s->expires_at_s == d.stamp;
     });
 }
@@ -254,6 +202,8 @@ void Hub::tick(int64_t now_ms) {
         if (!s || s->closing) return;
         if (d.kind == DeadlineKind::heartbeat) {
             heartbeat_due(s, now_ms);
+        } else if (d.kind == DeadlineKind::storage_retry) {
+            retry_storage(s);
         } else if (d.kind == DeadlineKind::auth_timeout) {
             if (s->authenticated) return;
             counters_.auth_timeouts++;
@@ -427,7 +377,7 @@ void Hub::authenticate(Session* s, const VerifiedToken& token, const std::option
     // requests until the group set is read; the inbox replay buffers
     // notifications for it until the stored ones are sent.
     if (fresh && config_->groups.auto_join) start_auto_join(s);
-    if (since && !s->closing) start_inbox_replay(s, *since, message_id);
+    if (since && !s->closing) start_inbox_replay(s, *since);
 }
 
 // ---- AutoJoin ---------------------------------------------------------------
@@ -459,12 +409,14 @@ void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
     s->holding = false;
     if (s->closing) return;
     if (r.status == StoreStatus::unavailable) {
+        // Contract v1.1: subscribed as soon as storage answers. The
+        // connection is not held meanwhile: what needs no storage is served.
         counters_.auto_join_failures++;
-        send(s, build_error(std::nullopt, 503, "storage unavailable; the user's groups were not joined", now()),
-             OutType::error);
+        auto_join_waits_.try_emplace(sid);
+        deadlines_.push({now() + kStorageRetryMs, sid, 0, DeadlineKind::storage_retry});
     } else {
         for (const std::string& g : r.groups) {
-            if (!usable_group_id(g)) continue;
+            if (!valid_group_id(g)) continue;
             if (registry_.subscribe(s, g, kMaxGroupsPerSession) == Registry::SubscribeResult::added) {
                 counters_.auto_joined++;
             }
@@ -485,51 +437,112 @@ void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
     }
 }
 
-// ---- inbox replay (auth with since) ------------------------------------------
-
-void Hub::start_inbox_replay(Session* s, const std::string& since, const std::optional<std::string>& message_id) {
-    // One at a time per connection: a second since while one is in flight
-    // is ignored (its notifications are covered by the first).
-    if (inbox_replays_.count(s->id)) return;
-    inbox_replays_.emplace(s->id, std::make_unique<InboxReplay>());
-    const uint64_t sid = s->id;
-    store_.replay_inbox(s->user_id, since, kMaxReplayEntries, [this, sid, message_id](InboxResult r) {
-        finish_inbox_replay(sid, message_id, std::move(r));
-    });
+void Hub::note_touched_group(Session* s, const std::string& group_id) {
+    if (auto_join_waits_.empty()) return;
+    auto it = auto_join_waits_.find(s->id);
+    if (it != auto_join_waits_.end() && it->second.touched.size() < kMaxTouchedGroups) {
+        it->second.touched.insert(group_id);
+    }
 }
 
-void Hub::finish_inbox_replay(uint64_t sid, const std::optional<std::string>& message_id, InboxResult r) {
+void Hub::ask_auto_join_again(Session* s) {
+    auto it = auto_join_waits_.find(s->id);
+    if (it == auto_join_waits_.end() || it->second.asking) return;
+    it->second.asking = true;
+    const uint64_t sid = s->id;
+    store_.user_groups(s->user_id, kMaxGroupsPerSession,
+                       [this, sid](GroupsResult r) { finish_auto_join_retry(sid, std::move(r)); });
+}
+
+// A late AutoJoin subscribes to the groups the client did not join or
+// leave itself meanwhile: a group it joined with `since` (or is retrying
+// after a 503) must not start receiving live messages ahead of its replay.
+void Hub::finish_auto_join_retry(uint64_t sid, GroupsResult r) {
     Session* s = find_session(sid);
-    if (!s) return;
-    auto it = inbox_replays_.find(sid);
-    if (it == inbox_replays_.end()) return;
-    std::unique_ptr<InboxReplay> state = std::move(it->second);
-    inbox_replays_.erase(it);
-    if (s->closing) return;
-    if (state->overflow) {
-        counters_.slow_consumer_closes++;
-        drop_session(s, kCloseSlowConsumer, "slow consumer");
+    if (!s || s->closing) return;
+    auto it = auto_join_waits_.find(sid);
+    if (it == auto_join_waits_.end()) return;
+    it->second.asking = false;
+    if (r.status == StoreStatus::unavailable) {
+        deadlines_.push({now() + kStorageRetryMs, sid, 0, DeadlineKind::storage_retry});
         return;
     }
-    std::optional<StreamId> last;
-    if (r.status == StoreStatus::unavailable) {
-        send(s, build_error(message_id, 503, "storage unavailable; stored notifications were not replayed", now()),
-             OutType::error);
-    } else {
-        for (const StoredNotification& n : r.notifications) {
-            if (!send(s, build_notification(n.id, n.data, n.timestamp_ms, true), OutType::notification)) return;
-            counters_.fanout_deliveries++;
-            last = parse_stream_id(n.id);
+    AutoJoinWait wait = std::move(it->second);
+    auto_join_waits_.erase(it);
+    for (const std::string& g : r.groups) {
+        if (!valid_group_id(g) || wait.touched.count(g)) continue;
+        if (registry_.subscribe(s, g, kMaxGroupsPerSession) == Registry::SubscribeResult::added) {
+            counters_.auto_joined++;
         }
     }
-    if (last && *last > s->inbox_upto) s->inbox_upto = *last;
-    for (const InboxReplay::Held& h : state->buffered) {
-        if (h.in_inbox && last) {
-            auto id = parse_stream_id(h.id);
-            if (id && *id <= *last) continue;  // already replayed
-        }
+}
+
+void Hub::retry_storage(Session* s) {
+    if (s->closing) return;
+    if (inbox_waits_.count(s->id)) ask_inbox(s);
+    if (auto_join_waits_.count(s->id)) ask_auto_join_again(s);
+}
+
+void Hub::on_storage_up() {
+    if (inbox_waits_.empty() && auto_join_waits_.empty()) return;
+    std::vector<uint64_t> ids;
+    ids.reserve(inbox_waits_.size() + auto_join_waits_.size());
+    for (auto& [id, w] : inbox_waits_) ids.push_back(id);
+    for (auto& [id, w] : auto_join_waits_) ids.push_back(id);
+    for (uint64_t id : ids) {
+        if (Session* s = find_session(id)) retry_storage(s);
+    }
+}
+
+// ---- inbox replay (auth with since) ------------------------------------------
+
+void Hub::start_inbox_replay(Session* s, const std::string& since) {
+    // One at a time per connection: a second since while one is in flight
+    // is ignored (its notifications are covered by the first).
+    const uint64_t ticket = inbox_replays_.open(s->id, std::string());
+    if (ticket == 0) return;
+    inbox_waits_[s->id] = InboxWait{since, ticket, false};
+    ask_inbox(s);
+}
+
+void Hub::ask_inbox(Session* s) {
+    auto it = inbox_waits_.find(s->id);
+    if (it == inbox_waits_.end() || it->second.asking) return;
+    it->second.asking = true;
+    const uint64_t sid = s->id;
+    const uint64_t ticket = it->second.ticket;
+    store_.replay_inbox(s->user_id, it->second.since, kMaxReplayEntries,
+                        [this, sid, ticket](InboxResult r) { finish_inbox_replay(sid, ticket, std::move(r)); });
+}
+
+void Hub::finish_inbox_replay(uint64_t sid, uint64_t ticket, InboxResult r) {
+    Session* s = find_session(sid);
+    if (!s || s->closing) return;
+    auto wait = inbox_waits_.find(sid);
+    if (wait == inbox_waits_.end() || wait->second.ticket != ticket) return;
+    wait->second.asking = false;
+    if (r.status == StoreStatus::unavailable) {
+        // Contract v1.1: read again once storage answers; live
+        // notifications keep waiting in the gate, behind the replay.
+        counters_.inbox_replay_retries++;
+        deadlines_.push({now() + kStorageRetryMs, sid, 0, DeadlineKind::storage_retry});
+        return;
+    }
+    const std::string since = std::move(wait->second.since);
+    inbox_waits_.erase(wait);
+    std::string last;
+    for (const StoredNotification& n : r.notifications) {
+        if (!send(s, build_notification(n.id, n.data, n.timestamp_ms, true), OutType::notification)) return;
         counters_.fanout_deliveries++;
-        if (!enqueue(s, h.frame, OutType::notification)) return;
+        last = n.id;
+    }
+    const std::optional<StreamId> boundary = replay_boundary(since, last);
+    if (boundary && *boundary > s->inbox_upto) s->inbox_upto = *boundary;
+    auto released = inbox_replays_.close(sid, std::string(), ticket, boundary);
+    if (!released) return;
+    for (HeldPush& p : *released) {
+        counters_.fanout_deliveries++;
+        if (!enqueue(s, p.frame.get(), OutType::notification)) return;
     }
 }
 
@@ -542,6 +555,8 @@ void Hub::enforce_session_limit(const std::string& user_id) {
     }
 }
 
+// ---- group requests ----------------------------------------------------------
+
 void Hub::handle_send(Session* s, const Request& req, int64_t now_ms) {
     AppendRequest a;
     a.group_id = req.group_id;
@@ -552,9 +567,10 @@ void Hub::handle_send(Session* s, const Request& req, int64_t now_ms) {
     a.now_ms = now_ms;
     const uint64_t sid = s->id;
     const std::string mid = *req.message_id;
-    auto do_append = [this, sid, mid, a = std::move(a)]() {
-        if (Session* s = find_session(sid); s && !s->closing) hold_for_ack(s, mid);
-        store_.append(a, [this, sid, mid](AppendResult r) {
+    const std::string key = AckOrder::key(req.group_id, mid);
+    auto do_append = [this, sid, mid, key, a = std::move(a)]() {
+        if (Session* s = find_session(sid); s && !s->closing) hold_for_ack(s, key);
+        store_.append(a, [this, sid, mid, key](AppendResult r) {
             Session* s = find_session(sid);
             if (!s) return;
             if (r.status == StoreStatus::unavailable) {
@@ -565,7 +581,7 @@ void Hub::handle_send(Session* s, const Request& req, int64_t now_ms) {
                 extra.duplicate = r.status == StoreStatus::duplicate;
                 send(s, build_ack_ok(mid, now(), extra), OutType::ack);
             }
-            release_ack(s, mid);
+            release_ack(s, key);
         });
     };
     if (!config_->groups.require_membership) {
@@ -586,6 +602,7 @@ void Hub::handle_send(Session* s, const Request& req, int64_t now_ms) {
 }
 
 void Hub::handle_join(Session* s, const Request& req, int64_t now_ms) {
+    note_touched_group(s, req.group_id);
     if (!config_->groups.require_membership) {
         join_now(s, req, now_ms);
         return;
@@ -605,6 +622,10 @@ void Hub::handle_join(Session* s, const Request& req, int64_t now_ms) {
 }
 
 void Hub::join_now(Session* s, const Request& req, int64_t now_ms) {
+    if (req.since && group_replays_.is_open(s->id, req.group_id)) {
+        ack_fail(s, *req.message_id, 409, "a replay of this group is already in progress", now_ms);
+        return;
+    }
     auto result = registry_.subscribe(s, req.group_id, kMaxGroupsPerSession);
     if (result == Registry::SubscribeResult::limit) {
         ack_fail(s, *req.message_id, 429, "too many groups on this connection", now_ms);
@@ -614,84 +635,67 @@ void Hub::join_now(Session* s, const Request& req, int64_t now_ms) {
         send(s, build_ack_ok(*req.message_id, now_ms), OutType::ack);
         return;
     }
-    // Replay: live messages of this group for this session are held back
-    // until the stored ones newer than `since` have been sent.
-    auto& per_group = replays_[s->id];
-    if (per_group.count(req.group_id)) {
-        ack_fail(s, *req.message_id, 409, "a replay of this group is already in progress", now_ms);
-        return;
-    }
-    per_group.emplace(req.group_id, std::make_unique<ReplayState>());
+    // Replay first, then the ack, then live messages: live ones of this
+    // group for this session wait in the gate until the replay's answer.
+    const uint64_t ticket = group_replays_.open(s->id, req.group_id);
     const uint64_t sid = s->id;
     store_.replay_group(req.group_id, *req.since, kMaxReplayEntries,
-                        [this, sid, gid = req.group_id, mid = *req.message_id](ReplayResult r) {
-                            finish_replay(sid, gid, mid, std::move(r), now());
+                        [this, sid, ticket, gid = req.group_id, mid = *req.message_id,
+                         since = *req.since](ReplayResult r) {
+                            finish_replay(sid, gid, mid, since, ticket, std::move(r), now());
                         });
 }
 
-void Hub::finish_replay(uint64_t sid, const std::string& gid, const std::string& mid, ReplayResult r,
-                        int64_t now_ms) {
+void Hub::finish_replay(uint64_t sid, const std::string& gid, const std::string& mid, const std::string& since,
+                        uint64_t ticket, ReplayResult r, int64_t now_ms) {
     Session* s = find_session(sid);
-    if (!s) return;
-    auto per = replays_.find(sid);
-    if (per == replays_.end()) return;
-    auto it = per->second.find(gid);
-    if (it == per->second.end()) return;
-    std::unique_ptr<ReplayState> state = std::move(it->second);
-    per->second.erase(it);
-    if (per->second.empty()) replays_.erase(per);
-    if (s->closing) return;
-    if (state->overflow) {
-        counters_.slow_consumer_closes++;
-        drop_session(s, kCloseSlowConsumer, "slow consumer");
+    if (!s || s->closing) return;
+    if (group_replays_.ticket(sid, gid) != ticket) {
+        // The client left the group meanwhile (the gate went with it): the
+        // join still gets its one ack, and nothing is replayed.
+        AckExtra extra;
+        extra.replayed = 0;
+        send(s, build_ack_ok(mid, now_ms, extra), OutType::ack);
         return;
     }
     if (r.status == StoreStatus::unavailable) {
-        // Stay subscribed to live messages; say the history could not be read.
-        ack_fail(s, mid, 503, "storage unavailable; history not replayed", now_ms);
-        for (const StoredMessage& m : state->buffered) {
-            SharedFrame* f = frame_create_text(build_new_message(m, false), frame_headroom_);
-            if (!f) continue;
-            counters_.fanout_deliveries++;
-            bool ok = enqueue(s, f, OutType::new_message);
-            frame_unref(f);
-            if (!ok) return;
-        }
+        // Nothing changes (contract v1.1): not subscribed, nothing held is
+        // delivered; the client retries with the same since.
+        group_replays_.abandon(sid, gid);
+        registry_.unsubscribe(s, gid);
+        ack_fail(s, mid, 503, "storage unavailable; history not replayed, not subscribed; retry", now_ms);
         return;
     }
-    AckExtra extra;
-    extra.truncated = r.truncated;
-    if (!send(s, build_ack_ok(mid, now_ms, extra), OutType::ack)) return;
     std::string last;
     for (const StoredMessage& m : r.messages) {
         if (!send(s, build_new_message(m, true), OutType::new_message)) return;
         counters_.fanout_deliveries++;
         last = m.message_id;
     }
-    // Storage may hand the bus's copy of a replayed message to the hub only
-    // after the replay's answer: skip those when they come.
-    if (auto last_id = parse_stream_id(last)) {
+    AckExtra extra;
+    extra.truncated = r.truncated;
+    extra.replayed = r.messages.size();
+    if (!send(s, build_ack_ok(mid, now_ms, extra), OutType::ack)) return;
+    // The boundary: held pushes at or below it were replayed (or are older
+    // than since); a bus behind the replay's read skips them later too.
+    const std::optional<StreamId> boundary = replay_boundary(since, last);
+    if (boundary) {
         if (Session::Subscription* sub = registry_.find_subscription(s, gid)) {
-            if (*last_id > sub->replayed_upto) sub->replayed_upto = *last_id;
+            if (*boundary > sub->replayed_upto) sub->replayed_upto = *boundary;
         }
     }
-    for (const StoredMessage& m : state->buffered) {
-        if (!last.empty() && !id_newer(m.message_id, last)) continue;  // already replayed
-        SharedFrame* f = frame_create_text(build_new_message(m, false), frame_headroom_);
-        if (!f) continue;
-        counters_.fanout_deliveries++;
-        bool ok = enqueue(s, f, OutType::new_message);
-        frame_unref(f);
-        if (!ok) return;
+    auto released = group_replays_.close(sid, gid, ticket, boundary);
+    if (!released) return;
+    for (HeldPush& p : *released) {
+        push_group(s, p.frame.get(), p.ack_key);
+        if (s->closing) return;
     }
 }
 
 void Hub::handle_leave(Session* s, const Request& req, int64_t now_ms) {
+    note_touched_group(s, req.group_id);
     registry_.unsubscribe(s, req.group_id);
-    if (auto per = replays_.find(s->id); per != replays_.end()) {
-        per->second.erase(req.group_id);  // its replay answer will find nothing to do
-        if (per->second.empty()) replays_.erase(per);
-    }
+    group_replays_.abandon(s->id, req.group_id);  // its replay answer will find nothing to do
     send(s, build_ack_ok(*req.message_id, now_ms), OutType::ack);
 }
 
@@ -711,49 +715,31 @@ void Hub::handle_mark_read(Session* s, const Request& req, int64_t now_ms) {
 
 // ---- fan-out ----------------------------------------------------------------
 
-void Hub::hold_for_ack(Session* s, const std::string& client_message_id) {
-    auto& hold = ack_holds_[s->id];
-    if (!hold) hold = std::make_unique<AckHold>();
-    hold->pending[client_message_id]++;
+void Hub::hold_for_ack(Session* s, const std::string& key) {
+    ack_order_.expect(s->id, key);
     s->ack_hold = true;
 }
 
-void Hub::release_ack(Session* s, const std::string& client_message_id) {
-    auto it = ack_holds_.find(s->id);
-    if (it == ack_holds_.end()) return;
-    AckHold& h = *it->second;
-    if (auto p = h.pending.find(client_message_id); p != h.pending.end() && --p->second == 0) h.pending.erase(p);
-    while (!h.held.empty()) {
-        AckHold::Held& front = h.held.front();
-        if (!front.waits_for.empty() && h.pending.count(front.waits_for)) break;  // its ack is not out yet
-        SharedFrame* f = front.frame;
-        h.held.pop_front();
+void Hub::release_ack(Session* s, const std::string& key) {
+    bool idle = false;
+    std::vector<FrameRef> free = ack_order_.acked(s->id, key, &idle);
+    if (idle) s->ack_hold = false;
+    for (FrameRef& f : free) {
         counters_.fanout_deliveries++;
-        const bool ok = enqueue(s, f, OutType::new_message);
-        frame_unref(f);
-        if (!ok) return;  // closed: the hold is gone with it
-    }
-    if (h.pending.empty() && h.held.empty()) {
-        ack_holds_.erase(it);
-        s->ack_hold = false;
+        if (!enqueue(s, f.get(), OutType::new_message)) return;  // closed: the hold is gone with it
     }
 }
 
-bool Hub::held_behind_ack(Session* s, const StoredMessage& m, SharedFrame* frame) {
-    auto it = ack_holds_.find(s->id);
-    if (it == ack_holds_.end()) return false;
-    AckHold& h = *it->second;
-    std::string waits_for;
-    if (m.sender_id == s->user_id && h.pending.count(m.client_message_id)) waits_for = m.client_message_id;
-    else if (h.held.empty()) return false;
-    if (h.held.size() >= kMaxReplayBuffered) {
-        counters_.slow_consumer_closes++;
-        drop_session(s, kCloseSlowConsumer, "slow consumer");
-        return true;
+void Hub::push_group(Session* s, SharedFrame* frame, const std::string& ack_key) {
+    if (s->ack_hold) {
+        switch (ack_order_.offer(s->id, ack_key, frame)) {
+        case AckOrder::Offer::held: return;
+        case AckOrder::Offer::full: drop_slow(s); return;
+        case AckOrder::Offer::deliver: break;
+        }
     }
-    frame_ref(frame);
-    h.held.push_back({frame, std::move(waits_for)});
-    return true;
+    counters_.fanout_deliveries++;
+    enqueue(s, frame, OutType::new_message);
 }
 
 void Hub::deliver_group_message(const StoredMessage& m) {
@@ -769,27 +755,26 @@ void Hub::deliver_group_message(const StoredMessage& m) {
         Session::Subscription& sub = s->subscriptions[g->members[i].subscription_index];
         if (sub.replayed_upto != kNoId) {
             if (!id) id = parse_stream_id(m.message_id);
-            if (id && *id <= sub.replayed_upto) continue;  // sent by the replay
+            if (id && replay_covers(sub.replayed_upto, *id)) continue;  // sent by the replay
             sub.replayed_upto = kNoId;  // later messages are newer still
-        }
-        if (!replays_.empty()) {
-            auto per = replays_.find(s->id);
-            if (per != replays_.end()) {
-                auto st = per->second.find(m.group_id);
-                if (st != per->second.end()) {
-                    if (st->second->buffered.size() >= kMaxReplayBuffered) st->second->overflow = true;
-                    else st->second->buffered.push_back(m);
-                    continue;
-                }
-            }
         }
         if (!frame) {
             frame = frame_create_text(build_new_message(m, false), frame_headroom_);
             if (!frame) return;
         }
-        if (s->ack_hold && held_behind_ack(s, m, frame)) continue;
-        counters_.fanout_deliveries++;
-        enqueue(s, frame, OutType::new_message);
+        const bool own = !m.sender_id.empty() && m.sender_id == s->user_id;
+        if (!group_replays_.empty()) {
+            if (!id) id = parse_stream_id(m.message_id);
+            HeldPush p{id.value_or(kNoId), true, FrameRef::share(frame),
+                       own ? AckOrder::key(m.group_id, m.client_message_id) : std::string()};
+            const ReplayGate::Hold h = group_replays_.hold(s->id, m.group_id, std::move(p));
+            if (h == ReplayGate::Hold::held) continue;
+            if (h == ReplayGate::Hold::full) {
+                drop_slow(s);
+                continue;
+            }
+        }
+        push_group(s, frame, own && s->ack_hold ? AckOrder::key(m.group_id, m.client_message_id) : std::string());
     }
     if (frame) frame_unref(frame);
 }
@@ -798,19 +783,15 @@ void Hub::notify_session(Session* s, SharedFrame* frame, const std::string& id, 
                          const std::optional<StreamId>& sid) {
     if (s->closing || !s->authenticated) return;
     if (!inbox_replays_.empty()) {
-        auto it = inbox_replays_.find(s->id);
-        if (it != inbox_replays_.end()) {
-            InboxReplay& st = *it->second;
-            if (st.buffered.size() >= kMaxInboxBuffered) {
-                st.overflow = true;
-            } else {
-                frame_ref(frame);
-                st.buffered.push_back({id, in_inbox, frame});
-            }
+        HeldPush p{sid.value_or(kNoId), in_inbox, FrameRef::share(frame), std::string()};
+        const ReplayGate::Hold h = inbox_replays_.hold(s->id, std::string(), std::move(p));
+        if (h == ReplayGate::Hold::held) return;
+        if (h == ReplayGate::Hold::full) {
+            drop_slow(s);
             return;
         }
     }
-    if (in_inbox && s->inbox_upto != kNoId && sid && *sid <= s->inbox_upto) return;  // replayed already
+    if (in_inbox && s->inbox_upto != kNoId && sid && replay_covers(s->inbox_upto, *sid)) return;  // replayed already
     counters_.fanout_deliveries++;
     enqueue(s, frame, OutType::notification);
 }

@@ -6,6 +6,7 @@
 // Threading: one hub belongs to one loop thread; nothing here locks.
 #pragma once
 
+#include "core/ack_order.hpp"
 #include "core/auth.hpp"
 #include "core/bus_entry.hpp"
 #include "core/config.hpp"
@@ -15,6 +16,7 @@
 #include "core/outq.hpp"
 #include "core/protocol.hpp"
 #include "core/registry.hpp"
+#include "core/replay_gate.hpp"
 #include "core/session.hpp"
 #include "core/store.hpp"
 
@@ -24,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace pushd {
 
@@ -56,8 +59,16 @@ inline constexpr size_t kPauseHeldRequests = 64;
 inline constexpr size_t kMaxHeldRequests = 4096;
 inline constexpr size_t kMaxHeldBytes = 4 << 20;
 // Notifications buffered for one session while its inbox replay (auth with
-// since) is in flight; past it the session is closed as a slow consumer.
+// since) is in flight, retries included; past it the session is closed as
+// a slow consumer.
 inline constexpr size_t kMaxInboxBuffered = 10000;
+// What the hub asks storage again, by itself, after an outage answered it
+// (the inbox replay of auth with since, AutoJoin's group set): once every
+// this many milliseconds, and at once when storage is back (on_storage_up).
+inline constexpr int64_t kStorageRetryMs = 1000;
+// Groups remembered per session, while its AutoJoin waits for storage, as
+// joined or left by the client itself (AutoJoin then leaves them alone).
+inline constexpr size_t kMaxTouchedGroups = 1024;
 
 struct TransportOps {
     // Output was queued for the session: make sure its writer runs.
@@ -118,8 +129,16 @@ public:
     // invalid UTF-8).
     void count_protocol_close() { counters_.protocol_closes++; }
 
-    // Fires due auth timeouts and token expiries. Call periodically.
+    // Fires due auth timeouts and token expiries, heartbeats and retries of
+    // what storage could not answer. Call periodically.
     void tick(int64_t now_ms);
+
+    // Storage answers again (the commands link came up): what waits for it
+    // (inbox replays, AutoJoin group sets) is asked again now.
+    void on_storage_up();
+
+    // Sessions waiting for storage to answer an inbox replay or AutoJoin.
+    size_t waiting_for_storage() const { return inbox_waits_.size() + auto_join_waits_.size(); }
 
     // The earliest time tick() has work, or INT64_MAX.
     int64_t next_tick_due() const { return deadlines_.next_due(); }
@@ -161,9 +180,17 @@ public:
     Session* find_session(uint64_t id) const;
 
 private:
-    struct ReplayState;
-    struct InboxReplay;
-    struct AckHold;
+    // An inbox replay (auth with since) that storage has not answered yet.
+    struct InboxWait {
+        std::string since;
+        uint64_t ticket;      // of the inbox gate
+        bool asking = false;  // a replay_inbox call is in flight
+    };
+    // An AutoJoin whose group set could not be read yet.
+    struct AutoJoinWait {
+        std::unordered_set<std::string> touched;  // joined or left meanwhile: left alone
+        bool asking = false;
+    };
 
     void handle(Session* s, const Request& req, int64_t now_ms);
     void handle_auth(Session* s, const Request& req, int64_t now_ms);
@@ -173,24 +200,33 @@ private:
     void handle_mark_read(Session* s, const Request& req, int64_t now_ms);
     void join_now(Session* s, const Request& req, int64_t now_ms);
     void finish_replay(uint64_t session_id, const std::string& group_id, const std::string& message_id,
-                       ReplayResult result, int64_t now_ms);
+                       const std::string& since, uint64_t ticket, ReplayResult result, int64_t now_ms);
 
     void authenticate(Session* s, const VerifiedToken& token, const std::optional<std::string>& message_id,
                       int64_t now_ms, const std::optional<std::string>& since = std::nullopt);
     void start_auto_join(Session* s);
     void finish_auto_join(uint64_t session_id, GroupsResult result);
+    void ask_auto_join_again(Session* s);
+    void finish_auto_join_retry(uint64_t session_id, GroupsResult result);
+    void note_touched_group(Session* s, const std::string& group_id);
+    // Asks storage again for what `s` waits for (inbox, AutoJoin).
+    void retry_storage(Session* s);
     void hold_request(Session* s, std::string_view text, bool rate_limited);
     // Parses and handles (or, rate_limited, answers 429 to) one request.
     void process_text(Session* s, std::string_view text, bool rate_limited, int64_t now_ms);
     void answer_rate_limited(Session* s, const ParseResult& parsed, int64_t now_ms);
-    void start_inbox_replay(Session* s, const std::string& since, const std::optional<std::string>& message_id);
-    void finish_inbox_replay(uint64_t session_id, const std::optional<std::string>& message_id,
-                             InboxResult result);
-    void hold_for_ack(Session* s, const std::string& client_message_id);
-    void release_ack(Session* s, const std::string& client_message_id);
-    // True when the push of `m` to `s` must wait behind an ack (it was queued
-    // in the hold, or the session was closed for holding too much).
-    bool held_behind_ack(Session* s, const StoredMessage& m, SharedFrame* frame);
+    void start_inbox_replay(Session* s, const std::string& since);
+    void ask_inbox(Session* s);
+    void finish_inbox_replay(uint64_t session_id, uint64_t ticket, InboxResult result);
+    void hold_for_ack(Session* s, const std::string& key);
+    void release_ack(Session* s, const std::string& key);
+    // Delivers one group push to `s` unless it must wait behind an ack
+    // (`ack_key`: AckOrder's key when the session's user sent it).
+    void push_group(Session* s, SharedFrame* frame, const std::string& ack_key);
+    // Closes `s` as a slow consumer (4008), dropping its queue.
+    void drop_slow(Session* s);
+    // Drops what `s` had pending: replays, held pushes, retries.
+    void forget_pending(Session* s);
     void notify_session(Session* s, SharedFrame* frame, const std::string& id, bool in_inbox,
                         const std::optional<StreamId>& sid);
     void fail_auth(Session* s, const std::optional<std::string>& message_id, AuthError error, int64_t now_ms,
@@ -221,13 +257,15 @@ private:
     uint64_t next_session_id_ = 1;
     Registry registry_;
     std::unordered_map<uint64_t, Session*> sessions_;
-    // Sessions with a join_group replay in flight, by session id, then group.
-    std::unordered_map<uint64_t, std::unordered_map<std::string, std::unique_ptr<ReplayState>>> replays_;
+    // join_group replays in flight (scope: the group id) and inbox replays
+    // (scope ""): the replay/live handover.
+    ReplayGate group_replays_{kMaxReplayBuffered};
+    ReplayGate inbox_replays_{kMaxInboxBuffered};
     // Sessions with send_message in flight whose own pushes must follow
-    // their acks, by session id (Session::ack_hold marks them).
-    std::unordered_map<uint64_t, std::unique_ptr<AckHold>> ack_holds_;
-    // Sessions with an inbox replay (auth with since) in flight, by session id.
-    std::unordered_map<uint64_t, std::unique_ptr<InboxReplay>> inbox_replays_;
+    // their acks (Session::ack_hold marks them).
+    AckOrder ack_order_{kMaxReplayBuffered};
+    std::unordered_map<uint64_t, InboxWait> inbox_waits_;
+    std::unordered_map<uint64_t, AutoJoinWait> auto_join_waits_;
     DeadlineQueue deadlines_;
     ProtocolCounters counters_;
     uint64_t queued_bytes_ = 0;

@@ -85,8 +85,9 @@ void MemoryStore::append(const AppendRequest& req, const std::function<void(Appe
         return;
     }
     expire_dedup(req.now_ms);
-    std::string key = req.sender_id;
-    key.push_back('\0');
+    // One retry is the same (user, group, message_id): contract v1.1.
+    std::string key = std::to_string(req.sender_id.size()) + ":" + req.sender_id;
+    key += std::to_string(req.group_id.size()) + ":" + req.group_id;
     key += req.client_message_id;
     if (auto it = dedup_.find(key); it != dedup_.end()) {
         r.status = StoreStatus::duplicate;

@@ -92,7 +92,7 @@ private:
     std::function<void(const StoredMessage&)> on_message_;
     bool down_ = false;
     std::unordered_map<std::string, GroupHistory> groups_;
-    std::unordered_map<std::string, DedupEntry> dedup_;          // "sender\0client id"
+    std::unordered_map<std::string, DedupEntry> dedup_;          // "<len>:sender<len>:group" + client id
     std::deque<std::pair<int64_t, std::string>> dedup_order_;    // (time, key), oldest first
     std::unordered_map<std::string, std::set<std::string>> members_;
     std::map<std::pair<std::string, std::string>, std::string> read_;

@@ -86,7 +86,8 @@ struct ProtocolCounters {
     uint64_t sessions_replaced = 0;      // 4009: oldest session of a user over MaxSessionsPerUser
     uint64_t protocol_closes = 0;        // 1003 binary, 1009 too big, 1007 invalid UTF-8
     uint64_t auto_joined = 0;            // subscriptions made by Groups.AutoJoin
-    uint64_t auto_join_failures = 0;     // AutoJoin group sets that could not be read
+    uint64_t auto_join_failures = 0;     // AutoJoin group sets that could not be read (then retried)
+    uint64_t inbox_replay_retries = 0;   // inbox replays (auth with since) asked again after an outage
     uint64_t heartbeat_closes = 0;       // 1001: silent for Heartbeat.Timeout
     uint64_t deflate_messages = 0;       // frames compressed (once each, shared by recipients)
     uint64_t deflate_bytes_in = 0;       // their payload bytes before compression

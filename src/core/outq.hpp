@@ -43,6 +43,46 @@ inline void frame_ref(SharedFrame* f) { f->refs++; }
 // Drops a reference; frees the frame when it was the last.
 void frame_unref(SharedFrame* f);
 
+// One owned reference to a SharedFrame, dropped when the holder goes:
+// frames waiting outside an OutQueue (held behind a replay or an ack) are
+// owned through it, so no path can forget an unref. Move-only.
+class FrameRef {
+public:
+    FrameRef() = default;
+    // Takes over one reference the caller owns (as frame_create_* return it).
+    static FrameRef adopt(SharedFrame* f) {
+        FrameRef r;
+        r.f_ = f;
+        return r;
+    }
+    // Adds a reference of its own to `f` (which may be nullptr).
+    static FrameRef share(SharedFrame* f) {
+        if (f) frame_ref(f);
+        return adopt(f);
+    }
+    FrameRef(FrameRef&& o) noexcept : f_(o.f_) { o.f_ = nullptr; }
+    FrameRef& operator=(FrameRef&& o) noexcept {
+        if (this != &o) {
+            reset();
+            f_ = o.f_;
+            o.f_ = nullptr;
+        }
+        return *this;
+    }
+    FrameRef(const FrameRef&) = delete;
+    FrameRef& operator=(const FrameRef&) = delete;
+    ~FrameRef() { reset(); }
+    void reset() {
+        if (f_) frame_unref(f_);
+        f_ = nullptr;
+    }
+    SharedFrame* get() const { return f_; }
+    explicit operator bool() const { return f_ != nullptr; }
+
+private:
+    SharedFrame* f_ = nullptr;
+};
+
 // The complete wire frame (header + payload) and its length.
 const uint8_t* frame_wire(const SharedFrame* f);
 inline size_t frame_wire_len(const SharedFrame* f) { return f->header_len + f->payload_len; }

@@ -124,10 +124,11 @@ struct AckExtra {
     std::optional<std::string> server_message_id;  // send_message: the stored entry's id
     bool duplicate = false;                        // send_message retry inside the dedup window
     bool truncated = false;                        // join_group since older than the retained history
+    std::optional<size_t> replayed;                // join_group with since: messages replayed before the ack
 };
 
 /* Successful ack: top-level message_id = the request's; data
- * {"message_id","success":true[,"server_message_id"][,"duplicate":true][,"truncated":true]}. */
+ * {"message_id","success":true[,"server_message_id"][,"duplicate":true][,"replayed":N][,"truncated":true]}. */
 std::string build_ack_ok(std::string_view message_id, int64_t now_ms, const AckExtra& extra = {});
 
 /* Failed ack: data {"message_id","success":false,"code","message"}. */

@@ -66,6 +66,7 @@ std::string build_ack_ok(std::string_view message_id, int64_t now_ms, const AckE
     w.key("data").begin_object().field_str("message_id", message_id).field_bool("success", true);
     if (extra.server_message_id) w.field_str("server_message_id", *extra.server_message_id);
     if (extra.duplicate) w.field_bool("duplicate", true);
+    if (extra.replayed) w.field_int("replayed", static_cast<int64_t>(*extra.replayed));
     if (extra.truncated) w.field_bool("truncated", true);
     w.end_object();
     w.end_object();

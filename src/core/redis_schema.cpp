@@ -36,9 +36,14 @@ if added ~= nil and added <= len then removed = 0 end
 return {removed, first, entries}
 )LUA";
 
-std::string RedisKeys::dedup(std::string_view sender, std::string_view client_message_id) const {
+std::string RedisKeys::dedup(std::string_view sender, std::string_view group_id,
+                             std::string_view client_message_id) const {
     std::string k = p_ + "dedup:" + std::to_string(sender.size()) + ":";
     k.append(sender);
+    k += ':';
+    k += std::to_string(group_id.size());
+    k += ':';
+    k.append(group_id);
     k += ':';
     k.append(client_message_id);
     return k;
@@ -57,7 +62,7 @@ std::string RedisKeys::instance(std::string_view name, std::string_view host, lo
 ScriptArgs append_script_args(const RedisKeys& keys, const AppendRequest& req, int64_t dedup_window_s,
                               int64_t history_size) {
     ScriptArgs a;
-    a.keys = {keys.dedup(req.sender_id, req.client_message_id), keys.group(req.group_id), keys.bus()};
+    a.keys = {keys.dedup(req.sender_id, req.group_id, req.client_message_id), keys.group(req.group_id), keys.bus()};
     a.args = {std::to_string(dedup_window_s),
               std::to_string(history_size),
               std::to_string(kBusMaxLen),

@@ -9,7 +9,7 @@
 //   ARGV    DedupWindow (s), HistorySize, kBusMaxLen, group_id,
 //           client_message_id, sender_id, msg_type, content
 //   returns {id, 0} for a new message (id: its group:<gid> entry id) or
-//   {original id, 1} when (sender, client_message_id) was stored within
+//   {original id, 1} when (sender, group, client_message_id) was stored within
 //   DedupWindow. One script, so a message is either stored in the history,
 //   on the bus and in the dedup key, or nowhere.
 //
@@ -57,9 +57,10 @@ public:
         return p_ + "user:" + std::string(uid) + ":groups";
     }
     std::string read(std::string_view uid) const { return p_ + "read:" + std::string(uid); }
-    // "dedup:<sender length>:<sender>:<client message id>": the length keeps
-    // the pair unambiguous whatever characters the ids hold.
-    std::string dedup(std::string_view sender, std::string_view client_message_id) const;
+    // "dedup:<sender length>:<sender>:<group length>:<group>:<client message
+    // id>": a retry is the same user, group and message_id (contract v1.1);
+    // the lengths keep the triple unambiguous whatever characters it holds.
+    std::string dedup(std::string_view sender, std::string_view group_id, std::string_view client_message_id) const;
     // "instance:<name>:<host>:<port>", the cluster view (pushctl stats --cluster).
     std::string instance(std::string_view name, std::string_view host, long long port) const;
     // The pattern matching every instance key (for SCAN).

@@ -399,7 +399,7 @@ TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it i
     CHECK(redis_command(redis.port(), {"XLEN", std::string(kPrefix) + "group:g"}).integer == 1);  // kept
     const std::string note = xadd_notify(redis.port(), "user:alice", R"({"while":"away"})");
     pushd::RedisKeys keys(kPrefix);
-    RespValue stored = redis_command(redis.port(), {"EVAL", pushd::kAppendScript, "3", keys.dedup("bob", "b1"),
+    RespValue stored = redis_command(redis.port(), {"EVAL", pushd::kAppendScript, "3", keys.dedup("bob", "g", "b1"),
                                                     keys.group("g"), keys.bus(), "300", "1000",
                                                     std::to_string(pushd::kBusMaxLen), "g", "b1", "bob", "1",
                                                     "written while away"});

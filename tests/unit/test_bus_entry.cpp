@@ -152,6 +152,7 @@ TEST_CASE("redis key names carry the prefix; dedup keys are unambiguous", "[redi
     CHECK(k.user_groups("7") == "p:user:7:groups");
     CHECK(k.read("7") == "p:read:7");
     CHECK(k.instance("n", "h", 80) == "p:instance:n:h:80");
-    CHECK(k.dedup("a:b", "c") != k.dedup("a", "b:c"));
-    CHECK(k.dedup("a:b", "c") == "p:dedup:3:a:b:c");
+    CHECK(k.dedup("a:b", "g", "c") != k.dedup("a", "g", "b:c"));
+    CHECK(k.dedup("a", "g:1", "c") != k.dedup("a", "g", "1:c"));
+    CHECK(k.dedup("a:b", "g", "c") == "p:dedup:3:a:b:1:g:c");
 }

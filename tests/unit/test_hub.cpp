@@ -315,7 +315,7 @@ TEST_CASE("a slow consumer is dropped with 4008 while others keep everything", "
     CHECK(f.hub->queued_bytes() == 0);
 }
 
-TEST_CASE("join_group with since replays with no gap and no duplicate while live messages arrive", "[hub]") {
+TEST_CASE("join_group with since replays with no gap and no duplicate while live messages arrive", "[hub][replay]") {
     Fixture f;
     Session* sender = f.open_authed("sender");
     for (int i = 0; i < 10; i++) f.hub->on_text(sender, send_json("a" + std::to_string(i), "g", "old"), f.now);
@@ -331,19 +331,50 @@ TEST_CASE("join_group with since replays with no gap and no duplicate while live
     REQUIRE(f.deferred.size() == 1);
     f.deferred[0]();
     auto out = f.drain(r);
-    REQUIRE(out.size() == 1 + 6 + 5);  // ack, 6 replayed (5..10th), 5 live
-    CHECK(Fixture::type_of(out[0]) == "ack");
+    // Contract v1.1: the replay (6: the 5th..10th), then the ack with
+    // "replayed", then the 5 live ones.
+    REQUIRE(out.size() == 6 + 1 + 5);
+    CHECK(Fixture::type_of(out[6]) == "ack");
+    CHECK(Fixture::field(out[6], "message_id") == "j");
+    CHECK(Fixture::field(out[6], "data", "replayed") == "6");
+    CHECK(Fixture::field(out[6], "data", "truncated") == "");
     std::vector<std::string> ids;
-    for (size_t i = 1; i < out.size(); i++) {
+    for (size_t i = 0; i < out.size(); i++) {
+        if (i == 6) continue;
         CHECK(Fixture::type_of(out[i]) == "new_message");
-        CHECK(Fixture::field(out[i], "data", "replay") == (i <= 6 ? "true" : ""));
+        CHECK(Fixture::field(out[i], "data", "replay") == (i < 6 ? "true" : ""));
         ids.push_back(Fixture::field(out[i], "data", "message_id"));
     }
     for (size_t i = 1; i < ids.size(); i++) CHECK(*parse_stream_id(ids[i]) > *parse_stream_id(ids[i - 1]));
     CHECK(*parse_stream_id(ids[0]) > *parse_stream_id(since));
 }
 
-TEST_CASE("join_group since older than the retained history says truncated", "[hub]") {
+TEST_CASE("join_group with since and nothing newer acks replayed 0; since 0 replays everything retained",
+          "[hub][replay]") {
+    Fixture f;
+    Session* sender = f.open_authed("sender");
+    for (int i = 0; i < 3; i++) f.hub->on_text(sender, send_json("a" + std::to_string(i), "g", "x"), f.now);
+    auto acks = f.drain(sender);
+    const std::string last = Fixture::field(acks[2], "data", "server_message_id");
+    Session* r = f.open_authed("reader");
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + last + "\"}}", f.now);
+    auto out = f.drain(r);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "replayed") == "0");
+    Session* all = f.open_authed("all");
+    f.hub->on_text(all, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":"0"}})", f.now);
+    out = f.drain(all);
+    REQUIRE(out.size() == 4);
+    CHECK(Fixture::field(out[3], "data", "replayed") == "3");
+    // A join without since carries no "replayed".
+    Session* plain = f.open_authed("plain");
+    f.hub->on_text(plain, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})", f.now);
+    out = f.drain(plain);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "replayed") == "");
+}
+
+TEST_CASE("join_group since older than the retained history says truncated", "[hub][replay]") {
     Fixture f;
     f.config.groups.history_size = 3;
     Session* sender = f.open_authed("sender");
@@ -354,7 +385,102 @@ TEST_CASE("join_group since older than the retained history says truncated", "[h
     f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}", f.now);
     auto out = f.drain(r);
     REQUIRE(out.size() == 4);
-    CHECK(Fixture::field(out[0], "data", "truncated") == "true");
+    CHECK(Fixture::type_of(out[3]) == "ack");
+    CHECK(Fixture::field(out[3], "data", "truncated") == "true");
+    CHECK(Fixture::field(out[3], "data", "replayed") == "3");
+}
+
+TEST_CASE("a failed join_group replay acks 503 and leaves the connection unsubscribed; the retry has no gap, "
+          "no duplicate and no disorder",
+          "[hub][replay][faults]") {
+    // Issue 12, failure 2: the connection stayed subscribed after the 503,
+    // got newer live messages, and the retry replayed older ones after them.
+    Fixture f;
+    Session* sender = f.open_authed("sender");
+    for (int i = 0; i < 3; i++) f.hub->on_text(sender, send_json("a" + std::to_string(i), "g", "old"), f.now);
+    auto acks = f.drain(sender);
+    const std::string since = Fixture::field(acks[0], "data", "server_message_id");
+    Session* r = f.open_authed("reader");
+    const std::string join =
+        R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}";
+    f.defer_replay = true;
+    f.store->set_unavailable(true);
+    f.hub->on_text(r, join, f.now);
+    f.store->set_unavailable(false);
+    // Stored while the failing replay is in flight.
+    f.hub->on_text(sender, send_json("b0", "g", "during"), f.now);
+    f.run_deferred();
+    auto out = f.drain(r);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::type_of(out[0]) == "ack");
+    CHECK(Fixture::field(out[0], "data", "success") == "false");
+    CHECK(Fixture::field(out[0], "data", "code") == "503");
+    CHECK_FALSE(f.hub->registry().is_subscribed(r, "g"));
+    // Stored after the failure: not pushed to the unsubscribed connection.
+    f.hub->on_text(sender, send_json("b1", "g", "after"), f.now);
+    CHECK(f.drain(r).empty());
+    // The client retries with the same since: everything after it, once, in order.
+    f.defer_replay = false;
+    f.hub->on_text(r, join, f.now);
+    out = f.drain(r);
+    REQUIRE(out.size() == 5);  // a1, a2, b0, b1 replayed, then the ack
+    std::vector<std::string> contents;
+    for (size_t i = 0; i < 4; i++) contents.push_back(Fixture::field(out[i], "data", "content"));
+    CHECK(contents == std::vector<std::string>{"old", "old", "during", "after"});
+    CHECK(Fixture::field(out[4], "data", "replayed") == "4");
+    f.hub->on_text(sender, send_json("b2", "g", "live"), f.now);
+    out = f.drain(r);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "content") == "live");
+}
+
+TEST_CASE("a connection already subscribed (AutoJoin) whose replay fails is unsubscribed too", "[hub][replay][faults]") {
+    Fixture f;
+    f.store->add_user_group("reader", "g");
+    Session* sender = f.open_authed("sender");
+    f.hub->on_text(sender, send_json("a0", "g", "old"), f.now);
+    const std::string since = Fixture::field(f.drain(sender)[0], "data", "server_message_id");
+    Session* r = f.open_authed("reader");
+    REQUIRE(f.hub->registry().is_subscribed(r, "g"));
+    f.store->set_unavailable(true);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.store->set_unavailable(false);
+    auto out = f.drain(r);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "code") == "503");
+    CHECK_FALSE(f.hub->registry().is_subscribed(r, "g"));
+    f.hub->on_text(sender, send_json("a1", "g", "new"), f.now);
+    CHECK(f.drain(r).empty());
+}
+
+TEST_CASE("leave_group during a replay: the join still gets one ack; a new join is not confused by the old answer",
+          "[hub][replay]") {
+    Fixture f;
+    Session* sender = f.open_authed("sender");
+    for (int i = 0; i < 2; i++) f.hub->on_text(sender, send_json("a" + std::to_string(i), "g", "old"), f.now);
+    const std::string since = Fixture::field(f.drain(sender)[0], "data", "server_message_id");
+    Session* r = f.open_authed("reader");
+    f.defer_replay = true;
+    const std::string join =
+        R"({"type":"join_group","message_id":"j1","data":{"group_id":"g","since":")" + since + "\"}}";
+    f.hub->on_text(r, join, f.now);
+    f.hub->on_text(r, R"({"type":"leave_group","message_id":"l","data":{"group_id":"g"}})", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j2","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(sender, send_json("b0", "g", "live"), f.now);
+    REQUIRE(f.deferred.size() == 2);
+    f.deferred[0]();  // the first join's answer: its gate is gone
+    auto out = f.drain(r);
+    REQUIRE(out.size() == 2);
+    CHECK(Fixture::field(out[0], "message_id") == "l");
+    CHECK(Fixture::field(out[1], "message_id") == "j1");
+    CHECK(Fixture::field(out[1], "data", "replayed") == "0");
+    f.deferred[1]();  // the second join: its replay, its ack, then the live one
+    out = f.drain(r);
+    REQUIRE(out.size() == 3);
+    CHECK(Fixture::field(out[0], "data", "replay") == "true");
+    CHECK(Fixture::field(out[1], "message_id") == "j2");
+    CHECK(Fixture::field(out[1], "data", "replayed") == "1");
+    CHECK(Fixture::field(out[2], "data", "content") == "live");
 }
 
 TEST_CASE("RequireMembership: join and send need membership (403)", "[hub]") {
@@ -489,19 +615,74 @@ TEST_CASE("auth with since replays the inbox, oldest first, then live ones with 
     CHECK(f.drain(s).size() == 1);
 }
 
-TEST_CASE("auth with since while storage is down: auth succeeds, error 503 says nothing was replayed",
-          "[hub][notify]") {
+TEST_CASE("auth with since while storage is down: the inbox is replayed once it answers, ahead of every live "
+          "notification",
+          "[hub][notify][faults]") {
+    // Issue 12, failure 3: the replay failed with an error 503, and the next
+    // live notification moved the client's resume point past the missed ones.
     Fixture f;
-    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.config.groups.auto_join = false;
+    const std::string n0 = f.store->publish_notification("user:u", R"({"i":0})", f.now);
+    const std::string n1 = f.store->publish_notification("user:u", R"({"i":1})", f.now + 1);
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.store->set_unavailable(true);
-    f.hub->on_text(s, auth_json(f, "u", "1-0"), f.now);
+    f.hub->on_text(s, auth_json(f, "u", n0), f.now);
     auto out = f.drain(s);
-    REQUIRE(out.size() == 2);
+    REQUIRE(out.size() == 1);
     CHECK(Fixture::type_of(out[0]) == "auth_success");
-    CHECK(Fixture::type_of(out[1]) == "error");
-    CHECK(Fixture::field(out[1], "data", "code") == "503");
-    CHECK(Fixture::field(out[1], "message_id") == "a");
+    CHECK(f.hub->waiting_for_storage() == 1);
+    // Live while storage is still down (a bus on another link): held.
+    f.store->set_unavailable(false);
+    const std::string n2 = f.store->publish_notification("user:u", R"({"i":2})", f.now + 2);
+    f.store->publish_notification("all", R"({"i":3})", f.now + 3);
+    f.store->set_unavailable(true);
+    CHECK(f.drain(s).empty());
+    // A retry that fails again changes nothing.
+    f.now += kStorageRetryMs;
+    f.hub->tick(f.now);
+    CHECK(f.drain(s).empty());
+    CHECK(f.hub->counters().inbox_replay_retries == 2);
+    // Storage back: the replay (n1, n2), then the held "all" one; n2 once.
+    f.store->set_unavailable(false);
+    f.hub->on_storage_up();
+    out = f.drain(s);
+    REQUIRE(out.size() == 3);
+    CHECK(Fixture::field(out[0], "message_id") == n1);
+    CHECK(Fixture::field(out[0], "data", "replay") == "true");
+    CHECK(Fixture::field(out[1], "message_id") == n2);
+    CHECK(Fixture::field(out[1], "data", "replay") == "true");
+    CHECK(Fixture::field(out[2], "data", "data") == "");
+    CHECK(Fixture::field(out[2], "data", "replay") == "");
+    CHECK(f.hub->waiting_for_storage() == 0);
+    // Nothing more is asked once answered.
+    f.now += 10 * kStorageRetryMs;
+    f.hub->tick(f.now);
+    CHECK(f.drain(s).empty());
+}
+
+TEST_CASE("an inbox replay retried by the timer; the held notifications are bounded (4008)", "[hub][notify][faults]") {
+    Fixture f;
+    f.config.groups.auto_join = false;
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.store->set_unavailable(true);
+    f.hub->on_text(s, auth_json(f, "u", "0-1"), f.now);
+    f.drain(s);
+    f.store->set_unavailable(false);
+    f.now += kStorageRetryMs;
+    f.hub->tick(f.now);  // the timer, without on_storage_up
+    CHECK(f.hub->waiting_for_storage() == 0);
+    f.store->publish_notification("user:u", R"({"late":1})", f.now);
+    auto out = f.drain(s);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "replay") == "");  // the gate is closed: live at once
+
+    Session* t = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.store->set_unavailable(true);
+    f.hub->on_text(t, auth_json(f, "v", "0-1"), f.now);
+    f.store->set_unavailable(false);
+    f.defer_inbox = true;  // keep the gate open while the live ones pile up
+    for (size_t i = 0; i <= kMaxInboxBuffered; i++) f.store->publish_notification("all", "{}", f.now);
+    CHECK(f.closes[t] == kCloseSlowConsumer);
 }
 
 TEST_CASE("AutoJoin subscribes to the user's groups before the next request is handled", "[hub][autojoin]") {
@@ -544,20 +725,43 @@ TEST_CASE("AutoJoin subscribes to the user's groups before the next request is h
     for (int i = 0; i < 100; i++) CHECK(Fixture::field(out[i + 1], "message_id") == std::to_string(i));
 }
 
-TEST_CASE("AutoJoin: storage down gives error 503; too many held requests close with 1008", "[hub][autojoin]") {
+TEST_CASE("AutoJoin with storage down: requests are served, the groups are joined once storage answers, "
+          "except those the client joined or left itself; too many held requests close with 1008",
+          "[hub][autojoin][faults]") {
     Fixture f;
     f.store->add_user_group("u", "g1");
+    f.store->add_user_group("u", "g2");
+    f.store->add_user_group("u", "g3");
+    Session* sender = f.open_authed("sender");
     f.store->set_unavailable(true);
     Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.hub->on_text(s, auth_json(f, "u"), f.now);
     auto out = f.drain(s);
-    REQUIRE(out.size() == 2);
-    CHECK(Fixture::type_of(out[1]) == "error");
-    CHECK(Fixture::field(out[1], "data", "code") == "503");
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::type_of(out[0]) == "auth_success");
     CHECK(f.hub->counters().auto_join_failures == 1);
+    // Not held: a ping is answered at once; a join with since fails (503).
+    f.hub->on_text(s, R"({"type":"ping","message_id":"p"})", f.now);
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g2","since":"0"}})", f.now);
+    f.hub->on_text(s, R"({"type":"leave_group","message_id":"l","data":{"group_id":"g3"}})", f.now);
+    out = f.drain(s);
+    REQUIRE(out.size() == 3);
+    CHECK(Fixture::type_of(out[0]) == "pong");
+    CHECK(Fixture::field(out[1], "data", "code") == "503");
     CHECK(f.hub->group_count() == 0);
-
     f.store->set_unavailable(false);
+    f.now += kStorageRetryMs;
+    f.hub->tick(f.now);
+    CHECK(f.hub->registry().is_subscribed(s, "g1"));
+    CHECK_FALSE(f.hub->registry().is_subscribed(s, "g2"));  // the client's own retry will join it
+    CHECK_FALSE(f.hub->registry().is_subscribed(s, "g3"));  // left by the client
+    CHECK(f.hub->waiting_for_storage() == 0);
+    f.hub->on_text(sender, send_json("m", "g1", "x"), f.now);
+    f.hub->on_text(sender, send_json("m", "g2", "x"), f.now);
+    out = f.drain(s);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "data", "group_id") == "g1");
+
     f.defer_groups = true;
     // The held-request bounds, not the rate limit, are under test here.
     f.config.limits.messages_per_second = 1000000;
@@ -583,10 +787,10 @@ TEST_CASE("a bus copy of a replayed message arriving after the replay is not del
     Session* r = f.open_authed("reader");
     f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}", f.now);
     auto out = f.drain(r);
-    REQUIRE(out.size() == 3);  // ack + 2 replayed
+    REQUIRE(out.size() == 3);  // 2 replayed + ack
     StoredMessage late;
     late.group_id = "g";
-    late.message_id = Fixture::field(out[2], "message_id");
+    late.message_id = Fixture::field(out[1], "message_id");
     late.sender_id = "sender";
     f.hub->deliver_group_message(late);  // e.g. the bus lagging behind the XRANGE
     CHECK(f.drain(r).empty());
@@ -624,6 +828,44 @@ TEST_CASE("the sender's own push waits for its ack when storage delivers it firs
     // Nothing is held any more.
     f.hub->on_text(b, send_json("b2", "g", "again"), f.now);
     CHECK(f.drain(a).size() == 1);
+}
+
+TEST_CASE("the same message_id to two groups is two sends; the own push released by a replay still waits for "
+          "its ack",
+          "[hub][replay]") {
+    Fixture f;
+    Session* a = f.open_authed("alice");
+    Session* watcher = f.open_authed("watcher");
+    for (const char* g : {"g", "h"}) {
+        f.hub->on_text(watcher, std::string(R"({"type":"join_group","message_id":"j","data":{"group_id":")") + g + "\"}}",
+                       f.now);
+    }
+    f.drain(watcher);
+    // Dedup is per (user, group, message_id): "same" in g and in h are two messages.
+    f.hub->on_text(a, send_json("same", "g", "to g"), f.now);
+    f.hub->on_text(a, send_json("same", "h", "to h"), f.now);
+    auto acks = f.drain(a);
+    REQUIRE(acks.size() == 2);
+    CHECK(Fixture::field(acks[1], "data", "duplicate") == "");
+    CHECK(f.drain(watcher).size() == 2);
+    const std::string since = Fixture::field(acks[0], "data", "server_message_id");
+
+    // alice joins g with since (replay in flight) and sends to g (ack in flight).
+    f.defer_replay = true;
+    f.defer_append = true;
+    f.hub->on_text(a, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(a, send_json("m2", "g", "own"), f.now);
+    REQUIRE(f.deferred.size() == 2);
+    f.deferred[0]();  // the replay answers: nothing newer than since; the own push waits for its ack
+    auto out = f.drain(a);
+    REQUIRE(out.size() == 1);
+    CHECK(Fixture::field(out[0], "message_id") == "j");
+    f.deferred[1]();  // the append answers
+    out = f.drain(a);
+    REQUIRE(out.size() == 2);
+    CHECK(Fixture::field(out[0], "message_id") == "m2");
+    CHECK(Fixture::type_of(out[0]) == "ack");
+    CHECK(Fixture::field(out[1], "data", "content") == "own");
 }
 
 TEST_CASE("permessage-deflate sessions get one shared compressed twin, the others the plain frame", "[hub][deflate]") {
