@@ -1,5 +1,7 @@
 #include "core/redis_schema.hpp"
 
+#include "core/stream_id.hpp"
+
 namespace pushd {
 
 // TIME gives the entry's timestamp field (milliseconds); the entry id is
@@ -57,6 +59,12 @@ std::string RedisKeys::instance(std::string_view name, std::string_view host, lo
     k += ':';
     k += std::to_string(port);
     return k;
+}
+
+std::string bus_start_id(int64_t redis_now_ms, int64_t local_now_ms, int64_t local_start_ms) {
+    const int64_t elapsed = local_now_ms > local_start_ms ? local_now_ms - local_start_ms : 0;
+    const int64_t start = redis_now_ms - elapsed - kBusStartMarginMs;
+    return format_stream_id(StreamId{start > 0 ? static_cast<uint64_t>(start) : 0, 0});
 }
 
 ScriptArgs append_script_args(const RedisKeys& keys, const AppendRequest& req, int64_t dedup_window_s,

@@ -37,6 +37,20 @@ namespace pushd {
 // them with join_group since).
 inline constexpr size_t kBusMaxLen = 100000;
 
+// The bus reader starts this long before the instance's start (in Redis's
+// clock): covers the error of translating the instance's clock into
+// Redis's (one round trip) and any clock step between the two readings.
+inline constexpr int64_t kBusStartMarginMs = 1000;
+
+/* Where an instance's bus reader starts (exclusive), in the bus's and the
+ * notify stream's id space: the instance's start time translated into
+ * Redis's clock (`redis_now_ms` read by TIME at `local_now_ms`; the
+ * instance started at `local_start_ms`), less kBusStartMarginMs. Entries
+ * stored after the instance started have larger ids (XADD * ids are Redis
+ * milliseconds), so whatever the instance asks of Redis later (a replay's
+ * read) is covered by the bus from here on. Never below 0-0. */
+std::string bus_start_id(int64_t redis_now_ms, int64_t local_now_ms, int64_t local_start_ms);
+
 // Seconds an instance's cluster-view entry lives without a refresh.
 inline constexpr int kInstanceTtlSeconds = 15;
 

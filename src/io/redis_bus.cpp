@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdlib>
 #include <memory>
 
 namespace pushd {
@@ -12,60 +13,57 @@ namespace pushd {
 RedisBus::RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store,
                    Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms)
     : config_(config), link_(bus_link), commands_(commands_link), store_(store), hub_(hub), counters_(counters),
-      now_ms_(std::move(now_ms)), keys_(config->redis.key_prefix), bus_key_(keys_.bus()),
-      notify_key_(keys_.notify()) {}
+      now_ms_(std::move(now_ms)), started_local_ms_(now_ms_()), keys_(config->redis.key_prefix),
+      bus_key_(keys_.bus()), notify_key_(keys_.notify()) {}
 
 void RedisBus::on_bus_up() {
-    if (!started_) fetch_start_ids();
+    if (!started_) fix_start(link_);
     else read();
 }
 
-void RedisBus::on_commands_up() { pump_inbox(); }
+void RedisBus::on_commands_up() {
+    if (!started_) fix_start(commands_);
+    pump_inbox();
+}
 
 void RedisBus::tick() {
-    if (link_->up()) {
-        if (!started_) fetch_start_ids();
-        else if (retry_read_) read();
+    if (!started_) {
+        if (commands_->up()) fix_start(commands_);
+        else if (link_->up()) fix_start(link_);
+    } else if (retry_read_ && link_->up()) {
+        read();
     }
     pump_inbox();
 }
 
-// The newest id of each stream now: reading starts after them.
-void RedisBus::fetch_start_ids() {
+// Fixes where reading starts: the instance's start, in Redis's clock
+// (bus_start_id), asked on whichever link reaches Redis first. On the
+// commands link TIME goes ahead of every replay the hub can ask for (a
+// link answers in order, and nothing is sent on it before it is up), so
+// the bus covers everything stored after any replay's read.
+void RedisBus::fix_start(RedisLink* via) {
     if (started_ || fetching_) return;
     fetching_ = true;
-    struct Fetch {
-        int answers = 0;
-        bool ok = true;
-        std::string bus = "0-0", notify = "0-0";
-    };
-    auto f = std::make_shared<Fetch>();
-    auto answer = [this, f](std::string Fetch::*slot) {
-        return [this, f, slot](const redisReply* r, std::string_view err) {
-            std::vector<RedisEntry> entries;
-            if (redis_read_entries(r, entries)) {
-                if (!entries.empty()) (*f).*slot = entries.front().id;
-            } else {
-                f->ok = false;
-                if (r) {
-                    std::string e(redis_reply_text(r));
-                    if (e != last_read_error_) LOG_WARN("redis bus: cannot read the stream ends: %s", e.c_str());
-                    last_read_error_ = e;
-                }
+    via->command({"TIME"}, [this](const redisReply* r, std::string_view) {
+        fetching_ = false;
+        if (started_) return;
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_STRING) {
+            if (r) {
+                std::string e(redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply to TIME");
+                if (e != last_read_error_) LOG_WARN("redis bus: cannot read Redis's clock: %s", e.c_str());
+                last_read_error_ = e;
             }
-            if (++f->answers < 2) return;
-            fetching_ = false;
-            if (!f->ok) return;  // tick() tries again
-            bus_last_ = f->bus;
-            notify_last_ = f->notify;
-            started_ = true;
-            LOG_INFO("redis bus: reading %s after %s and %s after %s", bus_key_.c_str(), bus_last_.c_str(),
-                     notify_key_.c_str(), notify_last_.c_str());
-            read();
-        };
-    };
-    link_->command({"XREVRANGE", bus_key_, "+", "-", "COUNT", "1"}, answer(&Fetch::bus));
-    link_->command({"XREVRANGE", notify_key_, "+", "-", "COUNT", "1"}, answer(&Fetch::notify));
+            return;  // the next link-up or tick() asks again
+        }
+        const int64_t redis_ms = std::strtoll(r->element[0]->str, nullptr, 10) * 1000 +
+                                 std::strtoll(r->element[1]->str, nullptr, 10) / 1000;
+        bus_last_ = notify_last_ = bus_start_id(redis_ms, now_ms_(), started_local_ms_);
+        started_ = true;
+        LOG_INFO("redis bus: reading %s and %s after %s (this instance's start)", bus_key_.c_str(),
+                 notify_key_.c_str(), bus_last_.c_str());
+        read();
+    });
 }
 
 void RedisBus::read() {

@@ -3,11 +3,14 @@
 // services), on its own link (a blocked XREAD holds its connection), in
 // batches, remembering the last id read from each stream.
 //
-// Start: the last ids are the streams' newest entries when the reader first
-// connects (XREVRANGE ... COUNT 1), so a restart does not push old history
-// to live clients. After a reconnect it resumes from the remembered ids, so
+// Start: reading starts at the instance's start (in Redis's clock: TIME
+// on whichever link reaches Redis first, see bus_start_id), whenever Redis
+// first answers: an instance started during an outage delivers everything
+// stored after it started, and a restart pushes no older history to live
+// clients. After a reconnect it resumes from the remembered ids, so
 // entries appended while it was away are delivered (as far as the bus's cap,
-// kBusMaxLen, kept them).
+// kBusMaxLen, kept them). The replay/live boundary rests on this start
+// (core/replay_gate.hpp).
 //
 // Each bus entry becomes a StoredMessage for Hub::deliver_group_message;
 // each notify entry a Notification for Hub::deliver_notification, and for
@@ -60,9 +63,11 @@ public:
     RedisBus(const RedisBus&) = delete;
     RedisBus& operator=(const RedisBus&) = delete;
 
-    // Call from the bus link's on_up: fetches the start ids once, then reads.
+    // Call from the bus link's on_up: fixes the start once, then reads.
     void on_bus_up();
-    // Call from the commands link's on_up: flushes queued inbox writes.
+    // Call from the commands link's on_up, before anything else is sent on
+    // it: fixes the start once (ahead of any replay), flushes queued inbox
+    // writes.
     void on_commands_up();
     // Call periodically (about every second): retries a read that failed
     // with an error answer, and queued inbox writes.
@@ -96,7 +101,7 @@ private:
         RedisEntry entry;
     };
 
-    void fetch_start_ids();
+    void fix_start(RedisLink* via);
     void read();
     void on_read(const redisReply* reply);
     void handle_bus_entry(const RedisEntry& e);
@@ -113,11 +118,12 @@ private:
     Hub* hub_;
     RedisCounters* counters_;
     std::function<int64_t()> now_ms_;
+    int64_t started_local_ms_;        // the instance's start, local clock
     std::function<void()> defer_;
     std::deque<Read> pending_;        // read, not yet delivered
     RedisKeys keys_;
     std::string bus_key_, notify_key_;
-    bool started_ = false;        // start ids known
+    bool started_ = false;        // start fixed
     bool fetching_ = false;
     bool reading_ = false;
     bool retry_read_ = false;     // the last read got an error answer: tick() retries

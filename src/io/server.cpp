@@ -102,9 +102,10 @@ void server_init_logic(Server& server) {
                                                   server.redis_commands.get(), server.redis_store.get(),
                                                   server.hub.get(), &server.counters.redis, wall_ms);
     server.redis_commands->on_up = [&server] {
+        server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
         server.redis_store->on_link_up();
-        server.redis_bus->on_commands_up();
         publish_instance(server);
+        server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
     };
     server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
     uv_check_init(server.loop, &server.bus_check);

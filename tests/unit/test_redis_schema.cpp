@@ -25,3 +25,14 @@ TEST_CASE("append script arguments are in the order the script reads them", "[re
     CHECK(script.find("ARGV[8]") != std::string::npos);
     CHECK(script.find("ARGV[9]") == std::string::npos);
 }
+
+TEST_CASE("the bus starts at the instance's start in Redis's clock, less the margin", "[redis_schema]") {
+    // Started at local 1000, Redis reached at local 61000 (a minute-long
+    // outage) when Redis's clock read 500000: the start is 440000 - margin.
+    CHECK(bus_start_id(500000, 61000, 1000) == std::to_string(440000 - kBusStartMarginMs) + "-0");
+    // Redis's clock far behind the instance's: the same translation.
+    CHECK(bus_start_id(5000, 3000, 1000) == std::to_string(3000 - kBusStartMarginMs) + "-0");
+    // A local clock stepped back since the start counts as no time elapsed.
+    CHECK(bus_start_id(500000, 900, 1000) == std::to_string(500000 - kBusStartMarginMs) + "-0");
+    CHECK(bus_start_id(10, 5000, 1000) == "0-0");
+}
