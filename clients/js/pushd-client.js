@@ -26,6 +26,7 @@ const DEFAULTS = {
   maxReconnectAttempts: Infinity,
   refreshBeforeExpiry: 60000,
   retryDelay: 1000,
+  maxRetryDelay: 10000,
   maxPending: 1000,
   dedupWindow: 1000,
   maxGroups: 1024,
@@ -93,7 +94,10 @@ function randomPrefix() {
  */
 export class PushdClient {
   constructor(options) {
-    if (!options || typeof options.url !== 'string') throw new TypeError('PushdClient: options.url is required');
+    const url = options && options.url;
+    const urlOk = typeof url === 'string' || typeof url === 'function' ||
+      (Array.isArray(url) && url.length > 0 && url.every((u) => typeof u === 'string'));
+    if (!urlOk) throw new TypeError('PushdClient: options.url is required (a string, an array of strings or a function)');
     if (typeof options.token !== 'string' && typeof options.token !== 'function') {
       throw new TypeError('PushdClient: options.token must be a string or a function returning one');
     }
@@ -112,6 +116,7 @@ export class PushdClient {
     this.idCounter = 0;
 
     this.ws = null;
+    this.dials = 0;                // sockets opened so far (picks the next of several urls)
     this.attempt = 0;              // reconnect attempts since the last open connection
     this.authRetried = false;      // a fresh token was already tried after an auth failure
     this.timers = new Set();
@@ -275,12 +280,23 @@ export class PushdClient {
     );
   }
 
+  // The endpoint of the next connection: one url, the next of several in
+  // turn (so a reconnect tries another instance), or what a function says.
+  nextUrl() {
+    const u = this.opts.url;
+    this.dials += 1;
+    if (typeof u === 'function') return u(this.dials - 1);
+    if (Array.isArray(u)) return u[(this.dials - 1) % u.length];
+    return u;
+  }
+
   dial(token) {
     let ws;
+    const url = this.nextUrl();
     try {
-      ws = new this.WebSocketImpl(this.opts.url);
+      ws = new this.WebSocketImpl(url);
     } catch (e) {
-      this.stop(new PushdError('connection', `cannot open ${this.opts.url}: ${e.message}`));
+      this.stop(new PushdError('connection', `cannot open ${url}: ${e.message}`));
       return;
     }
     this.ws = ws;
@@ -292,6 +308,11 @@ export class PushdClient {
       if (this.lastNotificationId) data.since = this.lastNotificationId;
       this.authId = this.nextId('auth');
       this.write({ type: 'auth', message_id: this.authId, data });
+      // The re-joins go right behind the auth, before its answer: the
+      // server handles a connection's requests in order, and with AutoJoin
+      // it holds them until it has subscribed the user's groups, so no
+      // live message of a group can arrive ahead of its replay.
+      for (const gid of this.groups.keys()) this.sendJoin(gid);
       this.startPing();
     };
     ws.onmessage = (ev) => {
@@ -483,9 +504,7 @@ export class PushdClient {
     }
     this.setState('open', { userId: this.userId, sessionId: this.sessionId });
     for (const w of this.connectWaiters.splice(0)) w.resolve();
-    // Re-join every group since the last message seen, then send what
-    // waits, in order: the server handles a connection's requests in order.
-    for (const gid of this.groups.keys()) this.sendJoin(gid);
+    // The re-joins went out behind the auth; now what waits, in order.
     for (const req of this.pending.values()) if (!req.sentOn) this.transmit(req);
   }
 
@@ -587,13 +606,27 @@ export class PushdClient {
   }
 
   onFailure(req, code, message, data) {
-    // 503: nothing was stored; 429: rate limited. Both are worth a retry
-    // while the request's time lasts.
+    // 503: nothing was stored (or, for a join, nothing changed); 429: rate
+    // limited. Both are retried, the same request with the same
+    // message_id, after a delay that grows with each failure (capped, with
+    // jitter so that many clients do not retry in step).
     if ((code === 503 || code === 429) && req.retry) {
       req.sentOn = null;
+      const cap = Math.min(this.opts.maxRetryDelay, this.opts.retryDelay * 2 ** Math.min(req.failures, 30));
+      req.failures += 1;
+      const ws = this.ws;
       this.later(() => {
-        if (this.pending.get(req.id) === req && !req.sentOn) this.transmit(req);
-      }, this.opts.retryDelay);
+        if (this.pending.get(req.id) !== req || req.sentOn) return;
+        // A join belongs to its connection: a new one re-joins afresh.
+        if (!req.carry && this.ws !== ws) return;
+        this.transmit(req);
+      }, cap / 2 + Math.random() * (cap / 2));
+      return;
+    }
+    if (code === 401 && req.type === 'join_group') {
+      // Sent behind an auth that failed: the next connection re-joins.
+      this.settle(req);
+      req.reject(new PushdError('disconnected', message, data));
       return;
     }
     this.settle(req);
@@ -607,7 +640,9 @@ export class PushdClient {
 
   // ---- requests -----------------------------------------------------------
 
-  request(type, data, { retry = true, carry = true, timeout = this.opts.requestTimeout, messageId } = {}) {
+  // `timeout` Infinity: no deadline (a join waits as long as its
+  // connection lives). `early`: may go out before auth_success.
+  request(type, data, { retry = true, carry = true, timeout = this.opts.requestTimeout, messageId, early = false } = {}) {
     if (this.state === 'closed' || this.state === 'idle') {
       return Promise.reject(new PushdError('closed', 'the client is not started (call connect())'));
     }
@@ -619,14 +654,16 @@ export class PushdClient {
       return Promise.reject(new PushdError('duplicate', `a request with message_id ${id} is already waiting`));
     }
     return new Promise((resolve, reject) => {
-      const req = { id, type, data, resolve, reject, retry, carry, sentOn: null, timer: null };
-      req.timer = setTimeout(() => {
-        if (this.pending.get(id) !== req) return;
-        this.pending.delete(id);
-        reject(new PushdError('timeout', `no ack for ${type} ${id} within ${timeout} ms`));
-      }, timeout);
+      const req = { id, type, data, resolve, reject, retry, carry, sentOn: null, timer: null, failures: 0 };
+      if (Number.isFinite(timeout)) {
+        req.timer = setTimeout(() => {
+          if (this.pending.get(id) !== req) return;
+          this.pending.delete(id);
+          reject(new PushdError('timeout', `no ack for ${type} ${id} within ${timeout} ms`));
+        }, timeout);
+      }
       this.pending.set(id, req);
-      if (this.state === 'open') this.transmit(req);
+      if (this.state === 'open' || (early && this.state === 'authenticating')) this.transmit(req);
     });
   }
 
@@ -637,13 +674,23 @@ export class PushdClient {
   sendJoin(gid) {
     const g = this.groups.get(gid);
     if (!g) return;
+    // One join per group in flight on a connection: a second one with
+    // since would be refused (409) while the first one's replay runs.
+    if (g.joining && g.joining === this.ws) return;
+    g.joining = this.ws;
     const data = { group_id: gid };
     if (g.lastId) data.since = g.lastId;
-    // A re-join is retried (503: the history could not be read) but not
-    // carried over to another connection: that one re-joins afresh.
-    this.request('join_group', data, { retry: true, carry: false }).then(
+    // A join is retried with the same since while its connection lives
+    // (503: the history could not be read; the server left the connection
+    // unsubscribed), with no deadline: a client does not give up on a
+    // group. It is not carried over to another connection: that one
+    // re-joins afresh. Its ack ends the replay (contract v1.1: the
+    // replayed messages come first), so the resume point has moved only
+    // over messages that arrived.
+    this.request('join_group', data, { retry: true, carry: false, timeout: Infinity, early: true }).then(
       (ack) => {
         const cur = this.groups.get(gid);
+        g.joining = null;
         if (cur !== g) return;
         if (!g.lastId && typeof ack === 'object') {
           // Nothing seen yet: the next connection resumes from this moment.
@@ -655,6 +702,7 @@ export class PushdClient {
         for (const w of g.waiters.splice(0)) w.resolve(ack);
       },
       (e) => {
+        g.joining = null;
         if (e.code === 'disconnected' || e.code === 'closed') return; // re-joined on the next connection
         if (e.code === 'timeout') {
           this.rejectWaiters(g, e);
@@ -695,7 +743,8 @@ export class PushdClient {
       g.lastId = since;
     }
     const p = new Promise((resolve, reject) => g.waiters.push({ resolve, reject }));
-    if (this.state === 'open') this.sendJoin(groupId);
+    // While connecting, the join goes out behind the auth (dial).
+    if (this.state === 'open' || (this.state === 'authenticating' && this.ws)) this.sendJoin(groupId);
     return p;
   }
 

@@ -280,3 +280,82 @@ test('bounded: a full queue and a request timeout reject, reconnect attempts sto
     ['timeout', 'timeout'],
   );
 });
+
+test('a reconnect during a Redis outage: the notifications missed are replayed once Redis is back, before any live one', async (t) => {
+  // Issue 12, failure 3: the inbox replay failed with an error 503 and the
+  // next live notification moved the resume point past the missed one.
+  const redis = await startRedis({ appendonly: true });
+  t.after(() => redis.stop());
+  const a = await new Pushd(redis.port).start();
+  t.after(() => a.stop());
+  const proxy = await startProxy(a.port);
+  t.after(() => proxy.close());
+  const alice = client(t, { url: `ws://127.0.0.1:${proxy.port}/ws`, token: token('alice') });
+  const notes = collect(alice, 'notification');
+  await alice.connect();
+  await a.pushctl('notify', '--user', 'alice', '--title', 'n1');
+  await waitUntil(() => notes.length === 1, 5000, 'the first notification');
+
+  proxy.refuse(true);
+  proxy.cut();
+  await a.pushctl('notify', '--user', 'alice', '--title', 'n2');
+  await waitUntil(async () => (await redis.cli('XLEN', 'pushd:inbox:alice')) === '2', 5000, 'n2 in the inbox');
+  await redis.stop();
+  await waitUntil(async () => (await a.health()) === 503, 5000, 'pushd to see the outage');
+  proxy.refuse(false);
+  await waitUntil(() => alice.state === 'open', 10000, 'alice to reconnect during the outage');
+
+  await redis.start();
+  await waitUntil(async () => (await a.health()) === 200, 10000, 'pushd to see Redis again');
+  await a.pushctl('notify', '--user', 'alice', '--title', 'n3');
+  await waitUntil(() => notes.length >= 3, 10000, 'the missed and the live notification');
+  await new Promise((r) => setTimeout(r, 200)); // anything repeated would show now
+  assert.deepEqual(
+    notes.map((n) => n.data.title),
+    ['n1', 'n2', 'n3'],
+  );
+  assert.equal(notes[1].replay, true);
+});
+
+test('a re-join answered 503 during a Redis outage is retried with the same since: nothing lost, nothing twice, in order', async (t) => {
+  // Issue 12, failure 2, from the client's side.
+  const redis = await startRedis({ appendonly: true });
+  t.after(() => redis.stop());
+  const a = await new Pushd(redis.port).start();
+  t.after(() => a.stop());
+  const proxy = await startProxy(a.port);
+  t.after(() => proxy.close());
+  const alice = client(t, { url: `ws://127.0.0.1:${proxy.port}/ws`, token: token('alice'), retryDelay: 50, maxRetryDelay: 200 });
+  const messages = collect(alice, 'message');
+  await alice.connect();
+  await alice.join('room');
+  const bob = client(t, { url: a.url, token: token('bob'), retryDelay: 50, maxRetryDelay: 200 });
+  await bob.connect();
+  await bob.send('room', 'm1');
+  await waitUntil(() => messages.length === 1, 5000, 'm1');
+
+  proxy.refuse(true);
+  proxy.cut();
+  await bob.send('room', 'm2');
+  let joins503 = 0;
+  await redis.stop();
+  await waitUntil(async () => (await a.health()) === 503, 5000, 'pushd to see the outage');
+  proxy.refuse(false);
+  await waitUntil(() => alice.state === 'open', 10000, 'alice to reconnect during the outage');
+  // Her re-join (since m1) is answered 503 and retried while Redis is away.
+  const before = [...alice.pending.values()].filter((r) => r.type === 'join_group');
+  assert.equal(before.length, 1, 'the re-join waits for its ack');
+  await waitUntil(() => (joins503 = before[0].failures) >= 2, 5000, 'two failed tries of the re-join');
+  await redis.start();
+  await waitUntil(async () => (await a.health()) === 200, 10000, 'pushd to see Redis again');
+  await waitUntil(() => messages.length >= 2, 10000, 'm2 replayed');
+  await bob.send('room', 'm3');
+  await waitUntil(() => messages.length >= 3, 5000, 'm3');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(
+    messages.map((m) => m.content),
+    ['m1', 'm2', 'm3'],
+  );
+  assert.equal(messages[1].replay, true);
+  assert.ok(joins503 >= 2);
+});

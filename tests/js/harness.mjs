@@ -96,23 +96,33 @@ class Child {
   }
 }
 
-/** A redis-server on a free port with no persistence; `stop()` ends it. */
-export async function startRedis() {
+/**
+ * A redis-server on a free port; `stop()` ends it. With `appendonly` every
+ * write is in its append-only file (fsync always) and `start()` brings it
+ * back on the same port with the same data (an outage, not a loss).
+ */
+export async function startRedis({ appendonly = false } = {}) {
   const dir = tempDir('redis');
   const port = await freePort();
-  const child = new Child(
-    ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    path.join(dir, 'redis.log'),
-  );
-  await waitUntil(
-    async () => {
-      if (!child.running) throw new Error(`redis-server exited; log:\n${child.log()}`);
-      return (await redisCli(port, 'PING').catch(() => '')) === 'PONG';
-    },
-    10000,
-    'redis-server to answer PING',
-  );
-  return { port, stop: () => child.stop('SIGTERM', 5000), cli: (...args) => redisCli(port, ...args) };
+  let child = null;
+  const start = async () => {
+    child = new Child(
+      ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly',
+        appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir],
+      path.join(dir, 'redis.log'),
+    );
+    const c = child;
+    await waitUntil(
+      async () => {
+        if (!c.running) throw new Error(`redis-server exited; log:\n${c.log()}`);
+        return (await redisCli(port, 'PING').catch(() => '')) === 'PONG';
+      },
+      10000,
+      'redis-server to answer PING',
+    );
+  };
+  await start();
+  return { port, start, stop: () => child.stop('SIGTERM', 5000), cli: (...args) => redisCli(port, ...args) };
 }
 
 /** Runs one redis-cli command against 127.0.0.1:`port`; resolves with its trimmed output. */
@@ -182,6 +192,11 @@ export class Pushd {
     if (this.child) await this.child.stop(sig);
   }
 
+  /** The status of GET /health (0 when nothing answers). */
+  health() {
+    return httpStatus(this.port, '/health');
+  }
+
   async restart() {
     await this.stop();
     return this.start();
@@ -201,13 +216,19 @@ export class Pushd {
 /**
  * A TCP proxy on a free port in front of `targetPort`. `blackholeDown()`
  * stops passing server-to-client bytes (the client's bytes still reach the
- * server); `cut()` destroys every proxied connection; `restore()` passes
- * everything again.
+ * server); `cut()` destroys every proxied connection; `refuse(true)` closes
+ * new connections at once (the server looks down) until `refuse(false)`;
+ * `restore()` passes everything again.
  */
 export async function startProxy(targetPort) {
   const conns = new Set();
   let downOpen = true;
+  let refusing = false;
   const server = net.createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     const c = { client, upstream };
     conns.add(c);
@@ -233,6 +254,9 @@ export async function startProxy(targetPort) {
     },
     restore() {
       downOpen = true;
+    },
+    refuse(on) {
+      refusing = on;
     },
     cut() {
       for (const c of [...conns]) {
