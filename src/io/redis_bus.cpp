@@ -182,9 +182,11 @@ void RedisBus::queue_inbox(const std::string& user_id, const StoredNotification&
             LOG_WARN("redis bus: inbox queue full (%zu): dropping the oldest inbox writes (%llu so far)",
                      kMaxInboxQueue, static_cast<unsigned long long>(counters_->inbox_dropped));
         }
+        note_sent(inbox_queue_.front().user_id);  // dropped: waits for it no more
         inbox_queue_.pop_front();
     }
     inbox_queue_.push_back({user_id, n});
+    unsent_per_user_[user_id]++;
 }
 
 // Sends queued inbox writes in order. Writes not answered come back to the
@@ -197,6 +199,7 @@ void RedisBus::pump_inbox() {
         auto job = std::make_shared<InboxJob>(std::move(inbox_queue_.front()));
         inbox_queue_.pop_front();
         inbox_in_flight_++;
+        const std::string user = job->user_id;
         store_->write_inbox(job->user_id, job->notification, [this, job](InboxWrite w) {
             inbox_in_flight_--;
             switch (w) {
@@ -210,12 +213,33 @@ void RedisBus::pump_inbox() {
             }
             if (inbox_in_flight_ == 0 && !inbox_failed_.empty()) {
                 while (!inbox_failed_.empty()) {
+                    unsent_per_user_[inbox_failed_.back().user_id]++;
                     inbox_queue_.push_front(std::move(inbox_failed_.back()));
                     inbox_failed_.pop_back();
                 }
             }
         });
+        note_sent(user);
     }
+}
+
+void RedisBus::note_sent(const std::string& user_id) {
+    auto it = unsent_per_user_.find(user_id);
+    if (it == unsent_per_user_.end() || --it->second > 0) return;
+    unsent_per_user_.erase(it);
+    auto w = inbox_waiters_.find(user_id);
+    if (w == inbox_waiters_.end()) return;
+    std::vector<std::function<void()>> ready = std::move(w->second);
+    inbox_waiters_.erase(w);
+    for (auto& fn : ready) fn();
+}
+
+void RedisBus::after_inbox_writes(const std::string& user_id, std::function<void()> fn) {
+    if (!unsent_per_user_.count(user_id)) {
+        fn();
+        return;
+    }
+    inbox_waiters_[user_id].push_back(std::move(fn));
 }
 
 }  // namespace pushd

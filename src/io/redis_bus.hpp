@@ -36,6 +36,8 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace pushd {
 
@@ -86,6 +88,15 @@ public:
     double lag_ms() const { return lag_ms_; }
     // Inbox writes waiting for Redis.
     size_t inbox_queue() const { return inbox_queue_.size(); }
+
+    // Runs `fn` once every inbox write this instance has queued for
+    // `user_id` has been sent on the commands link (at once when none
+    // waits). An inbox replay sent from `fn` on that link is read after
+    // them, so it covers every notification this instance's bus has handed
+    // to the hub: the inbox replay ends where this instance's live
+    // notifications began (core/replay_gate.hpp). At most one waiter per
+    // session (the hub asks one inbox replay at a time per session).
+    void after_inbox_writes(const std::string& user_id, std::function<void()> fn);
     // The ids reading resumes after ("0-0" before the start ids are known).
     const std::string& last_bus_id() const { return bus_last_; }
     const std::string& last_notify_id() const { return notify_last_; }
@@ -110,6 +121,8 @@ private:
     void note_lag(const std::string& id);
     void queue_inbox(const std::string& user_id, const StoredNotification& n);
     void pump_inbox();
+    // One queued write for `user_id` left the queue (sent or dropped).
+    void note_sent(const std::string& user_id);
 
     const Config* config_;
     RedisLink* link_;
@@ -136,6 +149,8 @@ private:
     size_t inbox_in_flight_ = 0;
     std::deque<InboxJob> inbox_failed_;   // not answered; requeued in order once none are in flight
     bool inbox_stalled_ = false;          // a write was not answered: pump again later
+    std::unordered_map<std::string, size_t> unsent_per_user_;   // queued, not yet sent
+    std::unordered_map<std::string, std::vector<std::function<void()>>> inbox_waiters_;
 };
 
 }  // namespace pushd

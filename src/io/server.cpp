@@ -96,8 +96,18 @@ void server_init_logic(Server& server) {
     server.redis_commands = std::make_unique<RedisLink>(server.loop, commands, &server.counters.redis);
     server.redis_bus_link = std::make_unique<RedisLink>(server.loop, bus, &server.counters.redis);
     server.redis_store = std::make_unique<RedisStore>(&server.config, server.redis_commands.get());
-    server.hub = std::make_unique<Hub>(&server.config, std::move(transport), server.redis_store->ops(),
-                                       instance_tag(), LWS_PRE);
+    StoreOps store_ops = server.redis_store->ops();
+    // An inbox replay is read after this instance's queued inbox writes for
+    // that user (RedisBus::after_inbox_writes): no gap between the replay
+    // and the notifications this instance delivered live.
+    store_ops.replay_inbox = [&server, replay = store_ops.replay_inbox](const std::string& user, const std::string& since,
+                                                                       size_t limit, std::function<void(InboxResult)> done) {
+        server.redis_bus->after_inbox_writes(user, [replay, user, since, limit, done = std::move(done)] {
+            replay(user, since, limit, done);
+        });
+    };
+    server.hub = std::make_unique<Hub>(&server.config, std::move(transport), std::move(store_ops), instance_tag(),
+                                       LWS_PRE);
     server.redis_bus = std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(),
                                                   server.redis_commands.get(), server.redis_store.get(),
                                                   server.hub.get(), &server.counters.redis, wall_ms);

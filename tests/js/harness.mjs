@@ -101,14 +101,14 @@ class Child {
  * write is in its append-only file (fsync always) and `start()` brings it
  * back on the same port with the same data (an outage, not a loss).
  */
-export async function startRedis({ appendonly = false } = {}) {
+export async function startRedis({ appendonly = false, extraArgs = [] } = {}) {
   const dir = tempDir('redis');
   const port = await freePort();
   let child = null;
   const start = async () => {
     child = new Child(
       ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly',
-        appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir],
+        appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir, ...extraArgs],
       path.join(dir, 'redis.log'),
     );
     const c = child;
@@ -117,18 +117,24 @@ export async function startRedis({ appendonly = false } = {}) {
         if (!c.running) throw new Error(`redis-server exited; log:\n${c.log()}`);
         return (await redisCli(port, 'PING').catch(() => '')) === 'PONG';
       },
-      10000,
+      30000, // a restart reads the append-only file first: slow on a busy machine
       'redis-server to answer PING',
     );
   };
   await start();
-  return { port, start, stop: () => child.stop('SIGTERM', 5000), cli: (...args) => redisCli(port, ...args) };
+  return {
+    port,
+    start,
+    stop: () => child.stop('SIGTERM', 5000),
+    running: () => child !== null && child.running,
+    cli: (...args) => redisCli(port, ...args),
+  };
 }
 
 /** Runs one redis-cli command against 127.0.0.1:`port`; resolves with its trimmed output. */
 export function redisCli(port, ...args) {
   return new Promise((resolve, reject) => {
-    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], (err, stdout) => {
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { maxBuffer: 1 << 28 }, (err, stdout) => {
       if (err) reject(err);
       else resolve(stdout.trim());
     });
@@ -136,9 +142,9 @@ export function redisCli(port, ...args) {
 }
 
 /** The standard test configuration: pushd on `port`, Redis on `redisPort`. */
-export function pushdConfig(port, redisPort, extra = '') {
+export function pushdConfig(port, redisPort, extra = '', name = 'pushd-js-test') {
   return [
-    'Name: pushd-js-test',
+    `Name: ${name}`,
     'Host: 127.0.0.1',
     `Port: ${port}`,
     'Path: /ws',
@@ -160,10 +166,11 @@ export function pushdConfig(port, redisPort, extra = '') {
  * on the same port; `stop(sig)` ends it by PID.
  */
 export class Pushd {
-  constructor(redisPort, { port, extra = '' } = {}) {
+  constructor(redisPort, { port, extra = '', name } = {}) {
     this.redisPort = redisPort;
     this.port = port;
     this.extra = extra;
+    this.name = name;
     this.dir = tempDir('pushd');
     this.configPath = path.join(this.dir, 'pushd.yaml');
     this.child = null;
@@ -173,19 +180,29 @@ export class Pushd {
     return `ws://127.0.0.1:${this.port}/ws`;
   }
 
-  async start() {
+  /** Starts pushd; waits until /health answers 200 (`healthy`: Redis is up) or anything (it listens). */
+  async start({ healthy = true } = {}) {
     if (!this.port) this.port = await freePort();
-    fs.writeFileSync(this.configPath, pushdConfig(this.port, this.redisPort, this.extra));
+    fs.writeFileSync(this.configPath, pushdConfig(this.port, this.redisPort, this.extra, this.name));
     this.child = new Child([PUSHD, '-f', this.configPath], path.join(this.dir, 'pushd.log'));
     await waitUntil(
       async () => {
         if (!this.child.running) throw new Error(`pushd exited during startup; log:\n${this.child.log()}`);
-        return (await httpStatus(this.port, '/health')) === 200;
+        const status = await httpStatus(this.port, '/health');
+        return healthy ? status === 200 : status !== 0;
       },
       10000,
-      `pushd on port ${this.port} to answer GET /health with 200`,
+      `pushd on port ${this.port} to answer GET /health${healthy ? ' with 200' : ''}`,
     );
     return this;
+  }
+
+  get running() {
+    return this.child !== null && this.child.running;
+  }
+
+  log() {
+    return this.child ? this.child.log() : '';
   }
 
   async stop(sig = 'SIGTERM') {
@@ -216,13 +233,14 @@ export class Pushd {
 /**
  * A TCP proxy on a free port in front of `targetPort`. `blackholeDown()`
  * stops passing server-to-client bytes (the client's bytes still reach the
- * server); `cut()` destroys every proxied connection; `refuse(true)` closes
+ * server), `blackholeUp()` the other way; `cut()` destroys every proxied connection; `refuse(true)` closes
  * new connections at once (the server looks down) until `refuse(false)`;
  * `restore()` passes everything again.
  */
 export async function startProxy(targetPort) {
   const conns = new Set();
   let downOpen = true;
+  let upOpen = true;
   let refusing = false;
   const server = net.createServer((client) => {
     if (refusing) {
@@ -232,7 +250,9 @@ export async function startProxy(targetPort) {
     const upstream = net.connect(targetPort, '127.0.0.1');
     const c = { client, upstream };
     conns.add(c);
-    client.on('data', (d) => upstream.write(d));
+    client.on('data', (d) => {
+      if (upOpen) upstream.write(d);
+    });
     upstream.on('data', (d) => {
       if (downOpen) client.write(d);
     });
@@ -252,8 +272,12 @@ export async function startProxy(targetPort) {
     blackholeDown() {
       downOpen = false;
     },
+    blackholeUp() {
+      upOpen = false;
+    },
     restore() {
       downOpen = true;
+      upOpen = true;
     },
     refuse(on) {
       refusing = on;
