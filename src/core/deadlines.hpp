@@ -13,7 +13,7 @@
 
 namespace pushd {
 
-enum class DeadlineKind : uint8_t { auth_timeout, token_expiry, heartbeat, storage_retry };
+enum class DeadlineKind : uint8_t { auth_timeout, token_expiry, heartbeat, storage_retry, auto_join_release };
 
 struct Deadline {
     int64_t due_ms;

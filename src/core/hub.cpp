@@ -104,6 +104,7 @@ void Hub::forget_pending(Session* s) {
     s->ack_hold = false;
     inbox_waits_.erase(s->id);
     auto_join_waits_.erase(s->id);
+    auto_join_holds_.erase(s->id);
 }
 
 void Hub::drop_slow(Session* s) {
@@ -192,6 +193,7 @@ void Hub::maybe_compact_deadlines() {
         if (d.kind == DeadlineKind::heartbeat) return true;
         if (d.kind == DeadlineKind::auth_timeout) return !s->authenticated;
         if (d.kind == DeadlineKind::storage_retry) return inbox_waits_.count(s->id) || auto_join_waits_.count(s->id);
+        if (d.kind == DeadlineKind::auto_join_release) return auto_join_holds_.count(s->id) != 0;
         return s->authenticated && s->expires_at_s == d.stamp;
     });
 }
@@ -204,6 +206,8 @@ void Hub::tick(int64_t now_ms) {
             heartbeat_due(s, now_ms);
         } else if (d.kind == DeadlineKind::storage_retry) {
             retry_storage(s);
+        } else if (d.kind == DeadlineKind::auto_join_release) {
+            release_auto_join_holds(s);
         } else if (d.kind == DeadlineKind::auth_timeout) {
             if (s->authenticated) return;
             counters_.auth_timeouts++;
@@ -419,7 +423,11 @@ void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
             if (!valid_group_id(g)) continue;
             if (registry_.subscribe(s, g, kMaxGroupsPerSession) == Registry::SubscribeResult::added) {
                 counters_.auto_joined++;
+                hold_auto_joined(s, g);
             }
+        }
+        if (auto_join_holds_.count(sid)) {
+            deadlines_.push({now() + kAutoJoinHoldMs, sid, 0, DeadlineKind::auto_join_release});
         }
     }
     // The requests that arrived meanwhile, in order. None of them can start
@@ -434,6 +442,44 @@ void Hub::finish_auto_join(uint64_t sid, GroupsResult r) {
     if (s->reading_paused && !s->closing) {
         s->reading_paused = false;
         transport_.pause_reading(s, false);
+    }
+}
+
+void Hub::hold_auto_joined(Session* s, const std::string& group_id) {
+    const uint64_t ticket = group_replays_.open(s->id, group_id);
+    if (ticket) auto_join_holds_[s->id].emplace_back(group_id, ticket);
+}
+
+uint64_t Hub::take_auto_join_hold(Session* s, const std::string& group_id) {
+    auto it = auto_join_holds_.find(s->id);
+    if (it == auto_join_holds_.end()) return 0;
+    auto& holds = it->second;
+    for (size_t i = 0; i < holds.size(); i++) {
+        if (holds[i].first != group_id) continue;
+        const uint64_t ticket = holds[i].second;
+        holds.erase(holds.begin() + static_cast<std::ptrdiff_t>(i));
+        if (holds.empty()) auto_join_holds_.erase(it);
+        return group_replays_.ticket(s->id, group_id) == ticket ? ticket : 0;
+    }
+    return 0;
+}
+
+void Hub::release_auto_join_holds(Session* s) {
+    auto it = auto_join_holds_.find(s->id);
+    if (it == auto_join_holds_.end()) return;
+    auto holds = std::move(it->second);
+    auto_join_holds_.erase(it);
+    for (auto& [group, ticket] : holds) {
+        auto released = group_replays_.close(s->id, group, ticket, std::nullopt);
+        if (released) push_released(s, *released);
+        if (s->closing) return;
+    }
+}
+
+void Hub::push_released(Session* s, std::vector<HeldPush>& released) {
+    for (HeldPush& p : released) {
+        push_group(s, p.frame.get(), p.ack_key);
+        if (s->closing) return;
     }
 }
 
@@ -622,7 +668,9 @@ void Hub::handle_join(Session* s, const Request& req, int64_t now_ms) {
 }
 
 void Hub::join_now(Session* s, const Request& req, int64_t now_ms) {
-    if (req.since && group_replays_.is_open(s->id, req.group_id)) {
+    // What AutoJoin holds for this group is taken over by this join.
+    const uint64_t held_by_auto_join = auto_join_holds_.empty() ? 0 : take_auto_join_hold(s, req.group_id);
+    if (req.since && !held_by_auto_join && group_replays_.is_open(s->id, req.group_id)) {
         ack_fail(s, *req.message_id, 409, "a replay of this group is already in progress", now_ms);
         return;
     }
@@ -632,12 +680,19 @@ void Hub::join_now(Session* s, const Request& req, int64_t now_ms) {
         return;
     }
     if (!req.since) {
-        send(s, build_ack_ok(*req.message_id, now_ms), OutType::ack);
+        if (!send(s, build_ack_ok(*req.message_id, now_ms), OutType::ack)) return;
+        if (held_by_auto_join) {
+            auto released = group_replays_.close(s->id, req.group_id, held_by_auto_join, std::nullopt);
+            if (released) push_released(s, *released);
+        }
         return;
     }
     // Replay first, then the ack, then live messages: live ones of this
-    // group for this session wait in the gate until the replay's answer.
-    const uint64_t ticket = group_replays_.open(s->id, req.group_id);
+    // group for this session wait in the gate until the replay's answer
+    // (those AutoJoin held already were stored before the replay's read:
+    // the boundary drops them).
+    const uint64_t ticket = held_by_auto_join ? group_replays_.retake(s->id, req.group_id)
+                                              : group_replays_.open(s->id, req.group_id);
     const uint64_t sid = s->id;
     store_.replay_group(req.group_id, *req.since, kMaxReplayEntries,
                         [this, sid, ticket, gid = req.group_id, mid = *req.message_id,
@@ -685,11 +740,7 @@ void Hub::finish_replay(uint64_t sid, const std::string& gid, const std::string&
         }
     }
     auto released = group_replays_.close(sid, gid, ticket, boundary);
-    if (!released) return;
-    for (HeldPush& p : *released) {
-        push_group(s, p.frame.get(), p.ack_key);
-        if (s->closing) return;
-    }
+    if (released) push_released(s, *released);
 }
 
 void Hub::handle_leave(Session* s, const Request& req, int64_t now_ms) {

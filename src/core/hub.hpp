@@ -66,6 +66,12 @@ inline constexpr size_t kMaxInboxBuffered = 10000;
 // (the inbox replay of auth with since, AutoJoin's group set): once every
 // this many milliseconds, and at once when storage is back (on_storage_up).
 inline constexpr int64_t kStorageRetryMs = 1000;
+// Live messages of the groups AutoJoin subscribed wait this long after the
+// subscription for the client's own join_group with since (sent right
+// behind its auth, but possibly read after the group set arrived): such a
+// join takes the held messages over as its replay's gate, so none arrives
+// ahead of the replay; without one they are released in order.
+inline constexpr int64_t kAutoJoinHoldMs = 500;
 // Groups remembered per session, while its AutoJoin waits for storage, as
 // joined or left by the client itself (AutoJoin then leaves them alone).
 inline constexpr size_t kMaxTouchedGroups = 1024;
@@ -209,6 +215,13 @@ private:
     void ask_auto_join_again(Session* s);
     void finish_auto_join_retry(uint64_t session_id, GroupsResult result);
     void note_touched_group(Session* s, const std::string& group_id);
+    // AutoJoin's hold of the group's live messages (see kAutoJoinHoldMs).
+    void hold_auto_joined(Session* s, const std::string& group_id);
+    // Ends that hold: its ticket if it is still AutoJoin's (then forgotten), else 0.
+    uint64_t take_auto_join_hold(Session* s, const std::string& group_id);
+    void release_auto_join_holds(Session* s);
+    // Delivers what a gate held, in order.
+    void push_released(Session* s, std::vector<HeldPush>& released);
     // Asks storage again for what `s` waits for (inbox, AutoJoin).
     void retry_storage(Session* s);
     void hold_request(Session* s, std::string_view text, bool rate_limited);
@@ -266,6 +279,8 @@ private:
     AckOrder ack_order_{kMaxReplayBuffered};
     std::unordered_map<uint64_t, InboxWait> inbox_waits_;
     std::unordered_map<uint64_t, AutoJoinWait> auto_join_waits_;
+    // Open AutoJoin holds: session -> (group, gate ticket).
+    std::unordered_map<uint64_t, std::vector<std::pair<std::string, uint64_t>>> auto_join_holds_;
     DeadlineQueue deadlines_;
     ProtocolCounters counters_;
     uint64_t queued_bytes_ = 0;

@@ -38,6 +38,21 @@ if added ~= nil and added <= len then removed = 0 end
 return {removed, first, entries}
 )LUA";
 
+const char* const kInboxedScript = R"LUA(
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local cm, cs = string.match(cur, '^(%d+)-(%d+)$')
+  local nm, ns = string.match(ARGV[1], '^(%d+)-(%d+)$')
+  if not nm then return 0 end
+  if cm then
+    cm, cs, nm, ns = tonumber(cm), tonumber(cs), tonumber(nm), tonumber(ns)
+    if nm < cm or (nm == cm and ns <= cs) then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+)LUA";
+
 std::string RedisKeys::dedup(std::string_view sender, std::string_view group_id,
                              std::string_view client_message_id) const {
     std::string k = p_ + "dedup:" + std::to_string(sender.size()) + ":";

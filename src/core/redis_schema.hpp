@@ -56,6 +56,9 @@ inline constexpr int kInstanceTtlSeconds = 15;
 
 extern const char* const kAppendScript;
 extern const char* const kReplayScript;
+// KEYS[1] notify:inboxed, ARGV[1] a notify id: stores it unless the key
+// already holds a newer (or the same) id. Returns 1 when stored.
+extern const char* const kInboxedScript;
 
 // Key names under one prefix.
 class RedisKeys {
@@ -65,6 +68,9 @@ public:
     std::string group(std::string_view gid) const { return p_ + "group:" + std::string(gid); }
     std::string bus() const { return p_ + "bus"; }
     std::string notify() const { return p_ + "notify"; }
+    // The newest notify id whose inbox writes some instance has all done
+    // (kInboxedScript): where a starting instance begins its inbox duty.
+    std::string notify_inboxed() const { return p_ + "notify:inboxed"; }
     std::string inbox(std::string_view uid) const { return p_ + "inbox:" + std::string(uid); }
     std::string members(std::string_view gid) const { return p_ + "members:" + std::string(gid); }
     std::string user_groups(std::string_view uid) const {

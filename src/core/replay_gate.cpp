@@ -25,6 +25,15 @@ uint64_t ReplayGate::ticket(uint64_t session, const std::string& scope) const {
     return it == per->second.end() ? 0 : it->second.ticket;
 }
 
+uint64_t ReplayGate::retake(uint64_t session, const std::string& scope) {
+    auto per = open_.find(session);
+    if (per == open_.end()) return 0;
+    auto it = per->second.find(scope);
+    if (it == per->second.end()) return 0;
+    it->second.ticket = next_ticket_;
+    return next_ticket_++;
+}
+
 ReplayGate::Hold ReplayGate::hold(uint64_t session, const std::string& scope, HeldPush&& push) {
     auto per = open_.find(session);
     if (per == open_.end()) return Hold::not_open;

@@ -75,6 +75,11 @@ public:
     // The ticket of the replay in flight, or 0.
     uint64_t ticket(uint64_t session, const std::string& scope) const;
 
+    // Hands the gate of `scope` (kept open with what it holds) to a new
+    // owner: returns its new ticket (the old one goes stale), or 0 when no
+    // gate is open. AutoJoin's hold becomes a join_group replay so.
+    uint64_t retake(uint64_t session, const std::string& scope);
+
     // Holds `push` when a replay of `scope` is in flight for `session`.
     enum class Hold { not_open, held, full };
     Hold hold(uint64_t session, const std::string& scope, HeldPush&& push);

@@ -34,6 +34,7 @@ void RedisBus::tick() {
         read();
     }
     pump_inbox();
+    publish_inboxed();
 }
 
 // Fixes where reading starts: the instance's start, in Redis's clock
@@ -41,27 +42,40 @@ void RedisBus::tick() {
 // commands link TIME goes ahead of every replay the hub can ask for (a
 // link answers in order, and nothing is sent on it before it is up), so
 // the bus covers everything stored after any replay's read.
+//
+// The notify stream starts earlier when some notifications stored before
+// this start have not been written to inboxes by any instance yet (the
+// notify:inboxed marker): those are read for their inbox writes only
+// (catch-up), so that every instance writes each inbox in notify order and
+// none skips an entry another one has not written yet.
 void RedisBus::fix_start(RedisLink* via) {
     if (started_ || fetching_) return;
     fetching_ = true;
-    via->command({"TIME"}, [this](const redisReply* r, std::string_view) {
-        fetching_ = false;
-        if (started_) return;
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
-            r->element[1]->type != REDIS_REPLY_STRING) {
-            if (r) {
-                std::string e(redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply to TIME");
-                if (e != last_read_error_) LOG_WARN("redis bus: cannot read Redis's clock: %s", e.c_str());
-                last_read_error_ = e;
-            }
-            return;  // the next link-up or tick() asks again
+    auto redis_ms = std::make_shared<int64_t>(-1);
+    via->command({"TIME"}, [this, redis_ms](const redisReply* r, std::string_view) {
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING) {
+            *redis_ms = std::strtoll(r->element[0]->str, nullptr, 10) * 1000 +
+                        std::strtoll(r->element[1]->str, nullptr, 10) / 1000;
+        } else if (r) {
+            std::string e(redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply to TIME");
+            if (e != last_read_error_) LOG_WARN("redis bus: cannot read Redis's clock: %s", e.c_str());
+            last_read_error_ = e;
         }
-        const int64_t redis_ms = std::strtoll(r->element[0]->str, nullptr, 10) * 1000 +
-                                 std::strtoll(r->element[1]->str, nullptr, 10) / 1000;
-        bus_last_ = notify_last_ = bus_start_id(redis_ms, now_ms_(), started_local_ms_);
+    });
+    via->command({"GET", keys_.notify_inboxed()}, [this, redis_ms](const redisReply* r, std::string_view) {
+        fetching_ = false;
+        if (started_ || *redis_ms < 0 || !r || redis_reply_is_error(r)) return;  // the next link-up or tick() asks again
+        bus_last_ = bus_start_id(*redis_ms, now_ms_(), started_local_ms_);
+        notify_last_ = bus_last_;
+        live_notify_after_ = *parse_stream_id(bus_last_);
+        if (r->type == REDIS_REPLY_STRING) {
+            auto marker = parse_stream_id(std::string_view(r->str, r->len));
+            if (marker && *marker < live_notify_after_) notify_last_ = format_stream_id(*marker);
+        }
         started_ = true;
-        LOG_INFO("redis bus: reading %s and %s after %s (this instance's start)", bus_key_.c_str(),
-                 notify_key_.c_str(), bus_last_.c_str());
+        LOG_INFO("redis bus: reading %s after %s (this instance's start), %s after %s", bus_key_.c_str(),
+                 bus_last_.c_str(), notify_key_.c_str(), notify_last_.c_str());
         read();
     });
 }
@@ -90,6 +104,8 @@ void RedisBus::on_read(const redisReply* r) {
     }
     if (r->type == REDIS_REPLY_NIL) {  // nothing new within the block time
         lag_ms_ = 0;
+        read_to_end_ = true;
+        note_caught_up();
         read();
         return;
     }
@@ -113,6 +129,8 @@ void RedisBus::on_read(const redisReply* r) {
     }
     if (!bus.empty()) bus_last_ = bus.back().id;
     if (!notify.empty()) notify_last_ = notify.back().id;
+    // Fewer than asked for: this read reached the streams' ends.
+    if (bus.size() < kBusBatch && notify.size() < kBusBatch) read_to_end_ = true;
     for (RedisEntry& e : bus) pending_.push_back({false, std::move(e)});
     for (RedisEntry& e : notify) pending_.push_back({true, std::move(e)});
     if (deliver_some() && defer_) defer_();
@@ -133,6 +151,7 @@ bool RedisBus::deliver_some() {
     if (!last_id.empty()) note_lag(last_id);
     pump_inbox();
     if (!pending_.empty()) return true;
+    note_caught_up();
     read();
     return false;
 }
@@ -168,11 +187,39 @@ void RedisBus::handle_notify_entry(const RedisEntry& e) {
         malformed("notify", e.id, why);
         return;
     }
-    hub_->deliver_notification(*n);
+    // Catch-up entries (stored before this instance started) are read for
+    // their inbox writes only: no live client of this instance waits for them.
+    auto id = parse_stream_id(n->id);
+    if (!id || *id > live_notify_after_) hub_->deliver_notification(*n);
     if (n->target.kind == NotifyTargetKind::users) {
         const StoredNotification stored{n->id, n->data, n->timestamp_ms};
         for (const std::string& uid : n->target.users) queue_inbox(uid, stored);
     }
+    notify_handled_ = n->id;
+}
+
+void RedisBus::note_caught_up() {
+    if (caught_up_ || !read_to_end_ || !pending_.empty()) return;
+    caught_up_ = true;
+    std::vector<std::function<void()>> ready = std::move(catchup_waiters_);
+    catchup_waiters_.clear();
+    for (auto& fn : ready) fn();
+}
+
+// Publishes notify:inboxed once every inbox write this instance queued is
+// answered: all notify entries up to notify_handled_ are in their inboxes.
+void RedisBus::publish_inboxed() {
+    if (notify_handled_.empty() || notify_handled_ == inboxed_published_ || !inbox_queue_.empty() ||
+        inbox_in_flight_ != 0 || !inbox_failed_.empty() || !commands_->up() || publishing_inboxed_) {
+        return;
+    }
+    publishing_inboxed_ = true;
+    const std::string id = notify_handled_;
+    commands_->command({"EVAL", kInboxedScript, "1", keys_.notify_inboxed(), id},
+                       [this, id](const redisReply* r, std::string_view) {
+                           publishing_inboxed_ = false;
+                           if (r && r->type == REDIS_REPLY_INTEGER) inboxed_published_ = id;
+                       });
 }
 
 void RedisBus::queue_inbox(const std::string& user_id, const StoredNotification& n) {
@@ -235,6 +282,14 @@ void RedisBus::note_sent(const std::string& user_id) {
 }
 
 void RedisBus::after_inbox_writes(const std::string& user_id, std::function<void()> fn) {
+    if (!caught_up_) {
+        // Not yet read to the streams' ends since the start: entries still
+        // to be read may need inbox writes the replay must see.
+        catchup_waiters_.push_back([this, user_id, fn = std::move(fn)]() mutable {
+            after_inbox_writes(user_id, std::move(fn));
+        });
+        return;
+    }
     if (!unsent_per_user_.count(user_id)) {
         fn();
         return;

@@ -21,6 +21,14 @@
 // notification once. Inbox writes that were not answered (Redis away) are
 // queued, in order, and retried when the commands link is back.
 //
+// A starting instance also reads notify entries from before its start
+// that no instance has written to inboxes yet (the notify:inboxed marker,
+// which each instance advances once its inbox writes are all answered):
+// for their inbox writes only. So every instance writes every inbox in
+// notify order, and an inbox holds every user-targeted notification up to
+// its newest entry: an inbox replay that ends at id L has missed nothing
+// below L.
+//
 // Malformed entries (missing fields, data not a JSON object, unknown target)
 // are counted, logged once with their id, and skipped.
 #pragma once
@@ -123,6 +131,10 @@ private:
     void pump_inbox();
     // One queued write for `user_id` left the queue (sent or dropped).
     void note_sent(const std::string& user_id);
+    // Read to the streams' ends since the start and delivered all: wakes
+    // the inbox replays that waited for it.
+    void note_caught_up();
+    void publish_inboxed();
 
     const Config* config_;
     RedisLink* link_;
@@ -151,6 +163,13 @@ private:
     bool inbox_stalled_ = false;          // a write was not answered: pump again later
     std::unordered_map<std::string, size_t> unsent_per_user_;   // queued, not yet sent
     std::unordered_map<std::string, std::vector<std::function<void()>>> inbox_waiters_;
+    StreamId live_notify_after_{};        // notify entries up to it: inbox writes only (catch-up)
+    bool read_to_end_ = false;            // a read since the start returned everything there was
+    bool caught_up_ = false;              // ... and all of it was handled
+    std::vector<std::function<void()>> catchup_waiters_;
+    std::string notify_handled_;          // the last notify entry handled
+    std::string inboxed_published_;       // the last notify:inboxed this instance stored
+    bool publishing_inboxed_ = false;
 };
 
 }  // namespace pushd

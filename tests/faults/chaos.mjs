@@ -111,7 +111,17 @@ function makeClient(sys, user, rng, stats) {
   class RecordingWebSocket extends WebSocket {
     constructor(url) {
       super(url);
-      const conn = { url, opened: now(), groups: new Map(), notes: [] };
+      const conn = { url, opened: now(), groups: new Map(), notes: [], trace: [] };
+      const sendRaw = this.send.bind(this);
+      this.send = (data, ...rest) => {
+        try {
+          const m = JSON.parse(data);
+          if (m.type !== 'ping') conn.trace.push(`>${m.type}:${m.message_id}${m.data && m.data.since ? ` since ${m.data.since}` : ''}${m.data && m.data.group_id ? ` ${m.data.group_id}` : ''}`);
+        } catch {
+          // not ours
+        }
+        return sendRaw(data, ...rest);
+      };
       rec.connections.push(conn);
       this.addEventListener('message', (ev) => {
         let m;
@@ -119,6 +129,9 @@ function makeClient(sys, user, rng, stats) {
           m = JSON.parse(ev.data);
         } catch {
           return;
+        }
+        if (m.type !== 'pong') {
+          conn.trace.push(`<${(now() / 1000).toFixed(2)} ${m.type}:${m.type === 'new_message' ? `${m.data.group_id} ` : ''}${m.message_id}${m.data && m.data.replay ? ' r' : ''}${m.type === 'ack' && !m.data.success ? ` ${m.data.code}` : ''}${m.data && m.data.replayed !== undefined ? ` replayed ${m.data.replayed}` : ''}`);
         }
         if (m.type === 'new_message') {
           if (!conn.groups.has(m.data.group_id)) conn.groups.set(m.data.group_id, []);
@@ -338,7 +351,8 @@ async function check(sys, subscribers, senders, users, timeline) {
       for (const [g, ids] of conn.groups) {
         for (let k = 1; k < ids.length; k++) {
           if (compareIds(ids[k], ids[k - 1]) <= 0) {
-            problems.push(`client ${c.user} connection ${i} (${conn.url}, opened ${(conn.opened / 1000).toFixed(1)}s) group ${g}: ${ids[k]} after ${ids[k - 1]} (twice or out of order); faults: ${faultsAround(timeline, idTimeMs(ids[k])).join(', ')}`);
+            const at = conn.trace.findIndex((x) => x.includes(` ${g} ${ids[k]}`));
+            problems.push(`client ${c.user} connection ${i} (${conn.url}, opened ${(conn.opened / 1000).toFixed(1)}s) group ${g}: ${ids[k]} after ${ids[k - 1]} (twice or out of order); faults: ${faultsAround(timeline, idTimeMs(ids[k])).join(', ')}\n      trace: ${conn.trace.slice(0, Math.max(at + 3, 12)).slice(-40).join('\n             ')}`);
             break;
           }
         }

@@ -708,10 +708,17 @@ TEST_CASE("AutoJoin subscribes to the user's groups before the next request is h
     CHECK(f.hub->registry().is_subscribed(s, "g1"));
     CHECK_FALSE(f.hub->registry().is_subscribed(s, "g2"));  // left after the auto-join
     f.hub->on_text(other, send_json("m", "g1", "x"), f.now);
+    // Held for a join_group with since the client may have sent behind its
+    // auth; none came, so it follows once the hold ends.
+    CHECK(f.drain(s).empty());
+    f.now += kAutoJoinHoldMs;
+    f.hub->tick(f.now);
     out = f.drain(s);
     REQUIRE(out.size() == 1);
     CHECK(Fixture::type_of(out[0]) == "new_message");
     CHECK(f.hub->counters().auto_joined == 2);
+    f.hub->on_text(other, send_json("m2", "g1", "y"), f.now);
+    CHECK(f.drain(s).size() == 1);  // no hold any more
 
     // Many requests during the hold: reading pauses, then everything is answered in order.
     Session* busy = f.hub->on_open(nullptr, std::nullopt, f.now);
@@ -723,6 +730,45 @@ TEST_CASE("AutoJoin subscribes to the user's groups before the next request is h
     out = f.drain(busy);
     REQUIRE(out.size() == 101);
     for (int i = 0; i < 100; i++) CHECK(Fixture::field(out[i + 1], "message_id") == std::to_string(i));
+}
+
+TEST_CASE("AutoJoin's first live messages wait for the client's join_group with since read after the group set: "
+          "replay, ack, live, in order",
+          "[hub][autojoin][replay][faults]") {
+    // Found by tests/faults: the client's re-join (sent right behind its
+    // auth) was read after the group set arrived, and a live message of the
+    // auto-joined group went out ahead of the replay of older ones.
+    Fixture f;
+    f.store->add_user_group("u", "g");
+    f.store->add_user_group("u", "h");
+    Session* sender = f.open_authed("sender");
+    f.hub->on_text(sender, send_json("a0", "g", "old"), f.now);
+    const std::string since = Fixture::field(f.drain(sender)[0], "data", "server_message_id");
+    f.hub->on_text(sender, send_json("a1", "g", "missed"), f.now);
+    f.drain(sender);
+    Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
+    f.hub->on_text(s, auth_json(f, "u"), f.now);  // AutoJoin answers at once: g and h subscribed
+    REQUIRE(f.hub->registry().is_subscribed(s, "g"));
+    REQUIRE(Fixture::type_of(f.drain(s).at(0)) == "auth_success");
+    f.hub->on_text(sender, send_json("a2", "g", "live before the join"), f.now);
+    f.hub->on_text(sender, send_json("b0", "h", "h live"), f.now);
+    f.drain(sender);
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"k","data":{"group_id":"h"}})", f.now);
+    f.hub->on_text(sender, send_json("a3", "g", "live after"), f.now);
+    auto out = f.drain(s);
+    std::vector<std::string> seen;
+    for (const std::string& m : out) {
+        seen.push_back(Fixture::type_of(m) == "ack" ? "ack " + Fixture::field(m, "message_id")
+                                                    : Fixture::field(m, "data", "content") +
+                                                          (Fixture::field(m, "data", "replay") == "true" ? " (r)" : ""));
+    }
+    CHECK(seen == std::vector<std::string>{"missed (r)", "live before the join (r)", "ack j", "ack k", "h live",
+                                           "live after"});
+    // Nothing more after the hold's time.
+    f.now += kAutoJoinHoldMs;
+    f.hub->tick(f.now);
+    CHECK(f.drain(s).empty());
 }
 
 TEST_CASE("AutoJoin with storage down: requests are served, the groups are joined once storage answers, "
