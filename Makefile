@@ -16,7 +16,7 @@ DEPS := build-essential cmake pkg-config \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium
 
-.PHONY: all deps configure build run test unit-asan bench install clean
+.PHONY: all deps configure build run test unit-asan bench chaos install clean
 
 all: build
 
@@ -54,6 +54,15 @@ unit-asan: deps
 
 test: build unit-asan
 	cd $(BUILD) && ctest --output-on-failure
+
+# Overlapping faults, longer than the bounded run in `make test`:
+# CHAOS_RUNS runs of CHAOS_DURATION seconds each, seeds from CHAOS_SEED on
+# (tests/faults/README.md).
+CHAOS_RUNS     ?= 10
+CHAOS_DURATION ?= 120
+CHAOS_SEED     ?= $(shell date +%s)
+chaos: build
+	tests/faults/run.sh $(BUILD) $(CHAOS_RUNS) $(CHAOS_DURATION) $(CHAOS_SEED)
 
 # The benchmark builds its own Release binaries (build-bench/); BENCH_ARGS
 # passes options, e.g. make bench BENCH_ARGS=--quick (see bench/README.md).

@@ -20,8 +20,12 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface PushdClientOptions {
-  /** ws://host:8889/ws (or wss://). */
-  url: string;
+  /**
+   * ws://host:8889/ws (or wss://); several endpoints (tried in turn, one per
+   * connection, so a reconnect goes to the next instance); or a function
+   * given the connection's ordinal (0, 1, ...) returning the url.
+   */
+  url: string | string[] | ((attempt: number) => string);
   token: TokenSource;
   /** Default: globalThis.WebSocket. */
   WebSocket?: WebSocketConstructor;
@@ -45,8 +49,10 @@ export interface PushdClientOptions {
   maxReconnectAttempts?: number;
   /** Fetch a fresh token this many ms before expiry (token functions only). Default 60000. */
   refreshBeforeExpiry?: number;
-  /** ms before retrying a request refused with 503 or 429. Default 1000. */
+  /** ms before the first retry of a request refused with 503 or 429 (doubled per failure, with jitter). Default 1000. */
   retryDelay?: number;
+  /** Cap of that retry delay, ms. Default 10000. */
+  maxRetryDelay?: number;
   /** Requests waiting for an ack at once. Default 1000. */
   maxPending?: number;
   /** Ids remembered per group (and for notifications) to drop duplicates. Default 1000. */
