@@ -815,13 +815,11 @@ void Hub::deliver_group_message(const StoredMessage& m) {
         }
         const bool own = !m.sender_id.empty() && m.sender_id == s->user_id;
         if (!group_replays_.empty()) {
-            if (!id) id = parse_stream_id(m.message_id);
-            HeldPush p{id.value_or(kNoId), true, FrameRef::share(frame),
-                       own ? AckOrder::key(m.group_id, m.client_message_id) : std::string()};
-            const ReplayGate::Hold h = group_replays_.hold(s->id, m.group_id, std::move(p));
-            if (h == ReplayGate::Hold::held) continue;
-            if (h == ReplayGate::Hold::full) {
-                drop_slow(s);
+            if (ReplayGate::Open* gate = group_replays_.find(s->id, m.group_id)) {
+                if (!id) id = parse_stream_id(m.message_id);
+                HeldPush p{id.value_or(kNoId), true, FrameRef::share(frame),
+                           own ? AckOrder::key(m.group_id, m.client_message_id) : std::string()};
+                if (group_replays_.hold(gate, std::move(p)) == ReplayGate::Hold::full) drop_slow(s);
                 continue;
             }
         }
@@ -834,11 +832,10 @@ void Hub::notify_session(Session* s, SharedFrame* frame, const std::string& id, 
                          const std::optional<StreamId>& sid) {
     if (s->closing || !s->authenticated) return;
     if (!inbox_replays_.empty()) {
-        HeldPush p{sid.value_or(kNoId), in_inbox, FrameRef::share(frame), std::string()};
-        const ReplayGate::Hold h = inbox_replays_.hold(s->id, std::string(), std::move(p));
-        if (h == ReplayGate::Hold::held) return;
-        if (h == ReplayGate::Hold::full) {
-            drop_slow(s);
+        static const std::string kInboxScope;
+        if (ReplayGate::Open* gate = inbox_replays_.find(s->id, kInboxScope)) {
+            HeldPush p{sid.value_or(kNoId), in_inbox, FrameRef::share(frame), std::string()};
+            if (inbox_replays_.hold(gate, std::move(p)) == ReplayGate::Hold::full) drop_slow(s);
             return;
         }
     }

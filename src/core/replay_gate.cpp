@@ -34,15 +34,23 @@ uint64_t ReplayGate::retake(uint64_t session, const std::string& scope) {
     return next_ticket_++;
 }
 
-ReplayGate::Hold ReplayGate::hold(uint64_t session, const std::string& scope, HeldPush&& push) {
+ReplayGate::Open* ReplayGate::find(uint64_t session, const std::string& scope) {
     auto per = open_.find(session);
-    if (per == open_.end()) return Hold::not_open;
+    if (per == open_.end()) return nullptr;
     auto it = per->second.find(scope);
-    if (it == per->second.end()) return Hold::not_open;
-    if (it->second.held.size() >= max_held_) return Hold::full;
-    it->second.held.push_back(std::move(push));
+    return it == per->second.end() ? nullptr : &it->second;
+}
+
+ReplayGate::Hold ReplayGate::hold(Open* gate, HeldPush&& push) {
+    if (!gate) return Hold::not_open;
+    if (gate->held.size() >= max_held_) return Hold::full;
+    gate->held.push_back(std::move(push));
     held_++;
     return Hold::held;
+}
+
+ReplayGate::Hold ReplayGate::hold(uint64_t session, const std::string& scope, HeldPush&& push) {
+    return hold(find(session, scope), std::move(push));
 }
 
 std::optional<std::vector<HeldPush>> ReplayGate::close(uint64_t session, const std::string& scope,

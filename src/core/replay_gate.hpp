@@ -84,6 +84,13 @@ public:
     enum class Hold { not_open, held, full };
     Hold hold(uint64_t session, const std::string& scope, HeldPush&& push);
 
+    // The same in two steps, so that a caller builds the push only for an
+    // open gate (the fan-out asks this of every recipient while any gate is
+    // open): find() is nullptr when none is open for (session, scope).
+    struct Open;
+    Open* find(uint64_t session, const std::string& scope);
+    Hold hold(Open* gate, HeldPush&& push);
+
     // Ends the replay `ticket` (a stale ticket: nothing happens, returns
     // nullopt). Returns the pushes held that `boundary` does not cover, in
     // order (every one when `boundary` is nullopt; replayable ones at or
@@ -100,11 +107,12 @@ public:
     // Pushes held in all.
     size_t held() const { return held_; }
 
-private:
     struct Open {
         uint64_t ticket;
         std::vector<HeldPush> held;
     };
+
+private:
     size_t max_held_;
     uint64_t next_ticket_ = 1;
     size_t held_ = 0;

@@ -46,6 +46,11 @@ struct ConnData {
     // from ESTABLISHED until CLOSED while ip_counted.
     IpAddr client;
     bool ip_counted;
+    // The orderly close was asked of lws once (its timer armed, then -1
+    // returned once): a second request makes lws 4.1 drop the socket at
+    // once, losing the close frame (issue 17, failure 1).
+    bool close_timer_armed;
+    bool close_requested;
 };
 
 // Bytes one writable callback sends at most when it batches frames: the

@@ -291,11 +291,12 @@ int on_writeable(lws* wsi, ConnData* conn) {
         if (!s->outq.empty() || s->closing) lws_callback_on_writable(wsi);
         return 0;
     }
-    if (s->closing) {
+    if (s->closing && !conn->close_timer_armed) {
         // Returning -1 from a writable callback, or a timeout kill, makes lws
         // drop the socket without a close frame (it takes the socket as
         // broken). Returning -1 from the wsi's timer callback goes through
-        // lws's orderly close, which sends the reason set here.
+        // lws's orderly close, which sends the reason set here. Once only.
+        conn->close_timer_armed = true;
         lws_close_reason(wsi, static_cast<lws_close_status>(s->close_code),
                          reinterpret_cast<unsigned char*>(const_cast<char*>(s->close_reason)),
                          std::strlen(s->close_reason));
@@ -357,8 +358,14 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
         on_closed(wsi, conn);
         return 0;
     case LWS_CALLBACK_TIMER:
-        // Armed by on_writeable once a closing session's output is out.
-        return conn && conn->session && conn->session->closing && conn->session->outq.empty() ? -1 : 0;
+        // Armed by on_writeable once a closing session's output is out;
+        // the close is asked of lws once.
+        if (!conn || conn->close_requested || !conn->session || !conn->session->closing ||
+            !conn->session->outq.empty()) {
+            return 0;
+        }
+        conn->close_requested = true;
+        return -1;
     case LWS_CALLBACK_WSI_DESTROY: {
         Server& server = server_of(wsi);
         if (server.ws_sockets.erase(wsi)) server_connection_gone(server);

@@ -281,29 +281,45 @@ test('bounded: a full queue and a request timeout reject, reconnect attempts sto
   );
 });
 
-test('a reconnect during a Redis outage: the notifications missed are replayed once Redis is back, before any live one', async (t) => {
-  // Issue 12, failure 3: the inbox replay failed with an error 503 and the
-  // next live notification moved the resume point past the missed one.
+// Redis that keeps its data across a restart, one pushd on it, and a proxy
+// in front of pushd for the client under test (to cut its link).
+async function outageRig(t) {
   const redis = await startRedis({ appendonly: true });
   t.after(() => redis.stop());
   const a = await new Pushd(redis.port).start();
   t.after(() => a.stop());
   const proxy = await startProxy(a.port);
   t.after(() => proxy.close());
-  const alice = client(t, { url: `ws://127.0.0.1:${proxy.port}/ws`, token: token('alice') });
+  return { redis, a, proxy, url: `ws://127.0.0.1:${proxy.port}/ws` };
+}
+
+// The client's link is cut and refused, `meanwhile` runs, Redis stops, and
+// the client reconnects (auth_success) while Redis is down.
+async function reconnectDuringOutage({ redis, a, proxy }, c, meanwhile) {
+  proxy.refuse(true);
+  proxy.cut();
+  await meanwhile();
+  await redis.stop();
+  await waitUntil(async () => (await a.health()) === 503, 5000, 'pushd to see the outage');
+  proxy.refuse(false);
+  await waitUntil(() => c.state === 'open', 10000, 'the client to reconnect during the outage');
+}
+
+test('a reconnect during a Redis outage: the notifications missed are replayed once Redis is back, before any live one', async (t) => {
+  // Issue 12, failure 3: the inbox replay failed with an error 503 and the
+  // next live notification moved the resume point past the missed one.
+  const rig = await outageRig(t);
+  const { redis, a } = rig;
+  const alice = client(t, { url: rig.url, token: token('alice') });
   const notes = collect(alice, 'notification');
   await alice.connect();
   await a.pushctl('notify', '--user', 'alice', '--title', 'n1');
   await waitUntil(() => notes.length === 1, 5000, 'the first notification');
 
-  proxy.refuse(true);
-  proxy.cut();
-  await a.pushctl('notify', '--user', 'alice', '--title', 'n2');
-  await waitUntil(async () => (await redis.cli('XLEN', 'pushd:inbox:alice')) === '2', 5000, 'n2 in the inbox');
-  await redis.stop();
-  await waitUntil(async () => (await a.health()) === 503, 5000, 'pushd to see the outage');
-  proxy.refuse(false);
-  await waitUntil(() => alice.state === 'open', 10000, 'alice to reconnect during the outage');
+  await reconnectDuringOutage(rig, alice, async () => {
+    await a.pushctl('notify', '--user', 'alice', '--title', 'n2');
+    await waitUntil(async () => (await redis.cli('XLEN', 'pushd:inbox:alice')) === '2', 5000, 'n2 in the inbox');
+  });
 
   await redis.start();
   await waitUntil(async () => (await a.health()) === 200, 10000, 'pushd to see Redis again');
@@ -319,13 +335,9 @@ test('a reconnect during a Redis outage: the notifications missed are replayed o
 
 test('a re-join answered 503 during a Redis outage is retried with the same since: nothing lost, nothing twice, in order', async (t) => {
   // Issue 12, failure 2, from the client's side.
-  const redis = await startRedis({ appendonly: true });
-  t.after(() => redis.stop());
-  const a = await new Pushd(redis.port).start();
-  t.after(() => a.stop());
-  const proxy = await startProxy(a.port);
-  t.after(() => proxy.close());
-  const alice = client(t, { url: `ws://127.0.0.1:${proxy.port}/ws`, token: token('alice'), retryDelay: 50, maxRetryDelay: 200 });
+  const rig = await outageRig(t);
+  const { redis, a } = rig;
+  const alice = client(t, { url: rig.url, token: token('alice'), retryDelay: 50, maxRetryDelay: 200 });
   const messages = collect(alice, 'message');
   await alice.connect();
   await alice.join('room');
@@ -334,14 +346,8 @@ test('a re-join answered 503 during a Redis outage is retried with the same sinc
   await bob.send('room', 'm1');
   await waitUntil(() => messages.length === 1, 5000, 'm1');
 
-  proxy.refuse(true);
-  proxy.cut();
-  await bob.send('room', 'm2');
   let joins503 = 0;
-  await redis.stop();
-  await waitUntil(async () => (await a.health()) === 503, 5000, 'pushd to see the outage');
-  proxy.refuse(false);
-  await waitUntil(() => alice.state === 'open', 10000, 'alice to reconnect during the outage');
+  await reconnectDuringOutage(rig, alice, () => bob.send('room', 'm2'));
   // Her re-join (since m1) is answered 503 and retried while Redis is away.
   const before = [...alice.pending.values()].filter((r) => r.type === 'join_group');
   assert.equal(before.length, 1, 'the re-join waits for its ack');
