@@ -8,13 +8,14 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG   ?= etc/pushd.yaml
 
 # Debian 12 packages the build, the tests and the development run need
-# (chromium: the web chat's browser test). Node.js and npm (the JavaScript
+# (chromium: the web chat's browser test; systemd: systemd-sysusers,
+# systemd-tmpfiles and systemd-analyze of the packaging tests). Node.js and npm (the JavaScript
 # client's tests) are installed from Debian only when `node`/`npm` are
 # missing, so a Node.js installed otherwise is kept.
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
-        libssl-dev openssl redis-server redis-tools curl chromium
+        libssl-dev openssl redis-server redis-tools curl chromium systemd
 
 .PHONY: all deps configure build run test unit-asan bench install clean
 

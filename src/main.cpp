@@ -2,6 +2,7 @@
 #include "core/config.hpp"
 #include "io/log.hpp"
 #include "io/loop.hpp"
+#include "io/self_paths.hpp"
 #include "io/server.hpp"
 #include "io/tls_files.hpp"
 
@@ -11,7 +12,9 @@
 #include <cstdio>
 
 int main(int argc, char** argv) {
-    std::string config_path = "etc/pushd.yaml";
+    // Installed: <sysconfdir>/pushd/pushd.yaml; in a build tree etc/pushd.yaml.
+    const pushd::InstallPaths paths = pushd::self_install_paths();
+    std::string config_path = paths.config;
     bool check_only = false;
     bool print_config = false;
     bool no_io_uring = false;
@@ -31,7 +34,10 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : 2;  // --help / --version print and succeed; misuse is 2
     }
 
-    pushd::ConfigLoadResult loaded = pushd::load_config_file(config_path, pushd::process_env());
+    // The unit's EnvironmentFile fills in what the environment lacks, so that
+    // `pushd --check` run by hand sees the secrets systemd hands the service.
+    const pushd::EnvLookup env = pushd::env_with_file(paths.environment);
+    pushd::ConfigLoadResult loaded = pushd::load_config_file(config_path, env);
     if (!loaded.ok) {
         std::fprintf(stderr, "pushd: %s\n", loaded.error.c_str());
         return 2;
@@ -67,7 +73,7 @@ int main(int argc, char** argv) {
         pushd::Server server;
         server.config = loaded.config;
         server.config_path = config_path;
-        server.env = pushd::process_env();
+        server.env = env;
         server.loop = &loop;
         server.io_uring_allowed = !no_io_uring;
         status = pushd::server_run(server);

@@ -123,6 +123,7 @@ struct Server {
     uv_timer_t drain_timer{};
     uv_timer_t tick_timer{};
     uv_timer_t redis_timer{};     // bus retries, inbox retries, cluster view
+    uv_timer_t watchdog_timer{};  // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
     uv_check_t bus_check{};       // delivers the bus's next slice after the sockets were serviced
     uv_idle_t bus_idle{};         // keeps the loop from blocking while slices are left
     lws_retry_bo_t retry_policy{};   // heartbeat policy; must outlive the context

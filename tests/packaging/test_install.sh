@@ -20,10 +20,12 @@ grep -qx 'Type=notify' "$unit" || fail "unit is not Type=notify"
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" || fail "no ExecReload"
 grep -qx 'NoNewPrivileges=yes' "$unit" || fail "not hardened (NoNewPrivileges)"
 grep -qx 'ProtectSystem=strict' "$unit" || fail "not hardened (ProtectSystem)"
-grep -qx 'DynamicUser=yes' "$unit" || fail "no dedicated user"
+grep -qx 'User=pushd' "$unit" || fail "no dedicated user"
 grep -q '^LimitNOFILE=' "$unit" || fail "no LimitNOFILE"
 grep -qx 'Restart=on-failure' "$unit" || fail "no Restart=on-failure"
-"$root/usr/bin/pushd" --check -f "$root/etc/pushd/pushd.yaml" >/dev/null || fail "installed config invalid"
+# The installed file has no secret: valid once the EnvironmentFile's is there.
+PUSHD_AUTH_ACCESSSECRET=0123456789abcdef0123456789abcdef \
+    "$root/usr/bin/pushd" --check -f "$root/etc/pushd/pushd.yaml" >/dev/null || fail "installed config invalid"
 if command -v systemd-analyze >/dev/null 2>&1; then
     # Syntax check of the unit; the binaries live under DESTDIR, so complaints
     # about the executable paths are expected and ignored.
@@ -45,4 +47,20 @@ DESTDIR="$work/root2" cmake --install "$build" --prefix /opt/pushd >/dev/null
 [ -f "$work/root2/opt/pushd/etc/pushd/pushd.yaml" ] || fail "PREFIX=/opt/pushd: no etc/pushd/pushd.yaml"
 grep -qx 'ExecStart=/opt/pushd/bin/pushd -f /opt/pushd/etc/pushd/pushd.yaml' \
     "$work/root2/opt/pushd/lib/systemd/system/pushd.service" || fail "PREFIX=/opt/pushd: unit paths"
+# Without -f an installed pushd/pushctl reads <sysconfdir>/pushd/pushd.yaml
+# (here <prefix>/etc: not /usr) and the secrets of <sysconfdir>/default/pushd,
+# from any working directory; a build tree keeps etc/pushd.yaml.
+opt=$work/opt
+PUSHD_NO_SETUP=1 cmake --install "$build" --prefix "$opt" >/dev/null
+mkdir -p "$opt/etc/default"
+printf '# test\nPUSHD_AUTH_ACCESSSECRET="0123456789abcdef0123456789abcdef"\n' > "$opt/etc/default/pushd"
+out=$(cd / && env -u PUSHD_AUTH_ACCESSSECRET "$opt/bin/pushd" --check 2>&1) || fail "installed pushd without -f: $out"
+[ "$out" = "$opt/etc/pushd/pushd.yaml: configuration OK" ] || fail "installed pushd without -f read: $out"
+token=$(cd / && env -u PUSHD_AUTH_ACCESSSECRET "$opt/bin/pushctl" token --user u1 2>&1) || fail "installed pushctl without -f: $token"
+echo "$token" | grep -Eq '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$' || fail "installed pushctl token: $token"
+out=$(cd / && "$opt/bin/pushd" --help) && echo "$out" | grep -q "$opt/etc/pushd/pushd.yaml" ||
+    fail "installed pushd --help does not name its default configuration"
+src=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(cd "$src" && "$build/pushd" --check 2>&1) || fail "build tree pushd without -f: $out"
+[ "$out" = "etc/pushd.yaml: configuration OK" ] || fail "build tree pushd without -f read: $out"
 echo "install layout OK"

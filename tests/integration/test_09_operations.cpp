@@ -1,0 +1,210 @@
+// Running under systemd and operators' tools: watchdog notifications to a
+// fake NOTIFY_SOCKET, the HTTP/1.1 status line of refused handshakes,
+// pushctl's exit 2 for a bad -f on every command.
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+using namespace pushd::test;
+
+namespace {
+
+// A unix datagram socket standing in for systemd's notification socket:
+// pushd's sd_notify writes "READY=1", "WATCHDOG=1", ... datagrams to it.
+class FakeNotifySocket {
+public:
+    FakeNotifySocket() {
+        path_ = unique_temp_path("notify", ".sock");
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path_.c_str());
+        ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    }
+    ~FakeNotifySocket() {
+        if (fd_ >= 0) ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    bool ok() const { return ok_; }
+    const std::string& path() const { return path_; }
+    // Every datagram received within `ms`, one string each.
+    std::vector<std::string> receive_for(int ms) {
+        std::vector<std::string> got;
+        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) break;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+            char buf[1024];
+            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n > 0) got.emplace_back(buf, static_cast<size_t>(n));
+        }
+        return got;
+    }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    bool ok_ = false;
+};
+
+size_t count_containing(const std::vector<std::string>& v, const std::string& needle) {
+    size_t n = 0;
+    for (const std::string& s : v) n += s.find(needle) != std::string::npos;
+    return n;
+}
+
+// Sends `request` to 127.0.0.1:`port` and returns what comes back until the
+// peer closes or 3 s pass.
+std::string raw_request(uint16_t port, const std::string& request) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string out;
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            pollfd p{fd, POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+            char buf[4096];
+            ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            out.append(buf, static_cast<size_t>(n));
+        }
+    }
+    if (fd >= 0) ::close(fd);
+    return out;
+}
+
+std::string upgrade_request(const std::string& target) {
+    return "GET " + target +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("WATCHDOG=1 reaches NOTIFY_SOCKET at half of WATCHDOG_USEC, and only when asked", "[ops][systemd]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    FakeNotifySocket notify;
+    REQUIRE(notify.ok());
+
+    SECTION("WATCHDOG_USEC=200000: READY=1, then a ping every 100 ms") {
+        PushdOptions o = standard_options(redis.port());
+        o.env = {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "200000"}};
+        PushdProcess pushd;
+        REQUIRE(pushd.start(o));
+        std::vector<std::string> got = notify.receive_for(1000);
+        CHECK(count_containing(got, "READY=1") == 1);
+        // 1 s at one ping per 100 ms: about 10; at least 5 leaves room for a slow machine.
+        CHECK(count_containing(got, "WATCHDOG=1") >= 5);
+    }
+    SECTION("no WATCHDOG_USEC: READY=1 and no pings") {
+        PushdOptions o = standard_options(redis.port());
+        o.env = {{"NOTIFY_SOCKET", notify.path()}};
+        PushdProcess pushd;
+        REQUIRE(pushd.start(o));
+        std::vector<std::string> got = notify.receive_for(600);
+        CHECK(count_containing(got, "READY=1") == 1);
+        CHECK(count_containing(got, "WATCHDOG=1") == 0);
+    }
+}
+
+TEST_CASE("a refused handshake is answered with an HTTP/1.1 status line", "[ops][http]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(redis.port())));
+    // (No token at all is no refusal: the client may send auth as a message.)
+    std::string bad_token = raw_request(pushd.port(), upgrade_request("/ws?token=nope"));
+    CHECK(bad_token.rfind("HTTP/1.1 401 Unauthorized\r\n", 0) == 0);
+    std::string wrong_path = raw_request(pushd.port(), upgrade_request("/elsewhere?token=x"));
+    CHECK(wrong_path.rfind("HTTP/1.1 404 Not Found\r\n", 0) == 0);
+}
+
+TEST_CASE("pushctl: a missing, unreadable or invalid -f file is exit 2 for every command", "[ops][pushctl]") {
+    const std::string missing = unique_temp_path("missing", ".yaml");
+    const std::string invalid = unique_temp_path("invalid", ".yaml");
+    REQUIRE(write_file(invalid, "Port: [oops\n"));
+    // Unreadable: the tests run as root, for whom modes do not stop a read;
+    // a directory cannot be read as a file by anyone.
+    const std::string unreadable = make_temp_subdir("unreadable");
+    // The server named explicitly: health and stats need nothing from -f.
+    const std::string server = "http://127.0.0.1:" + std::to_string(free_port());
+    const std::vector<std::vector<std::string>> commands = {
+        {"--server", server, "health"},
+        {"--server", server, "stats"},
+        {"token", "--user", "u1"},
+        {"group", "members", "g1"},
+        {"notify", "--all", "--title", "t"},
+    };
+    for (const std::string& file : {missing, invalid, unreadable}) {
+        for (const auto& cmd : commands) {
+            std::vector<std::string> args = {"-f", file};
+            args.insert(args.end(), cmd.begin(), cmd.end());
+            INFO(file << " " << cmd.back());
+            RunResult r = run_pushctl(args);
+            CHECK(r.exit.exit_code == 2);
+            CHECK(r.output.find(file) != std::string::npos);  // the one line names the file
+        }
+    }
+}
+
+TEST_CASE("pushctl --json on every command that prints a result", "[ops][pushctl]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    PushdProcess pushd;
+    PushdOptions o = standard_options(redis.port());
+    REQUIRE(pushd.start(o));
+    REQUIRE(wait_until([&] { return pushd.get("/health").status == 200; }, 10000, 20));
+    const std::string file = unique_temp_path("pushctl", ".yaml");
+    REQUIRE(write_file(file, o.config_yaml));
+    const std::string server = "http://127.0.0.1:" + std::to_string(pushd.port());
+    auto run = [&](std::vector<std::string> cmd) {
+        std::vector<std::string> args = {"-f", file, "--server", server};
+        args.insert(args.end(), cmd.begin(), cmd.end());
+        RunResult r = run_pushctl(args);
+        INFO(r.output);
+        CHECK(r.exit.ok());
+        return r.output;
+    };
+    std::string health = run({"health", "--json"});
+    CHECK(jfield(health, "healthy") == "true");
+    CHECK(jfield(health, "http_status") == "200");
+    CHECK(jfield(health, "message") == "OK");
+
+    std::string token = run({"token", "--user", "u7", "--ttl", "60", "--json"});
+    CHECK(jfield(token, "user_id") == "u7");
+    const std::string jwt = jfield(token, "token");
+    CHECK(std::count(jwt.begin(), jwt.end(), '.') == 2);
+    CHECK(std::stoll(jfield(token, "expires_at")) >= unix_s() + 55);
+
+    std::string notified = run({"notify", "--all", "--title", "hi", "--json"});
+    CHECK(jfield(notified, "notification_id").find('-') != std::string::npos);  // a stream id
+
+    run({"group", "add", "g1", "u2", "u1"});
+    std::string members = run({"group", "members", "g1", "--json"});
+    CHECK(members == "{\"group_id\":\"g1\",\"members\":[\"u1\",\"u2\"]}\n");
+
+    CHECK(run({"stats", "--json"}).rfind("{\"online_users\":0,", 0) == 0);
+}
