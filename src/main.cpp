@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
     pushd::LogLevel level = pushd::LogLevel::info;
     pushd::log_level_from_name(loaded.config.log.level, &level);
     pushd::log_set_level(level);
+    pushd::LogFormat format = pushd::LogFormat::text;
+    pushd::log_format_from_name(loaded.config.log.format, &format);
+    pushd::log_set_format(format);
+    pushd::log_detect_journal();
 
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0) {

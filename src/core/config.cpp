@@ -66,6 +66,7 @@ const KeySpec kKeys[] = {
     {"Security.TLS.Key",            PUSHD_FIELD(security.tls.key),           0,    0,           kRestart, kPlain},   // PEM file path
     {"Compression.Enabled",         PUSHD_FIELD(compression.enabled),        0,    0,           kRestart, kPlain},
     {"Log.Level",                   PUSHD_FIELD(log.level),                  0,    0,           kReload,  kPlain},   // debug|info|warn|error
+    {"Log.Format",                  PUSHD_FIELD(log.format),                 0,    0,           kReload,  kPlain},   // text|json
 };
 // clang-format on
 
@@ -278,6 +279,10 @@ std::optional<std::string> validate_all(LoadState& st) {
     if (level != "debug" && level != "info" && level != "warn" && level != "error") {
         return error_at(st, key_index("Log.Level"),
                         "expected debug, info, warn or error, got " + quote_for_message(level));
+    }
+    if (c.log.format != "text" && c.log.format != "json") {
+        return error_at(st, key_index("Log.Format"),
+                        "expected text or json, got " + quote_for_message(c.log.format));
     }
     return std::nullopt;
 }

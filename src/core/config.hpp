@@ -70,6 +70,7 @@ struct CompressionConfig {
 
 struct LogConfig {
     std::string level = "info";           // debug | info | warn | error
+    std::string format = "text";          // text ("LEVEL message") | json (one object a line)
 };
 
 struct Config {

@@ -90,6 +90,9 @@ void on_reload_signal(uv_signal_t* handle, int) {
     LogLevel level = LogLevel::info;
     log_level_from_name(server.config.log.level, &level);
     log_set_level(level);
+    LogFormat format = LogFormat::text;
+    log_format_from_name(server.config.log.format, &format);
+    log_set_format(format);
     server.counters.reloads_ok++;
     LOG_INFO("reload: configuration applied from %s", server.config_path.c_str());
     sd_notify(0, "READY=1");

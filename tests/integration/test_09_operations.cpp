@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -207,4 +208,97 @@ TEST_CASE("pushctl --json on every command that prints a result", "[ops][pushctl
     CHECK(members == "{\"group_id\":\"g1\",\"members\":[\"u1\",\"u2\"]}\n");
 
     CHECK(run({"stats", "--json"}).rfind("{\"online_users\":0,", 0) == 0);
+}
+
+namespace {
+
+// "dev:ino" of `path`, as systemd puts it in JOURNAL_STREAM for the stream
+// it connects to a unit's stdout and stderr.
+std::string dev_ino(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "";
+    return std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" +
+           std::to_string(static_cast<unsigned long long>(st.st_ino));
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t nl = text.find('\n', start);
+        if (nl == std::string::npos) nl = text.size();
+        out.push_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("under the journal each log line starts with its syslog priority", "[ops][log]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    PushdProcess pushd;
+    // The log file exists before pushd starts (opened for append), so its
+    // inode can be named in JOURNAL_STREAM as systemd would name the stream.
+    const std::string log_file = pushd.dir() + "/pushd.log";
+    REQUIRE(write_file(log_file, ""));
+
+    SECTION("JOURNAL_STREAM names stderr: <7> debug, <6> info, <4> warning, <3> error") {
+        PushdOptions o = standard_options(redis.port(), {{"Log.Level", "debug"}});
+        // WATCHDOG_USEC makes pushd log a debug line about the watchdog.
+        o.env = {{"JOURNAL_STREAM", dev_ino(log_file)}, {"WATCHDOG_USEC", "10000000"}};
+        REQUIRE(pushd.start(o));
+        CHECK(pushd.wait_log("<6>info pushd " PUSHD_VERSION " listening on", 5000));
+        CHECK(pushd.wait_log("<7>debug systemd watchdog: WATCHDOG=1 every 5000 ms", 5000));
+        // A reload that changes Name warns; one of a broken file is an error.
+        size_t mark = pushd.log_mark();
+        REQUIRE(pushd.rewrite_config(standard_config(o.port, redis.port(), {{"Name", "other"}, {"Log.Level", "debug"}})));
+        REQUIRE(pushd.signal(SIGHUP));
+        CHECK(pushd.wait_log("<4>warn reload: Name changed", 5000, mark));
+        mark = pushd.log_mark();
+        REQUIRE(pushd.rewrite_config("Port: [oops\n"));
+        REQUIRE(pushd.signal(SIGHUP));
+        CHECK(pushd.wait_log("<3>error reload refused", 5000, mark));
+        for (const std::string& line : lines_of(pushd.log())) {
+            INFO(line);
+            CHECK((line.rfind("<3>", 0) == 0 || line.rfind("<4>", 0) == 0 || line.rfind("<6>", 0) == 0 ||
+                   line.rfind("<7>", 0) == 0));
+        }
+    }
+    SECTION("JOURNAL_STREAM naming another stream: plain lines") {
+        PushdOptions o = standard_options(redis.port());
+        o.env = {{"JOURNAL_STREAM", "1:1"}};
+        REQUIRE(pushd.start(o));
+        CHECK(pushd.wait_log("info pushd " PUSHD_VERSION " listening on", 5000));
+        CHECK(pushd.log().find("<6>") == std::string::npos);
+    }
+}
+
+TEST_CASE("Log.Format json writes one {ts, level, msg} object a line", "[ops][log]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(redis.port(), {{"Log.Format", "json"}})));
+    REQUIRE(pushd.wait_log("listening on", 5000));
+    size_t mark = pushd.log_mark();
+    REQUIRE(pushd.signal(SIGHUP));  // an info line with a known message
+    REQUIRE(pushd.wait_log("reload: configuration applied", 5000, mark));
+    std::vector<std::string> lines = lines_of(pushd.log());
+    REQUIRE(lines.size() >= 2);
+    bool saw_listening = false;
+    for (const std::string& line : lines) {
+        INFO(line);
+        REQUIRE(jfield(line, "ts") != "<not json>");
+        // RFC 3339 UTC with milliseconds: 2026-12-06T18:20:00.123Z
+        std::string ts = jfield(line, "ts");
+        CHECK(ts.size() == 24);
+        CHECK(ts.back() == 'Z');
+        CHECK((jfield(line, "level") == "info" || jfield(line, "level") == "warn"));
+        if (jfield(line, "msg").rfind("pushd " PUSHD_VERSION " listening on 127.0.0.1:", 0) == 0) saw_listening = true;
+    }
+    CHECK(saw_listening);
+    RunResult bad = run_pushd(standard_config(free_port(), redis.port(), {{"Log.Format", "xml"}}), {"--check"});
+    CHECK(bad.exit.exit_code == 2);
+    CHECK(bad.output.find("Log.Format: expected text or json, got 'xml'") != std::string::npos);
 }

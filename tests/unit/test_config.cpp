@@ -105,6 +105,7 @@ TEST_CASE("defaults are those of PROTOCOL.md section 7", "[config]") {
     CHECK(c.security.tls.key.empty());
     CHECK(c.compression.enabled);
     CHECK(c.log.level == "info");
+    CHECK(c.log.format == "text");
 
     // An empty file (or only comments) is an empty mapping: all defaults.
     for (const char* empty : {"", "# nothing here\n\n   # still nothing\n", "---\n", "~\n"}) {
@@ -146,7 +147,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         CHECK(env_names.insert(config_detail::env_var_name(spec.name)).second);
         // The TLS certificate is loaded once at start: changing it needs a restart.
         bool reloadable = (name.rfind("Security.", 0) == 0 && name.rfind("Security.TLS.", 0) != 0) ||
-                          name.rfind("Limits.", 0) == 0 || name == "Log.Level";
+                          name.rfind("Limits.", 0) == 0 || name == "Log.Level" || name == "Log.Format";
         CHECK(spec.reloadable == reloadable);
         CHECK(spec.secret == (name == "Redis.Pass" || name == "Auth.AccessSecret"));
         if (spec.kind() == KeyKind::Int) {
@@ -168,7 +169,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         "Limits.MaxConnectionsPerIp", "Limits.MaxSessionsPerUser", "Limits.MessagesPerSecond",
         "Limits.Burst", "Limits.MaxQueueBytes", "Heartbeat.Interval", "Heartbeat.Timeout",
         "Security.AllowedOrigins", "Security.IpBlacklist", "Security.TrustedProxies",
-        "Security.TLS.Cert", "Security.TLS.Key", "Compression.Enabled", "Log.Level"};
+        "Security.TLS.Cert", "Security.TLS.Key", "Compression.Enabled", "Log.Level", "Log.Format"};
     CHECK(names == expected);
 
     CHECK(config_detail::env_var_name("Port") == "PUSHD_PORT");
@@ -489,6 +490,12 @@ TEST_CASE("cross-field validation", "[config]") {
             CHECK(load_ok(std::string("Log: {Level: ") + level + "}\n").log.level == level);
         }
     }
+    SECTION("log format") {
+        CHECK(error_of("Log: {Format: xml}\n") == "t.yaml:1:15: Log.Format: expected text or json, got 'xml'");
+        CHECK(load_ok("Log: {Format: json}\n").log.format == "json");
+        CHECK(load_ok("Log: {Format: text}\n").log.format == "text");
+    }
+
     SECTION("TLS needs both files") {
         CHECK(error_of("Security:\n  TLS:\n    Cert: /etc/pushd/cert.pem\n") ==
               "t.yaml:3:11: Security.TLS.Cert: is set but Security.TLS.Key is empty (set both for "
