@@ -38,6 +38,7 @@ const KeySpec kKeys[] = {
     {"Port",                        PUSHD_FIELD(port),                       1,    65535,       kRestart, kPlain},
     {"Path",                        PUSHD_FIELD(path),                       0,    0,           kRestart, kPlain},   // WebSocket path
     {"ShutdownTimeout",             PUSHD_FIELD(shutdown_timeout),           1,    3600,        kRestart, kPlain},   // seconds
+    {"ReusePort",                   PUSHD_FIELD(reuse_port),                 0,    0,           kRestart, kPlain},   // SO_REUSEPORT
     {"Redis.Host",                  PUSHD_FIELD(redis.host),                 0,    0,           kRestart, kPlain},   // host:port
     {"Redis.Pass",                  PUSHD_FIELD(redis.pass),                 0,    0,           kRestart, kSecret},
     {"Redis.DB",                    PUSHD_FIELD(redis.db),                   0,    65535,       kRestart, kPlain},
@@ -198,6 +199,11 @@ std::optional<std::string> validate_all(LoadState& st) {
     const Config& c = st.config;
 
     if (c.host.empty()) return error_at(st, key_index("Host"), "must not be empty");
+    // With ReusePort pushd binds the listener itself, to an address.
+    if (c.reuse_port && !parse_ip(c.host)) {
+        return error_at(st, key_index("ReusePort"),
+                        "needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got " + quote_for_message(c.host));
+    }
 
     if (!valid_path(c.path)) {
         return error_at(st, key_index("Path"),

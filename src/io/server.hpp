@@ -75,6 +75,11 @@ struct Server {
 
     uv_loop_t* loop = nullptr;
     lws_context* lws = nullptr;
+    // ReusePort: our own SO_REUSEPORT listener (-1: lws listens itself),
+    // polled on the loop; accepted connections are adopted by `vhost`.
+    int shared_listen_fd = -1;
+    uv_poll_t shared_listen_poll{};
+    lws_vhost* vhost = nullptr;
 
     // Redis: one link for commands, one for the blocking bus reads; the
     // store (the hub's storage seam) and the bus reader on top of them.

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -301,4 +303,89 @@ TEST_CASE("Log.Format json writes one {ts, level, msg} object a line", "[ops][lo
     RunResult bad = run_pushd(standard_config(free_port(), redis.port(), {{"Log.Format", "xml"}}), {"--check"});
     CHECK(bad.exit.exit_code == 2);
     CHECK(bad.output.find("Log.Format: expected text or json, got 'xml'") != std::string::npos);
+}
+
+namespace {
+
+// A connection to `port` authenticated as `user`; `tag` gets the instance's
+// session-id prefix ("<tag>-<n>": which instance the kernel chose).
+int login_on(pushd::WsClientHub& hub, const pushd::ConnectOptions& where, const std::string& user, std::string* tag) {
+    int c = hub.connect(where);
+    REQUIRE(hub.wait_open(c, 5000));
+    REQUIRE(hub.send_text(c, R"({"type":"auth","message_id":"a","data":{"token":")" + user_token(user) + "\"}}"));
+    auto m = hub.recv_text(c, 5000);
+    REQUIRE(m);
+    REQUIRE(jfield(*m, "type") == "auth_success");
+    const std::string sid = jfield(*m, "data.session_id");
+    *tag = sid.substr(0, sid.find('-'));
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("ReusePort: two instances on one port serve as one", "[ops][reuseport]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    const uint16_t port = free_port();
+    PushdOptions a = standard_options(redis.port(), {{"ReusePort", "true"}, {"Name", "inst-a"}});
+    a.port = port;
+    a.config_yaml = standard_config(port, redis.port(), {{"ReusePort", "true"}, {"Name", "inst-a"}});
+    PushdOptions b = a;
+    b.config_yaml = standard_config(port, redis.port(), {{"ReusePort", "true"}, {"Name", "inst-b"}});
+    PushdProcess first, second;
+    REQUIRE(first.start(a));
+    REQUIRE(second.start(b));
+    // Its health check may have been answered by the first: it must listen
+    // and run (without SO_REUSEPORT it exits: "cannot listen ... in use").
+    REQUIRE(second.wait_log("listening on", 10000));  // not before: the first answered its health check
+    REQUIRE(second.running());
+
+    // Both accept: new connections spread over both (the kernel hashes each
+    // connection's addresses); 64 tries leave a chance of 2^-63 to miss one.
+    pushd::WsClientHub hub;
+    std::map<std::string, int> by_tag;  // instance tag -> one of its connections
+    for (int i = 0; i < 64 && by_tag.size() < 2; i++) {
+        std::string tag;
+        int c = login_on(hub, first.ws_options(), "u" + std::to_string(i), &tag);
+        if (!by_tag.count(tag)) by_tag[tag] = c;
+    }
+    REQUIRE(by_tag.size() == 2);
+    const int on_one = by_tag.begin()->second;
+    const int on_other = std::next(by_tag.begin())->second;
+
+    // A message sent through one instance reaches a client on the other.
+    for (int c : {on_one, on_other}) {
+        REQUIRE(hub.send_text(c, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})"));
+        auto r = hub.recv_text(c, 5000);
+        REQUIRE(r);
+        REQUIRE(jfield(*r, "data.success") == "true");
+    }
+    REQUIRE(hub.send_text(on_one, R"({"type":"send_message","message_id":"m1","data":{"group_id":"g","msg_type":1,"content":"across"}})"));
+    bool delivered = false;
+    for (int i = 0; i < 5 && !delivered; i++) {
+        auto m = hub.recv_text(on_other, 5000);
+        if (!m) break;
+        delivered = jfield(*m, "type") == "new_message" && jfield(*m, "data.content") == "across";
+    }
+    CHECK(delivered);
+
+    // pushctl stats --cluster lists both.
+    const std::string file = unique_temp_path("pushctl", ".yaml");
+    REQUIRE(write_file(file, a.config_yaml));
+    std::string names;
+    CHECK(wait_until([&] {
+        RunResult r = run_pushctl({"-f", file, "stats", "--cluster", "--json"});
+        names = r.output;
+        return r.exit.ok() && r.output.find("\"name\":\"inst-a\"") != std::string::npos &&
+               r.output.find("\"name\":\"inst-b\"") != std::string::npos;
+    }, 10000, 200));
+    INFO(names);
+
+    // Killing one leaves the other serving: every new connection lands there.
+    REQUIRE(first.stop(SIGKILL).finished);
+    for (int i = 0; i < 8; i++) {
+        std::string tag;
+        login_on(hub, second.ws_options(), "after" + std::to_string(i), &tag);
+    }
+    CHECK(second.get("/health").status == 200);
 }

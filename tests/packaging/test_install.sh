@@ -35,6 +35,23 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     fi
 fi
 
+# The template: the unit plus a name per instance and ReusePort; its
+# environment must be a valid configuration for pushd (the variables exist).
+tmpl=$root/usr/lib/systemd/system/pushd@.service
+[ -f "$tmpl" ] || fail "no /usr/lib/systemd/system/pushd@.service"
+grep -qx 'Environment=PUSHD_NAME=%H-%i' "$tmpl" || fail "template: no per-instance Name"
+grep -qx 'Environment=PUSHD_REUSEPORT=true' "$tmpl" || fail "template: no ReusePort"
+grep -qx 'ExecStart=/usr/bin/pushd -f /etc/pushd/pushd.yaml' "$tmpl" || fail "template: ExecStart"
+PUSHD_NAME=host-1 PUSHD_REUSEPORT=true PUSHD_AUTH_ACCESSSECRET=0123456789abcdef0123456789abcdef \
+    "$root/usr/bin/pushd" --print-config -f "$root/etc/pushd/pushd.yaml" | grep -qx 'ReusePort=true' ||
+    fail "PUSHD_REUSEPORT=true does not turn ReusePort on"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    if systemd-analyze verify "$tmpl" 2>&1 | grep -v 'is not executable\|No such file\|pushd.yaml' | grep -qi 'unknown\|invalid\|error'; then
+        systemd-analyze verify "$tmpl" >&2 || true
+        fail "systemd-analyze reports problems in pushd@.service"
+    fi
+fi
+
 # A second install keeps the operator's edits and puts the new default beside them.
 echo "# edited by the operator" >> "$root/etc/pushd/pushd.yaml"
 DESTDIR="$work/root" cmake --install "$build" --prefix /usr >/dev/null

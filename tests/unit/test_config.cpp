@@ -106,6 +106,7 @@ TEST_CASE("defaults are those of PROTOCOL.md section 7", "[config]") {
     CHECK(c.compression.enabled);
     CHECK(c.log.level == "info");
     CHECK(c.log.format == "text");
+    CHECK_FALSE(c.reuse_port);
 
     // An empty file (or only comments) is an empty mapping: all defaults.
     for (const char* empty : {"", "# nothing here\n\n   # still nothing\n", "---\n", "~\n"}) {
@@ -162,7 +163,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
     }
     CHECK(bounds.empty());
     std::vector<std::string> expected = {
-        "Name", "Host", "Port", "Path", "ShutdownTimeout", "Redis.Host", "Redis.Pass", "Redis.DB",
+        "Name", "Host", "Port", "Path", "ShutdownTimeout", "ReusePort", "Redis.Host", "Redis.Pass", "Redis.DB",
         "Redis.KeyPrefix", "Auth.AccessSecret", "Auth.AccessExpire", "Auth.UserClaim",
         "Auth.AuthTimeout", "Groups.RequireMembership", "Groups.AutoJoin", "Groups.HistorySize",
         "Groups.DedupWindow", "Limits.MaxMessageBytes", "Limits.MaxConnections",
@@ -495,7 +496,12 @@ TEST_CASE("cross-field validation", "[config]") {
         CHECK(load_ok("Log: {Format: json}\n").log.format == "json");
         CHECK(load_ok("Log: {Format: text}\n").log.format == "text");
     }
-
+    SECTION("ReusePort") {
+        CHECK(error_of("ReusePort: 2\n") == "t.yaml:1:12: ReusePort: expected true or false, got '2'");
+        CHECK(load_ok("ReusePort: true\n").reuse_port);
+        CHECK(error_of("Host: pushd.internal\nReusePort: true\n") ==
+              "t.yaml:2:12: ReusePort: needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got 'pushd.internal'");
+    }
     SECTION("TLS needs both files") {
         CHECK(error_of("Security:\n  TLS:\n    Cert: /etc/pushd/cert.pem\n") ==
               "t.yaml:3:11: Security.TLS.Cert: is set but Security.TLS.Key is empty (set both for "
