@@ -11,7 +11,8 @@ CONFIG   ?= etc/pushd.yaml
 # (chromium: the web chat's browser test; systemd: systemd-sysusers,
 # systemd-tmpfiles and systemd-analyze of the packaging tests). Node.js and npm (the JavaScript
 # client's tests) are installed from Debian only when `node`/`npm` are
-# missing, so a Node.js installed otherwise is kept.
+# missing, so a Node.js installed otherwise is kept; likewise nginx (the
+# deploy/nginx test) as nginx-light when no nginx flavour is installed.
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
@@ -28,6 +29,7 @@ deps:
 	done; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
