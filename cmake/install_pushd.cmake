@@ -1,7 +1,8 @@
 # Install-time part of `make install` / `cmake --install` (see CMakeLists.txt):
 # fills in the paths of the prefix in effect now and installs the units,
 # sysusers/tmpfiles entries, the setup script and the configuration.
-# PUSHD_SOURCE_DIR and PUSHD_BINARY_DIR are set by the install(CODE) before.
+# PUSHD_SOURCE_DIR, PUSHD_BINARY_DIR and PUSHD_SYSTEMD_UNIT_DIR are set by
+# the install(CODE) before.
 set(prefix "${CMAKE_INSTALL_PREFIX}")
 if(prefix STREQUAL "/usr")
   set(sysconfdir "/etc")
@@ -32,8 +33,11 @@ Environment=PUSHD_NAME=%H-%i
 Environment=PUSHD_REUSEPORT=true
 " unit "${unit}")
 file(WRITE "${PUSHD_BINARY_DIR}/pushd@.service" "${unit}")
+if(NOT PUSHD_SYSTEMD_UNIT_DIR)
+  set(PUSHD_SYSTEMD_UNIT_DIR "${prefix}/lib/systemd/system")
+endif()
 file(INSTALL "${PUSHD_BINARY_DIR}/pushd.service" "${PUSHD_BINARY_DIR}/pushd@.service"
-     DESTINATION "${prefix}/lib/systemd/system")
+     DESTINATION "${PUSHD_SYSTEMD_UNIT_DIR}")
 file(INSTALL "${PUSHD_SOURCE_DIR}/systemd/pushd.sysusers" DESTINATION "${prefix}/lib/sysusers.d"
      RENAME pushd.conf)
 file(INSTALL "${PUSHD_BINARY_DIR}/pushd.tmpfiles" DESTINATION "${prefix}/lib/tmpfiles.d"
