@@ -1,6 +1,7 @@
 // Running under systemd and operators' tools: watchdog notifications to a
 // fake NOTIFY_SOCKET, the HTTP/1.1 status line of refused handshakes,
-// pushctl's exit 2 for a bad -f on every command.
+// pushctl's exit 2 for a bad -f on every command and --json, journal
+// priorities and JSON logs, two ReusePort instances on one port.
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
