@@ -92,6 +92,7 @@ deb: deb-deps
 # Installs the package on this machine, checks it, removes it (needs root;
 # slow: its own build, so not part of `make test`).
 test-deb: deb
+	tests/packaging/test_service.sh $$(ls $(DEB_DIR)/pushd_*.deb)
 	tests/packaging/test_deb.sh $(DEB_DIR)
 
 clean:

@@ -5,9 +5,10 @@
 # `pushd --check` and pushd exactly as the unit does: as the pushd uid and
 # gid with no supplementary groups, environment from the EnvironmentFile,
 # -f the installed configuration. It must serve (/health 200 with Redis up).
-# Usage: test_service.sh BUILD_DIR (run by ctest, after the build).
+# Usage: test_service.sh BUILD_DIR (run by ctest, after the build), or
+#        test_service.sh PACKAGE.deb (make test-deb: the package's files staged).
 set -eu
-build=$1
+from=$1
 work=$(mktemp -d /tmp/pushd-service-XXXXXX)
 redis_pid=""
 pushd_pid=""
@@ -31,8 +32,16 @@ free_port() {
 # The unprivileged user must be able to reach the staged files.
 chmod 0755 "$work"
 root=$work/root
-DESTDIR=$root cmake --install "$build" --prefix /usr >/dev/null
-unit=$root/usr/lib/systemd/system/pushd.service
+case $from in
+    *.deb)
+        dpkg-deb -x "$from" "$root"
+        unit=$root/lib/systemd/system/pushd.service  # Debian 12's place for units
+        ;;
+    *)
+        DESTDIR=$root cmake --install "$from" --prefix /usr >/dev/null
+        unit=$root/usr/lib/systemd/system/pushd.service
+        ;;
+esac
 [ -x "$root/usr/lib/pushd/pushd-setup" ] || fail "no /usr/lib/pushd/pushd-setup"
 [ -f "$root/usr/lib/sysusers.d/pushd.conf" ] || fail "no sysusers.d entry"
 [ -f "$root/usr/lib/tmpfiles.d/pushd.conf" ] || fail "no tmpfiles.d entry"
