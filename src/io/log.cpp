@@ -20,16 +20,6 @@ LogLevel g_level = LogLevel::info;
 LogFormat g_format = LogFormat::text;
 bool g_journal = false;
 
-// syslog(3) priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG.
-int level_priority(LogLevel level) {
-    switch (level) {
-    case LogLevel::debug: return 7;
-    case LogLevel::info: return 6;
-    case LogLevel::warn: return 4;
-    case LogLevel::error: return 3;
-    }
-    return 6;
-}
 
 const char* level_tag(LogLevel level) {
     switch (level) {
@@ -94,6 +84,18 @@ void log_detect_journal() {
                 ino == static_cast<unsigned long long>(st.st_ino);
 }
 
+// syslog(3) priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR.
+const char* log_journal_prefix(LogLevel level) {
+    if (!g_journal) return "";
+    switch (level) {
+    case LogLevel::debug: return "<7>";
+    case LogLevel::info: return "<6>";
+    case LogLevel::warn: return "<4>";
+    case LogLevel::error: return "<3>";
+    }
+    return "";
+}
+
 bool log_enabled(LogLevel level) { return level >= g_level; }
 
 void log_printf(LogLevel level, const char* fmt, ...) {
@@ -104,8 +106,7 @@ void log_printf(LogLevel level, const char* fmt, ...) {
     int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n < 0) return;
-    std::string line;
-    if (g_journal) line = "<" + std::to_string(level_priority(level)) + ">";
+    std::string line = log_journal_prefix(level);
     if (g_format == LogFormat::json) {
         timespec ts{};
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -31,6 +31,11 @@ void log_set_format(LogFormat format);
 // plain lines.
 void log_detect_journal();
 
+// "<3>".."<7>" for `level` when log_detect_journal found the journal, else
+// "": for the lines main prints itself before logging is set up (a bad
+// configuration is an error that `journalctl -p err` must show).
+const char* log_journal_prefix(LogLevel level);
+
 // Sets the minimum level that is printed, and routes libwebsockets' own
 // errors and warnings through log_printf (its notices too at debug).
 void log_set_level(LogLevel level);

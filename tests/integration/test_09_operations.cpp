@@ -269,6 +269,16 @@ TEST_CASE("under the journal each log line starts with its syslog priority", "[o
                    line.rfind("<7>", 0) == 0));
         }
     }
+    SECTION("a configuration error (ExecStartPre's pushd --check) is <3>") {
+        PushdOptions o = standard_options(redis.port(), {{"Port", "70000"}});
+        o.env = {{"JOURNAL_STREAM", dev_ino(log_file)}};
+        o.wait_healthy = false;
+        o.args = {"--check"};
+        REQUIRE(pushd.start(o));
+        CHECK(pushd.wait_exit(5000).exit_code == 2);
+        CHECK(pushd.log().find("<3>pushd: ") != std::string::npos);
+        CHECK(pushd.log().find("Port: 70000 is out of range 1..65535") != std::string::npos);
+    }
     SECTION("JOURNAL_STREAM naming another stream: plain lines") {
         PushdOptions o = standard_options(redis.port());
         o.env = {{"JOURNAL_STREAM", "1:1"}};
