@@ -20,10 +20,13 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$work/pushd.log" ] && sed 's/^/  pushd: /' "$work/pushd.log" >&2; exit 1; }
-# A random TCP port on 127.0.0.1 that refuses connections now (curl exit 7).
+# A random TCP port on 127.0.0.1 that refuses connections now (curl exit 7),
+# below the ephemeral range, where outgoing connections of any process on
+# the machine could take it between this check and the bind.
 free_port() {
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
     while :; do
-        p=$(shuf -i 20000-59999 -n 1)
+        p=$(shuf -i 10000-$((low - 1)) -n 1)
         rc=0; curl -s --max-time 1 "http://127.0.0.1:$p/" >/dev/null 2>&1 || rc=$?
         [ "$rc" = 7 ] && { echo "$p"; return; }
     done
@@ -74,6 +77,7 @@ grep -qx 'ExecStart=/usr/bin/pushd -f /etc/pushd/pushd.yaml' "$unit" || fail "un
 # The operator points it at Redis and a port, in the EnvironmentFile.
 port=$(free_port)
 redis_port=$(free_port)
+while [ "$redis_port" = "$port" ]; do redis_port=$(free_port); done
 cat >> "$env_file" <<EOT
 PUSHD_HOST=127.0.0.1
 PUSHD_PORT=$port
