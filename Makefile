@@ -8,15 +8,18 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG   ?= etc/pushd.yaml
 
 # Debian 12 packages the build, the tests and the development run need
-# (chromium: the web chat's browser test). Node.js and npm (the JavaScript
+# (chromium: the web chat's browser test; systemd: systemd-sysusers,
+# systemd-tmpfiles and systemd-analyze of the packaging tests; scdoc: the
+# man pages). Node.js and npm (the JavaScript
 # client's tests) are installed from Debian only when `node`/`npm` are
-# missing, so a Node.js installed otherwise is kept.
+# missing, so a Node.js installed otherwise is kept; likewise nginx (the
+# deploy/nginx test) as nginx-light when no nginx flavour is installed.
 DEPS := build-essential cmake pkg-config \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
-        libssl-dev openssl redis-server redis-tools curl chromium
+        libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc
 
-.PHONY: all deps configure build run test unit-asan bench chaos install clean
+.PHONY: all deps configure build run test unit-asan bench chaos install clean deb deb-deps test-deb
 
 all: build
 
@@ -27,6 +30,7 @@ deps:
 	done; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -72,5 +76,33 @@ bench: deps
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
+# The Debian package: debian/ through dpkg-buildpackage (debhelper installs
+# the units, conffiles and maintainer scripts the Debian way; see README).
+# Built from a copy of the tree (tracked and new files, not build output) in
+# $(DEB_DIR)/src, so that nothing lands beside the checkout; the .deb ends
+# up in $(DEB_DIR).
+DEB_DIR  ?= build-deb
+DEB_DEPS := debhelper dpkg-dev lintian scdoc
+deb-deps: deps
+	@missing=""; for p in $(DEB_DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+deb: deb-deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C $(DEB_DIR)/src -xf -
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) nocheck" dpkg-buildpackage -b -us -uc
+	@ls $(DEB_DIR)/*.deb
+
+# Installs the package on this machine, checks it, removes it (needs root;
+# slow: its own build, so not part of `make test`).
+test-deb: deb
+	tests/packaging/test_service.sh $$(ls $(DEB_DIR)/pushd_*.deb)
+	tests/packaging/test_deb.sh $(DEB_DIR)
+
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(DEB_DIR)

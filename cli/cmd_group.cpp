@@ -2,6 +2,7 @@
 // member set (members:<gid>, RequireMembership) and each user's group set
 // (user:<uid>:groups, AutoJoin), changed together in one MULTI/EXEC.
 #include "context.hpp"
+#include "core/json_writer.hpp"
 #include "core/redis_schema.hpp"
 #include "redis_sync.hpp"
 
@@ -49,6 +50,17 @@ int list_members(Context& c, const GroupArgs& a) {
     std::vector<std::string> ids;
     for (size_t i = 0; i < r->elements; i++) ids.emplace_back(r->element[i]->str, r->element[i]->len);
     std::sort(ids.begin(), ids.end());
+    if (c.json) {
+        std::string line = "{\"group_id\":";
+        pushd::json_append_string(line, a.group);
+        line += ",\"members\":[";
+        for (size_t i = 0; i < ids.size(); i++) {
+            if (i) line += ",";
+            pushd::json_append_string(line, ids[i]);
+        }
+        std::printf("%s]}\n", line.c_str());
+        return kOk;
+    }
     for (const std::string& id : ids) std::printf("%s\n", id.c_str());
     return kOk;
 }
@@ -69,6 +81,7 @@ void set_group_command(CLI::App* app, Context& ctx) {
     auto m = std::make_shared<GroupArgs>();
     CLI::App* members = group->add_subcommand("members", "list the group's member set");
     members->add_option("group", m->group, "group id")->required();
+    members->add_flag("--json", ctx.json, "print {\"group_id\", \"members\": [...]}");
     members->callback([&ctx, m] { ctx.run = [m](Context& c) -> int { return list_members(c, *m); }; });
 }
 

@@ -174,6 +174,9 @@ void set_listen_command(CLI::App* app, Context& ctx) {
     CLI::App* cmd = app->add_subcommand("listen", "connect as a user and print every server message as a JSON line");
     cmd->add_option("--user", o->user, "user id")->required();
     cmd->add_option("--group", o->groups, "join this group (repeatable)");
+    // Its lines are JSON already; the flag is taken so that --json works
+    // on every command that prints (contract section 8).
+    cmd->add_flag("--json", ctx.json, "the default: one JSON object a line");
     cmd->callback([&ctx, o] { ctx.run = [o](Context& c) -> int { return run_listen(c, *o); }; });
 }
 

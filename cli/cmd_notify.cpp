@@ -2,6 +2,7 @@
 // business services do; prints its notification_id.
 #include "context.hpp"
 #include "core/json_check.hpp"
+#include "core/json_writer.hpp"
 #include "core/redis_schema.hpp"
 #include "redis_sync.hpp"
 
@@ -50,7 +51,13 @@ int run_notify(Context& c, const NotifyOptions& o) {
     if (r->type != REDIS_REPLY_STRING) {
         return c.fail(kFailed, std::string("XADD refused: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
     }
-    std::printf("%s\n", r->str);
+    if (c.json) {
+        std::string line = "{\"notification_id\":";
+        pushd::json_append_string(line, r->str);
+        std::printf("%s}\n", line.c_str());
+    } else {
+        std::printf("%s\n", r->str);
+    }
     return kOk;
 }
 
@@ -65,6 +72,7 @@ void set_notify_command(CLI::App* app, Context& ctx) {
     cmd->add_option("--data", o->data, "the notification's data: a JSON object");
     cmd->add_option("--title", o->title, "send {\"title\", \"body\"}");
     cmd->add_option("--body", o->body, "with --title");
+    cmd->add_flag("--json", ctx.json, "print {\"notification_id\"}");
     cmd->callback([&ctx, o] { ctx.run = [o](Context& c) -> int { return run_notify(c, *o); }; });
 }
 

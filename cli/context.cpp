@@ -44,7 +44,10 @@ ServerAddress configured_server(const pushd::Config& cfg) {
 
 const pushd::Config* Context::config() {
     if (config_) return &*config_;
-    pushd::ConfigLoadResult r = pushd::load_config_file(config_path, pushd::process_env());
+    // As pushd: the unit's EnvironmentFile (installed layout) under the
+    // process environment, for the secrets kept out of the YAML file.
+    pushd::ConfigLoadResult r =
+        pushd::load_config_file(config_path, pushd::env_with_file(pushd::self_install_paths().environment));
     if (!r.ok) {
         fail(kUsage, r.error);
         return nullptr;

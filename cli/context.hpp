@@ -5,6 +5,7 @@
 
 #include "client/http_get.hpp"
 #include "core/config.hpp"
+#include "io/self_paths.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -36,7 +37,8 @@ struct ServerAddress {
 inline constexpr const char* kDefaultServer = "http://127.0.0.1:8889";
 
 struct Context {
-    std::string config_path = "etc/pushd.yaml";
+    // Installed: <sysconfdir>/pushd/pushd.yaml; in a build tree etc/pushd.yaml.
+    std::string config_path = pushd::self_install_paths().config;
     bool config_given = false;  // -f was on the command line
     // --server; empty: the pushd the configuration describes (server()).
     std::string server;

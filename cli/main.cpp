@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
         return pushctl::kUsage;
     }
     ctx.config_given = config->count() > 0;
+    // Contract section 8: a -f file that is missing, unreadable or invalid
+    // is exit 2 for every command, also those that need nothing from it.
+    if (ctx.config_given && !ctx.config()) {
+        std::fprintf(stderr, "pushctl: %s\n", ctx.error->message.c_str());
+        return pushctl::kUsage;
+    }
     int status = ctx.run ? ctx.run(ctx) : pushctl::kUsage;
     std::fflush(stdout);
     if (ctx.error) {

@@ -38,6 +38,7 @@ const KeySpec kKeys[] = {
     {"Port",                        PUSHD_FIELD(port),                       1,    65535,       kRestart, kPlain},
     {"Path",                        PUSHD_FIELD(path),                       0,    0,           kRestart, kPlain},   // WebSocket path
     {"ShutdownTimeout",             PUSHD_FIELD(shutdown_timeout),           1,    3600,        kRestart, kPlain},   // seconds
+    {"ReusePort",                   PUSHD_FIELD(reuse_port),                 0,    0,           kRestart, kPlain},   // SO_REUSEPORT
     {"Redis.Host",                  PUSHD_FIELD(redis.host),                 0,    0,           kRestart, kPlain},   // host:port
     {"Redis.Pass",                  PUSHD_FIELD(redis.pass),                 0,    0,           kRestart, kSecret},
     {"Redis.DB",                    PUSHD_FIELD(redis.db),                   0,    65535,       kRestart, kPlain},
@@ -66,6 +67,7 @@ const KeySpec kKeys[] = {
     {"Security.TLS.Key",            PUSHD_FIELD(security.tls.key),           0,    0,           kRestart, kPlain},   // PEM file path
     {"Compression.Enabled",         PUSHD_FIELD(compression.enabled),        0,    0,           kRestart, kPlain},
     {"Log.Level",                   PUSHD_FIELD(log.level),                  0,    0,           kReload,  kPlain},   // debug|info|warn|error
+    {"Log.Format",                  PUSHD_FIELD(log.format),                 0,    0,           kReload,  kPlain},   // text|json
 };
 // clang-format on
 
@@ -197,6 +199,11 @@ std::optional<std::string> validate_all(LoadState& st) {
     const Config& c = st.config;
 
     if (c.host.empty()) return error_at(st, key_index("Host"), "must not be empty");
+    // With ReusePort pushd binds the listener itself, to an address.
+    if (c.reuse_port && !parse_ip(c.host)) {
+        return error_at(st, key_index("ReusePort"),
+                        "needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got " + quote_for_message(c.host));
+    }
 
     if (!valid_path(c.path)) {
         return error_at(st, key_index("Path"),
@@ -278,6 +285,10 @@ std::optional<std::string> validate_all(LoadState& st) {
     if (level != "debug" && level != "info" && level != "warn" && level != "error") {
         return error_at(st, key_index("Log.Level"),
                         "expected debug, info, warn or error, got " + quote_for_message(level));
+    }
+    if (c.log.format != "text" && c.log.format != "json") {
+        return error_at(st, key_index("Log.Format"),
+                        "expected text or json, got " + quote_for_message(c.log.format));
     }
     return std::nullopt;
 }

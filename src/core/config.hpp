@@ -70,6 +70,7 @@ struct CompressionConfig {
 
 struct LogConfig {
     std::string level = "info";           // debug | info | warn | error
+    std::string format = "text";          // text ("LEVEL message") | json (one object a line)
 };
 
 struct Config {
@@ -78,6 +79,9 @@ struct Config {
     int64_t port = 8889;
     std::string path = "/ws";
     int64_t shutdown_timeout = 10;        // seconds
+    // SO_REUSEPORT on the listener: several instances (pushd@N.service) on
+    // one port, the kernel spreading new connections among them.
+    bool reuse_port = false;
     RedisConfig redis;
     AuthConfig auth;
     GroupsConfig groups;

@@ -22,6 +22,21 @@ void on_tick(uv_timer_t* timer) {
     server.hub->tick(wall_ms());
 }
 
+// Sent from a loop timer, not a thread: when the loop is stuck the pings
+// stop, and systemd kills and restarts the instance after WatchdogSec.
+void on_watchdog(uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }
+
+// Starts the watchdog pings at half the interval systemd asked for
+// (WATCHDOG_USEC, checked against WATCHDOG_PID); nothing when it asked none.
+void start_watchdog(Server& server) {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    uint64_t every_ms = usec / 2000 > 0 ? usec / 2000 : 1;
+    LOG_DEBUG("systemd watchdog: WATCHDOG=1 every %llu ms", static_cast<unsigned long long>(every_ms));
+    sd_notify(0, "WATCHDOG=1");
+    uv_timer_start(&server.watchdog_timer, on_watchdog, every_ms, every_ms);
+}
+
 void on_redis_tick(uv_timer_t* timer) {
     server_redis_tick(*static_cast<Server*>(timer->data));
 }
@@ -75,6 +90,9 @@ void on_reload_signal(uv_signal_t* handle, int) {
     LogLevel level = LogLevel::info;
     log_level_from_name(server.config.log.level, &level);
     log_set_level(level);
+    LogFormat format = LogFormat::text;
+    log_format_from_name(server.config.log.format, &format);
+    log_set_format(format);
     server.counters.reloads_ok++;
     LOG_INFO("reload: configuration applied from %s", server.config_path.c_str());
     sd_notify(0, "READY=1");
@@ -88,6 +106,7 @@ void close_own_handles(Server& server) {
         reinterpret_cast<uv_handle_t*>(&server.drain_timer),
         reinterpret_cast<uv_handle_t*>(&server.tick_timer),
         reinterpret_cast<uv_handle_t*>(&server.redis_timer),
+        reinterpret_cast<uv_handle_t*>(&server.watchdog_timer),
     };
     for (uv_handle_t* h : handles) {
         if (!uv_is_closing(h)) uv_close(h, nullptr);
@@ -110,6 +129,7 @@ int server_run(Server& server) {
     uv_timer_init(server.loop, &server.drain_timer);
     uv_timer_init(server.loop, &server.tick_timer);
     uv_timer_init(server.loop, &server.redis_timer);
+    uv_timer_init(server.loop, &server.watchdog_timer);
     // Auth timeouts and token expiries fire within a quarter second.
     uv_timer_start(&server.tick_timer, on_tick, 250, 250);
     uv_signal_start(&server.sig_term, on_stop_signal, SIGTERM);
@@ -125,6 +145,7 @@ int server_run(Server& server) {
                  server.config.host.c_str(), static_cast<long long>(server.config.port),
                  server.config.path.c_str());
         sd_notifyf(0, "READY=1\nSTATUS=serving on port %lld", static_cast<long long>(server.config.port));
+        start_watchdog(server);
         // Redis connects in the background: the instance serves meanwhile
         // and /health answers 503 until both links are up.
         server_start_redis(server);

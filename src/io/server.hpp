@@ -80,6 +80,11 @@ struct Server {
 
     uv_loop_t* loop = nullptr;
     lws_context* lws = nullptr;
+    // ReusePort: our own SO_REUSEPORT listener (-1: lws listens itself),
+    // polled on the loop; accepted connections are adopted by `vhost`.
+    int shared_listen_fd = -1;
+    uv_poll_t shared_listen_poll{};
+    lws_vhost* vhost = nullptr;
 
     // Redis: one link for commands, one for the blocking bus reads; the
     // store (the hub's storage seam) and the bus reader on top of them.
@@ -128,6 +133,7 @@ struct Server {
     uv_timer_t drain_timer{};
     uv_timer_t tick_timer{};
     uv_timer_t redis_timer{};     // bus retries, inbox retries, cluster view
+    uv_timer_t watchdog_timer{};  // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
     uv_check_t bus_check{};       // delivers the bus's next slice after the sockets were serviced
     uv_idle_t bus_idle{};         // keeps the loop from blocking while slices are left
     lws_retry_bo_t retry_policy{};   // heartbeat policy; must outlive the context

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pushd {
 namespace {
@@ -132,9 +133,32 @@ std::optional<std::string> handshake_token(lws* wsi) {
     return std::nullopt;
 }
 
+const char* status_reason(int status) {
+    switch (status) {
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    }
+    return "Error";
+}
+
+// Answers a refused upgrade and closes. Written here rather than through
+// lws_return_http_status: lws words the status line after the request's
+// HTTP version, which it has not recorded for an upgrade, so it answers
+// "HTTP/1.0", where clients such as Python's websockets read no status
+// (contract section 1 says HTTP/1.1).
 int refuse(Server& server, lws* wsi, HandshakeRefusal why) {
     server.counters.ws_handshakes_refused[static_cast<size_t>(why)]++;
-    lws_return_http_status(wsi, static_cast<unsigned int>(refusal_http_status(why)), nullptr);
+    const int status = refusal_http_status(why);
+    const std::string body = std::to_string(status) + " " + status_reason(status) + "\n";
+    const std::string reply = "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
+                              "\r\nserver: pushd\r\ncontent-type: text/plain\r\ncontent-length: " +
+                              std::to_string(body.size()) + "\r\nconnection: close\r\n\r\n" + body;
+    std::vector<unsigned char> buf(LWS_PRE + reply.size());
+    std::memcpy(buf.data() + LWS_PRE, reply.data(), reply.size());
+    lws_write(wsi, buf.data() + LWS_PRE, reply.size(), LWS_WRITE_HTTP_HEADERS);
     return -1;
 }
 

@@ -28,28 +28,33 @@ const lws_extension kExtensions[] = {
     {nullptr, nullptr, nullptr},
 };
 
+// `host` (an IPv4 or IPv6 literal; 0.0.0.0 and :: are every address) and
+// `port` as a socket address in *ss / *len; false when host is a name.
+bool socket_address(const std::string& host, int port, sockaddr_storage* ss, socklen_t* len) {
+    *ss = sockaddr_storage{};
+    if (host.find(':') != std::string::npos) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<uint16_t>(port));
+        *len = sizeof *a;
+        return inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) == 1;
+    }
+    auto* a = reinterpret_cast<sockaddr_in*>(ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof *a;
+    return inet_pton(AF_INET, host.c_str(), &a->sin_addr) == 1;
+}
+
 // lws keeps retrying a listen address it cannot bind instead of failing, so
 // the address is tried here first: a port in use is a start-up error with a
 // reason, not a server that silently never listens. Returns "" when it can
 // be bound, else the reason.
 std::string probe_listen(const std::string& host, int port) {
-    const bool v6 = host.find(':') != std::string::npos;
-    sockaddr_storage ss{};
+    sockaddr_storage ss;
     socklen_t len;
-    if (v6) {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(static_cast<uint16_t>(port));
-        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) return "";  // a name: let lws resolve it
-        len = sizeof *a;
-    } else {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(static_cast<uint16_t>(port));
-        if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) return "";
-        len = sizeof *a;
-    }
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!socket_address(host, port, &ss, &len)) return "";  // a name: let lws resolve it
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::strerror(errno);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as lws does
@@ -59,11 +64,77 @@ std::string probe_listen(const std::string& host, int port) {
     return err;
 }
 
+// ReusePort. lws 4.1 (Debian 12) sets no SO_REUSEPORT on its listener (its
+// ALLOW_LISTEN_SHARE option only lifts Windows' exclusive bind), so with
+// ReusePort the listener is ours: bound with SO_REUSEPORT, polled on our
+// loop, and every accepted connection adopted by the vhost, which then
+// serves it exactly as one it accepted itself. Returns the listening
+// descriptor, or -1 with *err set.
+int open_shared_listener(const std::string& host, int port, std::string* err) {
+    sockaddr_storage ss;
+    socklen_t len;
+    if (!socket_address(host, port, &ss, &len)) {
+        *err = "ReusePort needs an IP address as Host, got '" + host + "'";  // config validation says so first
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = std::strerror(errno);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        *err = std::strerror(errno);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// The shared listener is readable: accept everything waiting and hand each
+// connection to lws (which closes it itself when it cannot adopt it).
+void on_shared_accept(uv_poll_t* poll, int status, int) {
+    Server& server = *static_cast<Server*>(poll->data);
+    if (status < 0) return;
+    const bool tls = !server.config.security.tls.cert.empty();
+    for (;;) {
+        int fd = accept4(server.shared_listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) LOG_WARN("accept: %s", std::strerror(errno));
+            return;
+        }
+        lws_sock_file_fd_type desc;
+        desc.sockfd = fd;
+        int type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0);
+        if (!lws_adopt_descriptor_vhost(server.vhost, static_cast<lws_adoption_type>(type), desc, nullptr, nullptr))
+            LOG_WARN("could not adopt an accepted connection");
+    }
+}
+
+void close_shared_listener(Server& server) {
+    if (server.shared_listen_fd < 0) return;
+    auto* h = reinterpret_cast<uv_handle_t*>(&server.shared_listen_poll);
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+    close(server.shared_listen_fd);
+    server.shared_listen_fd = -1;
+}
+
 }  // namespace
 
 int ws_server_start(Server& server) {
     const Config& cfg = server.config;
-    if (std::string err = probe_listen(cfg.host, static_cast<int>(cfg.port)); !err.empty()) {
+    if (cfg.reuse_port) {
+        std::string err;
+        server.shared_listen_fd = open_shared_listener(cfg.host, static_cast<int>(cfg.port), &err);
+        if (server.shared_listen_fd < 0) {
+            LOG_ERROR("cannot listen on %s:%lld (ReusePort): %s", cfg.host.c_str(),
+                      static_cast<long long>(cfg.port), err.c_str());
+            return -1;
+        }
+    } else if (std::string err = probe_listen(cfg.host, static_cast<int>(cfg.port)); !err.empty()) {
         LOG_ERROR("cannot listen on %s:%lld: %s", cfg.host.c_str(), static_cast<long long>(cfg.port),
                   err.c_str());
         return -1;
@@ -81,7 +152,8 @@ int ws_server_start(Server& server) {
     const bool any = any_v4 || cfg.host == "::";
     if (cfg.host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.iface = any ? nullptr : cfg.host.c_str();
-    info.port = static_cast<int>(cfg.port);
+    // With ReusePort the vhost serves what our listener adopts and binds nothing.
+    info.port = cfg.reuse_port ? CONTEXT_PORT_NO_LISTEN_SERVER : static_cast<int>(cfg.port);
     info.protocols = ws_protocols();
     info.vhost_name = cfg.name.c_str();
     info.server_string = "pushd";
@@ -118,12 +190,24 @@ int ws_server_start(Server& server) {
         LOG_ERROR("cannot listen on %s:%lld (address in use, or the libuv event library "
                   "plugin libwebsockets-evlib-uv is missing)",
                   cfg.host.c_str(), static_cast<long long>(cfg.port));
+        close_shared_listener(server);
         return -1;
+    }
+    if (server.shared_listen_fd >= 0) {
+        server.vhost = lws_get_vhost_by_name(server.lws, cfg.name.c_str());
+        server.shared_listen_poll.data = &server;
+        if (!server.vhost || uv_poll_init(server.loop, &server.shared_listen_poll, server.shared_listen_fd) != 0 ||
+            uv_poll_start(&server.shared_listen_poll, UV_READABLE, on_shared_accept) != 0) {
+            LOG_ERROR("cannot serve the ReusePort listener on %s:%lld", cfg.host.c_str(),
+                      static_cast<long long>(cfg.port));
+            return -1;
+        }
     }
     return 0;
 }
 
 void ws_server_begin_drain(Server& server) {
+    close_shared_listener(server);
     if (!server.lws) return;
     // Closes the listen socket; established connections keep working. lws
     // raises SIGINT at itself once the deprecated context has no connections
@@ -135,6 +219,7 @@ void ws_server_begin_drain(Server& server) {
 }
 
 void ws_server_destroy(Server& server) {
+    close_shared_listener(server);
     if (!server.lws) return;
     lws_context_destroy(server.lws);
     server.lws = nullptr;

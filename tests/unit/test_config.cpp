@@ -105,6 +105,8 @@ TEST_CASE("defaults are those of PROTOCOL.md section 7", "[config]") {
     CHECK(c.security.tls.key.empty());
     CHECK(c.compression.enabled);
     CHECK(c.log.level == "info");
+    CHECK(c.log.format == "text");
+    CHECK_FALSE(c.reuse_port);
 
     // An empty file (or only comments) is an empty mapping: all defaults.
     for (const char* empty : {"", "# nothing here\n\n   # still nothing\n", "---\n", "~\n"}) {
@@ -146,7 +148,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         CHECK(env_names.insert(config_detail::env_var_name(spec.name)).second);
         // The TLS certificate is loaded once at start: changing it needs a restart.
         bool reloadable = (name.rfind("Security.", 0) == 0 && name.rfind("Security.TLS.", 0) != 0) ||
-                          name.rfind("Limits.", 0) == 0 || name == "Log.Level";
+                          name.rfind("Limits.", 0) == 0 || name == "Log.Level" || name == "Log.Format";
         CHECK(spec.reloadable == reloadable);
         CHECK(spec.secret == (name == "Redis.Pass" || name == "Auth.AccessSecret"));
         if (spec.kind() == KeyKind::Int) {
@@ -161,14 +163,14 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
     }
     CHECK(bounds.empty());
     std::vector<std::string> expected = {
-        "Name", "Host", "Port", "Path", "ShutdownTimeout", "Redis.Host", "Redis.Pass", "Redis.DB",
+        "Name", "Host", "Port", "Path", "ShutdownTimeout", "ReusePort", "Redis.Host", "Redis.Pass", "Redis.DB",
         "Redis.KeyPrefix", "Auth.AccessSecret", "Auth.AccessExpire", "Auth.UserClaim",
         "Auth.AuthTimeout", "Groups.RequireMembership", "Groups.AutoJoin", "Groups.HistorySize",
         "Groups.DedupWindow", "Limits.MaxMessageBytes", "Limits.MaxConnections",
         "Limits.MaxConnectionsPerIp", "Limits.MaxSessionsPerUser", "Limits.MessagesPerSecond",
         "Limits.Burst", "Limits.MaxQueueBytes", "Heartbeat.Interval", "Heartbeat.Timeout",
         "Security.AllowedOrigins", "Security.IpBlacklist", "Security.TrustedProxies",
-        "Security.TLS.Cert", "Security.TLS.Key", "Compression.Enabled", "Log.Level"};
+        "Security.TLS.Cert", "Security.TLS.Key", "Compression.Enabled", "Log.Level", "Log.Format"};
     CHECK(names == expected);
 
     CHECK(config_detail::env_var_name("Port") == "PUSHD_PORT");
@@ -488,6 +490,17 @@ TEST_CASE("cross-field validation", "[config]") {
         for (const char* level : {"debug", "info", "warn", "error"}) {
             CHECK(load_ok(std::string("Log: {Level: ") + level + "}\n").log.level == level);
         }
+    }
+    SECTION("log format") {
+        CHECK(error_of("Log: {Format: xml}\n") == "t.yaml:1:15: Log.Format: expected text or json, got 'xml'");
+        CHECK(load_ok("Log: {Format: json}\n").log.format == "json");
+        CHECK(load_ok("Log: {Format: text}\n").log.format == "text");
+    }
+    SECTION("ReusePort") {
+        CHECK(error_of("ReusePort: 2\n") == "t.yaml:1:12: ReusePort: expected true or false, got '2'");
+        CHECK(load_ok("ReusePort: true\n").reuse_port);
+        CHECK(error_of("Host: pushd.internal\nReusePort: true\n") ==
+              "t.yaml:2:12: ReusePort: needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got 'pushd.internal'");
     }
     SECTION("TLS needs both files") {
         CHECK(error_of("Security:\n  TLS:\n    Cert: /etc/pushd/cert.pem\n") ==
