@@ -658,9 +658,8 @@ TEST_CASE("auth with since during an outage: the inbox is replayed once Redis is
     CHECK(jfield(cl.next_of(c, "notification"), "message_id") == n0);
     cl.hub.close(c);
     const std::string n1 = xadd_notify(redis.port(), "user:carol", R"({"n":1})");
-    REQUIRE(wait_until([&] {
-        return redis_command(redis.port(), {"XLEN", std::string(kPrefix) + "inbox:carol"}).integer == 2;
-    }, 5000, 20));
+    const std::string inbox = std::string(kPrefix) + "inbox:carol";
+    REQUIRE(wait_until([&] { return redis_command(redis.port(), {"XLEN", inbox}).integer == 2; }, 5000, 20));
     REQUIRE(redis.stop().finished);
     REQUIRE(wait_health(a, 503, 3000));
     int again = cl.login(a, "carol", n0);
