@@ -88,6 +88,13 @@ struct Clients {
     }
 };
 
+// A Redis that keeps its data across stop() and start() (an outage, not a loss).
+RedisOptions appendonly() {
+    RedisOptions o;
+    o.appendonly = true;
+    return o;
+}
+
 std::string xadd_notify(uint16_t port, const std::string& target, const std::string& data) {
     RespValue r = redis_command(port, {"XADD", std::string(kPrefix) + "notify", "*", "target", target, "data", data});
     REQUIRE(r.type == RespValue::Type::bulk);
@@ -371,9 +378,7 @@ TEST_CASE("a notification to an offline user is replayed at its next auth with s
 TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it is back (same port, "
           "appendonly) entries written while pushd was away are delivered",
           "[redis][outage]") {
-    RedisOptions ro;
-    ro.appendonly = true;
-    RedisProcess redis(ro);
+    RedisProcess redis(appendonly());
     REQUIRE(redis.start());
     PushdProcess a;
     start_pushd(a, redis);
@@ -609,9 +614,7 @@ TEST_CASE("a join_group replay that fails during an outage leaves the connection
           "the same since has no gap, no duplicate and no disorder",
           "[redis][faults]") {
     // Issue 12, failure 2.
-    RedisOptions ro;
-    ro.appendonly = true;
-    RedisProcess redis(ro);
+    RedisProcess redis(appendonly());
     REQUIRE(redis.start());
     PushdProcess a;
     start_pushd(a, redis);
@@ -646,9 +649,7 @@ TEST_CASE("auth with since during an outage: the inbox is replayed once Redis is
           "notifications",
           "[redis][faults][notify]") {
     // Issue 12, failure 3 (server side).
-    RedisOptions ro;
-    ro.appendonly = true;
-    RedisProcess redis(ro);
+    RedisProcess redis(appendonly());
     REQUIRE(redis.start());
     PushdProcess a;
     start_pushd(a, redis);
