@@ -22,7 +22,7 @@ DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium
 
-.PHONY: all deps configure build run test unit-asan fuzz-build fuzz fuzz-check bench install clean
+.PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench install clean
 
 all: build
 
@@ -51,12 +51,31 @@ build: configure
 run: build
 	scripts/dev-run.sh $(BUILD)/pushd $(CONFIG)
 
-# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-unit-asan: deps
-	cmake -S . -B $(ASAN) -DPUSHD_SANITIZE=ON -DPUSHD_UNIT_ONLY=ON -DCMAKE_BUILD_TYPE=Debug
-	cmake --build $(ASAN) -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(ASAN)/unit_tests
+# The whole tree (pushd, pushctl, the test programs) built with
+# AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer included).
+# Reports go to one file per process under $(SAN_LOGS) (see
+# tests/sanitizers/check-logs.sh), and any report fails the target.
+SAN_LOGS = $(abspath $(ASAN))/sanitizer-logs
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOGS)/$@/asan \
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/$@/ubsan \
+          LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitizers/lsan.supp:print_suppressions=0
+
+asan-build: deps
+	cmake -S . -B $(ASAN) -DPUSHD_SANITIZE=ON -DPUSHD_UNIT_ONLY=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(ASAN) -j $(JOBS) --target unit_tests pushd pushctl integration_tests
+
+# Unit tests under the sanitizers.
+unit-asan: asan-build
+	rm -rf $(SAN_LOGS)/$@ && mkdir -p $(SAN_LOGS)/$@
+	$(SAN_ENV) $(ASAN)/unit_tests
+	tests/sanitizers/check-logs.sh $(SAN_LOGS)/$@
+
+# The integration tests against the sanitized pushd and pushctl: every
+# process they start (and the test program itself) reports into the logs.
+integration-asan: asan-build
+	rm -rf $(SAN_LOGS)/$@ && mkdir -p $(SAN_LOGS)/$@
+	$(SAN_ENV) $(ASAN)/integration_tests
+	tests/sanitizers/check-logs.sh $(SAN_LOGS)/$@
 
 # libFuzzer targets (tests/fuzz/README.md): clang, ASan + UBSan, pure
 # sources only, in their own build directory.
@@ -72,7 +91,7 @@ fuzz: fuzz-build
 fuzz-check: fuzz-build
 	tests/fuzz/run.sh $(FUZZ) $(FUZZ_TEST_SECONDS)
 
-test: build unit-asan fuzz-check
+test: build unit-asan integration-asan fuzz-check
 	cd $(BUILD) && ctest --output-on-failure
 
 # The benchmark builds its own Release binaries (build-bench/); BENCH_ARGS
