@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -21,6 +22,9 @@ namespace pushd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Longest response head (status line and headers) read before giving up.
+constexpr size_t kMaxHead = 65536;
 
 // Closes the descriptor it holds.
 struct Fd {
@@ -68,28 +72,43 @@ std::string trim(const std::string& s) {
     return s.substr(b, e - b + 1);
 }
 
-// Decodes a chunked body; false when it is incomplete or malformed.
-bool dechunk(const std::string& in, std::string& out) {
+enum class Chunks { incomplete, complete, malformed };
+
+// Decodes a chunked body (RFC 9112 section 7.1; trailers are skipped) into
+// `out` when given. A chunk size is 1..15 hex digits, so that it cannot
+// overflow, optionally followed by blanks and a ';' extension.
+Chunks dechunk(std::string_view in, std::string* out) {
     size_t pos = 0;
-    out.clear();
+    if (out) out->clear();
     for (;;) {
         size_t eol = in.find("\r\n", pos);
-        if (eol == std::string::npos)
-            return false;
-        std::string size_line = in.substr(pos, eol - pos);
-        size_t semi = size_line.find(';');
-        if (semi != std::string::npos)
-            size_line.resize(semi);
-        char* end = nullptr;
-        unsigned long size = std::strtoul(size_line.c_str(), &end, 16);
-        if (end == size_line.c_str())
-            return false;
+        if (eol == std::string_view::npos)
+            return in.size() - pos > 4096 ? Chunks::malformed : Chunks::incomplete;
+        std::string_view line = in.substr(pos, eol - pos);
+        size_t digits = 0;
+        uint64_t size = 0;
+        for (; digits < line.size(); digits++) {
+            char c = line[digits];
+            int v = c >= '0' && c <= '9' ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            if (v < 0) break;
+            if (digits == 15) return Chunks::malformed;
+            size = size * 16 + static_cast<uint64_t>(v);
+        }
+        if (digits == 0) return Chunks::malformed;
+        std::string_view rest = line.substr(digits);
+        size_t blank = rest.find_first_not_of(" \t");
+        if (blank != std::string_view::npos && rest[blank] != ';') return Chunks::malformed;
         pos = eol + 2;
         if (size == 0)
-            return true;
-        if (pos + size > in.size())
-            return false;
-        out.append(in, pos, size);
+            return Chunks::complete;  // trailers, if any, are not needed
+        // Compared without adding to pos, which could wrap around.
+        if (size > in.size() - pos || in.size() - pos - size < 2)
+            return Chunks::incomplete;
+        if (in.substr(pos + size, 2) != "\r\n")
+            return Chunks::malformed;
+        if (out) out->append(in.substr(pos, size));
         pos += size + 2;  // chunk data, CRLF
     }
 }
@@ -268,6 +287,98 @@ ssize_t recv_some(const Link& l, char* buf, size_t size, Clock::time_point deadl
 
 }  // namespace
 
+HttpResponseReader::Status HttpResponseReader::fail(std::string why) {
+    r_.status = 0;
+    r_.error = std::move(why);
+    return status_ = Status::failed;
+}
+
+HttpResponseReader::Status HttpResponseReader::feed(std::string_view bytes) {
+    if (status_ != Status::incomplete)
+        return status_;
+    size_t old = raw_.size();
+    raw_.append(bytes);
+    if (header_end_ == std::string::npos) {
+        // The blank line may straddle the previous feed: look 3 bytes back.
+        size_t p = raw_.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+        // The same limit whatever the split: without a blank line in
+        // kMaxHead bytes, none can end the head within kMaxHead.
+        if (p == std::string::npos ? raw_.size() >= kMaxHead : p + 4 > kMaxHead)
+            return fail("response headers longer than " + std::to_string(kMaxHead) + " bytes");
+        if (p == std::string::npos)
+            return Status::incomplete;
+        header_end_ = p + 4;
+        // Status line: "HTTP/1.1 200 OK": three digits after the first space.
+        size_t eol = raw_.find("\r\n");
+        std::string status_line = raw_.substr(0, eol);
+        size_t sp = status_line.find(' ');
+        if (status_line.rfind("HTTP/", 0) != 0 || sp == std::string::npos || sp + 4 > status_line.size() ||
+            status_line[sp + 1] < '1' || status_line[sp + 1] > '9' ||  // 100..999
+            !std::isdigit(static_cast<unsigned char>(status_line[sp + 2])) ||
+            !std::isdigit(static_cast<unsigned char>(status_line[sp + 3])) ||
+            (sp + 4 < status_line.size() && status_line[sp + 4] != ' '))
+            return fail("bad status line: " + status_line.substr(0, 200));
+        int status = std::stoi(status_line.substr(sp + 1, 3));
+        size_t pos = eol + 2;
+        while (pos < p) {
+            size_t le = raw_.find("\r\n", pos);
+            std::string line = raw_.substr(pos, le - pos);
+            pos = le + 2;
+            size_t colon = line.find(':');
+            if (colon == std::string::npos)
+                continue;
+            std::string name = lower(trim(line.substr(0, colon)));
+            std::string value = trim(line.substr(colon + 1));
+            auto [it, inserted] = r_.headers.emplace(name, value);
+            if (!inserted)
+                it->second += ", " + value;
+        }
+        chunked_ = lower(r_.header("transfer-encoding")).find("chunked") != std::string::npos;
+        if (!chunked_ && r_.headers.count("content-length")) {
+            // Digits only (a repeated header joined with ", " is refused too):
+            // atoll would read "-1" or "12abc" as a length.
+            const std::string& v = r_.headers["content-length"];
+            if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+                return fail("bad Content-Length: " + v.substr(0, 40));
+            content_length_ = std::stoll(v);
+        }
+        r_.status = status;
+    }
+    return check();
+}
+
+HttpResponseReader::Status HttpResponseReader::finish() {
+    if (status_ != Status::incomplete)
+        return status_;
+    eof_ = true;
+    if (header_end_ == std::string::npos)
+        return fail("connection closed before the response headers ended");
+    return check();
+}
+
+HttpResponseReader::Status HttpResponseReader::check() {
+    std::string_view body = std::string_view(raw_).substr(header_end_);
+    if (chunked_) {
+        Chunks c = dechunk(body, nullptr);
+        if (c == Chunks::malformed)
+            return fail("malformed chunked body");
+        if (c == Chunks::incomplete)
+            return eof_ ? fail("incomplete chunked body") : Status::incomplete;
+        dechunk(body, &r_.body);
+        return status_ = Status::complete;
+    }
+    if (content_length_ >= 0) {
+        if (body.size() < static_cast<size_t>(content_length_))
+            return eof_ ? fail("connection closed before the body ended") : Status::incomplete;
+        r_.body = std::string(body.substr(0, static_cast<size_t>(content_length_)));
+        return status_ = Status::complete;
+    }
+    if (!eof_)
+        return Status::incomplete;
+    r_.body = std::string(body);
+    return status_ = Status::complete;
+}
+
 std::string HttpResponse::header(const std::string& name) const {
     auto it = headers.find(lower(name));
     return it == headers.end() ? std::string() : it->second;
@@ -296,92 +407,16 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
         return r;
 
     // Read until the response is complete (by length or chunks) or EOF.
-    std::string raw;
-    size_t header_end = std::string::npos;
-    long long content_length = -1;
-    bool chunked = false;
-    bool eof = false;
+    HttpResponseReader reader;
+    HttpResponseReader::Status st = HttpResponseReader::Status::incomplete;
     char buf[16384];
-    for (;;) {
-        if (header_end != std::string::npos) {
-            size_t have = raw.size() - header_end;
-            if (content_length >= 0 && have >= static_cast<size_t>(content_length))
-                break;
-            if (chunked) {
-                std::string tmp;
-                if (dechunk(raw.substr(header_end), tmp))
-                    break;
-            }
-        }
-        if (eof)
-            break;
+    while (st == HttpResponseReader::Status::incomplete) {
         ssize_t n = recv_some(link, buf, sizeof(buf), deadline, r.error);
-        if (n < 0) {
-            r.status = 0;
+        if (n < 0)
             return r;
-        }
-        if (n == 0)
-            eof = true;
-        raw.append(buf, static_cast<size_t>(n));
-
-        if (header_end == std::string::npos) {
-            size_t p = raw.find("\r\n\r\n");
-            if (p == std::string::npos) {
-                if (eof) {
-                    r.error = "connection closed before the response headers ended";
-                    return r;
-                }
-                continue;
-            }
-            header_end = p + 4;
-            // Status line: "HTTP/1.1 200 OK"
-            size_t eol = raw.find("\r\n");
-            std::string status_line = raw.substr(0, eol);
-            if (status_line.rfind("HTTP/", 0) != 0 || status_line.size() < 12) {
-                r.error = "bad status line: " + status_line;
-                return r;
-            }
-            int status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            size_t pos = eol + 2;
-            while (pos < p) {
-                size_t le = raw.find("\r\n", pos);
-                std::string line = raw.substr(pos, le - pos);
-                pos = le + 2;
-                size_t colon = line.find(':');
-                if (colon == std::string::npos)
-                    continue;
-                std::string name = lower(trim(line.substr(0, colon)));
-                std::string value = trim(line.substr(colon + 1));
-                auto [it, inserted] = r.headers.emplace(name, value);
-                if (!inserted)
-                    it->second += ", " + value;
-            }
-            if (r.headers.count("content-length"))
-                content_length = std::atoll(r.headers["content-length"].c_str());
-            chunked = lower(r.header("transfer-encoding")).find("chunked") != std::string::npos;
-            if (chunked)
-                content_length = -1;
-            r.status = status;
-        }
+        st = n == 0 ? reader.finish() : reader.feed(std::string_view(buf, static_cast<size_t>(n)));
     }
-
-    std::string body = raw.substr(header_end);
-    if (chunked) {
-        if (!dechunk(body, r.body)) {
-            r.status = 0;
-            r.error = "incomplete chunked body";
-        }
-    } else if (content_length >= 0) {
-        if (body.size() < static_cast<size_t>(content_length)) {
-            r.status = 0;
-            r.error = "connection closed before the body ended";
-        } else {
-            r.body = body.substr(0, static_cast<size_t>(content_length));
-        }
-    } else {
-        r.body = std::move(body);
-    }
-    return r;
+    return std::move(reader.response());
 }
 
 }  // namespace pushd

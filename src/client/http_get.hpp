@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace pushd {
 
@@ -23,6 +24,41 @@ struct HttpResponse {
 
     // Value of header `name` (any case), or "" when absent.
     std::string header(const std::string& name) const;
+};
+
+// The reading half of http_get, apart from the socket (so that it can be
+// tested and fuzzed on bytes alone): feed it what arrives, in any split,
+// until it says the response is complete or failed.
+class HttpResponseReader {
+public:
+    enum class Status {
+        incomplete,  // read more and feed() it (or finish() at the end of the stream)
+        complete,    // response() is whole: by Content-Length, last chunk, or end of stream
+        failed,      // response().status is 0 and response().error says why
+    };
+
+    /* Takes the next `bytes` received. Once complete or failed, the same
+     * status is returned and nothing more is read. */
+    Status feed(std::string_view bytes);
+
+    /* The peer closed the connection: a response without a length ends
+     * here (complete); anything cut short fails. */
+    Status finish();
+
+    /* The response read so far; whole only after complete. */
+    HttpResponse& response() { return r_; }
+
+private:
+    Status check();   // decides on what has arrived so far
+    Status fail(std::string why);
+
+    HttpResponse r_;
+    std::string raw_;                        // every byte received
+    size_t header_end_ = std::string::npos;  // offset of the body once the head is read
+    long long content_length_ = -1;          // -1: none given (or chunked)
+    bool chunked_ = false;
+    bool eof_ = false;
+    Status status_ = Status::incomplete;
 };
 
 // Sends "GET `path` HTTP/1.1" to `host`:`port` (an IPv4 literal or a name)

@@ -39,4 +39,18 @@ int refusal_http_status(HandshakeRefusal refusal) {
     return 0;
 }
 
+std::optional<std::string_view> bearer_token(std::string_view value) {
+    static constexpr std::string_view kScheme = "bearer";
+    if (value.size() < kScheme.size() || (value.size() > kScheme.size() && value[kScheme.size()] != ' '))
+        return std::nullopt;
+    for (size_t i = 0; i < kScheme.size(); i++) {
+        char c = value[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != kScheme[i]) return std::nullopt;
+    }
+    value.remove_prefix(kScheme.size());
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    return value;
+}
+
 }  // namespace pushd

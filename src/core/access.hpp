@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pushd {
@@ -52,5 +53,10 @@ HandshakeRefusal admit_handshake(const AccessPolicy& policy, const LimitsConfig&
 /* The HTTP status that answers a refusal (403, 503, 404, 429, 503, 403,
  * 401 for token); 0 for none. */
 int refusal_http_status(HandshakeRefusal refusal);
+
+/* The token in an Authorization header value: what follows "Bearer" (any
+ * case) and the spaces after it, possibly empty; nullopt when the value is
+ * not a Bearer credential ("Basic ...", "Bearerx"). A view into `value`. */
+std::optional<std::string_view> bearer_token(std::string_view value);
 
 }  // namespace pushd

@@ -118,12 +118,18 @@ bool MessageInflater::inflate(std::string_view compressed, size_t max_bytes, std
     out.clear();
     if (!stream_->ready) return false;
     z_stream& z = stream_->z;
+    auto broken = [&] {
+        stream_->ready = false;
+        inflateEnd(&z);
+        return false;
+    };
     static const uint8_t kTail[4] = {0x00, 0x00, 0xff, 0xff};
     uint8_t chunk[16384];
     // The message, then the tail the sender removed (RFC 7692 7.2.2).
-    for (std::string_view part : {compressed, std::string_view(reinterpret_cast<const char*>(kTail), 4)}) {
-        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(part.data()));
-        z.avail_in = static_cast<uInt>(part.size());
+    const std::string_view parts[2] = {compressed, std::string_view(reinterpret_cast<const char*>(kTail), 4)};
+    for (size_t i = 0; i < 2; i++) {
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(parts[i].data()));
+        z.avail_in = static_cast<uInt>(parts[i].size());
         // Until the input is used up and the last call left output room
         // (a full buffer may mean more output is pending).
         do {
@@ -131,12 +137,18 @@ bool MessageInflater::inflate(std::string_view compressed, size_t max_bytes, std
             z.avail_out = sizeof chunk;
             int rc = ::inflate(&z, Z_SYNC_FLUSH);
             const size_t got = sizeof chunk - z.avail_out;
-            if ((rc != Z_OK && rc != Z_BUF_ERROR) || out.size() + got > max_bytes) {
-                stream_->ready = false;
-                inflateEnd(&z);
-                return false;
-            }
+            if ((rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) || out.size() + got > max_bytes)
+                return broken();
             out.append(reinterpret_cast<const char*>(chunk), got);
+            if (rc == Z_STREAM_END) {
+                // A final block ended the sender's stream (RFC 7692
+                // 7.2.3.3 allows it in place of the empty stored block):
+                // the message is whole, the tail we append belongs to no
+                // block, and the next message starts a fresh stream. Bytes
+                // of the message after its final block are corrupt.
+                if ((i == 0 && z.avail_in > 0) || inflateReset(&z) != Z_OK) return broken();
+                return true;
+            }
             if (rc == Z_BUF_ERROR && got == 0) break;  // no progress possible
         } while (z.avail_in > 0 || z.avail_out == 0);
     }

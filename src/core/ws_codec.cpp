@@ -237,6 +237,9 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
         return out;
     }
     bool upgrade = false, connection = false, accept_seen = false, accept_ok = false, extensions = false;
+    // Reported only on ok: a caller that looks at .deflate alone must not
+    // see it set on a response refused for another reason (found by fuzzing).
+    bool deflate = false;
     const std::string expected = websocket_accept(key);
     while (!head.empty()) {
         eol = head.find("\r\n");
@@ -262,7 +265,7 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
             const bool is_deflate = value.size() >= kDeflate.size() && iequals(value.substr(0, kDeflate.size()), kDeflate) &&
                                     (value.size() == kDeflate.size() || value[kDeflate.size()] == ';' ||
                                      value[kDeflate.size()] == ' ');
-            if (deflate_offered && is_deflate) out.deflate = true;
+            if (deflate_offered && is_deflate) deflate = true;
             else extensions = extensions || !value.empty();
         }
     }
@@ -279,9 +282,8 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
         out.error = "server negotiated an extension that was not offered";
     } else {
         out.status = UpgradeStatus::ok;
-        return out;
+        out.deflate = deflate;
     }
-    out.deflate = false;
     return out;
 }
 

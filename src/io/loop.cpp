@@ -159,6 +159,7 @@ int server_run(Server& server) {
     server_stop_redis(server);
     ws_server_destroy(server);
     uv_run(server.loop, UV_RUN_DEFAULT);
+    ws_server_destroy_finish(server);
     server.redis_bus.reset();
     server.hub.reset();
     server.redis_store.reset();

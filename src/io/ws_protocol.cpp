@@ -6,7 +6,6 @@
 #include "core/frame_deflate.hpp"
 
 #include <netinet/in.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -113,12 +112,7 @@ std::optional<std::string> handshake_token(lws* wsi) {
         std::string h(static_cast<size_t>(len) + 1, '\0');
         if (lws_hdr_copy(wsi, h.data(), len + 1, WSI_TOKEN_HTTP_AUTHORIZATION) >= 0) {
             h.resize(static_cast<size_t>(len));
-            if (h.size() >= 6 && strncasecmp(h.c_str(), "Bearer", 6) == 0 &&
-                (h.size() == 6 || h[6] == ' ')) {
-                size_t i = 6;
-                while (i < h.size() && h[i] == ' ') i++;
-                return h.substr(i);
-            }
+            if (std::optional<std::string_view> bearer = bearer_token(h)) return std::string(*bearer);
         }
     } else if (len > 0) {
         return std::string();  // absurdly long: treated as an invalid token

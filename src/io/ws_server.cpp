@@ -221,6 +221,11 @@ void ws_server_begin_drain(Server& server) {
 void ws_server_destroy(Server& server) {
     close_shared_listener(server);
     if (!server.lws) return;
+    lws_context_destroy(server.lws);  // server.lws stays for the second call
+}
+
+void ws_server_destroy_finish(Server& server) {
+    if (!server.lws) return;
     lws_context_destroy(server.lws);
     server.lws = nullptr;
 }

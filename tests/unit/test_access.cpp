@@ -78,3 +78,14 @@ TEST_CASE("the default policy allows any origin and no address is blocked", "[ac
     f.origin = "null";
     CHECK(admit_handshake(policy, LimitsConfig{}, f) == HandshakeRefusal::none);
 }
+
+TEST_CASE("bearer_token reads the token of a Bearer Authorization value", "[access]") {
+    CHECK(bearer_token("Bearer abc.def.ghi") == std::optional<std::string_view>("abc.def.ghi"));
+    CHECK(bearer_token("bEaReR   tok") == std::optional<std::string_view>("tok"));  // scheme in any case
+    CHECK(bearer_token("Bearer") == std::optional<std::string_view>(""));           // offered empty
+    CHECK(bearer_token("Bearer ") == std::optional<std::string_view>(""));
+    CHECK_FALSE(bearer_token("Bearerx tok").has_value());
+    CHECK_FALSE(bearer_token("Basic dXNlcjpwYXNz").has_value());
+    CHECK_FALSE(bearer_token("Bear").has_value());
+    CHECK_FALSE(bearer_token("").has_value());
+}

@@ -2,9 +2,11 @@
 #include "core/outq.hpp"
 
 #include <catch2/catch.hpp>
+#include <zlib.h>
 
 #include <random>
 #include <string>
+#include <vector>
 
 using namespace pushd;
 
@@ -104,6 +106,34 @@ TEST_CASE("deflate_message round-trips and the inflater enforces its limit and r
         MessageInflater inf;
         CHECK_FALSE(inf.inflate(std::string("\xff\xff\xff\xff garbage", 12), 1 << 20, out));
     }
+}
+
+TEST_CASE("the inflater reads messages that end with a BFINAL block", "[deflate]") {
+    // RFC 7692 7.2.3.3: a sender may end a message with a final block
+    // instead of an empty stored one; the receiver starts a fresh stream.
+    auto finished = [](const std::string& msg) {
+        z_stream z{};
+        REQUIRE(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+        std::vector<Bytef> buf(deflateBound(&z, msg.size()) + 16);
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(msg.data()));
+        z.avail_in = static_cast<uInt>(msg.size());
+        z.next_out = buf.data();
+        z.avail_out = static_cast<uInt>(buf.size());
+        REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+        std::string out(reinterpret_cast<const char*>(buf.data()), z.total_out);
+        deflateEnd(&z);
+        return out;
+    };
+    MessageInflater inf;
+    std::string out;
+    REQUIRE(inf.inflate(finished("first message"), 1 << 20, out));
+    CHECK(out == "first message");
+    REQUIRE(inf.inflate(finished("second"), 1 << 20, out));
+    CHECK(out == "second");
+    std::string z;
+    REQUIRE(deflate_message("then a flushed one", z));
+    REQUIRE(inf.inflate(z, 1 << 20, out));
+    CHECK(out == "then a flushed one");
 }
 
 TEST_CASE("the client's offer decides whether our 2^15 window may be used", "[deflate]") {

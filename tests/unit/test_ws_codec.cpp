@@ -235,6 +235,17 @@ TEST_CASE("the upgrade request and the check of the 101", "[ws_codec]") {
         CHECK(check_upgrade_response("HTTP/1.1 101 OK\r\nno colon here\r\n\r\n", key).status ==
               UpgradeStatus::bad);
     }
+    SECTION("deflate is reported only on an accepted 101") {
+        // Found by fuzz_ws_codec: a malformed header line after the
+        // extensions header used to return bad with .deflate still set.
+        std::string ext = good;
+        ext.insert(ext.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        CHECK(check_upgrade_response(ext, key, true).deflate);
+        ext.insert(ext.size() - 2, "no colon here\r\n");
+        UpgradeCheck c = check_upgrade_response(ext, key, true);
+        CHECK(c.status == UpgradeStatus::bad);
+        CHECK_FALSE(c.deflate);
+    }
     SECTION("an endless head is refused once it passes the limit") {
         std::string big = "HTTP/1.1 101 OK\r\nX: " + std::string(kMaxUpgradeResponseBytes, 'x');
         CHECK(check_upgrade_response(big, key).status == UpgradeStatus::bad);
