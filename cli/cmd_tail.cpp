@@ -8,7 +8,9 @@
 //   human:  message <gid> <message_id> from <sender> type <n> id <client id>: "<content>"
 //           notification <notification_id> to <target>: <data>
 //           malformed <stream> entry <id>: <why>
-//   --json: {"stream": "bus"|"notify", "id": <entry id>, <field>: <value>...}
+//   --json: {"stream": "group:<gid>"|"notify", "id": <message_id or notification_id>,
+//            <field>: <value>...} (contract v1.1 section 8; a bus entry without
+//            a group_id or message_id keeps "bus" and its entry id)
 //           every field as the string Redis holds (a field named "stream" or
 //           "id" is written as "field_stream"/"field_id"; of repeated names
 //           the first wins; invalid UTF-8 bytes become U+FFFD).
@@ -62,9 +64,29 @@ std::string utf8_or_replaced(std::string_view s) {
     return out;
 }
 
+// The first value of field `name`, or nullptr.
+const std::string* field_of(const TailEntry& t, std::string_view name) {
+    for (const auto& [k, v] : t.entry.fields) {
+        if (k == name) return &v;
+    }
+    return nullptr;
+}
+
 std::string json_line(const TailEntry& t) {
     pushd::JsonWriter w;
-    w.begin_object().field_str("stream", t.notify ? "notify" : "bus").field_str("id", t.entry.id);
+    // A group message is named as clients see it: its group's history and
+    // its message_id (not the private bus entry).
+    std::string stream = t.notify ? "notify" : "bus";
+    std::string id = t.entry.id;
+    if (!t.notify) {
+        const std::string* gid = field_of(t, "group_id");
+        const std::string* mid = field_of(t, "message_id");
+        if (gid && mid) {
+            stream = "group:" + *gid;
+            id = *mid;
+        }
+    }
+    w.begin_object().field_str("stream", utf8_or_replaced(stream)).field_str("id", utf8_or_replaced(id));
     std::set<std::string> written{"stream", "id"};
     for (const auto& [name, value] : t.entry.fields) {
         std::string key = utf8_or_replaced(name);

@@ -348,7 +348,7 @@ TEST_CASE("pushctl tail prints what is stored after it started, filtered by --gr
     REQUIRE(e.ok());
     std::vector<std::string> lines = tail.lines();
     REQUIRE(lines.size() == 2);
-    CHECK(jfield(lines[0], "stream") == "bus");
+    CHECK(jfield(lines[0], "stream") == "group:g1");  // contract v1.1: as clients name it
     CHECK(jfield(lines[0], "id") == trim(p.output));
     CHECK(jfield(lines[0], "group_id") == "g1");
     CHECK(jfield(lines[0], "message_id") == trim(p.output));
