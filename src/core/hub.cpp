@@ -26,6 +26,9 @@ InType in_type(RequestType t) {
 
 constexpr StreamId kNoId{};
 
+// The inbox gate's one scope per session (group gates are scoped by group id).
+const std::string kInboxScope;
+
 }  // namespace
 
 Hub::Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag,
@@ -545,7 +548,7 @@ void Hub::on_storage_up() {
 void Hub::start_inbox_replay(Session* s, const std::string& since) {
     // One at a time per connection: a second since while one is in flight
     // is ignored (its notifications are covered by the first).
-    const uint64_t ticket = inbox_replays_.open(s->id, std::string());
+    const uint64_t ticket = inbox_replays_.open(s->id, kInboxScope);
     if (ticket == 0) return;
     inbox_waits_[s->id] = InboxWait{since, ticket, false};
     ask_inbox(s);
@@ -584,7 +587,7 @@ void Hub::finish_inbox_replay(uint64_t sid, uint64_t ticket, InboxResult r) {
     }
     const std::optional<StreamId> boundary = replay_boundary(since, last);
     if (boundary && *boundary > s->inbox_upto) s->inbox_upto = *boundary;
-    auto released = inbox_replays_.close(sid, std::string(), ticket, boundary);
+    auto released = inbox_replays_.close(sid, kInboxScope, ticket, boundary);
     if (!released) return;
     for (HeldPush& p : *released) {
         counters_.fanout_deliveries++;
@@ -832,7 +835,6 @@ void Hub::notify_session(Session* s, SharedFrame* frame, const std::string& id, 
                          const std::optional<StreamId>& sid) {
     if (s->closing || !s->authenticated) return;
     if (!inbox_replays_.empty()) {
-        static const std::string kInboxScope;
         if (ReplayGate::Open* gate = inbox_replays_.find(s->id, kInboxScope)) {
             HeldPush p{sid.value_or(kNoId), in_inbox, FrameRef::share(frame), std::string()};
             if (inbox_replays_.hold(gate, std::move(p)) == ReplayGate::Hold::full) drop_slow(s);
