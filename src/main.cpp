@@ -40,18 +40,18 @@ int main(int argc, char** argv) {
     // `pushd --check` run by hand sees the secrets systemd hands the service.
     const pushd::EnvLookup env = pushd::env_with_file(paths.environment);
     pushd::ConfigLoadResult loaded = pushd::load_config_file(config_path, env);
-    if (!loaded.ok) {
-        std::fprintf(stderr, "%spushd: %s\n", pushd::log_journal_prefix(pushd::LogLevel::error), loaded.error.c_str());
+    if (!loaded.ok()) {
+        std::fprintf(stderr, "%spushd: %s\n", pushd::log_journal_prefix(pushd::LogLevel::error), loaded.error().c_str());
         return 2;
     }
-    for (const std::string& w : loaded.warnings)
+    for (const std::string& w : loaded->warnings)
         std::fprintf(stderr, "%spushd: warning: %s\n", pushd::log_journal_prefix(pushd::LogLevel::warn), w.c_str());
     if (print_config) {
-        std::fputs(pushd::config_to_lines(loaded.config).c_str(), stdout);
+        std::fputs(pushd::config_to_lines(loaded->config).c_str(), stdout);
         return 0;
     }
     // TLS files that cannot be used are a configuration error too.
-    if (const pushd::TlsConfig& tls = loaded.config.security.tls; !tls.cert.empty()) {
+    if (const pushd::TlsConfig& tls = loaded->config.security.tls; !tls.cert.empty()) {
         if (std::string err = pushd::tls_files_problem(tls); !err.empty()) {
             std::fprintf(stderr, "%spushd: %s\n", pushd::log_journal_prefix(pushd::LogLevel::error), err.c_str());
             return 2;
@@ -63,10 +63,10 @@ int main(int argc, char** argv) {
     }
 
     pushd::LogLevel level = pushd::LogLevel::info;
-    pushd::log_level_from_name(loaded.config.log.level, &level);
+    pushd::log_level_from_name(loaded->config.log.level, &level);
     pushd::log_set_level(level);
     pushd::LogFormat format = pushd::LogFormat::text;
-    pushd::log_format_from_name(loaded.config.log.format, &format);
+    pushd::log_format_from_name(loaded->config.log.format, &format);
     pushd::log_set_format(format);
 
     uv_loop_t loop;
@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
     int status;
     {
         pushd::Server server;
-        server.config = loaded.config;
+        server.config = loaded->config;
         server.config_path = config_path;
         server.env = env;
         server.loop = &loop;
