@@ -8,12 +8,16 @@
   3. no function body in src/, cli/ or bench/ over 60 lines, unless the
      comment right above it says why with "(long: <why>)".
 
-Usage: check_shape.py [repo root]. Prints each violation as
+Usage: check_shape.py [repo root]: prints each violation as
 path:line: what, and exits 1 when there is any.
+       check_shape.py --self-test: plants one violation of each rule in a
+scratch tree and fails unless all three are reported (so the check itself
+cannot silently pass everything).
 """
 import pathlib
 import re
 import sys
+import tempfile
 
 MAX_CORE_FILE_LINES = 600
 MAX_FUNCTION_LINES = 60
@@ -79,8 +83,8 @@ def long_functions(path, text):
     return found
 
 
-def main():
-    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else '.').resolve()
+def check(root):
+    """Every violation under `root`, one line each."""
     problems = []
     for path in sorted((root / 'src' / 'core').glob('*.[ch]pp')):
         text = path.read_text()
@@ -97,6 +101,32 @@ def main():
             for first, name, size in long_functions(path, path.read_text()):
                 problems.append(f'{rel}:{first}: {name}: {size} lines, over {MAX_FUNCTION_LINES} '
                                 f'(split it, or say why above it with "(long: ...)")')
+    return problems
+
+
+def self_test():
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(tmp)
+        (root / 'src' / 'core').mkdir(parents=True)
+        (root / 'cli').mkdir()
+        (root / 'src' / 'core' / 'a.hpp').write_text('#include <uv.h>\n' + '// line\n' * 700)
+        body = ''.join(f'    x += {i};\n' for i in range(70))
+        (root / 'cli' / 'b.cpp').write_text('int f(int x) {\n' + body + '    return x;\n}\n'
+                                            '// (long: a table)\nint g(int x) {\n' + body + '    return x;\n}\n')
+        problems = check(root)
+    expected = ['core includes an I/O library header', 'over 600 for a core module', 'f: 71 lines']
+    missing = [e for e in expected if not any(e in p for p in problems)]
+    if missing or len(problems) != 3:
+        print('check_shape self-test failed: missing', missing, 'got', problems)
+        return 1
+    print('check_shape self-test: the three planted violations were found, the marked function was not')
+    return 0
+
+
+def main():
+    if sys.argv[1:] == ['--self-test']:
+        return self_test()
+    problems = check(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else '.').resolve())
     for p in problems:
         print(p)
     print(f'check_shape: {len(problems)} problem(s)')
