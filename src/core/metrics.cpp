@@ -29,12 +29,15 @@ MetricFamily single(const char* name, const char* help, MetricType type, double 
 }
 
 // Counter rows: name, help, field. Shared by /metrics and /stats.
-struct CounterRow {
+template <class Counters>
+struct Row {
     const char* metric;
     const char* stats_key;
     const char* help;
-    uint64_t ServerCounters::*field;
+    uint64_t Counters::*field;
 };
+using CounterRow = Row<ServerCounters>;
+using ProtocolRow = Row<ProtocolCounters>;
 
 constexpr CounterRow kCounterRows[] = {
     {"pushd_ws_connections_opened_total", "connections_opened", "WebSocket connections accepted",
@@ -67,13 +70,6 @@ constexpr const char* kOutNames[kOutTypes] = {"pong",  "auth_success", "auth_fai
 // Labels of AuthError slots 1..8 (slot 0 is "none"), as auth_error_label gives them.
 constexpr const char* kAuthFailNames[kAuthErrorSlots] = {
     nullptr, "missing", "malformed", "alg", "signature", "expired", "nbf", "no_exp", "no_user"};
-
-struct ProtocolRow {
-    const char* metric;
-    const char* stats_key;
-    const char* help;
-    uint64_t ProtocolCounters::*field;
-};
 
 constexpr ProtocolRow kProtocolRows[] = {
     {"pushd_auth_success_total", "auth_ok", "successful authentications", &ProtocolCounters::auth_ok},
