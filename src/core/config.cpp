@@ -43,6 +43,11 @@ const KeySpec kKeys[] = {
     {"Redis.Pass",                  PUSHD_FIELD(redis.pass),                 0,    0,           kRestart, kSecret},
     {"Redis.DB",                    PUSHD_FIELD(redis.db),                   0,    65535,       kRestart, kPlain},
     {"Redis.KeyPrefix",             PUSHD_FIELD(redis.key_prefix),           0,    0,           kRestart, kPlain},
+    {"Redis.Mode",                  PUSHD_FIELD(redis.mode),                 0,    0,           kRestart, kPlain},   // single|sentinel|cluster
+    {"Redis.Sentinels",             PUSHD_FIELD(redis.sentinels),            0,    0,           kRestart, kPlain},   // host:port list
+    {"Redis.MasterName",            PUSHD_FIELD(redis.master_name),          0,    0,           kRestart, kPlain},
+    {"Redis.Nodes",                 PUSHD_FIELD(redis.nodes),                0,    0,           kRestart, kPlain},   // host:port list
+    {"Redis.WaitReplicas",          PUSHD_FIELD(redis.wait_replicas),        0,    16,          kRestart, kPlain},
     {"Auth.AccessSecret",           PUSHD_FIELD(auth.access_secret),         0,    0,           kRestart, kSecret},  // required
     {"Auth.AccessExpire",           PUSHD_FIELD(auth.access_expire),         1,    31536000,    kRestart, kPlain},   // seconds (1 year)
     {"Auth.UserClaim",              PUSHD_FIELD(auth.user_claim),            0,    0,           kRestart, kPlain},
@@ -216,11 +221,38 @@ Status validate_listener(LoadState& st) {
     return {};
 }
 
+// Redis.Mode and the addresses it needs: Sentinels and MasterName for
+// sentinel. Cluster and WaitReplicas are refused until they are served
+// (contract v1.1 section 7), rather than silently running without them.
+Status validate_redis_mode(LoadState& st) {
+    const RedisConfig& r = st.config.redis;
+    if (r.mode != "single" && r.mode != "sentinel" && r.mode != "cluster")
+        return Status::fail(error_at(st, key_index("Redis.Mode"),
+                                     "expected single, sentinel or cluster, got " + quote_for_message(r.mode)));
+    if (r.mode == "cluster")
+        return Status::fail(error_at(st, key_index("Redis.Mode"), "cluster is not supported by this version yet"));
+    if (r.wait_replicas > 0)
+        return Status::fail(
+            error_at(st, key_index("Redis.WaitReplicas"), "waiting for replicas is not supported by this version yet"));
+    if (r.mode != "sentinel") return {};
+    const size_t sentinels = key_index("Redis.Sentinels");
+    if (r.sentinels.empty()) return Status::fail(error_at(st, sentinels, "required with Redis.Mode: sentinel"));
+    for (size_t n = 0; n < r.sentinels.size(); ++n) {
+        if (!parse_host_port(r.sentinels[n]))
+            return Status::fail(where_of_item(st, sentinels, n) + ": Redis.Sentinels: item " + std::to_string(n + 1) +
+                                " " + quote_for_message(r.sentinels[n]) + " is not host:port");
+    }
+    if (r.master_name.empty())
+        return Status::fail(error_at(st, key_index("Redis.MasterName"), "required with Redis.Mode: sentinel"));
+    return {};
+}
+
 // Redis.Host, the secret (a weak one is a warning) and the user claim.
 Status validate_redis_auth(LoadState& st) {
     const Config& c = st.config;
 
-    if (!parse_host_port(c.redis.host)) {
+    if (Status err = validate_redis_mode(st); !err.ok()) return err;
+    if (c.redis.mode == "single" && !parse_host_port(c.redis.host)) {
         return Status::fail(error_at(st, key_index("Redis.Host"),
                         "expected host:port or [ipv6]:port with port 1..65535, got " +
                             quote_for_message(c.redis.host)));

@@ -17,10 +17,15 @@
 namespace pushd {
 
 struct RedisConfig {
-    std::string host = "127.0.0.1:6379";  // "host:port"
+    std::string host = "127.0.0.1:6379";  // "host:port" (mode single)
     std::string pass;
     int64_t db = 0;
     std::string key_prefix = "pushd:";
+    std::string mode = "single";           // single | sentinel | cluster
+    std::vector<std::string> sentinels;    // mode sentinel: "host:port" of each sentinel
+    std::string master_name;               // mode sentinel: the master's name at the sentinels
+    std::vector<std::string> nodes;        // mode cluster: seed "host:port" list
+    int64_t wait_replicas = 0;             // WAIT for this many replicas before an ack
 };
 
 struct AuthConfig {

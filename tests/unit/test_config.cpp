@@ -124,6 +124,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         {"Port", {1, 65535}},
         {"ShutdownTimeout", {1, 3600}},
         {"Redis.DB", {0, 65535}},
+        {"Redis.WaitReplicas", {0, 16}},
         {"Auth.AccessExpire", {1, 31536000}},
         {"Auth.AuthTimeout", {1, 3600}},
         {"Groups.HistorySize", {1, 10000000}},
@@ -164,7 +165,8 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
     CHECK(bounds.empty());
     std::vector<std::string> expected = {
         "Name", "Host", "Port", "Path", "ShutdownTimeout", "ReusePort", "Redis.Host", "Redis.Pass", "Redis.DB",
-        "Redis.KeyPrefix", "Auth.AccessSecret", "Auth.AccessExpire", "Auth.UserClaim",
+        "Redis.KeyPrefix", "Redis.Mode", "Redis.Sentinels", "Redis.MasterName", "Redis.Nodes",
+        "Redis.WaitReplicas", "Auth.AccessSecret", "Auth.AccessExpire", "Auth.UserClaim",
         "Auth.AuthTimeout", "Groups.RequireMembership", "Groups.AutoJoin", "Groups.HistorySize",
         "Groups.DedupWindow", "Limits.MaxMessageBytes", "Limits.MaxConnections",
         "Limits.MaxConnectionsPerIp", "Limits.MaxSessionsPerUser", "Limits.MessagesPerSecond",
@@ -192,10 +194,12 @@ TEST_CASE("every int key enforces its bounds, from the environment too", "[confi
         }
         for (int64_t good : {spec.min, spec.max}) {
             ConfigLoadResult r = load("", {{var, std::to_string(good)}});
-            // The heartbeat pair may trip its cross-field rule; never the bounds.
+            // The heartbeat pair may trip its cross-field rule, and
+            // WaitReplicas above 0 is not served yet; never the bounds.
             if (!r.ok()) {
                 CHECK(r.error().find("out of range") == std::string::npos);
-                CHECK(r.error().find("Heartbeat.") != std::string::npos);
+                CHECK((r.error().find("Heartbeat.") != std::string::npos ||
+                       r.error().find("Redis.WaitReplicas: waiting for replicas is not supported") != std::string::npos));
             } else {
                 CHECK(spec.int_ref(r->config) == good);
             }
@@ -685,4 +689,19 @@ TEST_CASE("config_to_lines masks secrets", "[config]") {
     CHECK(text.find("super-secret") == std::string::npos);
     CHECK(text.find("redis-password") == std::string::npos);
     CHECK(text.find("Security.IpBlacklist=10.0.0.0/8,::1\n") != std::string::npos);
+}
+
+TEST_CASE("Redis.Mode: sentinel needs sentinels and a master name; cluster is refused for now", "[config]") {
+    CHECK(error_of("Redis: {Mode: primary}") == "t.yaml:1:15: Redis.Mode: expected single, sentinel or cluster, got 'primary'");
+    CHECK(error_of("Redis: {Mode: sentinel, MasterName: m}") ==
+          "t.yaml: Redis.Sentinels: required with Redis.Mode: sentinel");
+    CHECK(error_of("Redis: {Mode: sentinel, Sentinels: [\"10.0.0.1:26379\"]}") ==
+          "t.yaml: Redis.MasterName: required with Redis.Mode: sentinel");
+    CHECK(error_of("Redis: {Mode: sentinel, MasterName: m, Sentinels: [\"a:1\", nohost]}") ==
+          "t.yaml:1:59: Redis.Sentinels: item 2 'nohost' is not host:port");
+    CHECK(error_of("Redis: {Mode: cluster, Nodes: [\"a:1\"]}").find("cluster is not supported") != std::string::npos);
+    Config c = load_ok("Redis: {Mode: sentinel, MasterName: mymaster, Sentinels: [\"127.0.0.1:26379\", \"b:2\"]}");
+    CHECK(c.redis.mode == "sentinel");
+    CHECK(c.redis.master_name == "mymaster");
+    CHECK(c.redis.sentinels == std::vector<std::string>{"127.0.0.1:26379", "b:2"});
 }
