@@ -120,7 +120,7 @@ constexpr ProtocolRow kProtocolRows[] = {
      &ProtocolCounters::rate_limit_closes},
 };
 
-constexpr const char* kRedisLinkNames[kRedisLinks] = {"commands", "bus"};
+constexpr const char* kRedisLinkNames[kRedisLinks] = {"commands", "bus", "sentinel"};
 constexpr const char* kRedisResultNames[kRedisResults] = {"ok", "error", "failed"};
 
 void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const RedisCounters& r) {
@@ -132,6 +132,7 @@ void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const R
     MetricFamily losses{"pushd_redis_link_losses_total", "established Redis links that went down, by link",
                         MetricType::counter, {}};
     for (size_t l = 0; l < kRedisLinks; l++) {
+        if (!g.redis_used[l]) continue;
         const std::string link = std::string("link=\"") + kRedisLinkNames[l] + "\"";
         up.samples.push_back({link, g.redis_up[l] ? 1.0 : 0.0});
         for (size_t k = 0; k < kRedisResults; k++) {
@@ -145,6 +146,8 @@ void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const R
     f.push_back(std::move(cmds));
     f.push_back(std::move(connects));
     f.push_back(std::move(losses));
+    f.push_back(single("pushd_redis_failovers_total", "sentinel mode: changes of the master in use",
+                       MetricType::counter, static_cast<double>(r.failovers)));
     f.push_back(MetricFamily{"pushd_redis_stream_entries_total", "entries read from Redis streams, by stream",
                              MetricType::counter,
                              {MetricSample{"stream=\"bus\"", static_cast<double>(r.bus_entries)},
@@ -325,8 +328,12 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
     }
     cJSON_AddNumberToObject(o, "queued_bytes", static_cast<double>(gauges.queued_bytes));
     bool redis_up = true;
-    for (bool up : gauges.redis_up) redis_up = redis_up && up;
+    for (size_t l = 0; l < kRedisLinks; l++) redis_up = redis_up && (gauges.redis_up[l] || !gauges.redis_used[l]);
     cJSON_AddNumberToObject(o, "redis_up", redis_up ? 1 : 0);
+    if (gauges.redis_used[static_cast<size_t>(RedisLinkId::sentinel)]) {
+        cJSON_AddStringToObject(o, "redis_master", gauges.redis_master.c_str());
+        cJSON_AddNumberToObject(o, "redis_failovers", static_cast<double>(counters.redis.failovers));
+    }
     cJSON_AddNumberToObject(o, "bus_entries", static_cast<double>(counters.redis.bus_entries));
     cJSON_AddNumberToObject(o, "notify_entries", static_cast<double>(counters.redis.notify_entries));
     char* text = cJSON_PrintUnformatted(o);

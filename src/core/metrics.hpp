@@ -25,7 +25,8 @@ struct ProcessStats {
 // command ended: answered, answered with an error, or not answered (failed
 // fast while the link was down or too busy, lost with the connection, or
 // timed out).
-enum class RedisLinkId : uint8_t { commands, bus, count };
+// sentinel: Redis.Mode sentinel only (the link that asks the sentinels).
+enum class RedisLinkId : uint8_t { commands, bus, sentinel, count };
 enum class RedisResult : uint8_t { ok, error, failed, count };
 inline constexpr size_t kRedisLinks = static_cast<size_t>(RedisLinkId::count);
 inline constexpr size_t kRedisResults = static_cast<size_t>(RedisResult::count);
@@ -36,6 +37,7 @@ struct RedisCounters {
     uint64_t commands[kRedisLinks][kRedisResults] = {};
     uint64_t connects[kRedisLinks] = {};       // links established (AUTH/SELECT done)
     uint64_t link_losses[kRedisLinks] = {};    // established links that went down
+    uint64_t failovers = 0;                    // sentinel mode: the master's address changed
     uint64_t bus_entries = 0;                  // group messages read from the bus stream
     uint64_t notify_entries = 0;               // entries read from the notify stream
     uint64_t malformed_entries = 0;            // bus/notify entries skipped as malformed
@@ -105,6 +107,9 @@ struct ServerGauges {
     bool draining = false;        // shutting down
     uint64_t queued_bytes = 0;    // output queued in pushd, not yet written to sockets
     bool redis_up[kRedisLinks] = {};  // each Redis link established
+    // The links this instance uses (the sentinel link only in sentinel mode).
+    bool redis_used[kRedisLinks] = {true, true, false};
+    std::string redis_master;     // sentinel mode: the master in use ("host:port"), "" while unknown
     double bus_lag_ms = 0;        // now minus the time of the newest bus/notify entry read
     uint64_t inbox_queue = 0;     // inbox writes waiting for Redis
 };

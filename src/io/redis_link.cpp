@@ -113,7 +113,24 @@ RedisLink::RedisLink(uv_loop_t* loop, RedisLinkOptions options, RedisCounters* c
 
 RedisLink::~RedisLink() = default;
 
-const char* RedisLink::name() const { return options_.id == RedisLinkId::commands ? "commands" : "bus"; }
+const char* RedisLink::name() const {
+    switch (options_.id) {
+    case RedisLinkId::commands: return "commands";
+    case RedisLinkId::bus: return "bus";
+    default: return "sentinel";
+    }
+}
+
+void RedisLink::retarget() {
+    if (stopped_ || !options_.resolve) return;
+    std::string host;
+    int port = 0;
+    if (!options_.resolve(&host, &port)) return;
+    if (ac_ && host == options_.host && port == options_.port) return;
+    if (ac_) lose("the master moved to " + host + ":" + std::to_string(port), true);
+    failures_ = 0;
+    if (timers_open_) uv_timer_start(&retry_timer_, on_retry_timer, 0, 0);
+}
 
 void RedisLink::start() {
     if (!stopped_) return;
@@ -144,6 +161,11 @@ void RedisLink::stop() {
 
 void RedisLink::connect() {
     if (stopped_ || ac_) return;
+    if (options_.resolve && !options_.resolve(&options_.host, &options_.port)) {
+        set_down_reason("no master known yet (asking the sentinels)");
+        schedule_retry();
+        return;
+    }
     redisAsyncContext* ac = redisAsyncConnect(options_.host.c_str(), options_.port);
     if (!ac || ac->err) {
         set_down_reason(ac ? ac->errstr : "out of memory");
@@ -177,6 +199,15 @@ void RedisLink::handshake() {
     std::string db = std::to_string(options_.db);
     if (!options_.pass.empty()) send({"AUTH", options_.pass}, check, options_.connect_timeout_ms);
     if (options_.db != 0) send({"SELECT", db}, check, options_.connect_timeout_ms);
+    if (options_.require_master) {
+        send({"ROLE"},
+             [this, gen](const redisReply* r, std::string_view) {
+                 if (gen != generation_ || !r) return;
+                 const std::string_view role = redis_role(r);
+                 if (role != "master") lose("not a master (ROLE answered " + std::string(role) + ")", true);
+             },
+             options_.connect_timeout_ms);
+    }
     send({"PING"},
          [this, gen](const redisReply* r, std::string_view) {
              if (gen != generation_ || !r) return;
@@ -366,6 +397,26 @@ std::string_view redis_reply_text(const redisReply* r) {
 }
 
 bool redis_reply_is_error(const redisReply* r) { return r && r->type == REDIS_REPLY_ERROR; }
+
+std::string_view redis_role(const redisReply* r) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return redis_reply_text(r);
+    return redis_reply_text(r->element[0]);
+}
+
+bool redis_read_address(const redisReply* r, std::string* host, int* port) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) return false;
+    const std::string_view h = redis_reply_text(r->element[0]);
+    const std::string_view p = redis_reply_text(r->element[1]);
+    int v = 0;
+    for (char c : p) {
+        if (c < '0' || c > '9' || v > 65535) return false;
+        v = v * 10 + (c - '0');
+    }
+    if (h.empty() || p.empty() || v < 1 || v > 65535) return false;
+    *host = std::string(h);
+    *port = v;
+    return true;
+}
 
 bool redis_read_entries(const redisReply* r, std::vector<RedisEntry>& out) {
     if (!r || r->type != REDIS_REPLY_ARRAY) return false;

@@ -50,6 +50,13 @@ struct RedisLinkOptions {
     size_t max_in_flight = 100000;             // commands sent and not answered
     uint64_t backoff_min_ms = 100;             // first retry delay, doubled per failure
     uint64_t backoff_max_ms = 5000;            // ... up to this
+    // Where to connect, asked before each attempt instead of host/port
+    // (sentinel mode: the master the sentinels name). False: no address
+    // known yet; the attempt waits for the next retry.
+    std::function<bool(std::string* host, int* port)> resolve;
+    // The handshake checks ROLE: a server that is not a master (a demoted
+    // one after a failover) is refused and the link retries.
+    bool require_master = false;
 };
 
 // One stream entry as XRANGE/XREAD return it.
@@ -82,13 +89,17 @@ public:
     // link's callbacks.
     void stop();
 
+    // The address changed (resolve() answers another one): drops the
+    // connection if it is to another address and connects again at once.
+    void retarget();
+
     // True while established (handshake answered).
     bool up() const { return up_; }
     // Why the link is down ("connecting", "Connection refused", ...); "" while up.
     const std::string& reason() const { return reason_; }
     // Commands sent and not yet answered.
     size_t in_flight() const { return in_flight_; }
-    // "commands" or "bus".
+    // "commands", "bus" or "sentinel".
     const char* name() const;
 
     // Sends one command (each argument a binary-safe string). `timeout_ms`
@@ -155,5 +166,13 @@ std::string_view redis_reply_text(const redisReply* reply);
 
 /* True for an error reply. */
 bool redis_reply_is_error(const redisReply* reply);
+
+/* The role a ROLE reply names ("master", "slave", "sentinel"), or the
+ * error's text. */
+std::string_view redis_role(const redisReply* reply);
+
+/* Reads a [host, port] reply (SENTINEL get-master-addr-by-name); false
+ * when it has another shape (nil: the sentinel knows no such master). */
+bool redis_read_address(const redisReply* reply, std::string* host, int* port);
 
 }  // namespace pushd

@@ -65,6 +65,22 @@ void publish_instance(Server& server) {
 
 }  // namespace
 
+// Redis.Mode sentinel: the data links connect to the master the sentinels
+// name, check ROLE, and follow a failover (retarget); a link that drops
+// makes the sentinel be asked at once.
+static void server_init_sentinel(Server& server, RedisLinkOptions& commands, RedisLinkOptions& bus) {
+    server.redis_sentinel = std::make_unique<RedisSentinel>(server.loop, server.config.redis.sentinels,
+                                                            server.config.redis.master_name, &server.counters.redis);
+    for (RedisLinkOptions* o : {&commands, &bus}) {
+        o->resolve = [&server](std::string* host, int* port) { return server.redis_sentinel->master(host, port); };
+        o->require_master = true;
+    }
+    server.redis_sentinel->on_master_changed = [&server] {
+        server.redis_commands->retarget();
+        server.redis_bus_link->retarget();
+    };
+}
+
 void server_init_logic(Server& server) {
     TransportOps transport;
     transport.wake = [&server](Session* s) { ws_wake(server, s); };
@@ -93,6 +109,7 @@ void server_init_logic(Server& server) {
     RedisLinkOptions bus = base;
     bus.id = RedisLinkId::bus;
     bus.max_in_flight = 16;
+    if (cfg.redis.mode == "sentinel") server_init_sentinel(server, commands, bus);
     server.redis_commands = std::make_unique<RedisLink>(server.loop, commands, &server.counters.redis);
     server.redis_bus_link = std::make_unique<RedisLink>(server.loop, bus, &server.counters.redis);
     server.redis_store = std::make_unique<RedisStore>(&server.config, server.redis_commands.get());
@@ -118,6 +135,9 @@ void server_init_logic(Server& server) {
         server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
     };
     server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
+    if (server.redis_sentinel) {
+        server.redis_commands->on_down = [&server] { server.redis_sentinel->ask_now(); };
+    }
     uv_check_init(server.loop, &server.bus_check);
     uv_idle_init(server.loop, &server.bus_idle);
     server.bus_check.data = &server;
@@ -156,6 +176,7 @@ void server_init_logic(Server& server) {
 }
 
 void server_start_redis(Server& server) {
+    if (server.redis_sentinel) server.redis_sentinel->start();
     server.redis_commands->start();
     server.redis_bus_link->start();
 }
@@ -178,6 +199,7 @@ void server_stop_redis(Server& server) {
     }
     if (server.redis_bus_link) server.redis_bus_link->stop();
     if (server.redis_commands) server.redis_commands->stop();
+    if (server.redis_sentinel) server.redis_sentinel->stop();
 }
 
 std::string server_redis_problem(const Server& server) {
@@ -222,6 +244,12 @@ ServerGauges server_gauges(const Server& server) {
     g.draining = server.draining;
     if (server.redis_commands) g.redis_up[static_cast<size_t>(RedisLinkId::commands)] = server.redis_commands->up();
     if (server.redis_bus_link) g.redis_up[static_cast<size_t>(RedisLinkId::bus)] = server.redis_bus_link->up();
+    if (server.redis_sentinel) {
+        const size_t sentinel = static_cast<size_t>(RedisLinkId::sentinel);
+        g.redis_used[sentinel] = true;
+        g.redis_up[sentinel] = server.redis_sentinel->up();
+        g.redis_master = server.redis_sentinel->master_text();
+    }
     if (server.redis_bus) {
         g.bus_lag_ms = server.redis_bus->lag_ms();
         g.inbox_queue = server.redis_bus->inbox_queue();

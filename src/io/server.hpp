@@ -10,6 +10,7 @@
 #include "core/metrics.hpp"
 #include "io/redis_bus.hpp"
 #include "io/redis_link.hpp"
+#include "io/redis_sentinel.hpp"
 #include "io/redis_store.hpp"
 #include "io/send_batch.hpp"
 
@@ -92,6 +93,8 @@ struct Server {
     std::unique_ptr<RedisLink> redis_bus_link;
     std::unique_ptr<RedisStore> redis_store;
     std::unique_ptr<RedisBus> redis_bus;
+    // Redis.Mode sentinel: who the master is (nullptr in single mode).
+    std::unique_ptr<RedisSentinel> redis_sentinel;
     std::string instance_key;           // this instance's cluster-view key
     uint64_t instance_published_ms = 0; // uv_now of the last publish (0: never)
     std::unique_ptr<Hub> hub;
