@@ -25,7 +25,7 @@ DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc
 
-.PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos \
+.PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak \
         install clean deb deb-deps test-deb
 
 all: build
@@ -107,6 +107,13 @@ CHAOS_DURATION ?= 120
 CHAOS_SEED     ?= $(shell date +%s)
 chaos: build
 	tests/faults/run.sh $(BUILD) $(CHAOS_RUNS) $(CHAOS_DURATION) $(CHAOS_SEED)
+
+# Connection churn for SOAK_DURATION seconds, then a check that pushd's
+# memory, descriptors, queues and frame pool return to their baseline
+# (tests/soak/README.md; `make test` runs 60 s of it).
+SOAK_DURATION ?= 600
+soak: build
+	tests/soak/run.sh $(BUILD) $(SOAK_DURATION)
 
 # The benchmark builds its own Release binaries (build-bench/); BENCH_ARGS
 # passes options, e.g. make bench BENCH_ARGS=--quick (see bench/README.md).
