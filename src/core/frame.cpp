@@ -1,5 +1,6 @@
 #include "core/frame.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -9,6 +10,15 @@ namespace {
 
 constexpr size_t kMaxHeader = 10;
 
+// Process-wide (instances may run on several threads): relaxed counts, read
+// only for /metrics.
+std::atomic<uint64_t> g_frames_live{0};
+std::atomic<uint64_t> g_frame_bytes_live{0};
+
+size_t frame_alloc_size(size_t headroom, size_t payload_len) {
+    return sizeof(SharedFrame) + headroom + kMaxHeader + payload_len;
+}
+
 uint8_t* frame_area(SharedFrame* f) { return reinterpret_cast<uint8_t*>(f + 1); }
 const uint8_t* frame_area(const SharedFrame* f) { return reinterpret_cast<const uint8_t*>(f + 1); }
 
@@ -16,8 +26,11 @@ const uint8_t* frame_area(const SharedFrame* f) { return reinterpret_cast<const 
 // RSV bits, opcode), holding `payload`, with `headroom` spare bytes before.
 SharedFrame* frame_create(uint8_t first_byte, std::string_view payload, size_t headroom) {
     if (payload.size() > UINT32_MAX - kMaxHeader - headroom) return nullptr;
-    void* mem = std::malloc(sizeof(SharedFrame) + headroom + kMaxHeader + payload.size());
+    const size_t size = frame_alloc_size(headroom, payload.size());
+    void* mem = std::malloc(size);
     if (!mem) return nullptr;
+    g_frames_live.fetch_add(1, std::memory_order_relaxed);
+    g_frame_bytes_live.fetch_add(size, std::memory_order_relaxed);
     auto* f = static_cast<SharedFrame*>(mem);
     f->refs = 1;
     f->payload_len = static_cast<uint32_t>(payload.size());
@@ -59,7 +72,13 @@ SharedFrame* frame_create_ping(std::string_view payload, size_t headroom) {
 void frame_unref(SharedFrame* f) {
     if (--f->refs != 0) return;
     if (f->deflated && f->deflated != f) frame_unref(f->deflated);
+    g_frames_live.fetch_sub(1, std::memory_order_relaxed);
+    g_frame_bytes_live.fetch_sub(frame_alloc_size(f->headroom, f->payload_len), std::memory_order_relaxed);
     std::free(f);
+}
+
+FramePoolLevel frame_pool_level() {
+    return {g_frames_live.load(std::memory_order_relaxed), g_frame_bytes_live.load(std::memory_order_relaxed)};
 }
 
 const uint8_t* frame_wire(const SharedFrame* f) {

@@ -43,6 +43,15 @@ inline void frame_ref(SharedFrame* f) { f->refs++; }
 // Drops a reference; frees the frame when it was the last.
 void frame_unref(SharedFrame* f);
 
+// The frames of this process allocated and not yet freed, and their
+// allocated bytes: the frame pool that /metrics reports, so that a lost
+// reference shows as a level that does not come back down (tests/soak).
+struct FramePoolLevel {
+    uint64_t frames = 0;
+    uint64_t bytes = 0;
+};
+FramePoolLevel frame_pool_level();
+
 // One owned reference to a SharedFrame, dropped when the holder goes:
 // frames waiting outside an OutQueue (held behind a replay or an ack) are
 // owned through it, so no path can forget an unref. Move-only.

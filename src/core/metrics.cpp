@@ -291,6 +291,10 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
                        MetricType::gauge, static_cast<double>(gauges.groups)));
     f.push_back(single("pushd_queued_bytes", "output queued in pushd, not yet written to sockets",
                        MetricType::gauge, static_cast<double>(gauges.queued_bytes)));
+    f.push_back(single("pushd_frames_live", "shared frames allocated and not yet freed (queued, held or cached)",
+                       MetricType::gauge, static_cast<double>(gauges.frames_live)));
+    f.push_back(single("pushd_frame_bytes_live", "bytes allocated for those frames",
+                       MetricType::gauge, static_cast<double>(gauges.frame_bytes_live)));
     for (const CounterRow& row : kCounterRows) {
         f.push_back(single(row.metric, row.help, MetricType::counter,
                            static_cast<double>(counters.*row.field)));
@@ -327,6 +331,8 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
         cJSON_AddNumberToObject(o, row.stats_key, static_cast<double>(protocol.*row.field));
     }
     cJSON_AddNumberToObject(o, "queued_bytes", static_cast<double>(gauges.queued_bytes));
+    cJSON_AddNumberToObject(o, "frames_live", static_cast<double>(gauges.frames_live));
+    cJSON_AddNumberToObject(o, "frame_bytes_live", static_cast<double>(gauges.frame_bytes_live));
     bool redis_up = true;
     for (size_t l = 0; l < kRedisLinks; l++) redis_up = redis_up && (gauges.redis_up[l] || !gauges.redis_used[l]);
     cJSON_AddNumberToObject(o, "redis_up", redis_up ? 1 : 0);

@@ -2,6 +2,7 @@
 #include "io/ws_protocol.hpp"
 
 #include "core/json_writer.hpp"
+#include "core/outq.hpp"
 #include "io/log.hpp"
 
 #include <libwebsockets.h>
@@ -240,6 +241,9 @@ ServerGauges server_gauges(const Server& server) {
     g.online_users = server.hub->user_count();
     g.groups = server.hub->group_count();
     g.queued_bytes = server.hub->queued_bytes();
+    const FramePoolLevel frames = frame_pool_level();
+    g.frames_live = frames.frames;
+    g.frame_bytes_live = frames.bytes;
     g.uptime_seconds = static_cast<double>(uv_now(server.loop) - server.start_ms) / 1000.0;
     g.draining = server.draining;
     if (server.redis_commands) g.redis_up[static_cast<size_t>(RedisLinkId::commands)] = server.redis_commands->up();

@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 
 import { PushdClient } from '../../clients/js/pushd-client.js';
-import { Pushd, startProxy, startRedis, token, waitUntil } from '../js/harness.mjs';
+import { Pushd, parseArgs, runClock, sleep, startProxy, startRedis, token, waitUntil } from '../js/harness.mjs';
 import { FAULTS, REQUIRED_FAULTS, makeRng } from './faults.mjs';
 
 const require = createRequire(new URL('../js/package.json', import.meta.url));
@@ -41,16 +41,7 @@ const GROUPS = ['g0', 'g1', 'g2', 'g3'];
 const QUIESCE_MS = 90000;
 const PREFIX = 'pushd:';
 
-function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return out;
-}
-
-const t0 = Date.now();
-const now = () => Date.now() - t0;
-const log = (...a) => console.log(`[${(now() / 1000).toFixed(1).padStart(6)}s]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { t0, now, log } = runClock();
 
 // ---- the system under test ------------------------------------------------
 

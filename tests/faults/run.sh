@@ -19,13 +19,7 @@ for tool in node npm redis-server redis-cli; do
     command -v "$tool" >/dev/null || { echo "faults: $tool not found (make deps installs it)" >&2; exit 1; }
 done
 # The JavaScript client's test dependencies (the ws package) live in tests/js.
-js="$here/../js"
-stamp="$js/node_modules/.pushd-lock.sha256"
-want=$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    (cd "$js" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-    echo "$want" > "$stamp"
-fi
+"$here/../js/npm-deps.sh"
 
 i=0
 while [ "$i" -lt "$runs" ]; do

@@ -50,6 +50,24 @@ export async function waitUntil(cond, timeoutMs, what = 'condition') {
   }
 }
 
+/** Resolves after `ms` (pacing a rate; waiting for a condition is waitUntil's job). */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `--name value` pairs of a command line as an object. */
+export function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, '')] = argv[i + 1];
+  return out;
+}
+
+/** A run's clock: `now()` in ms since `t0`, `log(...)` prefixed with it in seconds. */
+export function runClock() {
+  const t0 = Date.now();
+  const now = () => Date.now() - t0;
+  const log = (...a) => console.log(`[${(now() / 1000).toFixed(1).padStart(6)}s]`, ...a);
+  return { t0, now, log };
+}
+
 /** An HS256 JWT for `user` signed with SECRET, valid `ttl` seconds. */
 export function token(user, ttl = 3600) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');

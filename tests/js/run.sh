@@ -17,12 +17,7 @@ for tool in node npm redis-server redis-cli; do
 done
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "js tests: ${CHROMIUM:-/usr/bin/chromium} not found (make deps installs it)" >&2; exit 1; }
 
-stamp=node_modules/.pushd-lock.sha256
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    npm ci --no-audit --no-fund
-    echo "$want" > "$stamp"
-fi
+./npm-deps.sh
 
 # One file at a time: they start their own processes, and the machine is small.
 status=0

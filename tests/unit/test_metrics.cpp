@@ -16,6 +16,8 @@ TEST_CASE("server metric families render as valid exposition text", "[metrics]")
     g.connections = 3;
     g.online_users = 2;
     g.uptime_seconds = 12.5;
+    g.frames_live = 5;
+    g.frame_bytes_live = 640;
     ServerCounters c;
     c.ws_connections_opened = 7;
     ProtocolCounters pc;
@@ -27,6 +29,8 @@ TEST_CASE("server metric families render as valid exposition text", "[metrics]")
     CHECK(pushd_test::prometheus_lint(text) == "");
     CHECK(text.find("# TYPE pushd_connections gauge\npushd_connections 3\n") != std::string::npos);
     CHECK(text.find("pushd_online_users 2\n") != std::string::npos);
+    CHECK(text.find("pushd_frames_live 5\n") != std::string::npos);
+    CHECK(text.find("pushd_frame_bytes_live 640\n") != std::string::npos);
     CHECK(text.find("pushd_ws_connections_opened_total 7\n") != std::string::npos);
     CHECK(text.find("process_cpu_seconds_total 1.25\n") != std::string::npos);
     CHECK(text.find("pushd_messages_in_total{type=\"send_message\"} 4\n") != std::string::npos);
@@ -70,6 +74,7 @@ TEST_CASE("/stats JSON carries online_users first and the counters", "[metrics]"
     g.online_users = 0;
     g.connections = 4;
     g.uptime_seconds = 9.9;
+    g.frames_live = 3;
     ServerCounters c;
     c.http_requests = 5;
     ProtocolCounters pc;
@@ -82,6 +87,7 @@ TEST_CASE("/stats JSON carries online_users first and the counters", "[metrics]"
     CHECK(json.find("\"uptime_s\":9") != std::string::npos);
     CHECK(json.find("\"http_requests\":5") != std::string::npos);
     CHECK(json.find("\"messages_in\":5") != std::string::npos);
+    CHECK(json.find("\"frames_live\":3") != std::string::npos);
 }
 
 TEST_CASE("handshake refusals by reason, rate limits and blocked closes", "[metrics]") {

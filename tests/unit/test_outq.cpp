@@ -71,6 +71,25 @@ TEST_CASE("one frame shared by many queues is freed after the last", "[outq]") {
     frame_unref(f);       // ASan reports a leak or double free if counting is wrong
 }
 
+TEST_CASE("the frame pool level counts frames until their last reference goes", "[outq]") {
+    const FramePoolLevel before = frame_pool_level();
+    SharedFrame* f = frame_create_text(std::string(100, 'x'), 16);
+    SharedFrame* p = frame_create_ping("p", 0);
+    const FramePoolLevel held = frame_pool_level();
+    CHECK(held.frames == before.frames + 2);
+    CHECK(held.bytes >= before.bytes + 100 + 16 + 1);
+    {
+        OutQueue q;
+        REQUIRE(q.push(f, 1024));
+        frame_unref(f);  // the queue holds the last reference
+        CHECK(frame_pool_level().frames == before.frames + 2);
+    }
+    CHECK(frame_pool_level().frames == before.frames + 1);
+    frame_unref(p);
+    CHECK(frame_pool_level().frames == before.frames);
+    CHECK(frame_pool_level().bytes == before.bytes);
+}
+
 TEST_CASE("gather writes several frames back to back in one buffer", "[outq]") {
     OutQueue q;
     std::vector<SharedFrame*> frames;
