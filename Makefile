@@ -20,13 +20,15 @@ CONFIG   ?= etc/pushd.yaml
 # missing, so a Node.js installed otherwise is kept; likewise nginx (the
 # deploy/nginx test) as nginx-light when no nginx flavour is installed.
 # clang and its runtime (libFuzzer, the sanitizers): the fuzz targets.
+# clang-format (14) and python3: the format and code-shape checks.
 DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
-        libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc
+        libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc \
+        clang-format python3
 
 .PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak soak-asan \
-        install clean deb deb-deps test-deb
+        install clean deb deb-deps test-deb format format-check
 
 all: build
 
@@ -95,6 +97,18 @@ fuzz: fuzz-build
 # The part of `make test`: regressions, then FUZZ_TEST_SECONDS per target.
 fuzz-check: fuzz-build
 	tests/fuzz/run.sh $(FUZZ) $(FUZZ_TEST_SECONDS)
+
+# The C++ sources the house format (.clang-format) covers.
+FORMAT_FILES = $(shell git ls-files 'src/*.cpp' 'src/*.hpp' 'cli/*.cpp' 'cli/*.hpp' 'tests/*.cpp' 'tests/*.hpp' \
+                 'bench/*.cpp' 'bench/*.hpp' 2>/dev/null)
+
+# Rewrites the sources in the house format.
+format: deps
+	clang-format -i $(FORMAT_FILES)
+
+# Fails on any source not in the house format (.ci/run runs it).
+format-check: deps
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 test: build unit-asan integration-asan fuzz-check
 	cd $(BUILD) && ctest --output-on-failure

@@ -82,6 +82,32 @@ int reader(const sockaddr_in& addr, long long expected, double deadline) {
     return got == expected ? 0 : 2;
 }
 
+// Sends `len` bytes to every connection `rounds` times at kRoundsPerSecond,
+// with send(2) or (ring non-null) one io_uring batch per round. Returns the
+// writes that took less than everything.
+long long send_rounds(const std::vector<int>& conns, io_uring* ring, const char* msg, size_t len, int rounds) {
+    long long short_writes = 0;
+    const double t0 = now_s();
+    for (int k = 0; k < rounds; k++) {
+        while (now_s() < t0 + k / double(kRoundsPerSecond)) usleep(200);
+        if (!ring) {
+            for (int fd : conns)
+                if (send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(len)) short_writes++;
+            continue;
+        }
+        for (int fd : conns) io_uring_prep_send(io_uring_get_sqe(ring), fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        io_uring_submit(ring);
+        unsigned head, seen = 0;
+        io_uring_cqe* cqe;
+        io_uring_for_each_cqe(ring, head, cqe) {
+            if (cqe->res != static_cast<int>(len)) short_writes++;
+            seen++;
+        }
+        io_uring_cq_advance(ring, seen);
+    }
+    return short_writes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,25 +147,8 @@ int main(int argc, char** argv) {
     char msg[kBytes];
     std::memset(msg, 'x', sizeof msg);
     usleep(200000);
-    long long short_writes = 0;
-    const double cpu0 = cpu_us(), t0 = now_s();
-    for (int k = 0; k < rounds; k++) {
-        while (now_s() < t0 + k / double(kRoundsPerSecond)) usleep(200);
-        if (!uring) {
-            for (int fd : conns)
-                if (send(fd, msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof msg)) short_writes++;
-            continue;
-        }
-        for (int fd : conns) io_uring_prep_send(io_uring_get_sqe(&ring), fd, msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        io_uring_submit(&ring);
-        unsigned head, seen = 0;
-        io_uring_cqe* cqe;
-        io_uring_for_each_cqe(&ring, head, cqe) {
-            if (cqe->res != static_cast<int>(sizeof msg)) short_writes++;
-            seen++;
-        }
-        io_uring_cq_advance(&ring, seen);
-    }
+    const double cpu0 = cpu_us();
+    const long long short_writes = send_rounds(conns, uring ? &ring : nullptr, msg, sizeof msg, rounds);
     const double cpu = cpu_us() - cpu0;
     int status = 0;
     waitpid(child, &status, 0);

@@ -48,11 +48,11 @@ const pushd::Config* Context::config() {
     // process environment, for the secrets kept out of the YAML file.
     pushd::ConfigLoadResult r =
         pushd::load_config_file(config_path, pushd::env_with_file(pushd::self_install_paths().environment));
-    if (!r.ok) {
-        fail(kUsage, r.error);
+    if (!r.ok()) {
+        fail(kUsage, r.error());
         return nullptr;
     }
-    config_ = std::move(r.config);
+    config_ = std::move(r->config);
     return &*config_;
 }
 

@@ -213,85 +213,79 @@ AuthResult fail(AuthError error) {
     return result;
 }
 
-}  // namespace
+// The three base64url segments of a compact JWS, or nullopt.
+struct Segments {
+    std::string_view signed_part;  // header.payload (the signed bytes)
+    std::string_view head, body, sig;  // each segment's data, padding dropped
+};
 
-bool valid_user_id(std::string_view id) {
-    return !id.empty() && id.size() <= kMaxUserIdBytes && clean_utf8(id);
-}
-
-AuthResult verify_token(std::string_view token, std::string_view secret,
-                        std::string_view user_claim, int64_t now_s) {
-    if (token.empty()) return fail(AuthError::missing_token);
-    if (token.size() > kMaxTokenBytes) return fail(AuthError::malformed);
-
+std::optional<Segments> split_segments(std::string_view token) {
     // Exactly three segments.
     size_t dot1 = token.find('.');
-    if (dot1 == std::string_view::npos) return fail(AuthError::malformed);
+    if (dot1 == std::string_view::npos) return std::nullopt;
     size_t dot2 = token.find('.', dot1 + 1);
-    if (dot2 == std::string_view::npos) return fail(AuthError::malformed);
-    if (token.find('.', dot2 + 1) != std::string_view::npos) return fail(AuthError::malformed);
-    std::string_view head_seg = token.substr(0, dot1);
-    std::string_view body_seg = token.substr(dot1 + 1, dot2 - dot1 - 1);
-    std::string_view sig_seg = token.substr(dot2 + 1);
+    if (dot2 == std::string_view::npos) return std::nullopt;
+    if (token.find('.', dot2 + 1) != std::string_view::npos) return std::nullopt;
+    auto head = segment_data(token.substr(0, dot1));
+    auto body = segment_data(token.substr(dot1 + 1, dot2 - dot1 - 1));
+    auto sig = segment_data(token.substr(dot2 + 1));
+    if (!head || !body || !sig || head->empty() || body->empty()) return std::nullopt;
+    return Segments{token.substr(0, dot2), *head, *body, *sig};
+}
 
-    auto head_data = segment_data(head_seg);
-    auto body_data = segment_data(body_seg);
-    auto sig_data = segment_data(sig_seg);
-    if (!head_data || !body_data || !sig_data || head_data->empty() || body_data->empty()) {
-        return fail(AuthError::malformed);
-    }
-
-    // The JOSE header, read by us before libjwt sees anything.
-    JsonPtr header = parse_object(b64url_decode(*head_data));
-    if (!header) return fail(AuthError::malformed);
-    if (member(header.get(), "crit")) return fail(AuthError::malformed);
+// The JOSE header, read by us before libjwt sees anything: the algorithm
+// it names, or the error. `sig` is the signature segment's data.
+AuthError check_header(std::string_view head, std::string_view sig, jwt_alg_t* alg_out) {
+    JsonPtr header = parse_object(b64url_decode(head));
+    if (!header) return AuthError::malformed;
+    if (member(header.get(), "crit")) return AuthError::malformed;
     if (const cJSON* typ = member(header.get(), "typ")) {
         if (!cJSON_IsString(typ) || !typ->valuestring || !iequals(typ->valuestring, "JWT")) {
-            return fail(AuthError::malformed);
+            return AuthError::malformed;
         }
     }
     jwt_alg_t alg = allowed_alg(member(header.get(), "alg"));
-    if (alg == JWT_ALG_INVAL) return fail(AuthError::alg_not_allowed);
+    if (alg == JWT_ALG_INVAL) return AuthError::alg_not_allowed;
     // An HMAC is 32, 48 or 64 bytes: 43, 64 or 86 base64url characters.
     size_t sig_chars = alg == JWT_ALG_HS256 ? 43 : alg == JWT_ALG_HS384 ? 64 : 86;
-    if (sig_data->size() != sig_chars) return fail(AuthError::bad_signature);
+    if (sig.size() != sig_chars) return AuthError::bad_signature;
+    *alg_out = alg;
+    return AuthError::none;
+}
 
-    JsonPtr claims = parse_object(b64url_decode(*body_data));
-    if (!claims) return fail(AuthError::malformed);
-
-    // Signature. libjwt skips verification when the key is empty, so an
-    // empty secret verifies nothing; its key length is an int. The signature
-    // goes in without padding (libjwt compares unpadded base64url text);
-    // header and payload stay as given since they are the signed bytes.
-    if (secret.empty() || secret.size() > static_cast<size_t>(INT_MAX)) {
-        return fail(AuthError::bad_signature);
-    }
-    std::string canonical(token.substr(0, dot2 + 1));
-    canonical.append(*sig_data);
+// The signature, by libjwt. libjwt skips verification when the key is
+// empty, so an empty secret verifies nothing; its key length is an int. The
+// signature goes in without padding (libjwt compares unpadded base64url
+// text); header and payload stay as given since they are the signed bytes.
+AuthError check_signature(const Segments& seg, std::string_view secret, jwt_alg_t alg) {
+    if (secret.empty() || secret.size() > static_cast<size_t>(INT_MAX)) return AuthError::bad_signature;
+    std::string canonical(seg.signed_part);
+    canonical.push_back('.');
+    canonical.append(seg.sig);
     jwt_t* raw = nullptr;
-    int rc = jwt_decode(&raw, canonical.c_str(),
-                        reinterpret_cast<const unsigned char*>(secret.data()),
+    int rc = jwt_decode(&raw, canonical.c_str(), reinterpret_cast<const unsigned char*>(secret.data()),
                         static_cast<int>(secret.size()));
     JwtPtr jwt(raw);
-    if (rc != 0 || !jwt) return fail(AuthError::bad_signature);
-    if (jwt_get_alg(jwt.get()) != alg) return fail(AuthError::alg_not_allowed);
+    if (rc != 0 || !jwt) return AuthError::bad_signature;
+    if (jwt_get_alg(jwt.get()) != alg) return AuthError::alg_not_allowed;
+    return AuthError::none;
+}
 
-    // exp (required), nbf (optional), user id; then time.
-    const cJSON* exp = member(claims.get(), "exp");
+// exp (required), nbf (optional), the user id; then time.
+AuthResult read_claims(const cJSON* claims, std::string_view user_claim, int64_t now_s) {
+    const cJSON* exp = member(claims, "exp");
     if (!exp || !cJSON_IsNumber(exp)) return fail(AuthError::missing_exp);
     if (!number_in_range(exp->valuedouble)) return fail(AuthError::malformed);
     auto exp_s = static_cast<int64_t>(std::floor(exp->valuedouble));
 
     std::optional<int64_t> nbf_s;
-    if (const cJSON* nbf = member(claims.get(), "nbf")) {
-        if (!cJSON_IsNumber(nbf) || !number_in_range(nbf->valuedouble)) {
-            return fail(AuthError::malformed);
-        }
+    if (const cJSON* nbf = member(claims, "nbf")) {
+        if (!cJSON_IsNumber(nbf) || !number_in_range(nbf->valuedouble)) return fail(AuthError::malformed);
         nbf_s = static_cast<int64_t>(std::ceil(nbf->valuedouble));
     }
 
-    const cJSON* user = user_claim.empty() ? nullptr : member(claims.get(), user_claim);
-    if (!user) user = member(claims.get(), "sub");
+    const cJSON* user = user_claim.empty() ? nullptr : member(claims, user_claim);
+    if (!user) user = member(claims, "sub");
     std::optional<std::string> user_id;
     if (user) user_id = user_from_claim(user);
     if (!user_id) return fail(AuthError::missing_user);
@@ -303,6 +297,26 @@ AuthResult verify_token(std::string_view token, std::string_view secret,
     result.token.user_id = std::move(*user_id);
     result.token.exp_s = exp_s;
     return result;
+}
+
+}  // namespace
+
+bool valid_user_id(std::string_view id) {
+    return !id.empty() && id.size() <= kMaxUserIdBytes && clean_utf8(id);
+}
+
+AuthResult verify_token(std::string_view token, std::string_view secret, std::string_view user_claim,
+                        int64_t now_s) {
+    if (token.empty()) return fail(AuthError::missing_token);
+    if (token.size() > kMaxTokenBytes) return fail(AuthError::malformed);
+    std::optional<Segments> seg = split_segments(token);
+    if (!seg) return fail(AuthError::malformed);
+    jwt_alg_t alg = JWT_ALG_INVAL;
+    if (AuthError e = check_header(seg->head, seg->sig, &alg); e != AuthError::none) return fail(e);
+    JsonPtr claims = parse_object(b64url_decode(seg->body));
+    if (!claims) return fail(AuthError::malformed);
+    if (AuthError e = check_signature(*seg, secret, alg); e != AuthError::none) return fail(e);
+    return read_claims(claims.get(), user_claim, now_s);
 }
 
 const char* auth_error_message(AuthError error) {

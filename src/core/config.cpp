@@ -43,6 +43,11 @@ const KeySpec kKeys[] = {
     {"Redis.Pass",                  PUSHD_FIELD(redis.pass),                 0,    0,           kRestart, kSecret},
     {"Redis.DB",                    PUSHD_FIELD(redis.db),                   0,    65535,       kRestart, kPlain},
     {"Redis.KeyPrefix",             PUSHD_FIELD(redis.key_prefix),           0,    0,           kRestart, kPlain},
+    {"Redis.Mode",                  PUSHD_FIELD(redis.mode),                 0,    0,           kRestart, kPlain},   // single|sentinel|cluster
+    {"Redis.Sentinels",             PUSHD_FIELD(redis.sentinels),            0,    0,           kRestart, kPlain},   // host:port list
+    {"Redis.MasterName",            PUSHD_FIELD(redis.master_name),          0,    0,           kRestart, kPlain},
+    {"Redis.Nodes",                 PUSHD_FIELD(redis.nodes),                0,    0,           kRestart, kPlain},   // host:port list
+    {"Redis.WaitReplicas",          PUSHD_FIELD(redis.wait_replicas),        0,    16,          kRestart, kPlain},
     {"Auth.AccessSecret",           PUSHD_FIELD(auth.access_secret),         0,    0,           kRestart, kSecret},  // required
     {"Auth.AccessExpire",           PUSHD_FIELD(auth.access_expire),         1,    31536000,    kRestart, kPlain},   // seconds (1 year)
     {"Auth.UserClaim",              PUSHD_FIELD(auth.user_claim),            0,    0,           kRestart, kPlain},
@@ -141,31 +146,31 @@ std::string error_at(const LoadState& st, size_t index, const std::string& msg) 
 }
 
 // Applies PUSHD_<KEY> variables over the file's values, in table order.
-std::optional<std::string> apply_env(const EnvLookup& env, LoadState& st) {
-    if (!env) return std::nullopt;
+Status apply_env(const EnvLookup& env, LoadState& st) {
+    if (!env) return {};
     for (size_t i = 0; i < std::size(kKeys); ++i) {
         const KeySpec& spec = kKeys[i];
         std::string var = env_var_name(spec.name);
         std::optional<std::string> value = env(var);
         if (!value) continue;
         auto fail = [&](const std::string& msg) {
-            return var + ": " + std::string(spec.name) + ": " + msg;
+            return Status::fail(var + ": " + std::string(spec.name) + ": " + msg);
         };
         switch (spec.kind()) {
         case KeyKind::Int: {
             int64_t v = 0;
-            if (auto err = parse_int_value(spec, *value, v)) return fail(*err);
+            if (Status err = parse_int_value(spec, *value, v); !err.ok()) return fail(err.error());
             spec.int_ref(st.config) = v;
             break;
         }
         case KeyKind::Bool: {
             bool v = false;
-            if (auto err = parse_bool_value(*value, v)) return fail(*err);
+            if (Status err = parse_bool_value(*value, v); !err.ok()) return fail(err.error());
             spec.bool_ref(st.config) = v;
             break;
         }
         case KeyKind::String:
-            if (auto err = check_text_value(*value)) return fail(*err);
+            if (Status err = check_text_value(*value); !err.ok()) return fail(err.error());
             spec.string_ref(st.config) = *value;
             break;
         case KeyKind::StringList: {
@@ -178,7 +183,7 @@ std::optional<std::string> apply_env(const EnvLookup& env, LoadState& st) {
                         start, comma == std::string::npos ? std::string::npos : comma - start));
                     std::string label = "item " + std::to_string(n) + " ";
                     if (item.empty()) return fail(label + "is empty (items are separated by ',')");
-                    if (auto err = check_text_value(item)) return fail(label + *err);
+                    if (Status err = check_text_value(item); !err.ok()) return fail(label + err.error());
                     items.push_back(std::move(item));
                     if (comma == std::string::npos) break;
                     start = comma + 1;
@@ -190,42 +195,74 @@ std::optional<std::string> apply_env(const EnvLookup& env, LoadState& st) {
         }
         st.origins[i] = ValueOrigin{true, var, {}};
     }
-    return std::nullopt;
+    return {};
 }
 
-// Checks what single-key bounds cannot: formats and relations between keys.
-// Adds warnings (weak secret). Returns the first error line.
-std::optional<std::string> validate_all(LoadState& st) {
+// Host, ReusePort and Path.
+Status validate_listener(LoadState& st) {
     const Config& c = st.config;
 
-    if (c.host.empty()) return error_at(st, key_index("Host"), "must not be empty");
+    if (c.host.empty()) return Status::fail(error_at(st, key_index("Host"), "must not be empty"));
     // With ReusePort pushd binds the listener itself, to an address.
     if (c.reuse_port && !parse_ip(c.host)) {
-        return error_at(st, key_index("ReusePort"),
-                        "needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got " + quote_for_message(c.host));
+        return Status::fail(error_at(st, key_index("ReusePort"),
+                        "needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got " + quote_for_message(c.host)));
     }
 
     if (!valid_path(c.path)) {
-        return error_at(st, key_index("Path"),
+        return Status::fail(error_at(st, key_index("Path"),
                         "must start with '/' and contain no spaces, '?' or '#', got " +
-                            quote_for_message(c.path));
+                            quote_for_message(c.path)));
     }
     if (c.path == "/health" || c.path == "/stats" || c.path == "/metrics") {
-        return error_at(st, key_index("Path"),
-                        quote_for_message(c.path) + " is taken by the HTTP route of that name");
+        return Status::fail(error_at(st, key_index("Path"),
+                        quote_for_message(c.path) + " is taken by the HTTP route of that name"));
     }
+    return {};
+}
 
-    if (!parse_host_port(c.redis.host)) {
-        return error_at(st, key_index("Redis.Host"),
+// Redis.Mode and the addresses it needs: Sentinels and MasterName for
+// sentinel. Cluster and WaitReplicas are refused until they are served
+// (contract v1.1 section 7), rather than silently running without them.
+Status validate_redis_mode(LoadState& st) {
+    const RedisConfig& r = st.config.redis;
+    if (r.mode != "single" && r.mode != "sentinel" && r.mode != "cluster")
+        return Status::fail(error_at(st, key_index("Redis.Mode"),
+                                     "expected single, sentinel or cluster, got " + quote_for_message(r.mode)));
+    if (r.mode == "cluster")
+        return Status::fail(error_at(st, key_index("Redis.Mode"), "cluster is not supported by this version yet"));
+    if (r.wait_replicas > 0)
+        return Status::fail(
+            error_at(st, key_index("Redis.WaitReplicas"), "waiting for replicas is not supported by this version yet"));
+    if (r.mode != "sentinel") return {};
+    const size_t sentinels = key_index("Redis.Sentinels");
+    if (r.sentinels.empty()) return Status::fail(error_at(st, sentinels, "required with Redis.Mode: sentinel"));
+    for (size_t n = 0; n < r.sentinels.size(); ++n) {
+        if (!parse_host_port(r.sentinels[n]))
+            return Status::fail(where_of_item(st, sentinels, n) + ": Redis.Sentinels: item " + std::to_string(n + 1) +
+                                " " + quote_for_message(r.sentinels[n]) + " is not host:port");
+    }
+    if (r.master_name.empty())
+        return Status::fail(error_at(st, key_index("Redis.MasterName"), "required with Redis.Mode: sentinel"));
+    return {};
+}
+
+// Redis.Host, the secret (a weak one is a warning) and the user claim.
+Status validate_redis_auth(LoadState& st) {
+    const Config& c = st.config;
+
+    if (Status err = validate_redis_mode(st); !err.ok()) return err;
+    if (c.redis.mode == "single" && !parse_host_port(c.redis.host)) {
+        return Status::fail(error_at(st, key_index("Redis.Host"),
                         "expected host:port or [ipv6]:port with port 1..65535, got " +
-                            quote_for_message(c.redis.host));
+                            quote_for_message(c.redis.host)));
     }
 
     size_t secret = key_index("Auth.AccessSecret");
     if (c.auth.access_secret.empty()) {
-        return error_at(st, secret,
+        return Status::fail(error_at(st, secret,
                         "required (set it in the file or " +
-                            env_var_name("Auth.AccessSecret") + ")");
+                            env_var_name("Auth.AccessSecret") + ")"));
     }
     if (c.auth.access_secret.size() < 32) {
         st.warnings.push_back(error_at(
@@ -235,8 +272,14 @@ std::optional<std::string> validate_all(LoadState& st) {
     }
 
     if (c.auth.user_claim.empty()) {
-        return error_at(st, key_index("Auth.UserClaim"), "must not be empty");
+        return Status::fail(error_at(st, key_index("Auth.UserClaim"), "must not be empty"));
     }
+    return {};
+}
+
+// Heartbeat.Timeout after Heartbeat.Interval.
+Status validate_heartbeat(LoadState& st) {
+    const Config& c = st.config;
 
     size_t interval = key_index("Heartbeat.Interval");
     size_t timeout = key_index("Heartbeat.Timeout");
@@ -244,19 +287,25 @@ std::optional<std::string> validate_all(LoadState& st) {
         std::string i = std::to_string(c.heartbeat.interval);
         std::string t = std::to_string(c.heartbeat.timeout);
         if (st.origins[timeout].set || !st.origins[interval].set) {
-            return error_at(st, timeout,
-                            t + " must be greater than Heartbeat.Interval (" + i + ")");
+            return Status::fail(error_at(st, timeout,
+                            t + " must be greater than Heartbeat.Interval (" + i + ")"));
         }
-        return error_at(st, interval, i + " must be less than Heartbeat.Timeout (" + t + ")");
+        return Status::fail(error_at(st, interval, i + " must be less than Heartbeat.Timeout (" + t + ")"));
     }
+    return {};
+}
+
+// The items of the origin and address lists.
+Status validate_lists(LoadState& st) {
+    const Config& c = st.config;
 
     size_t origins = key_index("Security.AllowedOrigins");
     for (size_t n = 0; n < c.security.allowed_origins.size(); ++n) {
         const std::string& o = c.security.allowed_origins[n];
         if (!parse_origin_pattern(o)) {
-            return where_of_item(st, origins, n) + ": Security.AllowedOrigins: item " +
+            return Status::fail(where_of_item(st, origins, n) + ": Security.AllowedOrigins: item " +
                    std::to_string(n + 1) + " " + quote_for_message(o) +
-                   " is not '*' or scheme://host[:port] (host may start with '*.')";
+                   " is not '*' or scheme://host[:port] (host may start with '*.')");
         }
     }
 
@@ -265,32 +314,48 @@ std::optional<std::string> validate_all(LoadState& st) {
         const StringList& list = kKeys[index].list_ref(st.config);
         for (size_t n = 0; n < list.size(); ++n) {
             if (!parse_cidr(list[n])) {
-                return where_of_item(st, index, n) + ": " + key + ": item " + std::to_string(n + 1) +
+                return Status::fail(where_of_item(st, index, n) + ": " + key + ": item " + std::to_string(n + 1) +
                        " " + quote_for_message(list[n]) +
-                       " is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)";
+                       " is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)");
             }
         }
     }
+    return {};
+}
+
+// TLS files set in pairs; the log level and format.
+Status validate_tls_log(LoadState& st) {
+    const Config& c = st.config;
 
     const TlsConfig& tls = c.security.tls;
     if (tls.cert.empty() != tls.key.empty()) {
         bool cert_set = !tls.cert.empty();
         size_t set = key_index(cert_set ? "Security.TLS.Cert" : "Security.TLS.Key");
-        return error_at(st, set,
+        return Status::fail(error_at(st, set,
                         std::string("is set but Security.TLS.") + (cert_set ? "Key" : "Cert") +
-                            " is empty (set both for wss://, or neither)");
+                            " is empty (set both for wss://, or neither)"));
     }
 
     const std::string& level = c.log.level;
     if (level != "debug" && level != "info" && level != "warn" && level != "error") {
-        return error_at(st, key_index("Log.Level"),
-                        "expected debug, info, warn or error, got " + quote_for_message(level));
+        return Status::fail(error_at(st, key_index("Log.Level"),
+                        "expected debug, info, warn or error, got " + quote_for_message(level)));
     }
     if (c.log.format != "text" && c.log.format != "json") {
-        return error_at(st, key_index("Log.Format"),
-                        "expected text or json, got " + quote_for_message(c.log.format));
+        return Status::fail(error_at(st, key_index("Log.Format"),
+                        "expected text or json, got " + quote_for_message(c.log.format)));
     }
-    return std::nullopt;
+    return {};
+}
+
+// Checks what single-key bounds cannot: formats and relations between keys.
+// Adds warnings (weak secret). Returns the first error line.
+Status validate_all(LoadState& st) {
+    for (Status (*check)(LoadState&) :
+         {validate_listener, validate_redis_auth, validate_heartbeat, validate_lists, validate_tls_log}) {
+        if (Status err = check(st); !err.ok()) return err;
+    }
+    return {};
 }
 
 // The value of a key as config_to_lines prints it (secrets unmasked).
@@ -366,13 +431,13 @@ std::string env_var_name(std::string_view dotted) {
     return out;
 }
 
-std::optional<std::string> parse_int_value(const KeySpec& spec, std::string_view text,
+Status parse_int_value(const KeySpec& spec, std::string_view text,
                                            int64_t& out) {
     std::string range = std::to_string(spec.min) + ".." + std::to_string(spec.max);
     std::string_view digits = text;
     if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) digits.remove_prefix(1);
     if (!is_digits(digits) || (digits.size() > 1 && digits[0] == '0')) {
-        return "expected an integer, got " + quote_for_message(text);
+        return Status::fail("expected an integer, got " + quote_for_message(text));
     }
     // from_chars takes '-' but not '+'.
     std::string_view number = text[0] == '+' ? digits : text;
@@ -380,34 +445,34 @@ std::optional<std::string> parse_int_value(const KeySpec& spec, std::string_view
     auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), v);
     if (ec == std::errc::result_out_of_range || (ec == std::errc() && (v < spec.min || v > spec.max))) {
         std::string shown = text.size() > 24 ? std::string(text.substr(0, 24)) + "..." : std::string(text);
-        return shown + " is out of range " + range;
+        return Status::fail(shown + " is out of range " + range);
     }
     if (ec != std::errc() || end != number.data() + number.size()) {
-        return "expected an integer, got " + quote_for_message(text);
+        return Status::fail("expected an integer, got " + quote_for_message(text));
     }
     out = v;
-    return std::nullopt;
+    return {};
 }
 
-std::optional<std::string> parse_bool_value(std::string_view text, bool& out) {
+Status parse_bool_value(std::string_view text, bool& out) {
     if (equal_ignoring_case(text, "true")) {
         out = true;
     } else if (equal_ignoring_case(text, "false")) {
         out = false;
     } else {
-        return "expected true or false, got " + quote_for_message(text);
+        return Status::fail("expected true or false, got " + quote_for_message(text));
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<std::string> check_text_value(std::string_view text) {
+Status check_text_value(std::string_view text) {
     for (char c : text) {
         auto u = static_cast<unsigned char>(c);
         if (u < 0x20 || u == 0x7f) {
-            return std::string("must not contain control characters (newlines, tabs, ...)");
+            return Status::fail(std::string("must not contain control characters (newlines, tabs, ...)"));
         }
     }
-    return std::nullopt;
+    return {};
 }
 
 std::string quote_for_message(std::string_view text, bool secret) {
@@ -479,27 +544,21 @@ ConfigLoadResult load_config_string(std::string_view yaml, const std::string& so
     st.source = source_name;
     st.origins.resize(config_keys().size());
 
-    std::optional<std::string> error = config_detail::apply_yaml(yaml, st);
-    if (!error) error = config_detail::apply_env(env, st);
-    if (!error) error = config_detail::validate_all(st);
+    Status status = config_detail::apply_yaml(yaml, st);
+    if (status.ok()) status = config_detail::apply_env(env, st);
+    if (status.ok()) status = config_detail::validate_all(st);
+    if (!status.ok()) return Status::fail(config_detail::one_line(status.error()));
 
-    ConfigLoadResult result;
-    for (std::string& w : st.warnings) result.warnings.push_back(config_detail::one_line(std::move(w)));
-    if (error) {
-        result.error = config_detail::one_line(std::move(*error));
-        return result;
-    }
-    result.ok = true;
-    result.config = std::move(st.config);
-    return result;
+    LoadedConfig loaded;
+    for (std::string& w : st.warnings) loaded.warnings.push_back(config_detail::one_line(std::move(w)));
+    loaded.config = std::move(st.config);
+    return loaded;
 }
 
 ConfigLoadResult load_config_file(const std::string& path, const EnvLookup& env) {
     constexpr size_t kMaxBytes = 1 << 20;
-    ConfigLoadResult result;
-    auto cannot_read = [&](const std::string& why) {
-        result.error = config_detail::one_line(path + ": cannot read: " + why);
-        return result;
+    auto cannot_read = [&](const std::string& why) -> ConfigLoadResult {
+        return Status::fail(config_detail::one_line(path + ": cannot read: " + why));
     };
 
     errno = 0;

@@ -5,6 +5,8 @@
 // lookup function passed in, so tests control both.
 #pragma once
 
+#include "core/status.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -15,10 +17,15 @@
 namespace pushd {
 
 struct RedisConfig {
-    std::string host = "127.0.0.1:6379";  // "host:port"
+    std::string host = "127.0.0.1:6379";  // "host:port" (mode single)
     std::string pass;
     int64_t db = 0;
     std::string key_prefix = "pushd:";
+    std::string mode = "single";           // single | sentinel | cluster
+    std::vector<std::string> sentinels;    // mode sentinel: "host:port" of each sentinel
+    std::string master_name;               // mode sentinel: the master's name at the sentinels
+    std::vector<std::string> nodes;        // mode cluster: seed "host:port" list
+    int64_t wait_replicas = 0;             // WAIT for this many replicas before an ack
 };
 
 struct AuthConfig {
@@ -112,22 +119,23 @@ EnvLookup process_env();
 // An empty environment, for tests and for callers that want the file only.
 EnvLookup no_env();
 
-struct ConfigLoadResult {
-    bool ok = false;
-    Config config;                        // valid only when ok
-    // One line, no trailing newline, e.g.
-    // "etc/pushd.yaml:3:7: Port: expected an integer, got 'abc'" or
-    // "PUSHD_PORT: Port: 70000 is out of range 1..65535".
-    std::string error;
+// A valid configuration and what the operator should hear about it.
+struct LoadedConfig {
+    Config config;
     // One line each: keys present in the file that pushd does not use
     // (e.g. the original service's ChatRpc), weak secrets, and so on.
     std::vector<std::string> warnings;
 };
 
+// The configuration, or the first error: one line, no trailing newline,
+// e.g. "etc/pushd.yaml:3:7: Port: expected an integer, got 'abc'" or
+// "PUSHD_PORT: Port: 70000 is out of range 1..65535".
+using ConfigLoadResult = Result<LoadedConfig>;
+
 // Reads and validates the YAML file at `path`, then applies environment
 // overrides (PUSHD_<KEY>, PUSHD_<SECTION>_<KEY>, upper-cased). Everything is
 // validated before anything is returned: either a complete valid Config, or
-// ok=false with the first error. Never throws.
+// the first error. Never throws.
 ConfigLoadResult load_config_file(const std::string& path, const EnvLookup& env);
 
 // Same as load_config_file for YAML text already in memory; `source_name`

@@ -111,11 +111,11 @@ public:
     Walker(yaml_document_t* doc, LoadState& state) : doc_(doc), st_(state) {}
 
     // Walks the root mapping. Returns the first error line, or nullopt.
-    std::optional<std::string> walk_root(yaml_node_t* root) {
-        if (root == nullptr || is_null(root)) return std::nullopt;  // empty file
+    Status walk_root(yaml_node_t* root) {
+        if (root == nullptr || is_null(root)) return {};  // empty file
         if (root->type != YAML_MAPPING_NODE) {
-            return at(root) + ": expected a mapping of keys at the top level, got " +
-                   describe(nullptr, root);
+            return Status::fail(at(root) + ": expected a mapping of keys at the top level, got " +
+                   describe(nullptr, root));
         }
         return walk_mapping(root, "");
     }
@@ -130,7 +130,7 @@ private:
     }
 
     // Walks one mapping whose keys are `prefix` + "." + key.
-    std::optional<std::string> walk_mapping(yaml_node_t* map, const std::string& prefix) {
+    Status walk_mapping(yaml_node_t* map, const std::string& prefix) {
         std::unordered_map<std::string, yaml_mark_t> seen;
         for (yaml_node_pair_t* pair = map->data.mapping.pairs.start;
              pair < map->data.mapping.pairs.top; ++pair) {
@@ -147,26 +147,26 @@ private:
 
             auto [it, inserted] = seen.emplace(name, key->start_mark);
             if (!inserted) {
-                return fail(key, dotted,
+                return Status::fail(fail(key, dotted,
                             "duplicate key (first at line " + std::to_string(it->second.line + 1) +
-                                ", column " + std::to_string(it->second.column + 1) + ")");
+                                ", column " + std::to_string(it->second.column + 1) + ")"));
             }
 
             // "Security.TLS.Cert: x" written as one key is not the nested key.
             bool simple = name.find('.') == std::string::npos;
             if (const KeySpec* spec = simple ? find_key(dotted) : nullptr) {
-                if (auto err = assign(*spec, value)) return err;
+                if (Status err = assign(*spec, value); !err.ok()) return err;
             } else if (simple && is_section(dotted)) {
                 if (is_null(value)) continue;  // "Security:" with every child commented out
                 if (value->type != YAML_MAPPING_NODE) {
-                    return fail(value, dotted, "expected a mapping, got " + describe(nullptr, value));
+                    return Status::fail(fail(value, dotted, "expected a mapping, got " + describe(nullptr, value)));
                 }
-                if (auto err = walk_mapping(value, dotted)) return err;
+                if (Status err = walk_mapping(value, dotted); !err.ok()) return err;
             } else {
                 warn_unknown(key, dotted, simple);
             }
         }
-        return std::nullopt;
+        return {};
     }
 
     void warn_unknown(const yaml_node_t* key, const std::string& dotted, bool simple) {
@@ -191,7 +191,7 @@ private:
     }
 
     // Converts `value` for the row and stores it in the fresh config.
-    std::optional<std::string> assign(const KeySpec& spec, yaml_node_t* value) {
+    Status assign(const KeySpec& spec, yaml_node_t* value) {
         size_t index = static_cast<size_t>(&spec - config_keys().data());
         ValueOrigin origin{true, at(value), {}};
         Config& cfg = st_.config;
@@ -199,54 +199,54 @@ private:
         switch (spec.kind()) {
         case KeyKind::Int: {
             if (!is_plain(value) || is_null(value)) {
-                return fail(value, spec.name, "expected an integer, got " + describe(&spec, value));
+                return Status::fail(fail(value, spec.name, "expected an integer, got " + describe(&spec, value)));
             }
             int64_t v = 0;
-            if (auto err = parse_int_value(spec, scalar_text(value), v)) {
-                return fail(value, spec.name, *err);
+            if (Status err = parse_int_value(spec, scalar_text(value), v); !err.ok()) {
+                return Status::fail(fail(value, spec.name, err.error()));
             }
             spec.int_ref(cfg) = v;
             break;
         }
         case KeyKind::Bool: {
             if (!is_plain(value) || is_null(value)) {
-                return fail(value, spec.name,
-                            "expected true or false, got " + describe(&spec, value));
+                return Status::fail(fail(value, spec.name,
+                            "expected true or false, got " + describe(&spec, value)));
             }
             bool v = false;
-            if (auto err = parse_bool_value(scalar_text(value), v)) {
-                return fail(value, spec.name, *err);
+            if (Status err = parse_bool_value(scalar_text(value), v); !err.ok()) {
+                return Status::fail(fail(value, spec.name, err.error()));
             }
             spec.bool_ref(cfg) = v;
             break;
         }
         case KeyKind::String: {
             if (value->type != YAML_SCALAR_NODE) {
-                return fail(value, spec.name, "expected a string, got " + describe(&spec, value));
+                return Status::fail(fail(value, spec.name, "expected a string, got " + describe(&spec, value)));
             }
             std::string_view text = is_null(value) ? std::string_view() : scalar_text(value);
-            if (auto err = check_text_value(text)) return fail(value, spec.name, *err);
+            if (Status err = check_text_value(text); !err.ok()) return Status::fail(fail(value, spec.name, err.error()));
             spec.string_ref(cfg) = std::string(text);
             break;
         }
         case KeyKind::StringList: {
             StringList items;
             if (value->type == YAML_SEQUENCE_NODE) {
-                if (auto err = read_list(spec, value, items, origin.items)) return err;
+                if (Status err = read_list(spec, value, items, origin.items); !err.ok()) return err;
             } else if (!is_null(value)) {
-                return fail(value, spec.name,
-                            "expected a list of strings, got " + describe(&spec, value));
+                return Status::fail(fail(value, spec.name,
+                            "expected a list of strings, got " + describe(&spec, value)));
             }
             spec.list_ref(cfg) = std::move(items);
             break;
         }
         }
         st_.origins[index] = std::move(origin);
-        return std::nullopt;
+        return {};
     }
 
     // Reads a sequence of scalars into `items`, each item's position into `where`.
-    std::optional<std::string> read_list(const KeySpec& spec, yaml_node_t* seq, StringList& items,
+    Status read_list(const KeySpec& spec, yaml_node_t* seq, StringList& items,
                                          std::vector<std::string>& where) {
         size_t n = 0;
         for (yaml_node_item_t* item = seq->data.sequence.items.start;
@@ -256,15 +256,15 @@ private:
             if (element == nullptr) continue;
             std::string label = "item " + std::to_string(n) + " ";
             if (element->type != YAML_SCALAR_NODE || is_null(element)) {
-                return fail(element, spec.name,
-                            label + "expected a string, got " + describe(&spec, element));
+                return Status::fail(fail(element, spec.name,
+                            label + "expected a string, got " + describe(&spec, element)));
             }
             std::string_view text = scalar_text(element);
-            if (auto err = check_text_value(text)) return fail(element, spec.name, label + *err);
+            if (Status err = check_text_value(text); !err.ok()) return Status::fail(fail(element, spec.name, label + err.error()));
             items.emplace_back(text);
             where.push_back(at(element));
         }
-        return std::nullopt;
+        return {};
     }
 
     yaml_document_t* doc_;
@@ -273,27 +273,27 @@ private:
 
 }  // namespace
 
-std::optional<std::string> apply_yaml(std::string_view yaml, LoadState& state) {
+Status apply_yaml(std::string_view yaml, LoadState& state) {
     ParserPtr parser(new yaml_parser_t{});
-    if (!yaml_parser_initialize(parser.get())) return state.source + ": YAML error: out of memory";
+    if (!yaml_parser_initialize(parser.get())) return Status::fail(state.source + ": YAML error: out of memory");
     yaml_parser_set_input_string(parser.get(), reinterpret_cast<const unsigned char*>(yaml.data()),
                                  yaml.size());
 
     // Load every document first: a syntax error anywhere wins over the rest.
     DocumentPtr doc(new yaml_document_t{});
     if (!yaml_parser_load(parser.get(), doc.get())) {
-        return syntax_error(*parser, state.source, yaml);
+        return Status::fail(syntax_error(*parser, state.source, yaml));
     }
     for (;;) {
         DocumentPtr extra(new yaml_document_t{});
         if (!yaml_parser_load(parser.get(), extra.get())) {
-            return syntax_error(*parser, state.source, yaml);
+            return Status::fail(syntax_error(*parser, state.source, yaml));
         }
         yaml_node_t* root = yaml_document_get_root_node(extra.get());
         if (root == nullptr) break;  // end of stream
         if (!is_null(root)) {
-            return position(state.source, root->start_mark) +
-                   ": only one YAML document is allowed in a configuration file";
+            return Status::fail(position(state.source, root->start_mark) +
+                   ": only one YAML document is allowed in a configuration file");
         }
     }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/status.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -63,17 +64,17 @@ std::string env_var_name(std::string_view dotted);
  * the row's bounds. Returns nullopt and sets `out`, or the message without
  * location or key ("expected an integer, got 'abc'",
  * "70000 is out of range 1..65535"). */
-std::optional<std::string> parse_int_value(const KeySpec& spec, std::string_view text,
+Status parse_int_value(const KeySpec& spec, std::string_view text,
                                            int64_t& out);
 
 /* Parses "true" or "false" in any case. Returns nullopt and sets `out`, or
  * the message ("expected true or false, got 'yes'"). */
-std::optional<std::string> parse_bool_value(std::string_view text, bool& out);
+Status parse_bool_value(std::string_view text, bool& out);
 
 /* Rejects control characters (newlines, tabs, ...) in a string value so
  * that logs and config_to_lines stay one line per key. Returns nullopt or
  * the message; never echoes the value. */
-std::optional<std::string> check_text_value(std::string_view text);
+Status check_text_value(std::string_view text);
 
 /* `text` in single quotes for a message, control characters escaped and
  * cut after 64 bytes; "(hidden)" when `secret`. */
@@ -102,6 +103,6 @@ struct LoadState {
  * every known key in state.config, recording origins; unknown keys become
  * warnings. Stops at the first error and returns it as one line
  * ("file:3:7: Port: expected an integer, got 'abc'"); nullopt on success. */
-std::optional<std::string> apply_yaml(std::string_view yaml, LoadState& state);
+Status apply_yaml(std::string_view yaml, LoadState& state);
 
 }  // namespace pushd::config_detail

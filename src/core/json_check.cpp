@@ -140,58 +140,47 @@ struct Checker {
         }
     }
 
-    bool object(size_t depth) {
+    // The members of an object or the items of an array, after its opening
+    // character: `item` reads one, then ',' continues and `close` ends it.
+    template <class Item>
+    bool sequence(size_t depth, char close, const char* unterminated, const char* expected, Item item) {
         if (depth > max_depth) return fail("nested too deeply");
-        i++;  // '{'
+        i++;  // '{' or '['
         whitespace();
-        if (!at_end() && s[i] == '}') {
+        if (!at_end() && s[i] == close) {
             i++;
             return true;
         }
         for (;;) {
+            if (!item()) return false;
+            whitespace();
+            if (at_end()) return fail(unterminated);
+            if (s[i] == ',') {
+                i++;
+                continue;
+            }
+            if (s[i] == close) {
+                i++;
+                return true;
+            }
+            return fail(expected);
+        }
+    }
+
+    bool object(size_t depth) {
+        return sequence(depth, '}', "unterminated object", "',' or '}' expected", [&] {
             whitespace();
             if (at_end() || s[i] != '"') return fail("object key expected");
             if (!string()) return false;
             whitespace();
             if (at_end() || s[i] != ':') return fail("':' expected");
             i++;
-            if (!value(depth)) return false;
-            whitespace();
-            if (at_end()) return fail("unterminated object");
-            if (s[i] == ',') {
-                i++;
-                continue;
-            }
-            if (s[i] == '}') {
-                i++;
-                return true;
-            }
-            return fail("',' or '}' expected");
-        }
+            return value(depth);
+        });
     }
 
     bool array(size_t depth) {
-        if (depth > max_depth) return fail("nested too deeply");
-        i++;  // '['
-        whitespace();
-        if (!at_end() && s[i] == ']') {
-            i++;
-            return true;
-        }
-        for (;;) {
-            if (!value(depth)) return false;
-            whitespace();
-            if (at_end()) return fail("unterminated array");
-            if (s[i] == ',') {
-                i++;
-                continue;
-            }
-            if (s[i] == ']') {
-                i++;
-                return true;
-            }
-            return fail("',' or ']' expected");
-        }
+        return sequence(depth, ']', "unterminated array", "',' or ']' expected", [&] { return value(depth); });
     }
 };
 

@@ -29,12 +29,15 @@ MetricFamily single(const char* name, const char* help, MetricType type, double 
 }
 
 // Counter rows: name, help, field. Shared by /metrics and /stats.
-struct CounterRow {
+template <class Counters>
+struct Row {
     const char* metric;
     const char* stats_key;
     const char* help;
-    uint64_t ServerCounters::*field;
+    uint64_t Counters::*field;
 };
+using CounterRow = Row<ServerCounters>;
+using ProtocolRow = Row<ProtocolCounters>;
 
 constexpr CounterRow kCounterRows[] = {
     {"pushd_ws_connections_opened_total", "connections_opened", "WebSocket connections accepted",
@@ -67,13 +70,6 @@ constexpr const char* kOutNames[kOutTypes] = {"pong",  "auth_success", "auth_fai
 // Labels of AuthError slots 1..8 (slot 0 is "none"), as auth_error_label gives them.
 constexpr const char* kAuthFailNames[kAuthErrorSlots] = {
     nullptr, "missing", "malformed", "alg", "signature", "expired", "nbf", "no_exp", "no_user"};
-
-struct ProtocolRow {
-    const char* metric;
-    const char* stats_key;
-    const char* help;
-    uint64_t ProtocolCounters::*field;
-};
 
 constexpr ProtocolRow kProtocolRows[] = {
     {"pushd_auth_success_total", "auth_ok", "successful authentications", &ProtocolCounters::auth_ok},
@@ -223,11 +219,8 @@ std::string render_prometheus(const std::vector<MetricFamily>& families) {
     return out;
 }
 
-std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
-                                                 const ServerGauges& gauges,
-                                                 const ServerCounters& counters,
-                                                 const ProtocolCounters& protocol) {
-    std::vector<MetricFamily> f;
+// The standard process_* families of Prometheus client libraries.
+static void process_families(std::vector<MetricFamily>& f, const ProcessStats& process) {
     f.push_back(single("process_cpu_seconds_total", "user and system CPU time spent in seconds",
                        MetricType::counter, process.cpu_seconds));
     f.push_back(single("process_resident_memory_bytes", "resident memory size in bytes",
@@ -241,28 +234,12 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
     f.push_back(single("process_start_time_seconds",
                        "start time of the process since the Unix epoch in seconds",
                        MetricType::gauge, process.start_time_seconds));
-    f.push_back(MetricFamily{"pushd_build_info", "pushd version", MetricType::gauge,
-                             {MetricSample{"version=\"" PUSHD_VERSION "\"", 1}}});
-    f.push_back(single("pushd_up", "1 while the instance serves, 0 while it shuts down",
-                       MetricType::gauge, gauges.draining ? 0 : 1));
-    f.push_back(single("pushd_uptime_seconds", "seconds since the instance started",
-                       MetricType::gauge, gauges.uptime_seconds));
-    f.push_back(single("pushd_connections", "open WebSocket connections", MetricType::gauge,
-                       static_cast<double>(gauges.connections)));
-    f.push_back(single("pushd_online_users", "distinct authenticated users on this instance",
-                       MetricType::gauge, static_cast<double>(gauges.online_users)));
-    f.push_back(single("pushd_groups", "groups with at least one subscriber on this instance",
-                       MetricType::gauge, static_cast<double>(gauges.groups)));
-    f.push_back(single("pushd_queued_bytes", "output queued in pushd, not yet written to sockets",
-                       MetricType::gauge, static_cast<double>(gauges.queued_bytes)));
-    f.push_back(single("pushd_frames_live", "shared frames allocated and not yet freed (queued, held or cached)",
-                       MetricType::gauge, static_cast<double>(gauges.frames_live)));
-    f.push_back(single("pushd_frame_bytes_live", "bytes allocated for those frames",
-                       MetricType::gauge, static_cast<double>(gauges.frame_bytes_live)));
-    for (const CounterRow& row : kCounterRows) {
-        f.push_back(single(row.metric, row.help, MetricType::counter,
-                           static_cast<double>(counters.*row.field)));
-    }
+}
+
+// The counters with a label: handshakes refused, messages in and out by
+// type, auth failures by reason.
+static void labelled_families(std::vector<MetricFamily>& f, const ServerCounters& counters,
+                       const ProtocolCounters& protocol) {
     MetricFamily refused{"pushd_ws_handshakes_refused_total",
                          "WebSocket handshakes refused, by reason (the first check that failed)",
                          MetricType::counter, {}};
@@ -289,6 +266,37 @@ std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
                                   static_cast<double>(protocol.auth_failed[i])});
     }
     f.push_back(std::move(failed));
+}
+
+std::vector<MetricFamily> server_metric_families(const ProcessStats& process,
+                                                 const ServerGauges& gauges,
+                                                 const ServerCounters& counters,
+                                                 const ProtocolCounters& protocol) {
+    std::vector<MetricFamily> f;
+    process_families(f, process);
+    f.push_back(MetricFamily{"pushd_build_info", "pushd version", MetricType::gauge,
+                             {MetricSample{"version=\"" PUSHD_VERSION "\"", 1}}});
+    f.push_back(single("pushd_up", "1 while the instance serves, 0 while it shuts down",
+                       MetricType::gauge, gauges.draining ? 0 : 1));
+    f.push_back(single("pushd_uptime_seconds", "seconds since the instance started",
+                       MetricType::gauge, gauges.uptime_seconds));
+    f.push_back(single("pushd_connections", "open WebSocket connections", MetricType::gauge,
+                       static_cast<double>(gauges.connections)));
+    f.push_back(single("pushd_online_users", "distinct authenticated users on this instance",
+                       MetricType::gauge, static_cast<double>(gauges.online_users)));
+    f.push_back(single("pushd_groups", "groups with at least one subscriber on this instance",
+                       MetricType::gauge, static_cast<double>(gauges.groups)));
+    f.push_back(single("pushd_queued_bytes", "output queued in pushd, not yet written to sockets",
+                       MetricType::gauge, static_cast<double>(gauges.queued_bytes)));
+    f.push_back(single("pushd_frames_live", "shared frames allocated and not yet freed (queued, held or cached)",
+                       MetricType::gauge, static_cast<double>(gauges.frames_live)));
+    f.push_back(single("pushd_frame_bytes_live", "bytes allocated for those frames",
+                       MetricType::gauge, static_cast<double>(gauges.frame_bytes_live)));
+    for (const CounterRow& row : kCounterRows) {
+        f.push_back(single(row.metric, row.help, MetricType::counter,
+                           static_cast<double>(counters.*row.field)));
+    }
+    labelled_families(f, counters, protocol);
     for (const ProtocolRow& row : kProtocolRows) {
         f.push_back(single(row.metric, row.help, MetricType::counter,
                            static_cast<double>(protocol.*row.field)));

@@ -44,6 +44,8 @@
 //  - Strings keep every character they encode, U+0000 included.
 #pragma once
 
+#include "core/status_codes.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -117,7 +119,7 @@ std::string build_auth_failed(const std::optional<std::string>& message_id, std:
                               int64_t now_ms);
 
 /* error, data {"code","message"}; message_id when one could be read. */
-std::string build_error(const std::optional<std::string>& message_id, int code, std::string_view message,
+std::string build_error(const std::optional<std::string>& message_id, ReplyCode code, std::string_view message,
                         int64_t now_ms);
 
 struct AckExtra {
@@ -132,7 +134,7 @@ struct AckExtra {
 std::string build_ack_ok(std::string_view message_id, int64_t now_ms, const AckExtra& extra = {});
 
 /* Failed ack: data {"message_id","success":false,"code","message"}. */
-std::string build_ack_fail(std::string_view message_id, int code, std::string_view message, int64_t now_ms);
+std::string build_ack_fail(std::string_view message_id, ReplyCode code, std::string_view message, int64_t now_ms);
 
 struct StoredMessage {
     std::string group_id, message_id, client_message_id, sender_id;

@@ -51,11 +51,11 @@ std::string build_auth_failed(const std::optional<std::string>& message_id, std:
     return w.take();
 }
 
-std::string build_error(const std::optional<std::string>& message_id, int code, std::string_view message,
+std::string build_error(const std::optional<std::string>& message_id, ReplyCode code, std::string_view message,
                         int64_t now_ms) {
     JsonWriter w(96 + message.size() + (message_id ? message_id->size() : 0));
     begin_reply(w, "error", message_id, now_ms);
-    w.key("data").begin_object().field_int("code", code).field_str("message", message).end_object();
+    w.key("data").begin_object().field_int("code", static_cast<int>(code)).field_str("message", message).end_object();
     w.end_object();
     return w.take();
 }
@@ -73,14 +73,14 @@ std::string build_ack_ok(std::string_view message_id, int64_t now_ms, const AckE
     return w.take();
 }
 
-std::string build_ack_fail(std::string_view message_id, int code, std::string_view message, int64_t now_ms) {
+std::string build_ack_fail(std::string_view message_id, ReplyCode code, std::string_view message, int64_t now_ms) {
     JsonWriter w(128 + 2 * message_id.size() + message.size());
     begin_envelope(w, "ack", &message_id, now_ms);
     w.key("data")
         .begin_object()
         .field_str("message_id", message_id)
         .field_bool("success", false)
-        .field_int("code", code)
+        .field_int("code", static_cast<int>(code))
         .field_str("message", message)
         .end_object();
     w.end_object();

@@ -85,6 +85,23 @@ static size_t skip_space(std::string_view t, size_t i) {
     return i;
 }
 
+/* Skips the string opening at `i`, noting \u0000 escapes and raw control
+ * characters in `s`. Returns the index of its closing quote (or `t`'s size). */
+static size_t skip_string(std::string_view t, size_t i, Scan& s) {
+    const size_t n = t.size();
+    i++;
+    while (i < n && t[i] != '"') {
+        if (t[i] == '\\') {
+            if (i + 5 < n && t[i + 1] == 'u' && t.compare(i + 2, 4, "0000") == 0) s.nul_escape = true;
+            i += 2;
+            continue;
+        }
+        if (static_cast<unsigned char>(t[i]) < 0x20) s.raw_control = true;
+        i++;
+    }
+    return i;
+}
+
 /* Fills `s` from `t` in one pass. Tolerates any input (invalid JSON gives
  * meaningless offsets, never an out-of-range access). */
 static void prescan(std::string_view t, Scan& s) {
@@ -104,16 +121,8 @@ static void prescan(std::string_view t, Scan& s) {
         const char c = t[i];
         switch (c) {
             case '"': {
-                const size_t open = i++;
-                while (i < n && t[i] != '"') {
-                    if (t[i] == '\\') {
-                        if (i + 5 < n && t[i + 1] == 'u' && t.compare(i + 2, 4, "0000") == 0) s.nul_escape = true;
-                        i += 2;
-                        continue;
-                    }
-                    if (static_cast<unsigned char>(t[i]) < 0x20) s.raw_control = true;
-                    i++;
-                }
+                const size_t open = i;
+                i = skip_string(t, i, s);
                 if (depth == 1 || depth == 2) last_string = open;
                 break;  // i is at the closing quote (or past the end)
             }
@@ -461,6 +470,69 @@ static std::optional<RequestType> request_type_from(std::string_view s) {
     return std::nullopt;
 }
 
+using JsonRoot = std::unique_ptr<cJSON, void (*)(cJSON*)>;
+
+// `text` parsed as one JSON value with nothing but space after it, or nullptr.
+static JsonRoot parse_whole(std::string_view text) {
+    const char* end = nullptr;
+    JsonRoot root(text.empty() ? nullptr : cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0),
+                  cJSON_Delete);
+    if (!root || !end || end < text.data() || end > text.data() + text.size() ||
+        skip_space(text, static_cast<size_t>(end - text.data())) != text.size()) {
+        return JsonRoot(nullptr, cJSON_Delete);
+    }
+    return root;
+}
+
+// The root's "data" member when it is an object (else nullptr), and its
+// raw fields in *data_raw (empty when the root's are).
+static const cJSON* find_data(const Reader& rd, const cJSON* root, std::span<const RawField> root_raw,
+                              std::span<const RawField>* data_raw) {
+    size_t index = 0;
+    const cJSON* data = nullptr;
+    for (const cJSON* c = root->child; c; c = c->next, index++) {
+        if (key_equals(rd, c, root_raw.empty() ? nullptr : &root_raw[index], "data")) {
+            data = c;
+            break;
+        }
+    }
+    if (!data || !cJSON_IsObject(data)) return nullptr;
+    if (!root_raw.empty()) {
+        const auto [b, e] = rd.scan.child_range[index];
+        *data_raw = checked_raw(data, std::span<const RawField>(rd.scan.children).subspan(b, e - b));
+    }
+    return data;
+}
+
+// The envelope: message_id (into r.message_id when valid) and type. The
+// request type, or nullopt with r.message saying what is wrong.
+static std::optional<RequestType> read_envelope(const Reader& rd, const cJSON* root,
+                                                std::span<const RawField> root_raw, ParseResult& r) {
+    std::string id;
+    const IdStatus id_status = read_message_id(rd, find_member(rd, root, root_raw, "message_id"), id);
+    if (id_status == IdStatus::ok) r.message_id = std::move(id);
+
+    std::string type_name;
+    if (!member_string(rd, find_member(rd, root, root_raw, "type"), type_name)) {
+        r.message = kErrType;
+        return std::nullopt;
+    }
+    if (id_status == IdStatus::bad) {
+        r.message = kErrMessageId;
+        return std::nullopt;
+    }
+    const std::optional<RequestType> type = request_type_from(type_name);
+    if (!type) {
+        r.message = kErrUnknownType;
+        return std::nullopt;
+    }
+    if (id_status == IdStatus::absent && *type != RequestType::ping) {
+        r.message = "message_id: required for " + type_name;
+        return std::nullopt;
+    }
+    return type;
+}
+
 ParseResult parse_request(std::string_view text) {
     ParseResult r;
     r.status = ParseStatus::malformed;
@@ -477,11 +549,8 @@ ParseResult parse_request(std::string_view text) {
         return r;
     }
 
-    const char* end = nullptr;
-    std::unique_ptr<cJSON, void (*)(cJSON*)> root(
-        text.empty() ? nullptr : cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0), cJSON_Delete);
-    if (!root || !end || end < text.data() || end > text.data() + text.size() ||
-        skip_space(text, static_cast<size_t>(end - text.data())) != text.size()) {
+    JsonRoot root = parse_whole(text);
+    if (!root) {
         r.message = kErrJson;
         return r;
     }
@@ -493,28 +562,8 @@ ParseResult parse_request(std::string_view text) {
     const Reader rd{text, scan};
     const std::span<const RawField> root_raw = checked_raw(root.get(), scan.root);
 
-    std::string id;
-    const IdStatus id_status = read_message_id(rd, find_member(rd, root.get(), root_raw, "message_id"), id);
-    if (id_status == IdStatus::ok) r.message_id = std::move(id);
-
-    std::string type_name;
-    if (!member_string(rd, find_member(rd, root.get(), root_raw, "type"), type_name)) {
-        r.message = kErrType;
-        return r;
-    }
-    if (id_status == IdStatus::bad) {
-        r.message = kErrMessageId;
-        return r;
-    }
-    const std::optional<RequestType> type = request_type_from(type_name);
-    if (!type) {
-        r.message = kErrUnknownType;
-        return r;
-    }
-    if (id_status == IdStatus::absent && *type != RequestType::ping) {
-        r.message = "message_id: required for " + type_name;
-        return r;
-    }
+    const std::optional<RequestType> type = read_envelope(rd, root.get(), root_raw, r);
+    if (!type) return r;
 
     r.request.type = *type;
     r.request.message_id = r.message_id;
@@ -525,26 +574,11 @@ ParseResult parse_request(std::string_view text) {
 
     // From here on the request is readable: field problems are 422.
     r.status = ParseStatus::invalid_field;
-    size_t data_index = 0;
-    const cJSON* data = nullptr;
     std::span<const RawField> data_raw;
-    {
-        size_t index = 0;
-        for (const cJSON* c = root->child; c; c = c->next, index++) {
-            if (key_equals(rd, c, root_raw.empty() ? nullptr : &root_raw[index], "data")) {
-                data = c;
-                data_index = index;
-                break;
-            }
-        }
-    }
-    if (!data || !cJSON_IsObject(data)) {
+    const cJSON* data = find_data(rd, root.get(), root_raw, &data_raw);
+    if (!data) {
         r.message = kErrData;
         return r;
-    }
-    if (!root_raw.empty()) {
-        const auto [b, e] = scan.child_range[data_index];
-        data_raw = checked_raw(data, std::span<const RawField>(scan.children).subspan(b, e - b));
     }
     if (!read_data(rd, data, data_raw, r)) return r;
     r.status = ParseStatus::ok;

@@ -73,19 +73,19 @@ void on_reload_signal(uv_signal_t* handle, int) {
     Server& server = server_of(reinterpret_cast<uv_handle_t*>(handle));
     sd_notify(0, "RELOADING=1");
     ConfigLoadResult loaded = load_config_file(server.config_path, server.env);
-    if (!loaded.ok) {
+    if (!loaded.ok()) {
         server.counters.reloads_failed++;
-        LOG_ERROR("reload refused, configuration unchanged: %s", loaded.error.c_str());
+        LOG_ERROR("reload refused, configuration unchanged: %s", loaded.error().c_str());
         sd_notify(0, "READY=1");
         return;
     }
-    for (const std::string& w : loaded.warnings) LOG_WARN("%s", w.c_str());
-    for (const std::string& key : config_restart_only_changes(server.config, loaded.config)) {
+    for (const std::string& w : loaded->warnings) LOG_WARN("%s", w.c_str());
+    for (const std::string& key : config_restart_only_changes(server.config, loaded->config)) {
         LOG_WARN("reload: %s changed; it takes effect after a restart", key.c_str());
     }
-    server.config.security = loaded.config.security;
-    server.config.limits = loaded.config.limits;
-    server.config.log = loaded.config.log;
+    server.config.security = loaded->config.security;
+    server.config.limits = loaded->config.limits;
+    server.config.log = loaded->config.log;
     server_apply_security(server);
     LogLevel level = LogLevel::info;
     log_level_from_name(server.config.log.level, &level);

@@ -14,16 +14,16 @@ using namespace pushd;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view yaml = fuzz::as_text(data, size);
     ConfigLoadResult r = load_config_string(yaml, "fuzz.yaml", no_env());
-    if (!r.ok) {
-        FUZZ_CHECK(!r.error.empty());
-        FUZZ_CHECK(r.error.find('\n') == std::string::npos);
+    if (!r.ok()) {
+        FUZZ_CHECK(!r.error().empty());
+        FUZZ_CHECK(r.error().find('\n') == std::string::npos);
         return 0;
     }
-    std::string lines = config_to_lines(r.config);
+    std::string lines = config_to_lines(r->config);
     FUZZ_CHECK(!lines.empty());
     ConfigLoadResult again = load_config_string(yaml, "fuzz.yaml", no_env());
-    FUZZ_CHECK(again.ok);
-    FUZZ_CHECK(config_to_lines(again.config) == lines);
-    FUZZ_CHECK(config_restart_only_changes(r.config, again.config).empty());
+    FUZZ_CHECK(again.ok());
+    FUZZ_CHECK(config_to_lines(again->config) == lines);
+    FUZZ_CHECK(config_restart_only_changes(r->config, again->config).empty());
     return 0;
 }

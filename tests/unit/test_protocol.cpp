@@ -515,9 +515,9 @@ TEST_CASE("auth_success and auth_failed", "[protocol]") {
 }
 
 TEST_CASE("error", "[protocol]") {
-    CHECK(build_error(std::nullopt, 400, "invalid JSON", 3) ==
+    CHECK(build_error(std::nullopt, ReplyCode::bad_request, "invalid JSON", 3) ==
           R"({"type":"error","timestamp":3,"data":{"code":400,"message":"invalid JSON"}})");
-    std::string s = build_error(std::string("m\"1"), 409, "already authenticated as another user", 3);
+    std::string s = build_error(std::string("m\"1"), ReplyCode::conflict, "already authenticated as another user", 3);
     Json j(s);
     REQUIRE(j.p);
     CHECK(keys(j.p) == Keys{"type", "message_id", "timestamp", "data"});
@@ -555,7 +555,7 @@ TEST_CASE("ack success and failure", "[protocol]") {
     CHECK(build_ack_ok("j1", 10, trunc) ==
           R"({"type":"ack","message_id":"j1","timestamp":10,"data":{"message_id":"j1","success":true,"truncated":true}})");
 
-    std::string f = build_ack_fail("c-18", 503, "storage unavailable", 11);
+    std::string f = build_ack_fail("c-18", ReplyCode::storage_unavailable, "storage unavailable", 11);
     CHECK(f == R"({"type":"ack","message_id":"c-18","timestamp":11,"data":{"message_id":"c-18","success":false,)"
                R"("code":503,"message":"storage unavailable"}})");
     Json j(f);
@@ -625,7 +625,7 @@ TEST_CASE("strings are escaped and round-trip", "[protocol]") {
     for (const char* k : {"group_id", "client_message_id", "sender_id", "content"}) CHECK(str(d, k) == nasty);
 
     // a built frame parses back through parse_request too
-    std::string text = build_error(nasty, 400, nasty, 1);
+    std::string text = build_error(nasty, ReplyCode::bad_request, nasty, 1);
     Json k(text);
     REQUIRE(k.p);
     CHECK(str(get(k.p, "data"), "message") == nasty);
