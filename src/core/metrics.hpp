@@ -106,7 +106,7 @@ struct ServerGauges {
     double uptime_seconds = 0;
     bool draining = false;        // shutting down
     uint64_t queued_bytes = 0;    // output queued in pushd, not yet written to sockets
-    uint64_t frames_live = 0;     // shared frames allocated and not yet freed (core/outq)
+    uint64_t frames_live = 0;     // shared frames allocated and not yet freed (core/frame)
     uint64_t frame_bytes_live = 0;  // their allocated bytes
     bool redis_up[kRedisLinks] = {};  // each Redis link established
     // The links this instance uses (the sentinel link only in sentinel mode).

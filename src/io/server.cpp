@@ -2,7 +2,7 @@
 #include "io/ws_protocol.hpp"
 
 #include "core/json_writer.hpp"
-#include "core/outq.hpp"
+#include "core/frame.hpp"
 #include "io/log.hpp"
 
 #include <libwebsockets.h>
