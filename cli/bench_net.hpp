@@ -3,7 +3,7 @@
 //
 // Why not src/client (libwebsockets): lws parses frames a byte at a time,
 // which at several hundred thousand deliveries a second would make the
-// generator the bottleneck. Here frames are parsed by core/ws_codec, which
+// generator the bottleneck. Here frames are parsed by client/ws_codec, which
 // hands whole unfragmented frames over straight from the read buffer.
 //
 // Model: a fixed table of connections created up front (stable indices, the
@@ -19,7 +19,7 @@
 #pragma once
 
 #include "core/frame_deflate.hpp"
-#include "core/ws_codec.hpp"
+#include "client/ws_codec.hpp"
 
 #include <netinet/in.h>
 

@@ -5,15 +5,14 @@
 // notification, ... Ends with exit 0 on SIGINT/SIGTERM (after a close 1000),
 // exit 1 when the connection cannot be made, auth or a join fails, or the
 // server closes the connection (the close code and reason on stderr).
+#include "client/replies.hpp"
+#include "client/requests.hpp"
 #include "client/ws_client.hpp"
 #include "context.hpp"
 #include "core/auth.hpp"
 #include "core/json_check.hpp"
-#include "core/json_writer.hpp"
 #include "core/protocol.hpp"
 #include "stop_signal.hpp"
-
-#include <cJSON.h>
 
 #include <cstdio>
 #include <ctime>
@@ -32,43 +31,6 @@ struct ListenOptions {
     std::string user;
     std::vector<std::string> groups;
 };
-
-// What listen needs to know of a server message.
-struct ServerReply {
-    std::string type, message_id, message;
-    bool success = true;
-    int code = 0;
-};
-
-std::string string_at(const cJSON* o, const char* name) {
-    const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-ServerReply read_reply(const std::string& text) {
-    ServerReply r;
-    cJSON* root = cJSON_ParseWithLength(text.data(), text.size());
-    if (cJSON_IsObject(root)) {
-        r.type = string_at(root, "type");
-        r.message_id = string_at(root, "message_id");
-        const cJSON* data = cJSON_GetObjectItemCaseSensitive(root, "data");
-        r.message = string_at(data, "message");
-        const cJSON* ok = cJSON_GetObjectItemCaseSensitive(data, "success");
-        r.success = !cJSON_IsFalse(ok);
-        const cJSON* code = cJSON_GetObjectItemCaseSensitive(data, "code");
-        if (cJSON_IsNumber(code)) r.code = code->valueint;
-    }
-    cJSON_Delete(root);
-    return r;
-}
-
-// One request frame: {"type", "message_id", "data": {key: value}}.
-std::string request(const char* type, const std::string& message_id, const char* key, const std::string& value) {
-    pushd::JsonWriter w;
-    w.begin_object().field_str("type", type).field_str("message_id", message_id).key("data");
-    w.begin_object().field_str(key, value).end_object().end_object();
-    return w.take();
-}
 
 // A server message on one line (in valid JSON a raw line break can only be
 // whitespace between tokens).
@@ -130,7 +92,7 @@ int run_listen(Context& c, const ListenOptions& o) {
         hub.wait_open(id, kSliceMs);
     }
     if (stop_requested()) return kOk;
-    hub.send_text(id, request("auth", "listen-auth", "token", token));
+    hub.send_text(id, pushd::requests::auth("listen-auth", token));
 
     bool authed = false;
     int waited = 0;
@@ -146,12 +108,12 @@ int run_listen(Context& c, const ListenOptions& o) {
             continue;
         }
         print_line(*text);
-        const ServerReply r = read_reply(*text);
+        const pushd::Reply r = pushd::read_reply(*text).value_or(pushd::Reply{});
         if (!authed && r.type == "auth_failed") return c.fail(kFailed, "auth failed: " + r.message);
         if (!authed && r.type == "auth_success") {
             authed = true;
             for (size_t i = 0; i < o.groups.size(); i++) {
-                hub.send_text(id, request("join_group", join_id(i), "group_id", o.groups[i]));
+                hub.send_text(id, pushd::requests::join_group(join_id(i), o.groups[i]));
             }
         }
         if (r.type == "ack" && !r.success) {

@@ -1,11 +1,11 @@
-// A blocking WebSocket client on a plain socket and core/ws_codec, for
+// A blocking WebSocket client on a plain socket and client/ws_codec, for
 // tests that must see the wire itself: which extension the server
 // accepted, the RSV1 bit of each frame, compressed client frames. The lws
 // client (src/client) hides all of that.
 #pragma once
 
 #include "core/frame_deflate.hpp"
-#include "core/ws_codec.hpp"
+#include "client/ws_codec.hpp"
 
 #include <cstdint>
 #include <deque>
