@@ -1,5 +1,5 @@
-// pushctl bench network engine (see bench_net.hpp).
-#include "bench_net.hpp"
+// pushd-bench's network engine (see loop.hpp).
+#include "loop.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <ctime>
 
-namespace pushctl::bench {
+namespace pushd_bench {
 namespace {
 
 constexpr size_t kReadBuffer = 256 * 1024;
@@ -236,6 +236,64 @@ void Loop::fail(Conn& c, const char* why) {
     if (events_.on_down) events_.on_down(events_.ctx, c);
 }
 
+// The upgrade answer's bytes in `data`: on a complete 101 the connection
+// opens and `data` becomes the frames that followed it in the same read
+// (copied to the read buffer's start).
+Loop::ReadStep Loop::on_handshake_bytes(Conn& c, std::string_view& data) {
+    c.hs.append(data);
+    pushd::ws::UpgradeCheck chk = pushd::ws::check_upgrade_response(c.hs, c.key, offer_deflate_);
+    if (chk.status == pushd::ws::UpgradeStatus::incomplete) return ReadStep::next_read;
+    if (chk.status != pushd::ws::UpgradeStatus::ok) {
+        c.http_status = chk.http_status;
+        fail(c, chk.status == pushd::ws::UpgradeStatus::refused ? "upgrade refused" : "bad upgrade response");
+        return ReadStep::stop;
+    }
+    std::string rest = c.hs.substr(chk.header_bytes);
+    c.hs.clear();
+    c.hs.shrink_to_fit();
+    c.state = ConnState::open;
+    c.parser.set_allow_rsv1(chk.deflate);
+    c.inflater.reset();
+    if (chk.deflate) c.inflater = std::make_unique<pushd::MessageInflater>();
+    if (events_.on_open) events_.on_open(events_.ctx, c);
+    if (c.state != ConnState::open) return ReadStep::stop;
+    if (rest.empty()) return ReadStep::next_read;
+    std::memcpy(rbuf_.data(), rest.data(), rest.size());
+    data = std::string_view(reinterpret_cast<const char*>(rbuf_.data()), rest.size());
+    return ReadStep::frames;
+}
+
+// Frames of an open connection, read at `rx`: messages to on_text, pings
+// answered. False when the connection was dropped.
+bool Loop::on_frame_bytes(Conn& c, std::string_view data, uint64_t rx) {
+    std::string pongs;
+    FeedCtx fc{this, &c, &events_, &stats_, rx, &pongs, next_mask()};
+    pushd::ws::FrameSink sink;
+    sink.ctx = &fc;
+    sink.on_message = sink_message;
+    sink.on_control = sink_control;
+    sink.on_close = sink_close;
+    pushd::ws::FeedStatus st = c.parser.feed(data, sink);
+    if (st == pushd::ws::FeedStatus::closed) {
+        fail(c, "closed by server");
+        return false;
+    }
+    if (st == pushd::ws::FeedStatus::error) {
+        fail(c, pushd::ws::parse_error_text(c.parser.error()));
+        return false;
+    }
+    if (c.state != ConnState::open) return false;  // a callback dropped it
+    if (fc.corrupt) {
+        fail(c, "corrupt compressed message");
+        return false;
+    }
+    if (!pongs.empty()) {
+        c.out.append(pongs);
+        if (!c.want_write) flush(c);
+    }
+    return true;
+}
+
 void Loop::on_readable(Conn& c) {
     for (int i = 0; i < kReadsPerEvent && c.fd >= 0; ++i) {
         ssize_t n = ::recv(c.fd, rbuf_.data(), rbuf_.size(), 0);
@@ -254,54 +312,13 @@ void Loop::on_readable(Conn& c) {
         stats_.bytes_in += static_cast<uint64_t>(n);
         std::string_view data(reinterpret_cast<const char*>(rbuf_.data()), static_cast<size_t>(n));
         if (c.state == ConnState::handshake) {
-            c.hs.append(data);
-            pushd::ws::UpgradeCheck chk = pushd::ws::check_upgrade_response(c.hs, c.key, offer_deflate_);
-            if (chk.status == pushd::ws::UpgradeStatus::incomplete) continue;
-            if (chk.status != pushd::ws::UpgradeStatus::ok) {
-                c.http_status = chk.http_status;
-                fail(c, chk.status == pushd::ws::UpgradeStatus::refused ? "upgrade refused" : "bad upgrade response");
-                return;
-            }
-            std::string rest = c.hs.substr(chk.header_bytes);
-            c.hs.clear();
-            c.hs.shrink_to_fit();
-            c.state = ConnState::open;
-            c.parser.set_allow_rsv1(chk.deflate);
-            c.inflater.reset();
-            if (chk.deflate) c.inflater = std::make_unique<pushd::MessageInflater>();
-            if (events_.on_open) events_.on_open(events_.ctx, c);
-            if (c.state != ConnState::open) return;
-            if (rest.empty()) continue;
-            std::memcpy(rbuf_.data(), rest.data(), rest.size());
-            data = std::string_view(reinterpret_cast<const char*>(rbuf_.data()), rest.size());
+            const ReadStep step = on_handshake_bytes(c, data);
+            if (step == ReadStep::next_read) continue;
+            if (step == ReadStep::stop) return;
         } else if (c.state != ConnState::open) {
             return;
         }
-        std::string pongs;
-        FeedCtx fc{this, &c, &events_, &stats_, rx, &pongs, next_mask()};
-        pushd::ws::FrameSink sink;
-        sink.ctx = &fc;
-        sink.on_message = sink_message;
-        sink.on_control = sink_control;
-        sink.on_close = sink_close;
-        pushd::ws::FeedStatus st = c.parser.feed(data, sink);
-        if (st == pushd::ws::FeedStatus::closed) {
-            fail(c, "closed by server");
-            return;
-        }
-        if (st == pushd::ws::FeedStatus::error) {
-            fail(c, pushd::ws::parse_error_text(c.parser.error()));
-            return;
-        }
-        if (c.state != ConnState::open) return;  // a callback dropped it
-        if (fc.corrupt) {
-            fail(c, "corrupt compressed message");
-            return;
-        }
-        if (!pongs.empty()) {
-            c.out.append(pongs);
-            if (!c.want_write) flush(c);
-        }
+        if (!on_frame_bytes(c, data, rx)) return;
         if (static_cast<size_t>(n) < rbuf_.size()) return;  // drained, most likely
     }
 }
@@ -331,4 +348,4 @@ int Loop::poll(int timeout_ms) {
     return n;
 }
 
-}  // namespace pushctl::bench
+}  // namespace pushd_bench

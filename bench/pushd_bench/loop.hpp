@@ -1,5 +1,5 @@
 // The load generator's network engine: many client WebSocket connections
-// on raw non-blocking sockets, one epoll loop, one thread (pushctl bench).
+// on raw non-blocking sockets, one epoll loop, one thread.
 //
 // Why not src/client (libwebsockets): lws parses frames a byte at a time,
 // which at several hundred thousand deliveries a second would make the
@@ -18,8 +18,10 @@
 // Not thread-safe. Every loop is bounded: reads per event, events per poll.
 #pragma once
 
-#include "core/frame_deflate.hpp"
+#include "loop_stats.hpp"
+
 #include "client/ws_codec.hpp"
+#include "core/frame_deflate.hpp"
 
 #include <netinet/in.h>
 
@@ -30,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pushctl::bench {
+namespace pushd_bench {
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t now_ns();
@@ -79,19 +81,6 @@ struct Events {
     void (*on_down)(void* ctx, Conn& c) = nullptr;
 };
 
-// Counters of the whole loop.
-struct LoopStats {
-    uint64_t reads = 0;         // recv() calls that returned data
-    uint64_t bytes_in = 0;
-    uint64_t writes = 0;        // send() calls
-    uint64_t messages_in = 0;   // text messages handed to on_text
-    uint64_t compressed_in = 0; // of which arrived compressed (permessage-deflate)
-    uint64_t pings = 0;
-    uint64_t polls = 0;         // epoll_wait calls
-    uint64_t busy_polls = 0;    // of which returned at least one event
-    uint64_t busy_ns = 0;       // time spent handling events
-};
-
 class Loop {
 public:
     /* A loop with room for `capacity` connections (indices 0..capacity-1). */
@@ -127,6 +116,7 @@ public:
     int poll(int timeout_ms);
 
     Conn& conn(uint32_t index) { return conns_[index]; }
+    const Conn& conn(uint32_t index) const { return conns_[index]; }
     size_t capacity() const { return conns_.size(); }
     const LoopStats& stats() const { return stats_; }
     void set_events(const Events& ev) { events_ = ev; }
@@ -134,8 +124,13 @@ public:
     void set_offer_deflate(bool on) { offer_deflate_ = on; }
 
 private:
+    // What a read during the handshake leaves to do.
+    enum class ReadStep { next_read, frames, stop };
+
     void on_event(Conn& c, uint32_t events);
     void on_readable(Conn& c);
+    ReadStep on_handshake_bytes(Conn& c, std::string_view& data);
+    bool on_frame_bytes(Conn& c, std::string_view data, uint64_t rx);
     void on_connected(Conn& c);
     void flush(Conn& c);
     void set_write_interest(Conn& c, bool on);
@@ -154,4 +149,4 @@ private:
     std::vector<uint8_t> rbuf_;
 };
 
-}  // namespace pushctl::bench
+}  // namespace pushd_bench
