@@ -3,8 +3,9 @@
 //
 // Why not src/client (libwebsockets): lws parses frames a byte at a time,
 // which at several hundred thousand deliveries a second would make the
-// generator the bottleneck. Here frames are parsed by client/ws_codec, which
-// hands whole unfragmented frames over straight from the read buffer.
+// generator the bottleneck. Here each connection's protocol is
+// client/raw_ws_conn (the tests' raw client uses it too), whose codec hands
+// whole unfragmented frames over straight from the read buffer.
 //
 // Model: a fixed table of connections created up front (stable indices, the
 // epoll key). connect() starts a TCP connect and the HTTP upgrade; the events
@@ -20,14 +21,12 @@
 
 #include "loop_stats.hpp"
 
-#include "client/ws_codec.hpp"
-#include "core/frame_deflate.hpp"
+#include "client/raw_ws_conn.hpp"
 
 #include <netinet/in.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,16 +53,12 @@ struct Conn {
     bool want_write = false;  // EPOLLOUT armed
     std::string out;          // bytes not yet written
     size_t out_off = 0;
-    std::string hs;           // upgrade response bytes, until the 101 is complete
-    std::string key;          // Sec-WebSocket-Key
-    pushd::ws::FrameParser parser{1 << 20};
+    // The handshake, frames in and out; with permessage-deflate accepted,
+    // one inflate stream per connection, as a browser keeps.
+    pushd::RawWsConn ws{1 << 20};
     int close_code = 0;       // from the server's close frame, 0 if none
     int http_status = 0;      // of a refused upgrade
     const char* error = nullptr;  // static text, why it failed or closed
-    // permessage-deflate accepted: compressed messages are inflated here
-    // (one stream per connection, as a browser keeps).
-    std::unique_ptr<pushd::MessageInflater> inflater;
-    std::string inflated;     // reused output buffer
 
     // Caller's per-connection state.
     uint8_t app_phase = 0;
