@@ -69,7 +69,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(SAN_LOGS)/$@/a
 
 asan-build: deps
 	cmake -S . -B $(ASAN) -DPUSHD_SANITIZE=ON -DPUSHD_UNIT_ONLY=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build $(ASAN) -j $(JOBS) --target unit_tests pushd pushctl integration_tests
+	cmake --build $(ASAN) -j $(JOBS) --target unit_tests pushd pushctl pushd-bench integration_tests
 
 # Unit tests under the sanitizers.
 unit-asan: asan-build

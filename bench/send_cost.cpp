@@ -6,7 +6,7 @@
 //   send_cost MODE [ROUNDS]    MODE: send | uring
 //
 // A child process (pinned to CPU 1) opens 1,000 connections and reads them
-// with a busy epoll loop, as pushctl bench does; the parent (pinned to CPU
+// with a busy epoll loop, as pushd-bench does; the parent (pinned to CPU
 // 0) writes 200 bytes to every connection, 100 rounds a second, sleeping in
 // between, and prints its CPU time (getrusage) per write.
 #include <liburing.h>

@@ -5,7 +5,7 @@
 #
 #   bench/syscalls.sh PUSHD_BINARY RATE [SUBSCRIBERS]
 #
-# Needs redis-server, perf (linux-perf) and build-bench/pushctl (bench/run.sh
+# Needs redis-server, perf (linux-perf) and build-bench/pushd-bench (bench/run.sh
 # builds it). Server and Redis on CPU 0, the generator on CPU 1, 8 s window,
 # syscalls counted over 4 s in its middle. Prints one line of results and the
 # counts. Everything it starts is stopped by PID.
@@ -14,7 +14,7 @@ BIN=${1:?usage: bench/syscalls.sh PUSHD_BINARY RATE [SUBSCRIBERS]}
 RATE=${2:?usage: bench/syscalls.sh PUSHD_BINARY RATE [SUBSCRIBERS]}
 SUBS=${3:-1000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PUSHCTL=$ROOT/build-bench/pushctl
+BENCH=$ROOT/build-bench/pushd-bench
 SECRET=bench-secret-0123456789abcdef
 TMP=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -39,7 +39,7 @@ for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PP/health" && br
 (sleep 4; perf stat -e syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl \
     -p "$PID" -o "$TMP/perf.txt" -- sleep 4 >/dev/null 2>&1) &
 PERF=$!
-taskset -c 1 "$PUSHCTL" bench fanout --url "ws://127.0.0.1:$PP/ws" --secret "$SECRET" --subscribers "$SUBS" \
+taskset -c 1 "$BENCH" fanout --url "ws://127.0.0.1:$PP/ws" --secret "$SECRET" --subscribers "$SUBS" \
     --rate "$RATE" --duration 8 --server-pid "$PID" >"$TMP/out.json" 2>/dev/null
 wait "$PERF"
 python3 - "$TMP/out.json" <<'P'

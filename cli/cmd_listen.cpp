@@ -5,15 +5,14 @@
 // notification, ... Ends with exit 0 on SIGINT/SIGTERM (after a close 1000),
 // exit 1 when the connection cannot be made, auth or a join fails, or the
 // server closes the connection (the close code and reason on stderr).
+#include "client/replies.hpp"
+#include "client/requests.hpp"
 #include "client/ws_client.hpp"
 #include "context.hpp"
 #include "core/auth.hpp"
 #include "core/json_check.hpp"
-#include "core/json_writer.hpp"
 #include "core/protocol.hpp"
 #include "stop_signal.hpp"
-
-#include <cJSON.h>
 
 #include <cstdio>
 #include <ctime>
@@ -32,43 +31,6 @@ struct ListenOptions {
     std::string user;
     std::vector<std::string> groups;
 };
-
-// What listen needs to know of a server message.
-struct ServerReply {
-    std::string type, message_id, message;
-    bool success = true;
-    int code = 0;
-};
-
-std::string string_at(const cJSON* o, const char* name) {
-    const cJSON* v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-ServerReply read_reply(const std::string& text) {
-    ServerReply r;
-    cJSON* root = cJSON_ParseWithLength(text.data(), text.size());
-    if (cJSON_IsObject(root)) {
-        r.type = string_at(root, "type");
-        r.message_id = string_at(root, "message_id");
-        const cJSON* data = cJSON_GetObjectItemCaseSensitive(root, "data");
-        r.message = string_at(data, "message");
-        const cJSON* ok = cJSON_GetObjectItemCaseSensitive(data, "success");
-        r.success = !cJSON_IsFalse(ok);
-        const cJSON* code = cJSON_GetObjectItemCaseSensitive(data, "code");
-        if (cJSON_IsNumber(code)) r.code = code->valueint;
-    }
-    cJSON_Delete(root);
-    return r;
-}
-
-// One request frame: {"type", "message_id", "data": {key: value}}.
-std::string request(const char* type, const std::string& message_id, const char* key, const std::string& value) {
-    pushd::JsonWriter w;
-    w.begin_object().field_str("type", type).field_str("message_id", message_id).key("data");
-    w.begin_object().field_str(key, value).end_object().end_object();
-    return w.take();
-}
 
 // A server message on one line (in valid JSON a raw line break can only be
 // whitespace between tokens).
@@ -91,6 +53,66 @@ std::string ws_url(const ServerAddress& server, const std::string& path) {
 
 std::string join_id(size_t i) { return "listen-join-" + std::to_string(i); }
 
+// Connects `hub` to the WebSocket endpoint of `server` at `path` and waits
+// for it to open (or for a stop signal): kOk with `id` set, or the failure.
+int connect_listen(Context& c, pushd::WsClientHub& hub, const ServerAddress& server, const std::string& path, int& id) {
+    pushd::ConnectOptions co;
+    co.host = server.host;
+    co.port = server.port;
+    co.path = path;
+    co.tls = server.tls;
+    co.tls_insecure = c.tls_insecure;
+    id = hub.connect(co);
+    const std::string where = ws_url(server, path);
+    for (int waited = 0; !hub.is_open(id) && !stop_requested(); waited += kSliceMs) {
+        const pushd::WsState st = hub.state(id);
+        if (st == pushd::WsState::failed || st == pushd::WsState::closed || waited >= kOpenTimeoutMs) {
+            const int status = hub.handshake_status(id);
+            std::string why = status ? "HTTP " + std::to_string(status) : hub.error(id);
+            if (why.empty()) why = "no answer within " + std::to_string(kOpenTimeoutMs / 1000) + " s";
+            return c.fail(kFailed, where + ": cannot connect: " + c.with_tls_hint(why));
+        }
+        hub.wait_open(id, kSliceMs);
+    }
+    return kOk;
+}
+
+// Sends auth with `token`, the joins of `groups` after auth_success, and
+// prints every server message until a stop signal (then closes with 1000),
+// a failed auth or join, or the server's close.
+int print_messages(Context& c, pushd::WsClientHub& hub, int id, const std::string& token,
+                   const std::vector<std::string>& groups) {
+    hub.send_text(id, pushd::requests::auth("listen-auth", token));
+    bool authed = false;
+    int waited = 0;
+    while (!stop_requested()) {
+        std::optional<std::string> text = hub.recv_text(id, kSliceMs);
+        if (!text) {
+            if (!hub.is_open(id)) {
+                std::string reason = hub.close_reason(id);
+                return c.fail(kFailed, "the server closed the connection: " + std::to_string(hub.close_code(id)) +
+                                           (reason.empty() ? "" : " " + reason));
+            }
+            if (!authed && (waited += kSliceMs) >= kAuthTimeoutMs) return c.fail(kFailed, "no answer to auth");
+            continue;
+        }
+        print_line(*text);
+        const pushd::Reply r = pushd::read_reply(*text).value_or(pushd::Reply{});
+        if (!authed && r.type == "auth_failed") return c.fail(kFailed, "auth failed: " + r.message);
+        if (!authed && r.type == "auth_success") {
+            authed = true;
+            for (size_t i = 0; i < groups.size(); i++) hub.send_text(id, pushd::requests::join_group(join_id(i), groups[i]));
+        }
+        for (size_t i = 0; r.type == "ack" && !r.success && i < groups.size(); i++) {
+            if (r.message_id == join_id(i))
+                return c.fail(kFailed, "join_group " + groups[i] + ": " + std::to_string(r.code) + " " + r.message);
+        }
+    }
+    hub.close(id, 1000);
+    hub.wait_closed(id, 2000);
+    return kOk;
+}
+
 int run_listen(Context& c, const ListenOptions& o) {
     const pushd::Config* cfg = c.config();
     if (!cfg) return kUsage;
@@ -111,60 +133,10 @@ int run_listen(Context& c, const ListenOptions& o) {
     ho.tls_ca_file = c.ca_file;
     pushd::WsClientHub hub(ho);
     if (!hub.ok()) return c.fail(kFailed, "cannot create the WebSocket client");
-    pushd::ConnectOptions co;
-    co.host = server->host;
-    co.port = server->port;
-    co.path = cfg->path;
-    co.tls = server->tls;
-    co.tls_insecure = c.tls_insecure;
-    const int id = hub.connect(co);
-    const std::string where = ws_url(*server, cfg->path);
-    for (int waited = 0; !hub.is_open(id) && !stop_requested(); waited += kSliceMs) {
-        const pushd::WsState st = hub.state(id);
-        if (st == pushd::WsState::failed || st == pushd::WsState::closed || waited >= kOpenTimeoutMs) {
-            const int status = hub.handshake_status(id);
-            std::string why = status ? "HTTP " + std::to_string(status) : hub.error(id);
-            if (why.empty()) why = "no answer within " + std::to_string(kOpenTimeoutMs / 1000) + " s";
-            return c.fail(kFailed, where + ": cannot connect: " + c.with_tls_hint(why));
-        }
-        hub.wait_open(id, kSliceMs);
-    }
+    int id = -1;
+    if (const int status = connect_listen(c, hub, *server, cfg->path, id); status != kOk) return status;
     if (stop_requested()) return kOk;
-    hub.send_text(id, request("auth", "listen-auth", "token", token));
-
-    bool authed = false;
-    int waited = 0;
-    while (!stop_requested()) {
-        std::optional<std::string> text = hub.recv_text(id, kSliceMs);
-        if (!text) {
-            if (!hub.is_open(id)) {
-                std::string reason = hub.close_reason(id);
-                return c.fail(kFailed, "the server closed the connection: " + std::to_string(hub.close_code(id)) +
-                                           (reason.empty() ? "" : " " + reason));
-            }
-            if (!authed && (waited += kSliceMs) >= kAuthTimeoutMs) return c.fail(kFailed, "no answer to auth");
-            continue;
-        }
-        print_line(*text);
-        const ServerReply r = read_reply(*text);
-        if (!authed && r.type == "auth_failed") return c.fail(kFailed, "auth failed: " + r.message);
-        if (!authed && r.type == "auth_success") {
-            authed = true;
-            for (size_t i = 0; i < o.groups.size(); i++) {
-                hub.send_text(id, request("join_group", join_id(i), "group_id", o.groups[i]));
-            }
-        }
-        if (r.type == "ack" && !r.success) {
-            for (size_t i = 0; i < o.groups.size(); i++) {
-                if (r.message_id == join_id(i)) {
-                    return c.fail(kFailed, "join_group " + o.groups[i] + ": " + std::to_string(r.code) + " " + r.message);
-                }
-            }
-        }
-    }
-    hub.close(id, 1000);
-    hub.wait_closed(id, 2000);
-    return kOk;
+    return print_messages(c, hub, id, token, o.groups);
 }
 
 }  // namespace

@@ -85,7 +85,6 @@ private:
 void set_health_command(CLI::App* app, Context& ctx);
 void set_stats_command(CLI::App* app, Context& ctx);
 void set_token_command(CLI::App* app, Context& ctx);
-void set_bench_command(CLI::App* app, Context& ctx);
 void set_notify_command(CLI::App* app, Context& ctx);
 void set_group_command(CLI::App* app, Context& ctx);
 void set_publish_command(CLI::App* app, Context& ctx);

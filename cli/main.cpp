@@ -25,7 +25,6 @@ int main(int argc, char** argv) {
     pushctl::set_health_command(&app, ctx);
     pushctl::set_stats_command(&app, ctx);
     pushctl::set_token_command(&app, ctx);
-    pushctl::set_bench_command(&app, ctx);
     pushctl::set_notify_command(&app, ctx);
     pushctl::set_group_command(&app, ctx);
     pushctl::set_publish_command(&app, ctx);

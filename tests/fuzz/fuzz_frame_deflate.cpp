@@ -1,5 +1,5 @@
 // libFuzzer target: core/frame_deflate. The inflater reads compressed
-// messages a server sent (pushctl bench, the tests); the offer parser reads
+// messages a server sent (pushd-bench, the tests); the offer parser reads
 // a client's Sec-WebSocket-Extensions header; the deflater compresses each
 // pushed payload once for every compressing recipient.
 //

@@ -1,4 +1,4 @@
-// libFuzzer target: core/ws_codec, pushctl's client side of RFC 6455: the
+// libFuzzer target: client/ws_codec, the client side of RFC 6455 (pushd-bench, the tests): the
 // incremental parser of server frames and the check of the upgrade
 // response, both fed bytes from a server that may be hostile.
 //
@@ -13,7 +13,7 @@
 //    buffer never holds more than it plus one control frame;
 //  - check_upgrade_response says `incomplete` only without a blank line,
 //    and never reports more header bytes than it was given.
-#include "core/ws_codec.hpp"
+#include "client/ws_codec.hpp"
 #include "fuzz_util.hpp"
 
 #include <string>

@@ -46,21 +46,16 @@ bool RawWsClient::open(uint16_t port, const std::string& path, const std::string
         error_ = std::string("connect: ") + std::strerror(errno);
         return false;
     }
-    const std::string key = ws::make_websocket_key("0123456789abcdef");
-    const std::string req = ws::upgrade_request("127.0.0.1:" + std::to_string(port), path, key, extensions);
+    const std::string req = ws_.begin("127.0.0.1:" + std::to_string(port), path, "0123456789abcdef", extensions);
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         error_ = "send of the upgrade failed";
         return false;
     }
-    std::string rx;
+    std::string rx;  // bytes read and not yet fed
     for (;;) {
-        ws::UpgradeCheck c = ws::check_upgrade_response(rx, key, !extensions.empty());
-        if (c.status == ws::UpgradeStatus::ok) {
-            deflate_ = c.deflate;
-            parser_.set_allow_rsv1(deflate_);
-            pending_ = rx.substr(c.header_bytes);
-            return true;
-        }
+        ws::UpgradeCheck c = ws_.on_upgrade_bytes(rx, pending_);
+        rx.clear();
+        if (c.status == ws::UpgradeStatus::ok) return true;
         if (c.status != ws::UpgradeStatus::incomplete) {
             error_ = c.error;
             return false;
@@ -73,33 +68,19 @@ bool RawWsClient::open(uint16_t port, const std::string& path, const std::string
 }
 
 bool RawWsClient::send_text(const std::string& text, bool compress) {
+    if (compress && !ws_.deflate()) return false;  // the caller's mistake: nothing negotiated
     std::string frame;
     mask_ = mask_ * 1103515245u + 12345u;
-    if (compress) {
-        std::string z;
-        if (!deflate_message(text, z)) return false;
-        ws::append_client_frame(frame, ws::Opcode::text, z, mask_, true, true);
-    } else {
-        ws::append_client_frame(frame, ws::Opcode::text, text, mask_);
-    }
+    if (!ws_.append_text(frame, text, mask_, compress)) return false;
     return ::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
 }
 
 std::optional<RawMessage> RawWsClient::recv(int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    struct Ctx {
-        RawWsClient* self;
-        bool bad = false;
-    } ctx{this};
-    ws::FrameSink sink;
-    sink.ctx = &ctx;
-    sink.on_message = [](void* p, ws::Opcode, std::string_view payload) {
-        auto* c = static_cast<Ctx*>(p);
-        RawMessage m;
-        m.compressed = c->self->parser_.message_compressed();
-        if (!m.compressed) m.text.assign(payload);
-        else if (!c->self->inflater_.inflate(payload, 1 << 20, m.text)) c->bad = true;
-        c->self->inbox_.push_back(std::move(m));
+    RawWsSink sink;
+    sink.ctx = &inbox_;
+    sink.on_message = [](void* p, ws::Opcode, std::string_view text, bool compressed) {
+        static_cast<std::deque<RawMessage>*>(p)->push_back(RawMessage{std::string(text), compressed});
     };
     for (;;) {
         if (!inbox_.empty()) {
@@ -113,17 +94,13 @@ std::optional<RawMessage> RawWsClient::recv(int timeout_ms) {
             error_ = "timeout or connection closed";
             return std::nullopt;
         }
-        ws::FeedStatus st = parser_.feed(bytes, sink);
-        if (ctx.bad) {
-            error_ = "corrupt compressed message";
-            return std::nullopt;
-        }
+        ws::FeedStatus st = ws_.feed(bytes, sink);
         if (st == ws::FeedStatus::error) {
-            error_ = ws::parse_error_text(parser_.error());
+            error_ = ws_.error_text();
             return std::nullopt;
         }
         if (st == ws::FeedStatus::closed && inbox_.empty()) {
-            error_ = "closed with " + std::to_string(parser_.close_code());
+            error_ = "closed with " + std::to_string(ws_.close_code());
             return std::nullopt;
         }
     }

@@ -1,11 +1,11 @@
-// A blocking WebSocket client on a plain socket and core/ws_codec, for
-// tests that must see the wire itself: which extension the server
-// accepted, the RSV1 bit of each frame, compressed client frames. The lws
-// client (src/client) hides all of that.
+// A blocking WebSocket client on a plain socket and client/raw_ws_conn
+// (the protocol pushd-bench's connections use), for tests that must see
+// the wire itself: which extension the server accepted, the RSV1 bit of
+// each frame, compressed client frames. The lws client (src/client) hides
+// all of that.
 #pragma once
 
-#include "core/frame_deflate.hpp"
-#include "core/ws_codec.hpp"
+#include "client/raw_ws_conn.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -30,7 +30,7 @@ public:
     // `extensions` (may be empty) and reads the answer. True on a valid
     // 101; deflate() then says whether permessage-deflate was accepted.
     bool open(uint16_t port, const std::string& path, const std::string& extensions, int timeout_ms = 5000);
-    bool deflate() const { return deflate_; }
+    bool deflate() const { return ws_.deflate(); }
     const std::string& error() const { return error_; }
 
     // Sends one text message; `compress` sends it deflated with RSV1
@@ -43,11 +43,9 @@ public:
 
 private:
     int fd_ = -1;
-    bool deflate_ = false;
     std::string error_;
     uint32_t mask_ = 0x1234567u;
-    ws::FrameParser parser_{1 << 20};
-    MessageInflater inflater_;
+    RawWsConn ws_{1 << 20};
     std::deque<RawMessage> inbox_;
     std::string pending_;  // bytes read with the handshake answer
 };

@@ -1,109 +1,44 @@
-// RESP2 encoding, a recursive reply parser, and blocking I/O with deadlines.
+// The tests' Redis connection on hiredis's synchronous API (see resp_client.hpp).
 #include "resp_client.hpp"
 
-#include <arpa/inet.h>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <hiredis/hiredis.h>
+
+#include <sys/time.h>
 
 namespace pushd::test {
-
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-int ms_left(Clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return left > 0 ? static_cast<int>(left) : 0;
-}
-
-bool wait_fd(int fd, short events, Clock::time_point deadline) {
-    for (;;) {
-        struct pollfd p = {fd, events, 0};
-        int n = ::poll(&p, 1, ms_left(deadline));
-        if (n > 0)
-            return true;
-        if (n == 0 || errno != EINTR)
-            return false;
-    }
-}
-
-// Parses one reply from buf starting at pos. Returns 1 when complete (pos
-// advanced past it), 0 when more bytes are needed, -1 when malformed.
-int parse(const std::string& buf, size_t& pos, RespValue& out) {
-    if (pos >= buf.size())
-        return 0;
-    size_t eol = buf.find("\r\n", pos);
-    if (eol == std::string::npos)
-        return 0;
-    char kind = buf[pos];
-    std::string line = buf.substr(pos + 1, eol - pos - 1);
-    size_t next = eol + 2;
-    switch (kind) {
-    case '+':
-        out.type = RespValue::Type::status;
-        out.str = line;
-        pos = next;
-        return 1;
-    case '-':
-        out.type = RespValue::Type::error;
-        out.str = line;
-        pos = next;
-        return 1;
-    case ':':
-        out.type = RespValue::Type::integer;
-        out.integer = std::atoll(line.c_str());
-        pos = next;
-        return 1;
-    case '$': {
-        long long n = std::atoll(line.c_str());
-        if (n < 0) {
-            out.type = RespValue::Type::nil;
-            pos = next;
-            return 1;
-        }
-        if (buf.size() < next + static_cast<size_t>(n) + 2)
-            return 0;
-        out.type = RespValue::Type::bulk;
-        out.str = buf.substr(next, static_cast<size_t>(n));
-        pos = next + static_cast<size_t>(n) + 2;
-        return 1;
-    }
-    case '*': {
-        long long n = std::atoll(line.c_str());
-        if (n < 0) {
-            out.type = RespValue::Type::nil;
-            pos = next;
-            return 1;
-        }
-        RespValue arr;
-        arr.type = RespValue::Type::array;
-        size_t p = next;
-        for (long long i = 0; i < n; i++) {
-            RespValue el;
-            int r = parse(buf, p, el);
-            if (r <= 0)
-                return r;
-            arr.elements.push_back(std::move(el));
-        }
-        out = std::move(arr);
-        pos = p;
-        return 1;
-    }
-    default:
-        return -1;
-    }
+timeval to_timeval(int ms) {
+    timeval tv;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return tv;
 }
 
 RespValue failure(const std::string& why) {
     RespValue v;
     v.type = RespValue::Type::failure;
     v.str = why;
+    return v;
+}
+
+// hiredis's reply as a RespValue (recursively for arrays).
+RespValue from_reply(const redisReply* r) {
+    RespValue v;
+    switch (r->type) {
+    case REDIS_REPLY_STATUS: v.type = RespValue::Type::status; break;
+    case REDIS_REPLY_ERROR: v.type = RespValue::Type::error; break;
+    case REDIS_REPLY_STRING: v.type = RespValue::Type::bulk; break;
+    case REDIS_REPLY_INTEGER: v.type = RespValue::Type::integer; break;
+    case REDIS_REPLY_NIL: v.type = RespValue::Type::nil; break;
+    case REDIS_REPLY_ARRAY: v.type = RespValue::Type::array; break;
+    default: return failure("unexpected reply type " + std::to_string(r->type));
+    }
+    if (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STRING)
+        v.str.assign(r->str, r->len);
+    v.integer = r->integer;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        v.elements.push_back(from_reply(r->element[i]));
     return v;
 }
 
@@ -137,100 +72,44 @@ RespClient::~RespClient() {
 }
 
 void RespClient::disconnect() {
-    if (fd_ >= 0)
-        ::close(fd_);
-    fd_ = -1;
-    buf_.clear();
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
 }
 
 bool RespClient::connect(uint16_t port, int timeout_ms) {
     disconnect();
-    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        error_ = std::string("socket: ") + std::strerror(errno);
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", port, to_timeval(timeout_ms));
+    if (!c || c->err) {
+        error_ = "connect 127.0.0.1:" + std::to_string(port) + ": " + (c ? c->errstr : "cannot allocate a context");
+        if (c) redisFree(c);
         return false;
     }
-    struct sockaddr_in a = {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-        int err = errno;
-        if (err == EINPROGRESS && wait_fd(fd, POLLOUT, deadline)) {
-            socklen_t sl = sizeof(err);
-            ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl);
-        } else if (err == EINPROGRESS) {
-            err = ETIMEDOUT;
-        }
-        if (err != 0) {
-            error_ = "connect 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(err);
-            ::close(fd);
-            return false;
-        }
-    }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fd_ = fd;
+    ctx_ = c;
     error_.clear();
     return true;
 }
 
 RespValue RespClient::command(const std::vector<std::string>& args, int timeout_ms) {
-    if (fd_ < 0)
+    if (!ctx_)
         return failure(error_.empty() ? "not connected" : error_);
-    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    std::string req = "*" + std::to_string(args.size()) + "\r\n";
-    for (const auto& a : args)
-        req += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-
-    size_t sent = 0;
-    while (sent < req.size()) {
-        ssize_t n = ::send(fd_, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += static_cast<size_t>(n);
-        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (!wait_fd(fd_, POLLOUT, deadline)) {
-                error_ = "send: timed out";
-                disconnect();
-                return failure(error_);
-            }
-        } else {
-            error_ = std::string("send: ") + std::strerror(errno);
-            disconnect();
-            return failure(error_);
-        }
+    std::vector<const char*> argv;
+    std::vector<size_t> argvlen;
+    for (const auto& a : args) {
+        argv.push_back(a.data());
+        argvlen.push_back(a.size());
     }
-    for (;;) {
-        size_t pos = 0;
-        RespValue v;
-        int r = parse(buf_, pos, v);
-        if (r == 1) {
-            buf_.erase(0, pos);
-            return v;
-        }
-        if (r < 0) {
-            error_ = "malformed reply";
-            disconnect();
-            return failure(error_);
-        }
-        if (!wait_fd(fd_, POLLIN, deadline)) {
-            error_ = "receive: timed out";
-            disconnect();
-            return failure(error_);
-        }
-        char tmp[16384];
-        ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
-        if (n > 0) {
-            buf_.append(tmp, static_cast<size_t>(n));
-        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            continue;
-        } else {
-            error_ = n == 0 ? "connection closed" : std::string("receive: ") + std::strerror(errno);
-            disconnect();
-            return failure(error_);
-        }
+    redisSetTimeout(ctx_, to_timeval(timeout_ms));
+    auto* r = static_cast<redisReply*>(
+        redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), argvlen.data()));
+    if (!r) {
+        // The context is unusable after an I/O or protocol error.
+        error_ = ctx_->errstr[0] ? ctx_->errstr : "no reply";
+        disconnect();
+        return failure(error_);
     }
+    RespValue v = from_reply(r);
+    freeReplyObject(r);
+    return v;
 }
 
 RespValue redis_command(uint16_t port, const std::vector<std::string>& args, int timeout_ms) {

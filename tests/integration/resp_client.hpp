@@ -1,12 +1,15 @@
-// A minimal blocking Redis client speaking raw RESP2 over a socket, for
-// tests to read and write what pushd stores (and to PING a redis-server the
-// harness started). Not a general client: no pipelining, no pub/sub.
+// A blocking Redis connection for tests to read and write what pushd stores
+// (and to PING a redis-server the harness started): hiredis's synchronous
+// API behind an interface that returns plain values. No pipelining, no
+// pub/sub.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+struct redisContext;
 
 namespace pushd::test {
 
@@ -43,13 +46,12 @@ public:
     // all within `timeout_ms`. After a failure the connection is closed.
     RespValue command(const std::vector<std::string>& args, int timeout_ms = 5000);
 
-    bool connected() const { return fd_ >= 0; }
+    bool connected() const { return ctx_ != nullptr; }
     const std::string& error() const { return error_; }
 
 private:
     void disconnect();
-    int fd_ = -1;
-    std::string buf_;     // bytes read and not yet parsed
+    redisContext* ctx_ = nullptr;
     std::string error_;
 };
 

@@ -1,5 +1,6 @@
 // WebSocket sessions over real connections: the protocol, auth, groups,
 // fan-out, limits (PROTOCOL.md sections 2 to 5, one instance).
+#include "client/requests.hpp"
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,7 @@
 
 using namespace pushd::test;
 using pushd::WsClientHub;
+namespace requests = pushd::requests;
 
 
 TEST_CASE("close codes: binary 1003, auth timeout 4001", "[sessions][close]") {
@@ -57,7 +59,7 @@ struct Instance {
     // Opens and authenticates by message; returns the connection.
     int login(const std::string& user) {
         int c = open();
-        hub.send_text(c, R"({"type":"auth","message_id":"login","data":{"token":")" + user_token(user) + "\"}}");
+        hub.send_text(c, requests::auth("login", user_token(user)));
         std::string m = next(c);
         REQUIRE(jfield(m, "type") == "auth_success");
         return c;
@@ -73,15 +75,6 @@ struct Instance {
         return next(c);
     }
 };
-
-std::string join(const std::string& mid, const std::string& group) {
-    return R"({"type":"join_group","message_id":")" + mid + R"(","data":{"group_id":")" + group + "\"}}";
-}
-
-std::string send_msg(const std::string& mid, const std::string& group, const std::string& content) {
-    return R"({"type":"send_message","message_id":")" + mid + R"(","data":{"group_id":")" + group +
-           R"(","msg_type":1,"content":")" + content + "\"}}";
-}
 
 }  // namespace
 
@@ -103,7 +96,7 @@ TEST_CASE("auth by message, by ?token= and by Authorization header", "[sessions]
     Instance s;
     SECTION("message") {
         int c = s.open();
-        std::string r = s.ask(c, R"({"type":"auth","message_id":"a1","data":{"token":")" + user_token("42") + "\"}}");
+        std::string r = s.ask(c, requests::auth("a1", user_token("42")));
         CHECK(jfield(r, "type") == "auth_success");
         CHECK(jfield(r, "message_id") == "a1");
         CHECK(jfield(r, "data.user_id") == "42");
@@ -146,12 +139,10 @@ TEST_CASE("auth by message, by ?token= and by Authorization header", "[sessions]
 TEST_CASE("auth failures: reasons, three strikes close with 4001, 409 for another user", "[sessions][auth]") {
     Instance s;
     int c = s.open();
-    std::string r = s.ask(c, R"({"type":"auth","message_id":"a","data":{"token":")" +
-                                 make_token(kTestSecret, user_claims("u", -5)) + "\"}}");
+    std::string r = s.ask(c, requests::auth("a", make_token(kTestSecret, user_claims("u", -5))));
     CHECK(jfield(r, "type") == "auth_failed");
     CHECK(jfield(r, "data.message") == "token expired");
-    r = s.ask(c, R"({"type":"auth","message_id":"b","data":{"token":")" +
-                     make_token(kTestSecret, user_claims("u"), "none") + "\"}}");
+    r = s.ask(c, requests::auth("b", make_token(kTestSecret, user_claims("u"), "none")));
     CHECK(jfield(r, "data.message") == "invalid token");
     r = s.ask(c, R"({"type":"auth","message_id":"c","data":{}})");
     CHECK(jfield(r, "type") == "auth_failed");
@@ -159,18 +150,18 @@ TEST_CASE("auth failures: reasons, three strikes close with 4001, 409 for anothe
     CHECK(s.hub.close_code(c) == 4001);
 
     int d = s.login("alice");
-    r = s.ask(d, R"({"type":"auth","message_id":"x","data":{"token":")" + user_token("bob") + "\"}}");
+    r = s.ask(d, requests::auth("x", user_token("bob")));
     CHECK(jfield(r, "type") == "error");
     CHECK(jfield(r, "data.code") == "409");
     CHECK(jfield(r, "message_id") == "x");
-    r = s.ask(d, R"({"type":"auth","message_id":"y","data":{"token":")" + user_token("alice") + "\"}}");
+    r = s.ask(d, requests::auth("y", user_token("alice")));
     CHECK(jfield(r, "type") == "auth_success");
 }
 
 TEST_CASE("a token expiring while connected closes with 4001", "[sessions][auth]") {
     Instance s;
     int c = s.open();
-    std::string r = s.ask(c, R"({"type":"auth","message_id":"a","data":{"token":")" + user_token("u", 2) + "\"}}");
+    std::string r = s.ask(c, requests::auth("a", user_token("u", 2)));
     REQUIRE(jfield(r, "type") == "auth_success");
     r = s.next(c, 5000);
     CHECK(jfield(r, "type") == "auth_failed");
@@ -182,7 +173,7 @@ TEST_CASE("a token expiring while connected closes with 4001", "[sessions][auth]
 TEST_CASE("requests need auth (401); bad frames get 400; bad fields 422", "[sessions][protocol]") {
     Instance s;
     int c = s.open();
-    std::string r = s.ask(c, join("j1", "g"));
+    std::string r = s.ask(c, requests::join_group("j1", "g"));
     CHECK(jfield(r, "type") == "ack");
     CHECK(jfield(r, "data.success") == "false");
     CHECK(jfield(r, "data.code") == "401");
@@ -209,10 +200,10 @@ TEST_CASE("two connections in a group both receive a message, the sender's inclu
     Instance s(kNoRateLimit);  // 50 sends at once: the fan-out is under test, not the rate limit
     int a = s.login("alice");
     int b = s.login("bob");
-    CHECK(jfield(s.ask(a, join("ja", "room")), "data.success") == "true");
-    CHECK(jfield(s.ask(b, join("jb", "room")), "data.success") == "true");
+    CHECK(jfield(s.ask(a, requests::join_group("ja", "room")), "data.success") == "true");
+    CHECK(jfield(s.ask(b, requests::join_group("jb", "room")), "data.success") == "true");
     const int n = 50;
-    for (int i = 0; i < n; i++) s.hub.send_text(a, send_msg("m" + std::to_string(i), "room", "hello " + std::to_string(i)));
+    for (int i = 0; i < n; i++) s.hub.send_text(a, requests::send_message("m" + std::to_string(i), "room", "hello " + std::to_string(i)));
     std::vector<std::string> got_a, got_b;
     int acks = 0;
     while (static_cast<int>(got_a.size()) < n || acks < n) {
@@ -237,23 +228,22 @@ TEST_CASE("two connections in a group both receive a message, the sender's inclu
         CHECK(got_a[i] == got_b[i]);  // one serialization, byte-identical everywhere
     }
     // leave_group: no more deliveries to b.
-    CHECK(jfield(s.ask(b, R"({"type":"leave_group","message_id":"l","data":{"group_id":"room"}})"), "data.success") == "true");
-    s.hub.send_text(a, send_msg("after", "room", "late"));
+    CHECK(jfield(s.ask(b, requests::leave_group("l", "room")), "data.success") == "true");
+    s.hub.send_text(a, requests::send_message("after", "room", "late"));
     s.next(a);
     s.next(a);
     CHECK_FALSE(s.hub.recv_text(b, 300));
     // mark_read is acknowledged.
-    std::string r = s.ask(a, R"({"type":"mark_read","message_id":"r","data":{"group_id":"room","message_id":")" +
-                                 jfield(got_a[0], "message_id") + "\"}}");
+    std::string r = s.ask(a, requests::mark_read("r", "room", jfield(got_a[0], "message_id")));
     CHECK(jfield(r, "data.success") == "true");
 }
 
 TEST_CASE("a retried send_message is acked as duplicate and delivered once", "[sessions][fanout]") {
     Instance s;
     int a = s.login("alice");
-    s.ask(a, join("j", "g"));
-    s.hub.send_text(a, send_msg("same-id", "g", "once"));
-    s.hub.send_text(a, send_msg("same-id", "g", "once"));
+    s.ask(a, requests::join_group("j", "g"));
+    s.hub.send_text(a, requests::send_message("same-id", "g", "once"));
+    s.hub.send_text(a, requests::send_message("same-id", "g", "once"));
     std::vector<std::string> msgs;
     for (int i = 0; i < 3; i++) msgs.push_back(s.next(a));
     int pushes = 0, dups = 0;
@@ -296,7 +286,7 @@ TEST_CASE("fragmented messages are reassembled; oversize closes 1009; binary 100
     REQUIRE(s.hub.wait_closed(utf, 5000));
     CHECK(s.hub.close_code(utf) == 1007);
     CHECK(s.hub.is_open(c));  // everyone else is still served
-    CHECK(jfield(s.ask(c, R"({"type":"ping","message_id":"still"})"), "message_id") == "still");
+    CHECK(jfield(s.ask(c, requests::ping("still")), "message_id") == "still");
 }
 
 TEST_CASE("MaxSessionsPerUser closes the oldest with 4009", "[sessions][limits]") {
@@ -319,14 +309,14 @@ TEST_CASE("a slow reader is closed with 4008 while a fast reader in the group lo
     int slow = s.login("slow");
     int fast = s.login("fast");
     int sender = s.login("sender");
-    s.ask(slow, join("j", "g"));
-    s.ask(fast, join("j", "g"));
+    s.ask(slow, requests::join_group("j", "g"));
+    s.ask(fast, requests::join_group("j", "g"));
     s.hub.pause_reading(slow, true);
     const std::string payload(2000, 'p');
     const int n = 2000;  // 4 MB in all: far past what the kernel buffers for the slow one
     int received = 0;
     for (int i = 0; i < n; i++) {
-        s.hub.send_text(sender, send_msg("m" + std::to_string(i), "g", payload));
+        s.hub.send_text(sender, requests::send_message("m" + std::to_string(i), "g", payload));
         while (auto m = s.hub.recv_text(fast, 0)) {
             if (jfield(*m, "type") == "new_message") {
                 CHECK(jfield(*m, "data.client_message_id") == "m" + std::to_string(received));

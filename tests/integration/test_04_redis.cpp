@@ -1,6 +1,7 @@
 // pushd on Redis: several instances as one service, idempotent retries,
 // recovery with since, notifications and inboxes, outages and restarts,
 // malformed entries from other services (PROTOCOL.md sections 5 and 6).
+#include "client/requests.hpp"
 #include "harness.hpp"
 
 #include "core/redis_schema.hpp"
@@ -14,6 +15,7 @@
 
 using namespace pushd::test;
 using pushd::WsClientHub;
+namespace requests = pushd::requests;
 
 namespace {
 
@@ -38,21 +40,8 @@ void start_pushd(PushdProcess& p, const RedisProcess& redis, const ConfigOverrid
     REQUIRE(wait_health(p, 200, 10000));
 }
 
-std::string req_join(const std::string& mid, const std::string& group, const std::string& since = "") {
-    std::string j = R"({"type":"join_group","message_id":")" + mid + R"(","data":{"group_id":")" + group + "\"";
-    if (!since.empty()) j += R"(,"since":")" + since + "\"";
-    return j + "}}";
-}
-
-std::string req_send(const std::string& mid, const std::string& group, const std::string& content) {
-    return R"({"type":"send_message","message_id":")" + mid + R"(","data":{"group_id":")" + group +
-           R"(","msg_type":1,"content":")" + content + "\"}}";
-}
-
 std::string req_auth(const std::string& user, const std::string& since = "") {
-    std::string j = R"({"type":"auth","message_id":"auth","data":{"token":")" + user_token(user) + "\"";
-    if (!since.empty()) j += R"(,"since":")" + since + "\"";
-    return j + "}}";
+    return requests::auth("auth", user_token(user), since);
 }
 
 // Connections of one test on one client hub.
@@ -112,11 +101,11 @@ TEST_CASE("two instances on one Redis: group messages and notifications cross in
     Clients cl;
     int alice = cl.login(a, "alice");
     int bob = cl.login(b, "bob");
-    CHECK(jfield(cl.ask(alice, req_join("j", "room")), "data.success") == "true");
-    CHECK(jfield(cl.ask(bob, req_join("j", "room")), "data.success") == "true");
+    CHECK(jfield(cl.ask(alice, requests::join_group("j", "room")), "data.success") == "true");
+    CHECK(jfield(cl.ask(bob, requests::join_group("j", "room")), "data.success") == "true");
 
     std::vector<std::string> pushed;
-    std::string ack = cl.ask(alice, req_send("m1", "room", "hello"), &pushed);
+    std::string ack = cl.ask(alice, requests::send_message("m1", "room", "hello"), &pushed);
     CHECK(jfield(ack, "data.success") == "true");
     const std::string id = jfield(ack, "data.server_message_id");
     CHECK(!id.empty());
@@ -189,11 +178,11 @@ TEST_CASE("a retry with the same message_id, on another instance, is acked dupli
     start_pushd(b, redis);
     Clients cl;
     int watcher = cl.login(b, "watcher");
-    cl.ask(watcher, req_join("j", "g"));
+    cl.ask(watcher, requests::join_group("j", "g"));
     int first = cl.login(a, "alice");
     int retry = cl.login(b, "alice");
-    std::string ack1 = cl.ask(first, req_send("same-id", "g", "once"));
-    std::string ack2 = cl.ask(retry, req_send("same-id", "g", "once"));
+    std::string ack1 = cl.ask(first, requests::send_message("same-id", "g", "once"));
+    std::string ack2 = cl.ask(retry, requests::send_message("same-id", "g", "once"));
     CHECK(jfield(ack1, "data.success") == "true");
     CHECK(jfield(ack1, "data.duplicate") == "");
     CHECK(jfield(ack2, "data.success") == "true");
@@ -204,7 +193,7 @@ TEST_CASE("a retry with the same message_id, on another instance, is acked dupli
     CHECK(redis_command(redis.port(), {"XLEN", std::string(kPrefix) + "group:g"}).integer == 1);
     // Another user's same message_id is a different message.
     int bob = cl.login(a, "bob");
-    CHECK(jfield(cl.ask(bob, req_send("same-id", "g", "bob's")), "data.duplicate") == "");
+    CHECK(jfield(cl.ask(bob, requests::send_message("same-id", "g", "bob's")), "data.duplicate") == "");
     CHECK(jfield(cl.next_of(watcher, "new_message"), "data.content") == "bob's");
 }
 
@@ -219,7 +208,7 @@ TEST_CASE("join_group since under concurrent publishing: no gap, no duplicate ov
     Clients cl;
     int pub = cl.login(a, "publisher");
     int reader = cl.login(b, "reader");
-    CHECK(jfield(cl.ask(reader, req_join("j1", "live")), "data.success") == "true");
+    CHECK(jfield(cl.ask(reader, requests::join_group("j1", "live")), "data.success") == "true");
 
     const int n = 1500;
     std::vector<std::string> ids, contents;
@@ -258,7 +247,7 @@ TEST_CASE("join_group since under concurrent publishing: no gap, no duplicate ov
         }
     };
     for (int i = 0; i < n; i++) {
-        cl.hub.send_text(pub, req_send("m" + std::to_string(i), "live", std::to_string(i)));
+        cl.hub.send_text(pub, requests::send_message("m" + std::to_string(i), "live", std::to_string(i)));
         if (i % 25 == 24) {
             take(pub);
             take(reader);
@@ -276,7 +265,7 @@ TEST_CASE("join_group since under concurrent publishing: no gap, no duplicate ov
         if (i == 800) {
             reader = cl.login(b, "reader");
             second = true;
-            cl.hub.send_text(reader, req_join("j2", "live", ids.back()));
+            cl.hub.send_text(reader, requests::join_group("j2", "live", ids.back()));
         }
     }
     REQUIRE(cl.hub.wait_for([&] {
@@ -315,7 +304,7 @@ TEST_CASE("join_group since older than the retained history replays what is left
     int c = cl.login(a, "u");
     std::string first_id;
     const int n = 400;  // MAXLEN ~ trims whole nodes (100 entries): send well past that
-    for (int i = 0; i < n; i++) cl.hub.send_text(c, req_send("t" + std::to_string(i), "small", "x"));
+    for (int i = 0; i < n; i++) cl.hub.send_text(c, requests::send_message("t" + std::to_string(i), "small", "x"));
     for (int i = 0; i < n; i++) {
         std::string ack = cl.next_of(c, "ack");
         if (i == 0) first_id = jfield(ack, "data.server_message_id");
@@ -323,7 +312,7 @@ TEST_CASE("join_group since older than the retained history replays what is left
     const long long kept = redis_command(redis.port(), {"XLEN", std::string(kPrefix) + "group:small"}).integer;
     REQUIRE(kept < n);
     std::vector<std::string> replayed;  // contract v1.1: the replay comes before the ack
-    std::string ack = cl.ask(c, req_join("j", "small", first_id), &replayed);
+    std::string ack = cl.ask(c, requests::join_group("j", "small", first_id), &replayed);
     CHECK(jfield(ack, "data.success") == "true");
     CHECK(jfield(ack, "data.truncated") == "true");
     CHECK(jfield(ack, "data.replayed") == std::to_string(kept));
@@ -334,7 +323,7 @@ TEST_CASE("join_group since older than the retained history replays what is left
     REQUIRE(last.elements.size() == 2);
     int d = cl.login(a, "v");
     replayed.clear();
-    ack = cl.ask(d, req_join("j", "small", last.elements[1].elements[0].str), &replayed);
+    ack = cl.ask(d, requests::join_group("j", "small", last.elements[1].elements[0].str), &replayed);
     CHECK(jfield(ack, "data.truncated") == "");
     CHECK(jfield(ack, "data.replayed") == "1");
     REQUIRE(replayed.size() == 1);
@@ -384,9 +373,9 @@ TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it i
     start_pushd(a, redis);
     Clients cl;
     int c = cl.login(a, "alice");
-    cl.ask(c, req_join("j", "g"));
+    cl.ask(c, requests::join_group("j", "g"));
     std::vector<std::string> pushed;
-    std::string before = jfield(cl.ask(c, req_send("m1", "g", "before"), &pushed), "data.server_message_id");
+    std::string before = jfield(cl.ask(c, requests::send_message("m1", "g", "before"), &pushed), "data.server_message_id");
     if (pushed.empty()) cl.next_of(c, "new_message");
 
     REQUIRE(redis.stop().finished);
@@ -394,12 +383,12 @@ TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it i
     REQUIRE(wait_health(a, 503, 2000));
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
     CHECK(a.get("/health").body.rfind("DEGRADED: redis", 0) == 0);
-    std::string ack = cl.ask(c, req_send("m2", "g", "during"));
+    std::string ack = cl.ask(c, requests::send_message("m2", "g", "during"));
     CHECK(jfield(ack, "data.success") == "false");
     CHECK(jfield(ack, "data.code") == "503");
-    ack = cl.ask(c, R"({"type":"mark_read","message_id":"r","data":{"group_id":"g","message_id":")" + before + "\"}}");
+    ack = cl.ask(c, requests::mark_read("r", "g", before));
     CHECK(jfield(ack, "data.code") == "503");
-    cl.hub.send_text(c, R"({"type":"ping","message_id":"p"})");
+    cl.hub.send_text(c, requests::ping("p"));
     CHECK(jfield(cl.next(c), "type") == "pong");
     CHECK(cl.hub.is_open(c));
 
@@ -430,10 +419,10 @@ TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it i
     CHECK(saw_note);
     CHECK(saw_msg);
     // Sending works again, and the history from before the restart is there.
-    CHECK(jfield(cl.ask(c, req_send("m3", "g", "after")), "data.success") == "true");
+    CHECK(jfield(cl.ask(c, requests::send_message("m3", "g", "after")), "data.success") == "true");
     int d = cl.login(a, "late");
     std::vector<std::string> replayed;
-    CHECK(jfield(cl.ask(d, req_join("j", "g", "0"), &replayed), "data.success") == "true");
+    CHECK(jfield(cl.ask(d, requests::join_group("j", "g", "0"), &replayed), "data.success") == "true");
     REQUIRE(replayed.size() >= 1);
     CHECK(jfield(replayed[0], "data.content") == "before");
     CHECK(a.log().find("redis commands link down") != std::string::npos);
@@ -463,11 +452,11 @@ TEST_CASE("pushd starts and serves without Redis; storage requests get 503 until
     Clients cl;
     int c = cl.login(a, "u");
     // What needs no Redis is served: a join without since, a ping.
-    CHECK(jfield(cl.ask(c, req_join("j", "g")), "data.success") == "true");
-    CHECK(jfield(cl.ask(c, req_send("m", "g", "x")), "data.code") == "503");
+    CHECK(jfield(cl.ask(c, requests::join_group("j", "g")), "data.success") == "true");
+    CHECK(jfield(cl.ask(c, requests::send_message("m", "g", "x")), "data.code") == "503");
     REQUIRE(redis.start());
     REQUIRE(wait_health(a, 200, 10000));
-    CHECK(jfield(cl.ask(c, req_send("m", "g", "x")), "data.success") == "true");
+    CHECK(jfield(cl.ask(c, requests::send_message("m", "g", "x")), "data.success") == "true");
 }
 
 TEST_CASE("malformed notify entries are counted, logged and skipped; the next one is delivered",
@@ -512,21 +501,20 @@ TEST_CASE("Redis.Pass, Redis.DB and Redis.KeyPrefix are honoured; AutoJoin and R
     Clients cl;
     int erin = cl.login(a, "erin");
     // Joined to "auto" by AutoJoin, before this request is handled: no join_group needed.
-    CHECK(jfield(cl.ask(erin, req_send("m1", "closed", "in")), "data.success") == "true");
-    CHECK(jfield(cl.ask(erin, req_send("m2", "auto", "x")), "data.code") == "403");
+    CHECK(jfield(cl.ask(erin, requests::send_message("m1", "closed", "in")), "data.success") == "true");
+    CHECK(jfield(cl.ask(erin, requests::send_message("m2", "auto", "x")), "data.code") == "403");
     REQUIRE(admin.command({"SADD", "app1:members:auto", "erin"}).ok());
     std::vector<std::string> pushed;
-    CHECK(jfield(cl.ask(erin, req_send("m3", "auto", "auto-joined"), &pushed), "data.success") == "true");
+    CHECK(jfield(cl.ask(erin, requests::send_message("m3", "auto", "auto-joined"), &pushed), "data.success") == "true");
     CHECK(pushed.empty());  // the ack comes first
     std::string push = cl.next_of(erin, "new_message");
     CHECK(jfield(push, "data.content") == "auto-joined");
-    CHECK(jfield(cl.ask(erin, req_join("j", "other")), "data.code") == "403");
+    CHECK(jfield(cl.ask(erin, requests::join_group("j", "other")), "data.code") == "403");
     CHECK(admin.command({"XLEN", "app1:group:closed"}).integer == 1);
     CHECK(admin.command({"EXISTS", "pushd:group:closed"}).integer == 0);
     // mark_read lands in read:<uid>.
     std::string id = jfield(push, "message_id");
-    CHECK(jfield(cl.ask(erin, R"({"type":"mark_read","message_id":"r","data":{"group_id":"auto","message_id":")" + id +
-                                  "\"}}"),
+    CHECK(jfield(cl.ask(erin, requests::mark_read("r", "auto", id)),
                  "data.success") == "true");
     CHECK(admin.command({"HGET", "app1:read:erin", "auto"}).str == id);
     // The wrong password keeps pushd degraded with Redis's reason.
@@ -575,7 +563,7 @@ TEST_CASE("an instance started during a Redis outage delivers everything stored 
     REQUIRE(a.start(standard_options(redis.port(), kFast)));
     Clients cl;
     int c = cl.login(a, "alice");
-    CHECK(jfield(cl.ask(c, req_join("j", "g")), "data.success") == "true");  // needs no Redis
+    CHECK(jfield(cl.ask(c, requests::join_group("j", "g")), "data.success") == "true");  // needs no Redis
     // Redis comes up and others store while this instance cannot reach it
     // yet (frozen: its links connect only afterwards).
     REQUIRE(a.signal(SIGSTOP));
@@ -601,7 +589,7 @@ TEST_CASE("an instance started during a Redis outage delivers everything stored 
     // A join with since now: the replay, its ack, then live ones.
     int d = cl.login(a, "dave");
     std::vector<std::string> replayed;
-    std::string ack = cl.ask(d, req_join("j", "g", stored[1]), &replayed);
+    std::string ack = cl.ask(d, requests::join_group("j", "g", stored[1]), &replayed);
     CHECK(jfield(ack, "data.replayed") == "3");
     REQUIRE(replayed.size() == 3);
     CHECK(jfield(replayed[0], "message_id") == stored[2]);
@@ -620,25 +608,25 @@ TEST_CASE("a join_group replay that fails during an outage leaves the connection
     start_pushd(a, redis);
     Clients cl;
     int sender = cl.login(a, "bob");
-    const std::string first = jfield(cl.ask(sender, req_send("s0", "g", "first")), "data.server_message_id");
+    const std::string first = jfield(cl.ask(sender, requests::send_message("s0", "g", "first")), "data.server_message_id");
     int c = cl.login(a, "alice");
     REQUIRE(redis.stop().finished);
     REQUIRE(wait_health(a, 503, 3000));
-    std::string ack = cl.ask(c, req_join("j1", "g", first));
+    std::string ack = cl.ask(c, requests::join_group("j1", "g", first));
     CHECK(jfield(ack, "data.success") == "false");
     CHECK(jfield(ack, "data.code") == "503");
     REQUIRE(redis.start());
     REQUIRE(wait_health(a, 200, 15000));
-    const std::string second = jfield(cl.ask(sender, req_send("s1", "g", "second")), "data.server_message_id");
+    const std::string second = jfield(cl.ask(sender, requests::send_message("s1", "g", "second")), "data.server_message_id");
     REQUIRE(!second.empty());
     CHECK_FALSE(cl.hub.recv_text(c, 500));  // not subscribed: nothing live
     std::vector<std::string> replayed;
-    ack = cl.ask(c, req_join("j2", "g", first), &replayed);
+    ack = cl.ask(c, requests::join_group("j2", "g", first), &replayed);
     CHECK(jfield(ack, "data.success") == "true");
     CHECK(jfield(ack, "data.replayed") == "1");
     REQUIRE(replayed.size() == 1);
     CHECK(jfield(replayed[0], "message_id") == second);
-    const std::string third = jfield(cl.ask(sender, req_send("s2", "g", "third")), "data.server_message_id");
+    const std::string third = jfield(cl.ask(sender, requests::send_message("s2", "g", "third")), "data.server_message_id");
     std::string live = cl.next_of(c, "new_message");
     CHECK(jfield(live, "message_id") == third);
     CHECK(jfield(live, "data.replay") == "");

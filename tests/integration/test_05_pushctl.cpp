@@ -1,5 +1,6 @@
 // pushctl against real pushd and redis-server processes: exit codes,
 // output, and what it publishes reaching WebSocket clients.
+#include "client/requests.hpp"
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 
 using namespace pushd::test;
 using pushd::WsClientHub;
+namespace requests = pushd::requests;
 
 namespace {
 
@@ -139,7 +141,7 @@ TEST_CASE("pushctl group add/remove/members change both sets; membership takes e
         int c = hub.connect(pushd.ws_options("?token=" + user_token(user)));
         REQUIRE(hub.wait_open(c, 5000));
         REQUIRE(hub.recv_text(c, 5000));  // auth_success
-        hub.send_text(c, R"({"type":"join_group","message_id":"j","data":{"group_id":"g1"}})");
+        hub.send_text(c, requests::join_group("j", "g1"));
         // With AutoJoin a member may first see nothing else; the ack is the reply.
         for (;;) {
             auto r = hub.recv_text(c, 5000);
@@ -228,7 +230,7 @@ int member(WsClientHub& hub, const PushdProcess& pushd, const std::string& user,
     int c = hub.connect(pushd.ws_options("?token=" + user_token(user)));
     REQUIRE(hub.wait_open(c, 5000));
     REQUIRE(hub.recv_text(c, 5000));  // auth_success
-    hub.send_text(c, R"({"type":"join_group","message_id":"j","data":{"group_id":")" + group + R"("}})");
+    hub.send_text(c, requests::join_group("j", group));
     auto ack = hub.recv_text(c, 5000);
     REQUIRE(ack);
     REQUIRE(jfield(*ack, "data.success") == "true");

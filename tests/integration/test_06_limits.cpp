@@ -2,6 +2,7 @@
 // limits"): the per-connection token bucket, handshake refusals by address,
 // count and Origin, X-Forwarded-For behind trusted proxies, blacklisting on
 // reload, and TLS (wss:// and https:// on one port).
+#include "client/requests.hpp"
 #include "harness.hpp"
 
 #include "../common/prometheus_lint.hpp"
@@ -15,14 +16,9 @@ using pushd::ConnectOptions;
 using pushd::HttpResponse;
 using pushd::WsClientHub;
 using pushd::http_get;
+namespace requests = pushd::requests;
 
 namespace {
-
-std::string ping(const std::string& mid) { return R"({"type":"ping","message_id":")" + mid + "\"}"; }
-
-std::string join(const std::string& mid, const std::string& group) {
-    return R"({"type":"join_group","message_id":")" + mid + R"(","data":{"group_id":")" + group + "\"}}";
-}
 
 // Connects with `o` and waits until it opens or is refused; returns the id.
 int connect_and_wait(WsClientHub& hub, const ConnectOptions& o) {
@@ -66,12 +62,12 @@ TEST_CASE("a burst past the bucket gets 429 and is served again after the refill
 
     // 5 tokens: 4 joins and a ping are served; 2 more joins get ack 429,
     // a ping and an auth get error 429, and none of them was executed.
-    for (int i = 0; i < 4; i++) hub.send_text(c, join("j" + std::to_string(i), "g"));
-    hub.send_text(c, ping("p0"));
-    hub.send_text(c, join("j4", "g4"));
-    hub.send_text(c, join("j5", "g5"));
-    hub.send_text(c, ping("p1"));
-    hub.send_text(c, R"({"type":"auth","message_id":"a1","data":{"token":")" + user_token("u1") + "\"}}");
+    for (int i = 0; i < 4; i++) hub.send_text(c, requests::join_group("j" + std::to_string(i), "g"));
+    hub.send_text(c, requests::ping("p0"));
+    hub.send_text(c, requests::join_group("j4", "g4"));
+    hub.send_text(c, requests::join_group("j5", "g5"));
+    hub.send_text(c, requests::ping("p1"));
+    hub.send_text(c, requests::auth("a1", user_token("u1")));
     std::vector<std::string> got;
     for (int i = 0; i < 9; i++) {
         auto m = hub.recv_text(c, 3000);
@@ -102,7 +98,7 @@ TEST_CASE("a burst past the bucket gets 429 and is served again after the refill
     // (spaced so that the refusals stay far below the flood threshold).
     bool served = false;
     for (int attempt = 0; attempt < 30 && !served; attempt++) {
-        hub.send_text(c, ping("r" + std::to_string(attempt)));
+        hub.send_text(c, requests::ping("r" + std::to_string(attempt)));
         auto m = hub.recv_text(c, 3000);
         REQUIRE(m);
         served = jfield(*m, "type") == "pong";
@@ -120,11 +116,11 @@ TEST_CASE("a flood at 10x the rate closes with 1008; other connections are untou
     int calm = connect_and_wait(hub, pushd.ws_options());
     REQUIRE(hub.is_open(flood));
     REQUIRE(hub.is_open(calm));
-    for (int i = 0; i < 200; i++) hub.send_text(flood, ping(std::to_string(i)));
+    for (int i = 0; i < 200; i++) hub.send_text(flood, requests::ping(std::to_string(i)));
     REQUIRE(hub.wait_closed(flood, 5000));
     CHECK(hub.close_code(flood) == 1008);
     CHECK(hub.close_reason(flood) == "rate limit exceeded");
-    hub.send_text(calm, ping("still"));
+    hub.send_text(calm, requests::ping("still"));
     auto m = hub.recv_text(calm, 3000);
     REQUIRE(m);
     CHECK(jfield(*m, "type") == "pong");
@@ -290,7 +286,7 @@ TEST_CASE("SIGHUP blacklists live: that address's connection gets 4003, others s
     CHECK(hub.close_code(victim_authed) == 4003);
     CHECK(hub.close_reason(victim) == "address blocked");
     CHECK(hub.is_open(keeper));
-    hub.send_text(keeper, ping("alive"));
+    hub.send_text(keeper, requests::ping("alive"));
     auto m = hub.recv_text(keeper, 3000);
     REQUIRE(m);
     CHECK(jfield(*m, "type") == "pong");
@@ -328,17 +324,17 @@ TEST_CASE("wss:// and https:// with a self-signed certificate, end to end", "[li
     REQUIRE(hub.is_open(a));
     REQUIRE(hub.is_open(b));
     REQUIRE(jfield(*hub.recv_text(b, 3000), "type") == "auth_success");
-    hub.send_text(a, R"({"type":"auth","message_id":"a","data":{"token":")" + user_token("alice") + "\"}}");
+    hub.send_text(a, requests::auth("a", user_token("alice")));
     auto m = hub.recv_text(a, 3000);
     REQUIRE(m);
     REQUIRE(jfield(*m, "type") == "auth_success");
     for (int c : {a, b}) {
-        hub.send_text(c, join("j", "tls-room"));
+        hub.send_text(c, requests::join_group("j", "tls-room"));
         m = hub.recv_text(c, 3000);
         REQUIRE(m);
         REQUIRE(jfield(*m, "data.success") == "true");
     }
-    hub.send_text(a, R"({"type":"send_message","message_id":"s1","data":{"group_id":"tls-room","msg_type":1,"content":"over tls"}})");
+    hub.send_text(a, requests::send_message("s1", "tls-room", "over tls"));
     m = hub.recv_text(a, 5000);
     REQUIRE(m);
     CHECK(jfield(*m, "type") == "ack");

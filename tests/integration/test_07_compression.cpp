@@ -1,6 +1,7 @@
 // permessage-deflate (PROTOCOL.md section 1, issue 6): negotiated when
 // Compression.Enabled, pushes compressed once per message and shared, what
 // clients send compressed is inflated; seen on the wire by a raw client.
+#include "client/requests.hpp"
 #include "harness.hpp"
 #include "raw_ws_client.hpp"
 
@@ -8,22 +9,18 @@
 
 using namespace pushd::test;
 using pushd::WsClientHub;
+namespace requests = pushd::requests;
 
 namespace {
 
 const char* kOffer = "permessage-deflate; client_max_window_bits";
 
 std::string auth_json(const std::string& user) {
-    return R"({"type":"auth","message_id":"a","data":{"token":")" + user_token(user) + "\"}}";
+    return requests::auth("a", user_token(user));
 }
 
 std::string join_json(const std::string& group) {
-    return R"({"type":"join_group","message_id":"j","data":{"group_id":")" + group + "\"}}";
-}
-
-std::string send_json(const std::string& mid, const std::string& group, const std::string& content) {
-    return R"({"type":"send_message","message_id":")" + mid + R"(","data":{"group_id":")" + group +
-           R"(","msg_type":1,"content":")" + content + "\"}}";
+    return requests::join_group("j", group);
 }
 
 // The next message of `type` on a raw client (others are skipped).
@@ -86,7 +83,7 @@ TEST_CASE("permessage-deflate is negotiated; pushes are compressed once and shar
 
     std::string content;
     while (content.size() < 1024) content += "the quick brown fox jumps over the lazy dog ";
-    REQUIRE(a.send_text(send_json("m1", "room", content), true));
+    REQUIRE(a.send_text(requests::send_message("m1", "room", content), true));
     RawMessage ack = next_of(a, "ack");
     CHECK_FALSE(ack.compressed);  // replies go uncompressed
     CHECK(jfield(ack.text, "data.success") == "true");
@@ -121,7 +118,7 @@ TEST_CASE("a client limiting the server's window gets uncompressed pushes; disab
         RawWsClient c;
         REQUIRE(c.open(p.port(), "/ws", "permessage-deflate; server_max_window_bits=10"));
         login_and_join(c, "dave", "g", false);
-        REQUIRE(c.send_text(send_json("m", "g", content)));
+        REQUIRE(c.send_text(requests::send_message("m", "g", content)));
         RawMessage m = next_of(c, "new_message");
         CHECK_FALSE(m.compressed);
         CHECK(jfield(m.text, "data.content") == content);
@@ -133,7 +130,7 @@ TEST_CASE("a client limiting the server's window gets uncompressed pushes; disab
         REQUIRE(c.open(p.port(), "/ws", kOffer));
         CHECK_FALSE(c.deflate());
         login_and_join(c, "erin", "g", false);
-        REQUIRE(c.send_text(send_json("m", "g", content)));
+        REQUIRE(c.send_text(requests::send_message("m", "g", content)));
         RawMessage m = next_of(c, "new_message");
         CHECK_FALSE(m.compressed);
         CHECK(jfield(m.text, "data.content") == content);
@@ -153,14 +150,14 @@ TEST_CASE("compressed requests: a large one is reassembled; one inflating past M
     login_and_join(c, "frank", "big", true);
     std::string content;
     for (int i = 0; content.size() < 40000; i++) content += "line " + std::to_string(i) + " of a long message; ";
-    REQUIRE(c.send_text(send_json("big1", "big", content), true));  // ~40 KiB inflated in 128-byte pieces
+    REQUIRE(c.send_text(requests::send_message("big1", "big", content), true));  // ~40 KiB inflated in 128-byte pieces
     CHECK(jfield(next_of(c, "ack").text, "data.success") == "true");
     RawMessage m = next_of(c, "new_message");
     CHECK(m.compressed);
     CHECK(jfield(m.text, "data.content") == content);
 
     // 200 KiB that deflates to a few hundred bytes.
-    REQUIRE(c.send_text(send_json("bomb", "big", std::string(200000, 'a')), true));
+    REQUIRE(c.send_text(requests::send_message("bomb", "big", std::string(200000, 'a')), true));
     std::optional<RawMessage> none = c.recv(5000);
     CHECK_FALSE(none);
     CHECK(c.error() == "closed with 1009");

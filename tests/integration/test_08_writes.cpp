@@ -2,6 +2,7 @@
 // one-send-per-connection path (--no-io-uring) deliver the same bytes:
 // every member every message, whole and in order, also when a reader stalls
 // and the socket takes only part of a write.
+#include "client/requests.hpp"
 #include "harness.hpp"
 #include "io/send_batch.hpp"
 
@@ -16,6 +17,7 @@
 
 using namespace pushd::test;
 using pushd::WsClientHub;
+namespace requests = pushd::requests;
 
 namespace {
 
@@ -24,12 +26,11 @@ const ConfigOverrides kFlood = {{"Limits.MessagesPerSecond", "1000000"},
                                 {"Limits.MaxQueueBytes", "33554432"}};
 
 std::string join(const std::string& group) {
-    return R"({"type":"join_group","message_id":"j","data":{"group_id":")" + group + "\"}}";
+    return requests::join_group("j", group);
 }
 
 std::string send_msg(int i, const std::string& group, const std::string& content) {
-    return R"({"type":"send_message","message_id":"m)" + std::to_string(i) + R"(","data":{"group_id":")" + group +
-           R"(","msg_type":1,"content":")" + content + "\"}}";
+    return requests::send_message("m" + std::to_string(i), group, content);
 }
 
 // One redis-server and one pushd started with `args` (e.g. --no-io-uring).

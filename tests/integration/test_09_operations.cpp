@@ -2,6 +2,7 @@
 // fake NOTIFY_SOCKET, the HTTP/1.1 status line of refused handshakes,
 // pushctl's exit 2 for a bad -f on every command and --json, journal
 // priorities and JSON logs, two ReusePort instances on one port.
+#include "client/requests.hpp"
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -24,6 +25,7 @@
 #include <vector>
 
 using namespace pushd::test;
+namespace requests = pushd::requests;
 
 namespace {
 
@@ -323,7 +325,7 @@ namespace {
 int login_on(pushd::WsClientHub& hub, const pushd::ConnectOptions& where, const std::string& user, std::string* tag) {
     int c = hub.connect(where);
     REQUIRE(hub.wait_open(c, 5000));
-    REQUIRE(hub.send_text(c, R"({"type":"auth","message_id":"a","data":{"token":")" + user_token(user) + "\"}}"));
+    REQUIRE(hub.send_text(c, requests::auth("a", user_token(user))));
     auto m = hub.recv_text(c, 5000);
     REQUIRE(m);
     REQUIRE(jfield(*m, "type") == "auth_success");
@@ -366,12 +368,12 @@ TEST_CASE("ReusePort: two instances on one port serve as one", "[ops][reuseport]
 
     // A message sent through one instance reaches a client on the other.
     for (int c : {on_one, on_other}) {
-        REQUIRE(hub.send_text(c, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})"));
+        REQUIRE(hub.send_text(c, requests::join_group("j", "g")));
         auto r = hub.recv_text(c, 5000);
         REQUIRE(r);
         REQUIRE(jfield(*r, "data.success") == "true");
     }
-    REQUIRE(hub.send_text(on_one, R"({"type":"send_message","message_id":"m1","data":{"group_id":"g","msg_type":1,"content":"across"}})"));
+    REQUIRE(hub.send_text(on_one, requests::send_message("m1", "g", "across")));
     bool delivered = false;
     for (int i = 0; i < 5 && !delivered; i++) {
         auto m = hub.recv_text(on_other, 5000);

@@ -3,6 +3,7 @@
 // X-Forwarded-For believed from Security.TrustedProxies, and an instance
 // stopped while its clients reconnect through nginx to the other one
 // without losing a message.
+#include "client/requests.hpp"
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,7 @@
 
 using namespace pushd::test;
 using pushd::WsClientHub;
+namespace requests = pushd::requests;
 
 namespace {
 
@@ -128,7 +130,7 @@ TEST_CASE("nginx in front of two instances: upgrade, X-Forwarded-For, failover w
         int c = hub.connect(via(nginx, "alice"));
         REQUIRE(hub.wait_open(c, 5000));
         REQUIRE(jfield(next(hub, c), "type") == "auth_success");
-        REQUIRE(hub.send_text(c, R"({"type":"join_group","message_id":"j1","data":{"group_id":"room"}})"));
+        REQUIRE(hub.send_text(c, requests::join_group("j1", "room")));
         REQUIRE(jfield(next(hub, c), "data.success") == "true");
         const std::string first = backends.publish("room", "before");
         std::string m = next(hub, c);
@@ -152,8 +154,7 @@ TEST_CASE("nginx in front of two instances: upgrade, X-Forwarded-For, failover w
         REQUIRE(hub.wait_open(again, 5000));
         REQUIRE(jfield(next(hub, again), "type") == "auth_success");
         CHECK(jfield(survivor->get("/stats").body, "connections") == "1");
-        REQUIRE(hub.send_text(again, R"({"type":"join_group","message_id":"j2","data":{"group_id":"room","since":")" +
-                                         first + "\"}}"));
+        REQUIRE(hub.send_text(again, requests::join_group("j2", "room", first)));
         std::vector<std::string> contents;
         bool acked = false;
         while (contents.size() < 2 || !acked) {

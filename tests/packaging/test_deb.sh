@@ -20,7 +20,7 @@ lintian_out=$(lintian --fail-on error "$deb" 2>&1) || fail "lintian: $lintian_ou
 echo "$lintian_out" | grep -q '^E:' && fail "lintian errors: $lintian_out"
 
 dpkg -i "$deb" >/dev/null || fail "dpkg -i $deb"
-for f in /usr/bin/pushd /usr/bin/pushctl /lib/systemd/system/pushd.service \
+for f in /usr/bin/pushd /usr/bin/pushctl /usr/bin/pushd-bench /lib/systemd/system/pushd.service \
          /lib/systemd/system/pushd@.service /usr/lib/sysusers.d/pushd.conf \
          /usr/lib/tmpfiles.d/pushd.conf /usr/share/man/man8/pushd.8.gz \
          /usr/share/man/man1/pushctl.1.gz /usr/share/man/man5/pushd.yaml.5.gz \

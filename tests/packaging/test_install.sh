@@ -12,6 +12,7 @@ DESTDIR="$work/root" cmake --install "$build" --prefix /usr >/dev/null
 root=$work/root
 [ -x "$root/usr/bin/pushd" ] || fail "no /usr/bin/pushd"
 [ -x "$root/usr/bin/pushctl" ] || fail "no /usr/bin/pushctl"
+[ -x "$root/usr/bin/pushd-bench" ] || fail "no /usr/bin/pushd-bench"
 [ -f "$root/etc/pushd/pushd.yaml" ] || fail "no /etc/pushd/pushd.yaml"
 unit=$root/usr/lib/systemd/system/pushd.service
 [ -f "$unit" ] || fail "no /usr/lib/systemd/system/pushd.service"

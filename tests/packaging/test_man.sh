@@ -38,14 +38,12 @@ for cmd in $(echo "$all_help" | subcommands); do
     help=$("$build/pushctl" "$cmd" --help)
     all_help="$all_help
 $help"
-    [ "$cmd" = bench ] && continue  # replaced by pushd-bench; only named
     for opt in $(echo "$help" | sed '/^Subcommands:/,$d' | long_options | grep -vx -- --help); do
         sed -n "/^\*$cmd\*/,/^\$/p" "$man/pushctl.1.scd" | grep -qF -- "*$opt*" ||
             fail "pushctl.1.scd: $cmd does not document $opt"
         grep -qE "^ *$cmd\) opts=\".*$opt( |\")" "$completion" || fail "the completion of $cmd does not offer $opt"
     done
     for sub in $(echo "$help" | subcommands); do
-        [ "$cmd" = bench ] && continue
         grep -qE "^\*$cmd (\*$sub\*|.*\b$sub\b)" "$man/pushctl.1.scd" || fail "pushctl.1.scd has no entry for $cmd $sub"
         grep -qE "\"[^\"]*\b$sub\b" "$completion" || fail "the completion does not offer $cmd $sub"
         subhelp=$("$build/pushctl" "$cmd" "$sub" --help)

@@ -1,10 +1,11 @@
 // The load generator's network engine: many client WebSocket connections
-// on raw non-blocking sockets, one epoll loop, one thread (pushctl bench).
+// on raw non-blocking sockets, one epoll loop, one thread.
 //
 // Why not src/client (libwebsockets): lws parses frames a byte at a time,
 // which at several hundred thousand deliveries a second would make the
-// generator the bottleneck. Here frames are parsed by core/ws_codec, which
-// hands whole unfragmented frames over straight from the read buffer.
+// generator the bottleneck. Here each connection's protocol is
+// client/raw_ws_conn (the tests' raw client uses it too), whose codec hands
+// whole unfragmented frames over straight from the read buffer.
 //
 // Model: a fixed table of connections created up front (stable indices, the
 // epoll key). connect() starts a TCP connect and the HTTP upgrade; the events
@@ -18,19 +19,19 @@
 // Not thread-safe. Every loop is bounded: reads per event, events per poll.
 #pragma once
 
-#include "core/frame_deflate.hpp"
-#include "core/ws_codec.hpp"
+#include "loop_stats.hpp"
+
+#include "client/raw_ws_conn.hpp"
 
 #include <netinet/in.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace pushctl::bench {
+namespace pushd_bench {
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t now_ns();
@@ -52,16 +53,12 @@ struct Conn {
     bool want_write = false;  // EPOLLOUT armed
     std::string out;          // bytes not yet written
     size_t out_off = 0;
-    std::string hs;           // upgrade response bytes, until the 101 is complete
-    std::string key;          // Sec-WebSocket-Key
-    pushd::ws::FrameParser parser{1 << 20};
+    // The handshake, frames in and out; with permessage-deflate accepted,
+    // one inflate stream per connection, as a browser keeps.
+    pushd::RawWsConn ws{1 << 20};
     int close_code = 0;       // from the server's close frame, 0 if none
     int http_status = 0;      // of a refused upgrade
     const char* error = nullptr;  // static text, why it failed or closed
-    // permessage-deflate accepted: compressed messages are inflated here
-    // (one stream per connection, as a browser keeps).
-    std::unique_ptr<pushd::MessageInflater> inflater;
-    std::string inflated;     // reused output buffer
 
     // Caller's per-connection state.
     uint8_t app_phase = 0;
@@ -77,19 +74,6 @@ struct Events {
     void (*on_text)(void* ctx, Conn& c, std::string_view msg, uint64_t rx_ns) = nullptr;
     // The connection closed (state closed) or never opened (state failed).
     void (*on_down)(void* ctx, Conn& c) = nullptr;
-};
-
-// Counters of the whole loop.
-struct LoopStats {
-    uint64_t reads = 0;         // recv() calls that returned data
-    uint64_t bytes_in = 0;
-    uint64_t writes = 0;        // send() calls
-    uint64_t messages_in = 0;   // text messages handed to on_text
-    uint64_t compressed_in = 0; // of which arrived compressed (permessage-deflate)
-    uint64_t pings = 0;
-    uint64_t polls = 0;         // epoll_wait calls
-    uint64_t busy_polls = 0;    // of which returned at least one event
-    uint64_t busy_ns = 0;       // time spent handling events
 };
 
 class Loop {
@@ -127,6 +111,7 @@ public:
     int poll(int timeout_ms);
 
     Conn& conn(uint32_t index) { return conns_[index]; }
+    const Conn& conn(uint32_t index) const { return conns_[index]; }
     size_t capacity() const { return conns_.size(); }
     const LoopStats& stats() const { return stats_; }
     void set_events(const Events& ev) { events_ = ev; }
@@ -134,8 +119,13 @@ public:
     void set_offer_deflate(bool on) { offer_deflate_ = on; }
 
 private:
+    // What a read during the handshake leaves to do.
+    enum class ReadStep { next_read, frames, stop };
+
     void on_event(Conn& c, uint32_t events);
     void on_readable(Conn& c);
+    ReadStep on_handshake_bytes(Conn& c, std::string_view& data);
+    bool on_frame_bytes(Conn& c, std::string_view data, uint64_t rx);
     void on_connected(Conn& c);
     void flush(Conn& c);
     void set_write_interest(Conn& c, bool on);
@@ -154,4 +144,4 @@ private:
     std::vector<uint8_t> rbuf_;
 };
 
-}  // namespace pushctl::bench
+}  // namespace pushd_bench

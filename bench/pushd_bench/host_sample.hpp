@@ -1,41 +1,15 @@
-// Measurement helpers for pushctl bench: a bounded latency histogram, the
-// server's RSS and CPU from /proc, the generator's own CPU, RLIMIT_NOFILE.
+// What pushd-bench reads of the host: the server's (and Redis') RSS and CPU
+// from /proc, each CPU's times, the generator's own CPU, RLIMIT_NOFILE.
 #pragma once
+
+#include "loop_stats.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace pushctl::bench {
-
-// Log-linear histogram of non-negative integers (nanoseconds here): exact
-// below 128, then 64 sub-buckets per power of two (relative error under
-// 1.6%). Fixed memory (~30 KiB) whatever the count.
-class Histogram {
-public:
-    Histogram();
-    /* Records one value. */
-    void add(uint64_t v);
-    /* Forgets every value. */
-    void reset();
-    uint64_t count() const { return count_; }
-    uint64_t max() const { return max_; }
-    uint64_t min() const { return count_ ? min_ : 0; }
-    double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0.0; }
-    /* The value at quantile q (0..1): the upper edge of the bucket holding
-     * the q-th value, capped at max(). 0 when empty. */
-    uint64_t quantile(double q) const;
-
-private:
-    static size_t bucket_of(uint64_t v);
-    static uint64_t upper_of(size_t bucket);
-    std::vector<uint64_t> buckets_;
-    uint64_t count_ = 0;
-    uint64_t max_ = 0;
-    uint64_t min_ = UINT64_MAX;
-    unsigned __int128 sum_ = 0;
-};
+namespace pushd_bench {
 
 // A process's CPU (user + system) and RSS, from /proc/PID/{stat,status}.
 struct ProcSample {
@@ -77,4 +51,20 @@ uint64_t raise_nofile_limit();
 /* The 1-minute load average, or -1 when unknown. */
 double load_average_1m();
 
-}  // namespace pushctl::bench
+// What is read of the host at a window's start and at the end of its drain.
+struct HostSample {
+    uint64_t t_ns = 0;           // CLOCK_MONOTONIC when taken
+    ProcSample server, redis;    // ok false when no pid was given
+    std::vector<CoreTimes> cores;
+    uint64_t self_cpu_us = 0;    // the generator's CPU time
+    LoopStats loop;              // the generator's loop counters
+    int server_cpu = -1, self_cpu = -1, redis_cpu = -1;  // pinned CPUs, or -1
+    long clock_ticks = 100;      // per second, for CoreTimes
+};
+
+/* Samples the server (`server_pid`), Redis (`redis_pid`; <= 0: not
+ * sampled), every CPU and this process at `now_ns`, with the loop's
+ * counters `loop`. Never fails: what cannot be read is marked so. */
+HostSample take_host_sample(int server_pid, int redis_pid, const LoopStats& loop, uint64_t now_ns);
+
+}  // namespace pushd_bench

@@ -1,5 +1,5 @@
 // RFC 6455 client-side framing and handshake text (see ws_codec.hpp).
-#include "core/ws_codec.hpp"
+#include "client/ws_codec.hpp"
 
 #include <cstring>
 

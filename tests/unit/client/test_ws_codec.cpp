@@ -1,4 +1,4 @@
-#include "core/ws_codec.hpp"
+#include "client/ws_codec.hpp"
 
 #include <catch2/catch.hpp>
 

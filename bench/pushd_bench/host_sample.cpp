@@ -1,22 +1,17 @@
-// pushctl bench measurement helpers (see bench_measure.hpp).
-#include "bench_measure.hpp"
+// What pushd-bench reads of the host (see host_sample.hpp).
+#include "host_sample.hpp"
 
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-namespace pushctl::bench {
+namespace pushd_bench {
 namespace {
-
-constexpr size_t kLinear = 128;  // exact values below this
-constexpr size_t kSub = 64;      // sub-buckets per power of two above it
-constexpr size_t kBuckets = kLinear + (64 - 7) * kSub;
 
 // Reads a small /proc file whole; empty on failure.
 std::string read_small_file(const std::string& path) {
@@ -34,56 +29,6 @@ std::string read_small_file(const std::string& path) {
 }
 
 }  // namespace
-
-Histogram::Histogram() : buckets_(kBuckets, 0) {}
-
-size_t Histogram::bucket_of(uint64_t v) {
-    if (v < kLinear) return static_cast<size_t>(v);
-    int msb = 63 - __builtin_clzll(v);                // >= 7
-    uint64_t sub = v >> (msb - 6);                    // 64..127
-    return kLinear + static_cast<size_t>(msb - 7) * kSub + static_cast<size_t>(sub - 64);
-}
-
-uint64_t Histogram::upper_of(size_t b) {
-    if (b < kLinear) return b;
-    size_t k = b - kLinear;
-    int msb = static_cast<int>(k / kSub) + 7;
-    uint64_t sub = (k % kSub) + 64;
-    // Values in this bucket: [sub << (msb-6), ((sub+1) << (msb-6)) - 1]
-    return ((sub + 1) << (msb - 6)) - 1;
-}
-
-void Histogram::add(uint64_t v) {
-    buckets_[bucket_of(v)]++;
-    count_++;
-    sum_ += v;
-    if (v > max_) max_ = v;
-    if (v < min_) min_ = v;
-}
-
-void Histogram::reset() {
-    std::fill(buckets_.begin(), buckets_.end(), 0);
-    count_ = 0;
-    max_ = 0;
-    min_ = UINT64_MAX;
-    sum_ = 0;
-}
-
-uint64_t Histogram::quantile(double q) const {
-    if (count_ == 0) return 0;
-    if (q < 0) q = 0;
-    if (q > 1) q = 1;
-    uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(count_ - 1)) + 1;  // 1-based
-    uint64_t seen = 0;
-    for (size_t b = 0; b < buckets_.size(); ++b) {
-        seen += buckets_[b];
-        if (seen >= rank) {
-            uint64_t u = upper_of(b);
-            return u < max_ ? u : max_;
-        }
-    }
-    return max_;
-}
 
 ProcSample sample_process(int pid) {
     ProcSample s;
@@ -181,4 +126,19 @@ double load_average_1m() {
     return getloadavg(l, 1) == 1 ? l[0] : -1.0;
 }
 
-}  // namespace pushctl::bench
+HostSample take_host_sample(int server_pid, int redis_pid, const LoopStats& loop, uint64_t now_ns) {
+    HostSample s;
+    s.t_ns = now_ns;
+    s.server = sample_process(server_pid);
+    s.redis = sample_process(redis_pid);
+    s.cores = sample_cores();
+    s.self_cpu_us = self_cpu_us();
+    s.loop = loop;
+    s.server_cpu = pinned_cpu(server_pid);
+    s.self_cpu = pinned_cpu(0);
+    s.redis_cpu = pinned_cpu(redis_pid);
+    s.clock_ticks = clock_ticks();
+    return s;
+}
+
+}  // namespace pushd_bench

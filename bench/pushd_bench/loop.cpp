@@ -1,5 +1,5 @@
-// pushctl bench network engine (see bench_net.hpp).
-#include "bench_net.hpp"
+// pushd-bench's network engine (see loop.hpp).
+#include "loop.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <ctime>
 
-namespace pushctl::bench {
+namespace pushd_bench {
 namespace {
 
 constexpr size_t kReadBuffer = 256 * 1024;
@@ -21,44 +21,28 @@ constexpr int kMaxEvents = 1024;
 // comes back on the next poll).
 constexpr int kReadsPerEvent = 4;
 
-// Context for one feed(): the parser's callbacks need the loop and the conn.
+// Context for one feed(): the callbacks need the loop's counters and the conn.
 struct FeedCtx {
-    Loop* loop;
     Conn* conn;
     const Events* events;
     LoopStats* stats;
     uint64_t rx_ns;
     std::string* pongs;  // control replies to write after the feed
     uint32_t mask;
-    bool corrupt = false;  // a compressed message did not inflate
 };
 
-void sink_message(void* p, pushd::ws::Opcode op, std::string_view payload) {
+void sink_message(void* p, pushd::ws::Opcode op, std::string_view text, bool compressed) {
     auto* f = static_cast<FeedCtx*>(p);
     if (op != pushd::ws::Opcode::text) return;
-    Conn& c = *f->conn;
-    if (c.parser.message_compressed()) {
-        if (!c.inflater || !c.inflater->inflate(payload, 1 << 20, c.inflated)) {
-            f->corrupt = true;
-            return;
-        }
-        f->stats->compressed_in++;
-        payload = c.inflated;
-    }
+    if (compressed) f->stats->compressed_in++;
     f->stats->messages_in++;
-    if (f->events->on_text) f->events->on_text(f->events->ctx, c, payload, f->rx_ns);
+    if (f->events->on_text) f->events->on_text(f->events->ctx, *f->conn, text, f->rx_ns);
 }
 
-void sink_control(void* p, pushd::ws::Opcode op, std::string_view payload) {
+void sink_ping(void* p, std::string_view payload) {
     auto* f = static_cast<FeedCtx*>(p);
-    if (op != pushd::ws::Opcode::ping) return;
     f->stats->pings++;
     pushd::ws::append_client_frame(*f->pongs, pushd::ws::Opcode::pong, payload, f->mask);
-}
-
-void sink_close(void* p, int code, std::string_view) {
-    auto* f = static_cast<FeedCtx*>(p);
-    f->conn->close_code = code;
 }
 
 }  // namespace
@@ -109,8 +93,6 @@ bool Loop::connect(uint32_t index) {
     if (c.fd >= 0) drop(c, "reconnect");
     c.out.clear();
     c.out_off = 0;
-    c.hs.clear();
-    c.parser = pushd::ws::FrameParser(1 << 20);
     c.close_code = 0;
     c.http_status = 0;
     c.error = nullptr;
@@ -152,9 +134,8 @@ void Loop::on_connected(Conn& c) {
         uint32_t m = next_mask();
         std::memcpy(nonce + 4 * i, &m, 4);
     }
-    c.key = pushd::ws::make_websocket_key(std::string_view(reinterpret_cast<char*>(nonce), 16));
-    c.out = pushd::ws::upgrade_request(host_header_, path_, c.key,
-                                       offer_deflate_ ? "permessage-deflate; client_max_window_bits" : "");
+    c.out = c.ws.begin(host_header_, path_, std::string_view(reinterpret_cast<char*>(nonce), 16),
+                       offer_deflate_ ? "permessage-deflate; client_max_window_bits" : "");
     c.out_off = 0;
     c.state = ConnState::handshake;
     flush(c);
@@ -194,14 +175,11 @@ void Loop::flush(Conn& c) {
 
 void Loop::send_text(Conn& c, std::string_view payload) {
     if (c.state != ConnState::open) return;
-    std::string z;
-    if (c.inflater && pushd::deflate_message(payload, z)) {
-        // As browsers do once permessage-deflate is on: every message
-        // compressed (so the server's inflate state is measured too).
-        pushd::ws::append_client_frame(c.out, pushd::ws::Opcode::text, z, next_mask(), true, true);
-    } else {
-        pushd::ws::append_client_frame(c.out, pushd::ws::Opcode::text, payload, next_mask());
-    }
+    // As browsers do once permessage-deflate is on: every message
+    // compressed (so the server's inflate state is measured too); plain
+    // when deflating fails.
+    const uint32_t mask = next_mask();
+    if (!c.ws.append_text(c.out, payload, mask, true)) c.ws.append_text(c.out, payload, mask, false);
     if (!c.want_write) flush(c);
 }
 
@@ -221,8 +199,7 @@ void Loop::drop(Conn& c, const char* why) {
     c.out.clear();
     c.out.shrink_to_fit();
     c.out_off = 0;
-    c.hs.clear();
-    c.hs.shrink_to_fit();
+    c.ws.release_handshake();
 }
 
 void Loop::drop_all() {
@@ -234,6 +211,54 @@ void Loop::fail(Conn& c, const char* why) {
     if (!c.error) c.error = why;
     drop(c, why);
     if (events_.on_down) events_.on_down(events_.ctx, c);
+}
+
+// The upgrade answer's bytes in `data`: on a complete 101 the connection
+// opens and `data` becomes the frames that followed it in the same read
+// (copied to the read buffer's start).
+Loop::ReadStep Loop::on_handshake_bytes(Conn& c, std::string_view& data) {
+    std::string rest;
+    const pushd::ws::UpgradeCheck chk = c.ws.on_upgrade_bytes(data, rest);
+    if (chk.status == pushd::ws::UpgradeStatus::incomplete) return ReadStep::next_read;
+    if (chk.status != pushd::ws::UpgradeStatus::ok) {
+        c.http_status = chk.http_status;
+        fail(c, chk.status == pushd::ws::UpgradeStatus::refused ? "upgrade refused" : "bad upgrade response");
+        return ReadStep::stop;
+    }
+    c.state = ConnState::open;
+    if (events_.on_open) events_.on_open(events_.ctx, c);
+    if (c.state != ConnState::open) return ReadStep::stop;
+    if (rest.empty()) return ReadStep::next_read;
+    std::memcpy(rbuf_.data(), rest.data(), rest.size());
+    data = std::string_view(reinterpret_cast<const char*>(rbuf_.data()), rest.size());
+    return ReadStep::frames;
+}
+
+// Frames of an open connection, read at `rx`: messages to on_text, pings
+// answered. False when the connection was dropped.
+bool Loop::on_frame_bytes(Conn& c, std::string_view data, uint64_t rx) {
+    std::string pongs;
+    FeedCtx fc{&c, &events_, &stats_, rx, &pongs, next_mask()};
+    pushd::RawWsSink sink;
+    sink.ctx = &fc;
+    sink.on_message = sink_message;
+    sink.on_ping = sink_ping;
+    const pushd::ws::FeedStatus st = c.ws.feed(data, sink);
+    if (st == pushd::ws::FeedStatus::closed) {
+        c.close_code = c.ws.close_code();
+        fail(c, "closed by server");
+        return false;
+    }
+    if (st == pushd::ws::FeedStatus::error) {
+        fail(c, c.ws.error_text());
+        return false;
+    }
+    if (c.state != ConnState::open) return false;  // a callback dropped it
+    if (!pongs.empty()) {
+        c.out.append(pongs);
+        if (!c.want_write) flush(c);
+    }
+    return true;
 }
 
 void Loop::on_readable(Conn& c) {
@@ -254,54 +279,13 @@ void Loop::on_readable(Conn& c) {
         stats_.bytes_in += static_cast<uint64_t>(n);
         std::string_view data(reinterpret_cast<const char*>(rbuf_.data()), static_cast<size_t>(n));
         if (c.state == ConnState::handshake) {
-            c.hs.append(data);
-            pushd::ws::UpgradeCheck chk = pushd::ws::check_upgrade_response(c.hs, c.key, offer_deflate_);
-            if (chk.status == pushd::ws::UpgradeStatus::incomplete) continue;
-            if (chk.status != pushd::ws::UpgradeStatus::ok) {
-                c.http_status = chk.http_status;
-                fail(c, chk.status == pushd::ws::UpgradeStatus::refused ? "upgrade refused" : "bad upgrade response");
-                return;
-            }
-            std::string rest = c.hs.substr(chk.header_bytes);
-            c.hs.clear();
-            c.hs.shrink_to_fit();
-            c.state = ConnState::open;
-            c.parser.set_allow_rsv1(chk.deflate);
-            c.inflater.reset();
-            if (chk.deflate) c.inflater = std::make_unique<pushd::MessageInflater>();
-            if (events_.on_open) events_.on_open(events_.ctx, c);
-            if (c.state != ConnState::open) return;
-            if (rest.empty()) continue;
-            std::memcpy(rbuf_.data(), rest.data(), rest.size());
-            data = std::string_view(reinterpret_cast<const char*>(rbuf_.data()), rest.size());
+            const ReadStep step = on_handshake_bytes(c, data);
+            if (step == ReadStep::next_read) continue;
+            if (step == ReadStep::stop) return;
         } else if (c.state != ConnState::open) {
             return;
         }
-        std::string pongs;
-        FeedCtx fc{this, &c, &events_, &stats_, rx, &pongs, next_mask()};
-        pushd::ws::FrameSink sink;
-        sink.ctx = &fc;
-        sink.on_message = sink_message;
-        sink.on_control = sink_control;
-        sink.on_close = sink_close;
-        pushd::ws::FeedStatus st = c.parser.feed(data, sink);
-        if (st == pushd::ws::FeedStatus::closed) {
-            fail(c, "closed by server");
-            return;
-        }
-        if (st == pushd::ws::FeedStatus::error) {
-            fail(c, pushd::ws::parse_error_text(c.parser.error()));
-            return;
-        }
-        if (c.state != ConnState::open) return;  // a callback dropped it
-        if (fc.corrupt) {
-            fail(c, "corrupt compressed message");
-            return;
-        }
-        if (!pongs.empty()) {
-            c.out.append(pongs);
-            if (!c.want_write) flush(c);
-        }
+        if (!on_frame_bytes(c, data, rx)) return;
         if (static_cast<size_t>(n) < rbuf_.size()) return;  // drained, most likely
     }
 }
@@ -331,4 +315,4 @@ int Loop::poll(int timeout_ms) {
     return n;
 }
 
-}  // namespace pushctl::bench
+}  // namespace pushd_bench

@@ -1,6 +1,7 @@
-// The client side of RFC 6455 framing, for the load generator (`pushctl
-// bench`): masked client frames out, an incremental parser of server frames
-// in, and the text of the HTTP upgrade (request and the check of its 101).
+// The client side of RFC 6455 framing, for the load generator (pushd-bench)
+// and the tests' raw client: masked client frames out, an incremental parser
+// of server frames in, and the text of the HTTP upgrade (request and the
+// check of its 101).
 //
 // Pure: bytes in, bytes or callbacks out; no sockets, no clocks, no
 // randomness (the caller supplies mask keys and the handshake nonce).

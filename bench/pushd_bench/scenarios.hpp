@@ -1,4 +1,4 @@
-// pushctl bench scenarios: idle connections (server RSS per connection),
+// pushd-bench scenarios: idle connections (server RSS per connection),
 // fan-out at a fixed rate or as fast as possible (deliveries, loss, latency,
 // server CPU per delivery), and a sweep for the highest zero-loss rate.
 //
@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-namespace pushctl::bench {
+namespace pushd_bench {
 
 struct Options {
     // Target: ws://host:port/path (host an IPv4 literal).
@@ -78,4 +78,4 @@ cJSON* run_fanout(const Options& o, bool& ok);
  * when no rate passed or the server did not recover. Never returns null. */
 cJSON* run_sweep(const Options& o, bool& ok);
 
-}  // namespace pushctl::bench
+}  // namespace pushd_bench

@@ -1,0 +1,331 @@
+// pushd-bench's connections and their protocol state machine (see runner.hpp).
+#include "runner.hpp"
+
+#include "host_sample.hpp"
+
+#include "client/requests.hpp"
+#include "core/auth.hpp"
+
+#include <cmath>
+#include <ctime>
+
+namespace pushd_bench {
+namespace {
+
+using pushd::ReplyKind;
+
+// Conn::app_phase values.
+enum Phase : uint8_t {
+    kNew = 0,
+    kAuthSent = 1,
+    kJoinSent = 3,
+    kReady = 4,
+    kFailed = 9,
+};
+
+// Unsent bytes the publisher may hold before it skips its schedule.
+constexpr size_t kMaxPublisherBacklog = 4 << 20;
+
+// "t=<19 digits> s=<seq>" is about this long.
+constexpr size_t kMarkerBytes = 32;
+
+// Reads "t=<ns> s=<seq>" from the content of a new_message. false if absent.
+bool parse_marker(std::string_view m, uint64_t& t, uint64_t& seq) {
+    static constexpr std::string_view kNeedle = "\"content\":\"t=";
+    size_t k = m.find(kNeedle);
+    if (k == std::string_view::npos) return false;
+    size_t p = k + kNeedle.size();
+    t = 0;
+    size_t digits = 0;
+    while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20) t = t * 10 + static_cast<uint64_t>(m[p++] - '0'), ++digits;
+    if (digits == 0 || p + 3 > m.size() || m[p] != ' ' || m[p + 1] != 's' || m[p + 2] != '=') return false;
+    p += 3;
+    seq = 0;
+    digits = 0;
+    while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20) seq = seq * 10 + static_cast<uint64_t>(m[p++] - '0'), ++digits;
+    return digits > 0;
+}
+
+// `n` bytes of text-like filler (words from a small vocabulary in a
+// pseudo-random order, starting with a space): it compresses about as
+// chat text does (~2-3x), so permessage-deflate is measured on realistic
+// input rather than on one repeated letter.
+std::string filler_text(size_t n) {
+    static constexpr const char* kWords[] = {"the", "message", "server", "push", "group", "hello", "world",
+                                             "client", "order", "time", "stream", "deliver", "quick", "brown",
+                                             "fox", "jumps", "over", "lazy", "dog", "and", "of", "to", "in",
+                                             "redis", "socket", "again", "later", "today", "meeting", "notes"};
+    std::string out;
+    out.reserve(n + 16);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    while (out.size() < n) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out += ' ';
+        out += kWords[x % (sizeof kWords / sizeof kWords[0])];
+        if (x % 11 == 0) out += std::to_string(x % 1000);
+    }
+    out.resize(n);
+    return out;
+}
+
+}  // namespace
+
+Runner::Runner(const Options& o, size_t capacity)
+    : o_(o), loop_(capacity), run_id_(std::string("m").append(std::to_string(now_ns() % 1000000000000ull)).append("-")) {}
+
+bool Runner::init(std::string& err) {
+    raise_nofile_limit();
+    if (!loop_.init(o_.host, o_.port, o_.path, err)) return false;
+    Events ev;
+    ev.ctx = this;
+    ev.on_open = [](void* p, Conn& c) { static_cast<Runner*>(p)->on_open(c); };
+    ev.on_text = [](void* p, Conn& c, std::string_view m, uint64_t rx) { static_cast<Runner*>(p)->on_text(c, m, rx); };
+    ev.on_down = [](void* p, Conn& c) { static_cast<Runner*>(p)->on_down(c); };
+    loop_.set_events(ev);
+    loop_.set_offer_deflate(o_.deflate);
+    return true;
+}
+
+bool Runner::sign_tokens(size_t count, long publisher_index, std::string& err) {
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    tokens_.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+        std::string user = o_.user_prefix + (static_cast<long>(i) == publisher_index ? std::string("pub") : std::to_string(i));
+        tokens_[i] = pushd::sign_token(o_.secret, o_.user_claim, user, now, now + 6 * 3600);
+        if (tokens_[i].empty()) {
+            err = "cannot sign a token for user '" + user + "' (empty secret?)";
+            return false;
+        }
+    }
+    publisher_ = publisher_index;
+    return true;
+}
+
+size_t Runner::open(const std::vector<uint32_t>& idx, double timeout_s) {
+    setup_ready_ = setup_failed_ = 0;
+    size_t next = 0;
+    const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_s * 1e9);
+    while (setup_ready_ + setup_failed_ < idx.size() && now_ns() < deadline) {
+        while (next < idx.size() && next - (setup_ready_ + setup_failed_) < o_.batch) {
+            Conn& c = loop_.conn(idx[next++]);
+            c.app_phase = kNew;
+            loop_.connect(c.index);
+        }
+        loop_.poll(2);
+    }
+    fail_unfinished(idx, next);
+    return setup_ready_;
+}
+
+// Whatever is still pending at the deadline counts as failed, and so do
+// the connections never started.
+void Runner::fail_unfinished(const std::vector<uint32_t>& idx, size_t started) {
+    for (size_t i = 0; i < started; ++i) {
+        Conn& c = loop_.conn(idx[i]);
+        if (c.app_phase != kReady && c.app_phase != kFailed) {
+            note_failure(c, "setup timeout");
+            loop_.drop(c, "setup timeout");
+            c.app_phase = kFailed;
+        }
+    }
+    for (size_t i = started; i < idx.size(); ++i) {
+        loop_.conn(idx[i]).app_phase = kFailed;
+        failures_["not started (setup timeout)"]++;
+    }
+}
+
+// One send_message from the publisher carrying its send time and seq.
+void Runner::send_one(Conn& pub, Window& w, const std::string& pad) {
+    const uint64_t seq = next_seq_++;
+    const uint64_t t = now_ns();
+    id_buf_.assign(run_id_).append(std::to_string(seq));
+    content_buf_.assign("t=").append(std::to_string(t)).append(" s=").append(std::to_string(seq)).append(pad);
+    send_buf_.clear();
+    pushd::requests::append_send_message(send_buf_, id_buf_, o_.group, content_buf_);
+    loop_.send_text(pub, send_buf_);
+    w.sent++;
+}
+
+void Runner::run_window(Window& w, double rate, double duration_s) {
+    Conn& pub = loop_.conn(static_cast<uint32_t>(publisher_));
+    const std::string pad = o_.content_bytes > kMarkerBytes ? filler_text(o_.content_bytes - kMarkerBytes) : "";
+    w.first_seq = next_seq_;
+    for (size_t i = 0; i < loop_.capacity(); ++i) loop_.conn(static_cast<uint32_t>(i)).app_received = 0;
+    w_ = &w;
+    w.t0 = now_ns();
+    w.end = w.t0 + static_cast<uint64_t>(duration_s * 1e9);
+    const uint64_t total = rate > 0 ? static_cast<uint64_t>(std::llround(rate * duration_s)) : UINT64_MAX;
+    const double interval = rate > 0 ? 1e9 / rate : 0;
+    // Busy loop, bounded by the window's end.
+    for (;;) {
+        const uint64_t now = now_ns();
+        if (now >= w.end || pub.app_phase != kReady) break;
+        if (rate > 0) {
+            // Catch up at most 1000 sends per pass if the loop fell behind.
+            // The publisher's unsent bytes are bounded too: a server that
+            // stops reading makes the publisher fall short, not grow.
+            for (int i = 0; i < 1000 && w.sent < total && pub.out.size() - pub.out_off < kMaxPublisherBacklog; ++i) {
+                uint64_t due = w.t0 + static_cast<uint64_t>(static_cast<double>(w.sent) * interval);
+                if (due > now) break;
+                send_one(pub, w, pad);
+            }
+        } else {
+            for (int i = 0; i < 1000 && w.sent - (w.acked_ok + w.ack_failed) < o_.max_inflight; ++i)
+                send_one(pub, w, pad);
+        }
+        loop_.poll(0);
+    }
+}
+
+void Runner::drain(Window& w, uint64_t expected, size_t first, size_t count) {
+    const uint64_t deadline = now_ns() + static_cast<uint64_t>(o_.drain_s * 1e9);
+    for (uint64_t i = 0; now_ns() < deadline; ++i) {
+        if (w.acked_ok + w.ack_failed >= w.sent) {
+            if (w.delivered >= expected) break;
+            if (w.closed_subscribers > 0 && (i & 255) == 0 && all_caught_up(first, count, w.sent)) break;
+        }
+        loop_.poll(0);
+    }
+}
+
+void Runner::count_stale(Window& w) {
+    w.first_seq = next_seq_;  // everything still arriving counts as stale
+    w_ = &w;
+}
+
+void Runner::settle(double s) {
+    const uint64_t until = now_ns() + static_cast<uint64_t>(s * 1e9);
+    while (now_ns() < until) loop_.poll(10);
+}
+
+size_t Runner::ready_in(size_t first, size_t count) const {
+    size_t n = 0;
+    for (size_t i = first; i < first + count; ++i)
+        if (loop_.conn(static_cast<uint32_t>(i)).app_phase == kReady) ++n;
+    return n;
+}
+
+std::vector<uint32_t> Runner::not_ready_in(size_t first, size_t count) const {
+    std::vector<uint32_t> idx;
+    for (size_t i = first; i < first + count; ++i)
+        if (loop_.conn(static_cast<uint32_t>(i)).app_phase != kReady) idx.push_back(static_cast<uint32_t>(i));
+    return idx;
+}
+
+bool Runner::all_caught_up(size_t first, size_t count, uint64_t sent) const {
+    for (size_t i = first; i < first + count; ++i) {
+        const Conn& c = loop_.conn(static_cast<uint32_t>(i));
+        if (c.app_phase == kReady && c.app_received < sent) return false;
+    }
+    return true;
+}
+
+std::string Runner::publisher_down_reason() const {
+    const Conn& pub = loop_.conn(static_cast<uint32_t>(publisher_));
+    if (pub.app_phase == kReady) return "";
+    return "the server closed the publisher's connection (close code " + std::to_string(pub.close_code) +
+           (pub.error ? std::string(", ") + pub.error : std::string()) + ")";
+}
+
+void Runner::note_failure(Conn& c, const char* fallback) {
+    std::string why = c.error ? c.error : fallback;
+    if (c.http_status) why += " (HTTP " + std::to_string(c.http_status) + ")";
+    failures_[why]++;
+}
+
+void Runner::on_open(Conn& c) {
+    if (o_.no_auth) {  // diagnostics: the cost of a bare WebSocket
+        ready(c);
+        return;
+    }
+    c.app_phase = kAuthSent;
+    loop_.send_text(c, pushd::requests::auth("a" + std::to_string(c.index), tokens_[c.index]));
+}
+
+void Runner::on_down(Conn& c) {
+    if (c.app_phase == kReady) {
+        close_codes_[c.close_code]++;
+        if (w_ && !is_publisher(c)) w_->closed_subscribers++;
+        c.app_phase = kFailed;
+        note_failure(c, "closed");
+        return;
+    }
+    if (c.app_phase != kFailed) {
+        c.app_phase = kFailed;
+        setup_failed_++;
+        note_failure(c, "failed");
+    }
+}
+
+void Runner::ready(Conn& c) {
+    c.app_phase = kReady;
+    setup_ready_++;
+}
+
+void Runner::setup_failed(Conn& c, const char* why) {
+    c.error = why;
+    note_failure(c, why);
+    loop_.drop(c, why);
+    c.app_phase = kFailed;
+    setup_failed_++;
+}
+
+void Runner::on_text(Conn& c, std::string_view m, uint64_t rx) {
+    const ReplyKind kind = pushd::peek_reply_kind(m);
+    if (c.app_phase != kReady) {
+        on_setup_reply(c, kind);
+        return;
+    }
+    if (kind == ReplyKind::new_message) {
+        on_delivery(c, m, rx);
+    } else if (w_ && is_publisher(c)) {
+        if (kind == ReplyKind::ack_ok) w_->acked_ok++;
+        else if (kind == ReplyKind::ack_failed) w_->ack_failed++;
+        else if (kind == ReplyKind::error) w_->errors++;
+    }
+}
+
+// A reply while the connection is being set up: to its auth, then to its join.
+void Runner::on_setup_reply(Conn& c, ReplyKind kind) {
+    if (c.app_phase == kAuthSent) {
+        if (kind == ReplyKind::auth_success) {
+            if (join_ && !is_publisher(c)) {
+                c.app_phase = kJoinSent;
+                loop_.send_text(c, pushd::requests::join_group("j" + std::to_string(c.index), o_.group));
+            } else {
+                ready(c);
+            }
+        } else if (kind == ReplyKind::auth_failed || kind == ReplyKind::error) {
+            setup_failed(c, "auth refused");
+        }
+        return;
+    }
+    if (c.app_phase == kJoinSent) {
+        if (kind == ReplyKind::ack_ok) ready(c);
+        else if (kind == ReplyKind::ack_failed || kind == ReplyKind::error) setup_failed(c, "join_group refused");
+    }
+}
+
+void Runner::on_delivery(Conn& c, std::string_view m, uint64_t rx) {
+    if (!w_) return;
+    uint64_t t = 0, seq = 0;
+    if (!parse_marker(m, t, seq)) {
+        w_->unmarked++;
+        return;
+    }
+    if (seq < w_->first_seq) {
+        w_->stale++;
+        return;
+    }
+    if (seq <= c.app_last_seq) w_->out_of_order++;
+    else c.app_last_seq = static_cast<uint32_t>(seq);
+    c.app_received++;
+    w_->delivered++;
+    if (rx <= w_->end) w_->in_window++;
+    if (rx > w_->last_delivery) w_->last_delivery = rx;
+    w_->latency.add(rx > t ? rx - t : 0);
+}
+
+}  // namespace pushd_bench

@@ -1,0 +1,122 @@
+// The connections of one pushd-bench scenario and their protocol state
+// machine: connect -> auth -> (join_group) -> ready. Deliveries and acks are
+// counted into the Window being measured, if any; the publisher (when the
+// scenario has one) sends send_message frames carrying their send time and
+// sequence number, which the subscribers' deliveries are matched against.
+//
+// Not thread-safe; every wait is bounded by a deadline.
+#pragma once
+
+#include "loop.hpp"
+#include "scenarios.hpp"
+#include "window.hpp"
+
+#include "client/replies.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pushd_bench {
+
+class Runner {
+public:
+    /* A runner for `o` with room for `capacity` connections. */
+    Runner(const Options& o, size_t capacity);
+
+    /* Raises RLIMIT_NOFILE and sets up the loop for o.host:o.port. False
+     * with `err` set on failure. */
+    bool init(std::string& err);
+
+    /* Signs one token per connection (index i -> user <prefix>i; index
+     * `publisher_index`, if >= 0, -> <prefix>pub). False with `err` set when
+     * signing failed (an empty secret). */
+    bool sign_tokens(size_t count, long publisher_index, std::string& err);
+
+    /* Subscribers (every connection but the publisher) join o.group after
+     * auth (default: they do not). */
+    void set_join(bool join) { join_ = join; }
+
+    /* Connects and authenticates (and joins) every index in `idx`, at most
+     * o.batch handshakes outstanding, within `timeout_s`. Returns how many
+     * are ready; the others are counted in failures(). */
+    size_t open(const std::vector<uint32_t>& idx, double timeout_s);
+
+    /* Sends from the publisher at `rate` msg/s (0: keeping o.max_inflight
+     * unacknowledged) for `duration_s`, busy-polling; `w` counts. Leaves
+     * `w` counting (stop_counting() ends it) so the caller's drain counts too. */
+    void run_window(Window& w, double rate, double duration_s);
+
+    /* Busy-polls for at most o.drain_s until every send is acknowledged and
+     * `expected` deliveries arrived (or every subscriber in [first,
+     * first+count) still open caught up, when some closed). */
+    void drain(Window& w, uint64_t expected, size_t first, size_t count);
+
+    /* From now on, deliveries count into `w` as stale (recovery waits). */
+    void count_stale(Window& w);
+
+    /* Deliveries and acks are no longer counted. */
+    void stop_counting() { w_ = nullptr; }
+
+    /* Polls (sleeping) for `s` seconds: pings answered, stragglers absorbed. */
+    void settle(double s);
+
+    /* One poll of the loop sleeping at most `timeout_ms`, for waits the
+     * caller bounds. */
+    void poll(int timeout_ms) { loop_.poll(timeout_ms); }
+
+    /* The loop's counters so far. */
+    const LoopStats& loop_stats() const { return loop_.stats(); }
+
+    /* Connections in [first, first+count) that are ready. */
+    size_t ready_in(size_t first, size_t count) const;
+
+    /* Indices in [first, first+count) that are not ready. */
+    std::vector<uint32_t> not_ready_in(size_t first, size_t count) const;
+
+    /* True when every ready connection in [first, first+count) received
+     * `sent` messages in the current window. */
+    bool all_caught_up(size_t first, size_t count, uint64_t sent) const;
+
+    /* Why the publisher is no longer ready ("" while it is). */
+    std::string publisher_down_reason() const;
+
+    /* Closes every connection (no callbacks). */
+    void close_all() { loop_.drop_all(); }
+
+    const Options& opts() const { return o_; }
+    const std::map<std::string, uint64_t>& failures() const { return failures_; }  // reason -> count
+    const std::map<int, uint64_t>& close_codes() const { return close_codes_; }   // of ready ones closed
+    size_t setup_failed() const { return setup_failed_; }
+
+private:
+    void on_open(Conn& c);
+    void on_down(Conn& c);
+    void on_text(Conn& c, std::string_view m, uint64_t rx);
+    void on_setup_reply(Conn& c, pushd::ReplyKind kind);
+    void on_delivery(Conn& c, std::string_view m, uint64_t rx);
+    void ready(Conn& c);
+    void setup_failed(Conn& c, const char* why);
+    void note_failure(Conn& c, const char* fallback);
+    void send_one(Conn& pub, Window& w, const std::string& pad);
+    void fail_unfinished(const std::vector<uint32_t>& idx, size_t started);
+    bool is_publisher(const Conn& c) const { return static_cast<long>(c.index) == publisher_; }
+
+    Options o_;
+    Loop loop_;
+    std::vector<std::string> tokens_;
+    long publisher_ = -1;
+    bool join_ = false;
+    std::map<std::string, uint64_t> failures_;
+    std::map<int, uint64_t> close_codes_;
+    size_t setup_ready_ = 0, setup_failed_ = 0;
+    Window* w_ = nullptr;  // the window counting deliveries, if any
+    uint64_t next_seq_ = 1;
+    std::string run_id_;   // unique per run: servers drop repeated message ids as retries
+    std::string send_buf_, content_buf_, id_buf_;  // reused by send_one
+};
+
+}  // namespace pushd_bench
