@@ -21,14 +21,15 @@ CONFIG   ?= etc/pushd.yaml
 # deploy/nginx test) as nginx-light when no nginx flavour is installed.
 # clang and its runtime (libFuzzer, the sanitizers): the fuzz targets.
 # clang-format (14) and python3: the format and code-shape checks.
+# debhelper, dpkg-dev and lintian: `make deb` and the package's test.
 DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc \
-        clang-format python3
+        clang-format python3 debhelper dpkg-dev lintian
 
 .PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak soak-asan \
-        install clean deb deb-deps test-deb format format-check
+        install clean deb test-deb format format-check
 
 all: build
 
@@ -146,33 +147,20 @@ bench: deps
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
-# The Debian package: debian/ through dpkg-buildpackage (debhelper installs
-# the units, conffiles and maintainer scripts the Debian way; see README).
-# Built from a copy of the tree (tracked and new files, not build output) in
-# $(DEB_DIR)/src, so that nothing lands beside the checkout; the .deb ends
-# up in $(DEB_DIR).
+# The Debian package from scratch, with Debian's build flags: debian/
+# through dpkg-buildpackage (debhelper installs the units, conffiles and
+# maintainer scripts the Debian way; see README), from a copy of the tree
+# in $(DEB_DIR)/src (scripts/build-deb.sh); the .deb ends up in $(DEB_DIR).
+# `make test` makes its own package of the tested build/ tree (ctest "deb").
 DEB_DIR  ?= build-deb
-DEB_DEPS := debhelper dpkg-dev lintian scdoc
-deb-deps: deps
-	@missing=""; for p in $(DEB_DEPS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
-
-deb: deb-deps
-	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
-	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -C $(DEB_DIR)/src -xf -
-	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="parallel=$(JOBS) nocheck" dpkg-buildpackage -b -us -uc
+deb: deps
+	scripts/build-deb.sh $(DEB_DIR) $(JOBS)
 	@ls $(DEB_DIR)/*.deb
 
-# Installs the package on this machine, checks it, removes it (needs root;
-# slow: its own build, so not part of `make test`).
+# The from-scratch package through the test of `make test` (root: it
+# installs the package on this machine, upgrades, removes and purges it).
 test-deb: deb
-	tests/packaging/test_service.sh $$(ls $(DEB_DIR)/pushd_*.deb)
-	tests/packaging/test_deb.sh $(DEB_DIR)
+	tests/packaging/test_deb.sh $$(ls $(DEB_DIR)/pushd_*.deb | grep -v dbgsym)
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(DEB_DIR)

@@ -33,6 +33,11 @@ Environment=PUSHD_NAME=%H-%i
 Environment=PUSHD_REUSEPORT=true
 " unit "${unit}")
 file(WRITE "${PUSHD_BINARY_DIR}/pushd@.service" "${unit}")
+# The environment at install time overrides the configured directory (the
+# Debian package made from an already built tree: debian/rules).
+if(DEFINED ENV{PUSHD_SYSTEMD_UNIT_DIR})
+  set(PUSHD_SYSTEMD_UNIT_DIR "$ENV{PUSHD_SYSTEMD_UNIT_DIR}")
+endif()
 if(NOT PUSHD_SYSTEMD_UNIT_DIR)
   set(PUSHD_SYSTEMD_UNIT_DIR "${prefix}/lib/systemd/system")
 endif()

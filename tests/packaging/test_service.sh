@@ -6,7 +6,7 @@
 # gid with no supplementary groups, environment from the EnvironmentFile,
 # -f the installed configuration. It must serve (/health 200 with Redis up).
 # Usage: test_service.sh BUILD_DIR (run by ctest, after the build), or
-#        test_service.sh PACKAGE.deb (make test-deb: the package's files staged).
+#        test_service.sh PACKAGE.deb (test_deb.sh: the package's files staged).
 set -eu
 from=$1
 work=$(mktemp -d /tmp/pushd-service-XXXXXX)
