@@ -132,11 +132,11 @@ void add_report_command(CLI::App& app, Args& a) {
 std::optional<pushd::Config> load_config(const Args& a) {
     pushd::ConfigLoadResult r =
         pushd::load_config_file(a.config_path, pushd::env_with_file(pushd::self_install_paths().environment));
-    if (!r.ok) {
-        fail(kUsage, r.error);
+    if (!r.ok()) {
+        fail(kUsage, r.error());
         return std::nullopt;
     }
-    return std::move(r.config);
+    return std::move(r->config);
 }
 
 // Fills the URL, secret and claim; then runs the scenario and prints its JSON.

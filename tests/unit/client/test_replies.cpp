@@ -34,12 +34,12 @@ TEST_CASE("read_reply reads every server frame the server builds", "[replies]") 
         CHECK(r->replayed == -1);
     }
     SECTION("a failed ack and an error") {
-        auto r = read_reply(build_ack_fail("j", 403, "not a member", 1));
+        auto r = read_reply(build_ack_fail("j", ReplyCode::forbidden, "not a member", 1));
         REQUIRE(r);
         CHECK_FALSE(r->success);
         CHECK(r->code == 403);
         CHECK(r->message == "not a member");
-        r = read_reply(build_error(std::nullopt, 400, "bad", 1));
+        r = read_reply(build_error(std::nullopt, ReplyCode::bad_request, "bad", 1));
         REQUIRE(r);
         CHECK(r->type == "error");
         CHECK(r->message_id.empty());
@@ -80,10 +80,10 @@ TEST_CASE("peek_reply_kind agrees with read_reply on the server's frames", "[rep
     StoredMessage m{"g1", "7-0", "c-1", "u1", 1, "hello", 7};
     CHECK(peek_reply_kind(build_new_message(m, false)) == ReplyKind::new_message);
     CHECK(peek_reply_kind(build_ack_ok("j", 1)) == ReplyKind::ack_ok);
-    CHECK(peek_reply_kind(build_ack_fail("j", 503, "x", 1)) == ReplyKind::ack_failed);
+    CHECK(peek_reply_kind(build_ack_fail("j", ReplyCode::storage_unavailable, "x", 1)) == ReplyKind::ack_failed);
     CHECK(peek_reply_kind(build_auth_success("a", "1", "s", 1, 1)) == ReplyKind::auth_success);
     CHECK(peek_reply_kind(build_auth_failed("a", "no", 1)) == ReplyKind::auth_failed);
-    CHECK(peek_reply_kind(build_error("e", 400, "bad", 1)) == ReplyKind::error);
+    CHECK(peek_reply_kind(build_error("e", ReplyCode::bad_request, "bad", 1)) == ReplyKind::error);
     CHECK(peek_reply_kind(build_pong(std::nullopt, 1)) == ReplyKind::other);
     CHECK(peek_reply_kind(R"({"type" : "ack", "data": {"success" : true}})") == ReplyKind::ack_ok);
     CHECK(peek_reply_kind(R"({"type":"ack"})") == ReplyKind::ack_failed);
