@@ -122,9 +122,9 @@ void close_shared_listener(Server& server) {
     server.shared_listen_fd = -1;
 }
 
-}  // namespace
-
-int ws_server_start(Server& server) {
+// Opens ReusePort's own listener, or checks that lws will be able to bind
+// the address. Returns 0, or -1 after logging why.
+int prepare_listener(Server& server) {
     const Config& cfg = server.config;
     if (cfg.reuse_port) {
         std::string err;
@@ -139,17 +139,62 @@ int ws_server_start(Server& server) {
                   err.c_str());
         return -1;
     }
+    return 0;
+}
+
+// TLS: the same port serves wss:// and https:// (main checked the files
+// with tls_files_problem, so lws does not fail on them).
+void set_tls(const TlsConfig& tls, lws_context_creation_info& info) {
+    if (tls.cert.empty()) return;
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = tls.cert.c_str();
+    info.ssl_private_key_filepath = tls.key.c_str();
+    // HTTP/1.1 only: lws would also offer HTTP/2 and RFC 8441 WebSockets
+    // over it, which our upgrade checks (path, headers) do not handle.
+    info.alpn = "http/1.1";
+}
+
+// WebSocket-level heartbeat: the hub pings a connection silent for
+// Heartbeat.Interval and closes one silent for Heartbeat.Timeout with 1001
+// (lws's own validity hangup drops the socket without a close frame, and
+// its pings have empty payloads whose pongs never reach us). lws's hangup
+// stays only as a backstop for a peer that does not even let the close
+// frame out; its own pings are off (a ping threshold not below the hangup
+// one means "hang up, never ping" to lws).
+void set_heartbeat_backstop(Server& server, lws_context_creation_info& info) {
+    server.retry_policy = lws_retry_bo_t{};
+    server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(server.config.heartbeat.timeout + 10);
+    server.retry_policy.secs_since_valid_ping = server.retry_policy.secs_since_valid_hangup;
+    info.retry_and_idle_policy = &server.retry_policy;
+}
+
+// Serves our own listener on the loop: its connections go to the vhost.
+int serve_shared_listener(Server& server) {
+    const Config& cfg = server.config;
+    server.vhost = lws_get_vhost_by_name(server.lws, cfg.name.c_str());
+    server.shared_listen_poll.data = &server;
+    if (!server.vhost || uv_poll_init(server.loop, &server.shared_listen_poll, server.shared_listen_fd) != 0 ||
+        uv_poll_start(&server.shared_listen_poll, UV_READABLE, on_shared_accept) != 0) {
+        LOG_ERROR("cannot serve the ReusePort listener on %s:%lld", cfg.host.c_str(),
+                  static_cast<long long>(cfg.port));
+        return -1;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int ws_server_start(Server& server) {
+    const Config& cfg = server.config;
+    if (prepare_listener(server) != 0) return -1;
     lws_context_creation_info info;
     std::memset(&info, 0, sizeof info);
-
     void* foreign_loops[1] = {server.loop};
     info.foreign_loops = foreign_loops;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
-                   LWS_SERVER_OPTION_SKIP_SERVER_CANONICAL_NAME;
+                   LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN | LWS_SERVER_OPTION_SKIP_SERVER_CANONICAL_NAME;
     // "0.0.0.0" and "::" mean every address; anything else binds that one.
-    const bool any_v4 = cfg.host == "0.0.0.0";
-    const bool any = any_v4 || cfg.host == "::";
+    const bool any = cfg.host == "0.0.0.0" || cfg.host == "::";
     if (cfg.host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.iface = any ? nullptr : cfg.host.c_str();
     // With ReusePort the vhost serves what our listener adopts and binds nothing.
@@ -160,29 +205,8 @@ int ws_server_start(Server& server) {
     info.user = &server;
     // lws checks the fd limit to size its tables; 0 means "use the rlimit".
     info.fd_limit_per_thread = 0;
-    // TLS: the same port serves wss:// and https:// (main checked the
-    // files with tls_files_problem, so lws does not fail on them).
-    const TlsConfig& tls = cfg.security.tls;
-    if (!tls.cert.empty()) {
-        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        info.ssl_cert_filepath = tls.cert.c_str();
-        info.ssl_private_key_filepath = tls.key.c_str();
-        // HTTP/1.1 only: lws would also offer HTTP/2 and RFC 8441
-        // WebSockets over it, which our upgrade checks (path, headers)
-        // do not handle.
-        info.alpn = "http/1.1";
-    }
-    // WebSocket-level heartbeat: the hub pings a connection silent for
-    // Heartbeat.Interval and closes one silent for Heartbeat.Timeout with
-    // 1001 (lws's own validity hangup drops the socket without a close
-    // frame, and its pings have empty payloads whose pongs never reach us).
-    // lws's hangup stays only as a backstop for a peer that does not even
-    // let the close frame out; its own pings are off (a ping threshold not
-    // below the hangup one means "hang up, never ping" to lws).
-    server.retry_policy = lws_retry_bo_t{};
-    server.retry_policy.secs_since_valid_hangup = static_cast<uint16_t>(cfg.heartbeat.timeout + 10);
-    server.retry_policy.secs_since_valid_ping = server.retry_policy.secs_since_valid_hangup;
-    info.retry_and_idle_policy = &server.retry_policy;
+    set_tls(cfg.security.tls, info);
+    set_heartbeat_backstop(server, info);
     if (cfg.compression.enabled) info.extensions = kExtensions;
 
     server.lws = lws_create_context(&info);
@@ -193,17 +217,7 @@ int ws_server_start(Server& server) {
         close_shared_listener(server);
         return -1;
     }
-    if (server.shared_listen_fd >= 0) {
-        server.vhost = lws_get_vhost_by_name(server.lws, cfg.name.c_str());
-        server.shared_listen_poll.data = &server;
-        if (!server.vhost || uv_poll_init(server.loop, &server.shared_listen_poll, server.shared_listen_fd) != 0 ||
-            uv_poll_start(&server.shared_listen_poll, UV_READABLE, on_shared_accept) != 0) {
-            LOG_ERROR("cannot serve the ReusePort listener on %s:%lld", cfg.host.c_str(),
-                      static_cast<long long>(cfg.port));
-            return -1;
-        }
-    }
-    return 0;
+    return server.shared_listen_fd >= 0 ? serve_shared_listener(server) : 0;
 }
 
 void ws_server_begin_drain(Server& server) {
