@@ -6,6 +6,8 @@
 #include "io/ws_handshake.hpp"
 #include "io/ws_write.hpp"
 
+#include <sys/socket.h>
+
 #include <cstring>
 #include <optional>
 #include <string>
@@ -59,6 +61,7 @@ int close_now(Server& server, lws* wsi, ConnData* conn, uint16_t code, const cha
     // started; the rest of the message is ignored (the session is closing).
     if (conn->deflate_active) return 0;
     set_close_reason(wsi, code, reason);
+    conn->close_requested = true;
     return -1;
 }
 
@@ -121,8 +124,22 @@ int on_timer(ConnData* conn) {
     return -1;
 }
 
+// A closing connection ends without the orderly close it was waiting for:
+// lws's pending timeout (transport close: 5 s) killed it because the peer
+// took neither the rest of its output nor the close frame. Its stream may
+// end inside a frame, so it is reset (SO_LINGER 0) rather than ended in
+// order, which the peer would take for a complete stream (issue 17,
+// failure 2). lws closes the descriptor after this callback.
+void reset_if_cut(ConnData* conn) {
+    const Session* s = conn->session;
+    if (!s || !s->closing || conn->close_requested || conn->peer_closed) return;
+    linger hard{1, 0};
+    setsockopt(lws_get_socket_fd(conn->wsi), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+}
+
 void on_closed(Server& server, ConnData* conn) {
     if (!conn) return;
+    reset_if_cut(conn);
     conn->handshake_token.reset();
     uncount_ip(server, conn);
     Session* s = conn->session;
