@@ -32,10 +32,11 @@ struct Server {
 
     uv_loop_t* loop = nullptr;
     lws_context* lws = nullptr;
-    // ReusePort: our own SO_REUSEPORT listener (-1: lws listens itself),
-    // polled on the loop; accepted connections are adopted by `vhost`.
-    int shared_listen_fd = -1;
-    uv_poll_t shared_listen_poll{};
+    // Our own listener when Host is an address (SO_REUSEPORT with
+    // ReusePort; -1: Host is a name and lws listens itself), polled on the
+    // loop; accepted connections are adopted by `vhost` (io/ws_server).
+    int listen_fd = -1;
+    uv_poll_t listen_poll{};
     lws_vhost* vhost = nullptr;
 
     // Redis: one link for commands, one for the blocking bus reads; the
@@ -61,6 +62,11 @@ struct Server {
     // one per open connection).
     AccessPolicy access;
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_ip;
+    // Accepted connections not upgraded yet and not known to be plain HTTP
+    // (ConnData::pending), in all and per peer address (trusted proxies
+    // excepted: their clients are known only from the request).
+    size_t pending = 0;
+    std::unordered_map<IpAddr, uint32_t, IpAddrHash> pending_per_ip;
 
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start

@@ -26,6 +26,13 @@ struct ConnData {
     Session* session = nullptr;  // from ESTABLISHED to CLOSED (owned by the hub)
     // Verified at the handshake, handed to the hub at ESTABLISHED.
     std::unique_ptr<VerifiedToken> handshake_token;
+    // Counted from accept in Server::pending (and under `peer` in
+    // Server::pending_per_ip while pending_ip) until it upgrades, turns out
+    // to be plain HTTP, or closes: a connection that may still become a
+    // WebSocket holds its place against the connection limits.
+    IpAddr peer{};
+    bool pending = false;
+    bool pending_ip = false;
     // The client's address (the peer, or from X-Forwarded-For behind a
     // trusted proxy), found at the handshake; counted in Server::per_ip
     // from ESTABLISHED until CLOSED while ip_counted.

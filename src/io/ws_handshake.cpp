@@ -98,8 +98,18 @@ int refuse(Server& server, lws* wsi, HandshakeRefusal why) {
     return -1;
 }
 
+// Connections counted under `client`: open WebSocket ones, and pending
+// ones from that peer address other than `self`.
+size_t connections_from(const Server& server, const IpAddr& client, const ConnData* self) {
+    size_t n = 0;
+    if (auto it = server.per_ip.find(client); it != server.per_ip.end()) n += it->second;
+    if (auto it = server.pending_per_ip.find(client); it != server.pending_per_ip.end()) n += it->second;
+    if (self && self->pending_ip && self->peer == client) n--;
+    return n;
+}
+
 // What the admission checks need to know about this upgrade request.
-HandshakeFacts handshake_facts(Server& server, lws* wsi) {
+HandshakeFacts handshake_facts(Server& server, lws* wsi, const ConnData* conn) {
     HandshakeFacts facts;
     const IpAddr peer = peer_address(wsi);
     facts.client = peer;
@@ -109,9 +119,8 @@ HandshakeFacts handshake_facts(Server& server, lws* wsi) {
     }
     facts.draining = server.draining;
     facts.path_ok = header_value(wsi, WSI_TOKEN_GET_URI).value_or(std::string()) == server.config.path;
-    auto counted = server.per_ip.find(facts.client);
-    facts.from_client = counted == server.per_ip.end() ? 0 : counted->second;
-    facts.total = server.hub->session_count();
+    facts.from_client = connections_from(server, facts.client, conn);
+    facts.total = server.hub->session_count() + server.pending - (conn && conn->pending ? 1 : 0);
     facts.origin = header_value(wsi, WSI_TOKEN_ORIGIN, 1024);
     if (!facts.origin && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0)
         facts.origin = std::string();  // too long to be an origin: only "*" allows it
@@ -120,10 +129,46 @@ HandshakeFacts handshake_facts(Server& server, lws* wsi) {
 
 }  // namespace
 
+int ws_handshake_accept(Server& server, lws* wsi, ConnData* conn) {
+    const LimitsConfig& limits = server.config.limits;
+    conn->peer = peer_address(wsi);
+    const bool by_peer = !cidr_list_contains(server.access.trusted_proxies, conn->peer);
+    auto from_peer = server.pending_per_ip.find(conn->peer);
+    if (server.pending >= static_cast<size_t>(limits.max_connections)) {
+        server.counters.ws_handshakes_refused[static_cast<size_t>(HandshakeRefusal::capacity)]++;
+        return -1;
+    }
+    if (by_peer && from_peer != server.pending_per_ip.end() &&
+        from_peer->second >= static_cast<size_t>(limits.max_connections_per_ip)) {
+        server.counters.ws_handshakes_refused[static_cast<size_t>(HandshakeRefusal::per_ip)]++;
+        return -1;
+    }
+    conn->pending = true;
+    server.pending++;
+    if (by_peer) {
+        conn->pending_ip = true;
+        server.pending_per_ip[conn->peer]++;
+    }
+    return 0;
+}
+
+void ws_handshake_settle(Server& server, ConnData* conn) {
+    if (!conn || !conn->pending) return;
+    conn->pending = false;
+    server.pending--;
+    if (!conn->pending_ip) return;
+    conn->pending_ip = false;
+    auto it = server.pending_per_ip.find(conn->peer);
+    if (it != server.pending_per_ip.end() && --it->second == 0) server.pending_per_ip.erase(it);
+}
+
 int ws_handshake_admit(Server& server, lws* wsi, ConnData* conn) {
-    HandshakeFacts facts = handshake_facts(server, wsi);
+    HandshakeFacts facts = handshake_facts(server, wsi, conn);
     HandshakeRefusal why = admit_handshake(server.access, server.config.limits, facts);
-    if (why != HandshakeRefusal::none) return refuse(server, wsi, why);
+    if (why != HandshakeRefusal::none) {
+        ws_handshake_settle(server, conn);  // answered: no longer holds a place
+        return refuse(server, wsi, why);
+    }
     // No per-connection state to track it in: it cannot be taken.
     if (!conn) return refuse(server, wsi, HandshakeRefusal::capacity);
     conn->client = facts.client;
@@ -132,7 +177,10 @@ int ws_handshake_admit(Server& server, lws* wsi, ConnData* conn) {
     if (std::optional<std::string> token = handshake_token(wsi)) {
         AuthResult r = verify_token(*token, server.config.auth.access_secret, server.config.auth.user_claim,
                                     wall_ms() / 1000);
-        if (r.error != AuthError::none) return refuse(server, wsi, HandshakeRefusal::token);
+        if (r.error != AuthError::none) {
+            ws_handshake_settle(server, conn);
+            return refuse(server, wsi, HandshakeRefusal::token);
+        }
         conn->handshake_token = std::make_unique<VerifiedToken>(std::move(r.token));
     }
     return 0;

@@ -30,6 +30,7 @@ void on_established(Server& server, lws* wsi, ConnData* conn) {
     std::optional<VerifiedToken> token;
     if (conn->handshake_token) token = std::move(*conn->handshake_token);
     conn->handshake_token.reset();
+    ws_handshake_settle(server, conn);
     conn->ws_counted = true;
     server.ws_open++;
     server.per_ip[conn->client]++;
@@ -154,6 +155,7 @@ void on_closed(Server& server, ConnData* conn) {
 void on_destroy(Server& server, lws* wsi) {
     std::unique_ptr<ConnData> conn = conn_detach(wsi);
     if (!conn) return;
+    ws_handshake_settle(server, conn.get());
     on_closed(server, conn.get());  // normally done at CLOSED already
     ws_write_unlist(server, conn.get());
     if (!conn->ws_counted) return;
@@ -165,9 +167,9 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
     ConnData* conn = conn_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        conn_attach(wsi);
-        return 0;
+        return ws_handshake_accept(server_of(wsi), wsi, conn_attach(wsi));
     case LWS_CALLBACK_HTTP:
+        ws_handshake_settle(server_of(wsi), conn);  // plain HTTP is not limited
         return http_reply_begin(server_of(wsi), wsi, conn, static_cast<const char*>(in));
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_reply_write(wsi, conn);

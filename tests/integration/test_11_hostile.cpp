@@ -180,6 +180,12 @@ std::string send_msg(int i, const std::string& group, const std::string& content
            R"(","msg_type":1,"content":")" + content + "\"}}";
 }
 
+// A signed token for user "u" padded with a claim of `pad` bytes.
+std::string padded_token(size_t pad) {
+    return make_token(kTestSecret, R"({"userId":"u","exp":)" + std::to_string(unix_s() + 3600) + R"(,"pad":")" +
+                                       std::string(pad, 'p') + "\"}");
+}
+
 }  // namespace
 
 TEST_CASE("a slow consumer that never reads is reset after its 4008, never ended as if whole", "[hostile][slow]") {
@@ -233,4 +239,95 @@ TEST_CASE("a slow consumer that never reads is reset after its 4008, never ended
     }
     CAPTURE(buffer.size(), end == End::eof);
     CHECK((closed_4008 || end == End::reset));
+}
+TEST_CASE("connections count from accept against MaxConnectionsPerIp and MaxConnections", "[hostile][handshake]") {
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(free_port(), {{"Limits.MaxConnections", "5"},
+                                                       {"Limits.MaxConnectionsPerIp", "3"},
+                                                       {"Groups.AutoJoin", "false"}})));
+    WsClientHub hub;
+    pushd::ConnectOptions o = pushd.ws_options();
+    o.local_address = "127.0.0.2";
+    const int open = hub.connect(o);
+    REQUIRE(hub.wait_open(open, 5000));
+    // Two connections from the same address that never send a handshake:
+    // with the open one they fill its three slots.
+    Fds silent;
+    for (int i = 0; i < 2; i++) silent.fds.push_back(tcp_connect(pushd.port(), "127.0.0.2"));
+    const int per_ip = hub.connect(o);
+    hub.wait_open(per_ip, 5000);
+    CHECK(hub.handshake_status(per_ip) == 429);
+    // Two more from another address fill the five of MaxConnections.
+    for (int i = 0; i < 2; i++) silent.fds.push_back(tcp_connect(pushd.port(), "127.0.0.3"));
+    o.local_address = "127.0.0.4";
+    const int total = hub.connect(o);
+    hub.wait_open(total, 5000);
+    CHECK(hub.handshake_status(total) == 503);
+    CHECK(hub.is_open(open));
+    // Once the connections waiting for their handshake alone reach
+    // MaxConnections, a new one is closed as it is accepted.
+    silent.fds.push_back(tcp_connect(pushd.port(), "127.0.0.5"));
+    const int extra = tcp_connect(pushd.port(), "127.0.0.6");
+    silent.fds.push_back(extra);
+    std::string ignored;
+    const auto t0 = Clock::now();
+    CHECK(read_for(extra, ignored, 3000) != End::open);
+    CHECK(ms_since(t0) < 2000);
+    // They hold their places only while they are there.
+    for (int& fd : silent.fds) {
+        ::close(fd);
+        fd = -1;
+    }
+    CHECK(wait_until([&] { return pushd.get("/health").status > 0; }, 5000, 50));  // answered (503: no Redis here)
+    o.local_address = "127.0.0.2";
+    const int again = hub.connect(o);
+    CHECK(hub.wait_open(again, 5000));
+}
+
+TEST_CASE("a connection that sends no complete handshake is closed at the handshake deadline", "[hostile][handshake]") {
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(free_port(), {{"Groups.AutoJoin", "false"}})));
+    Fds c;
+    const auto t0 = Clock::now();
+    c.fds.push_back(tcp_connect(pushd.port()));  // sends nothing
+    c.fds.push_back(tcp_connect(pushd.port()));  // a handshake that never ends
+    REQUIRE(send_all(c.fds[1], "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    for (int fd : c.fds) {
+        std::string ignored;
+        CHECK(read_for(fd, ignored, 12000) != End::open);
+    }
+    // The deadline is 5 s (docs/behaviour.md); lws's own was 10 s.
+    const int took = ms_since(t0);
+    CHECK(took >= 4000);
+    CHECK(took < 8000);
+    // Established connections are not subject to it.
+    WsClientHub hub;
+    int ok = hub.connect(pushd.ws_options());
+    REQUIRE(hub.wait_open(ok, 5000));
+}
+
+TEST_CASE("handshake headers hold the longest token auth accepts; a longer token gets 401", "[hostile][headers]") {
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(free_port(), {{"Groups.AutoJoin", "false"}})));
+    const std::string token = padded_token(5800);
+    REQUIRE(token.size() > 7000);
+    REQUIRE(token.size() <= 8192);  // core/auth's kMaxTokenBytes
+    SECTION("in the Authorization header") {
+        Fds c{{tcp_connect(pushd.port())}};
+        REQUIRE(send_all(c.fds[0], upgrade_request(pushd.port(), "/ws", "Authorization: Bearer " + token + "\r\n")));
+        CHECK(read_status(c.fds[0], 5000) == 101);
+    }
+    SECTION("as ?token= and in the header at once") {
+        Fds c{{tcp_connect(pushd.port())}};
+        REQUIRE(send_all(c.fds[0], upgrade_request(pushd.port(), "/ws?token=" + token,
+                                                   "Authorization: Bearer " + token + "\r\n")));
+        CHECK(read_status(c.fds[0], 5000) == 101);
+    }
+    SECTION("a token past what auth accepts") {
+        const std::string longer = padded_token(9000);
+        REQUIRE(longer.size() > 8192);
+        Fds c{{tcp_connect(pushd.port())}};
+        REQUIRE(send_all(c.fds[0], upgrade_request(pushd.port(), "/ws", "Authorization: Bearer " + longer + "\r\n")));
+        CHECK(read_status(c.fds[0], 5000) == 401);
+    }
 }
