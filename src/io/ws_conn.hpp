@@ -21,6 +21,7 @@ struct Session;
 
 struct ConnData {
     lws* wsi = nullptr;
+    int fd = -1;  // its socket, kept for io/ws_mask_check after lws closed it
 
     // WebSocket half.
     Session* session = nullptr;  // from ESTABLISHED to CLOSED (owned by the hub)

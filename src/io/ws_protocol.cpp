@@ -4,6 +4,7 @@
 #include "io/server.hpp"
 #include "io/ws_conn.hpp"
 #include "io/ws_handshake.hpp"
+#include "io/ws_mask_check.hpp"
 #include "io/ws_write.hpp"
 
 #include <sys/socket.h>
@@ -15,8 +16,20 @@
 namespace pushd {
 namespace {
 
+// RFC 6455 section 7.4.1: protocol error (an unmasked client frame).
+constexpr uint16_t kCloseProtocolError = 1002;
+
 Server& server_of(lws* wsi) {
     return *static_cast<Server*>(lws_context_user(lws_get_context(wsi)));
+}
+
+// A connection was accepted: its ConnData, the watch of its frames' masks
+// (plain TCP only: lws reads TLS through OpenSSL), the connection limits.
+int on_accept(Server& server, lws* wsi) {
+    ConnData* conn = conn_attach(wsi);
+    conn->fd = lws_get_socket_fd(wsi);
+    if (!lws_is_ssl(wsi)) mask_check_watch(conn->fd);
+    return ws_handshake_accept(server, wsi, conn);
 }
 
 // Asks lws to send `code` and `reason` in the close frame it sends next.
@@ -69,6 +82,7 @@ int close_now(Server& server, lws* wsi, ConnData* conn, uint16_t code, const cha
 int on_receive(Server& server, lws* wsi, ConnData* conn, const char* in, size_t len) {
     Session* s = conn->session;
     if (!s || s->closing) return 0;
+    if (mask_check_unmasked(conn->fd)) return close_now(server, wsi, conn, kCloseProtocolError, "unmasked frame");
     lws_validity_confirmed(wsi);  // any traffic shows the peer is alive
     server.hub->touch(s, wall_ms());
     if (lws_frame_is_binary(wsi)) return close_now(server, wsi, conn, kCloseUnsupported, "binary frames are not supported");
@@ -155,6 +169,7 @@ void on_closed(Server& server, ConnData* conn) {
 void on_destroy(Server& server, lws* wsi) {
     std::unique_ptr<ConnData> conn = conn_detach(wsi);
     if (!conn) return;
+    mask_check_forget(conn->fd);
     ws_handshake_settle(server, conn.get());
     on_closed(server, conn.get());  // normally done at CLOSED already
     ws_write_unlist(server, conn.get());
@@ -167,8 +182,9 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
     ConnData* conn = conn_of(wsi);
     switch (reason) {
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        return ws_handshake_accept(server_of(wsi), wsi, conn_attach(wsi));
+        return on_accept(server_of(wsi), wsi);
     case LWS_CALLBACK_HTTP:
+        if (conn) mask_check_forget(conn->fd);  // plain HTTP: no frames to watch
         ws_handshake_settle(server_of(wsi), conn);  // plain HTTP is not limited
         return http_reply_begin(server_of(wsi), wsi, conn, static_cast<const char*>(in));
     case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -331,3 +331,33 @@ TEST_CASE("handshake headers hold the longest token auth accepts; a longer token
         CHECK(read_status(c.fds[0], 5000) == 401);
     }
 }
+
+TEST_CASE("an unmasked client frame is closed with 1002 and not handled", "[hostile][mask]") {
+    PushdProcess pushd;
+    REQUIRE(pushd.start(standard_options(free_port(), {{"Groups.AutoJoin", "false"}})));
+    Fds c{{tcp_connect(pushd.port())}};
+    REQUIRE(send_all(c.fds[0], upgrade_request(pushd.port(), "/ws")));
+    std::string buffer;
+    REQUIRE(read_status(c.fds[0], 5000, &buffer) == 101);
+    // A ping request, framed by hand without the mask bit (RFC 6455 5.1).
+    const std::string ping = R"({"type":"ping","message_id":"p"})";
+    REQUIRE(send_all(c.fds[0], std::string("\x81", 1) + static_cast<char>(ping.size()) + ping));
+    const End end = read_for(c.fds[0], buffer, 5000);
+    CHECK(end != End::open);
+    Frame f;
+    bool closed_1002 = false, answered = false;
+    while (take_frame(buffer, f)) {
+        if (f.opcode == 1 && f.payload.find("pong") != std::string::npos) answered = true;
+        if (f.opcode == 8 && f.payload.size() >= 2)
+            closed_1002 = ((uint8_t(f.payload[0]) << 8) | uint8_t(f.payload[1])) == 1002;
+    }
+    CHECK_FALSE(answered);
+    CHECK(closed_1002);
+    // A masked frame on another connection is answered as usual.
+    Fds d{{tcp_connect(pushd.port())}};
+    REQUIRE(send_all(d.fds[0], upgrade_request(pushd.port(), "/ws")));
+    std::string rest;
+    REQUIRE(read_status(d.fds[0], 5000, &rest) == 101);
+    REQUIRE(send_all(d.fds[0], masked_text(ping)));
+    CHECK(wait_text(d.fds[0], rest, "pong", 5000));
+}
