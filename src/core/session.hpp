@@ -53,16 +53,6 @@ struct Session {
     std::vector<Subscription> subscriptions;
 
     OutQueue outq;                 // pre-framed output not yet written
-    // Listed for the io layer's end-of-iteration write flush (set and
-    // cleared by the io layer only).
-    bool flush_listed = false;
-    // Its write is queued in the io layer's current send batch (set and
-    // cleared by the io layer only): nothing more may be sent before it.
-    bool write_batched = false;
-    // The peer sent a close frame (set by the io layer): lws answers it and
-    // nothing more is written. Here rather than in the io layer's
-    // per-connection data so the flush touches one struct per connection.
-    bool peer_closed = false;
 
     // Limits.MessagesPerSecond / Limits.Burst: every request takes a token
     // when it arrives (held ones too).
@@ -89,10 +79,6 @@ struct Session {
     // After an auth replay of the inbox: user-targeted notifications up to
     // this id were replayed already and are not delivered again. 0-0: none.
     StreamId inbox_upto{};
-
-    // The transport's reassembly buffer for a message arriving in several
-    // frames or receive callbacks; bounded by Limits.MaxMessageBytes.
-    std::string rx;
 };
 
 }  // namespace pushd

@@ -64,7 +64,7 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     uint64_t budget_ms = static_cast<uint64_t>(server.config.shutdown_timeout) * 1000;
     uint64_t drain_ms = budget_ms > 500 ? budget_ms - 250 : budget_ms / 2;
     uv_timer_start(&server.drain_timer, on_drain_deadline, drain_ms, 0);
-    if (server.ws_sockets.empty()) stop_loop(server);
+    if (server.ws_open == 0) stop_loop(server);
 }
 
 // SIGHUP: re-read the file; apply what can change at run time, say what

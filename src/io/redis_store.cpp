@@ -68,6 +68,8 @@ void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::
           });
 }
 
+// One short adapter per StoreOps member (long: kept as one table so the
+// whole storage seam reads in one place).
 StoreOps RedisStore::ops() {
     StoreOps ops;
     ops.append = [this](const AppendRequest& r, std::function<void(AppendResult)> done) {

@@ -1,8 +1,9 @@
 #include "io/server.hpp"
-#include "io/ws_protocol.hpp"
+#include "io/ws_conn.hpp"
+#include "io/ws_write.hpp"
 
-#include "core/json_writer.hpp"
 #include "core/frame.hpp"
+#include "core/json_writer.hpp"
 #include "io/log.hpp"
 
 #include <libwebsockets.h>
@@ -29,7 +30,8 @@ std::string instance_tag() {
     return buf;
 }
 
-lws* wsi_of(Session* s) { return static_cast<lws*>(s->transport); }
+// The lws connection of a session (its transport is the ConnData).
+lws* wsi_of(Session* s) { return static_cast<ConnData*>(s->transport)->wsi; }
 
 // Seconds between two cluster-view publications (the entry lives
 // kInstanceTtlSeconds, so two may be missed before it vanishes).
@@ -66,23 +68,11 @@ void publish_instance(Server& server) {
 
 }  // namespace
 
-// Redis.Mode sentinel: the data links connect to the master the sentinels
-// name, check ROLE, and follow a failover (retarget); a link that drops
-// makes the sentinel be asked at once.
-static void server_init_sentinel(Server& server, RedisLinkOptions& commands, RedisLinkOptions& bus) {
-    server.redis_sentinel = std::make_unique<RedisSentinel>(server.loop, server.config.redis.sentinels,
-                                                            server.config.redis.master_name, &server.counters.redis);
-    for (RedisLinkOptions* o : {&commands, &bus}) {
-        o->resolve = [&server](std::string* host, int* port) { return server.redis_sentinel->master(host, port); };
-        o->require_master = true;
-    }
-    server.redis_sentinel->on_master_changed = [&server] {
-        server.redis_commands->retarget();
-        server.redis_bus_link->retarget();
-    };
-}
+namespace {
 
-void server_init_logic(Server& server) {
+// What the hub asks of the transport: wake a connection's writer, close it
+// after its queue, stop or resume reading from it.
+TransportOps transport_ops(Server& server) {
     TransportOps transport;
     transport.wake = [&server](Session* s) { ws_wake(server, s); };
     transport.close = [](Session* s, uint16_t, const char*) {
@@ -95,7 +85,28 @@ void server_init_logic(Server& server) {
     };
     transport.now_ms = wall_ms;
     transport.pause_reading = [](Session* s, bool paused) { lws_rx_flow_control(wsi_of(s), paused ? 0 : 1); };
+    return transport;
+}
 
+// Redis.Mode sentinel: the data links connect to the master the sentinels
+// name, check ROLE, and follow a failover (retarget); a link that drops
+// makes the sentinel be asked at once.
+void init_sentinel(Server& server, RedisLinkOptions& commands, RedisLinkOptions& bus) {
+    server.redis_sentinel = std::make_unique<RedisSentinel>(server.loop, server.config.redis.sentinels,
+                                                            server.config.redis.master_name, &server.counters.redis);
+    for (RedisLinkOptions* o : {&commands, &bus}) {
+        o->resolve = [&server](std::string* host, int* port) { return server.redis_sentinel->master(host, port); };
+        o->require_master = true;
+    }
+    server.redis_sentinel->on_master_changed = [&server] {
+        server.redis_commands->retarget();
+        server.redis_bus_link->retarget();
+    };
+}
+
+// The two Redis links (commands, bus; in sentinel mode also who the master
+// is) and the store on the commands link.
+void create_redis(Server& server) {
     const Config& cfg = server.config;
     RedisLinkOptions base;
     if (auto hp = parse_host_port(cfg.redis.host)) {  // validated with the configuration
@@ -110,35 +121,31 @@ void server_init_logic(Server& server) {
     RedisLinkOptions bus = base;
     bus.id = RedisLinkId::bus;
     bus.max_in_flight = 16;
-    if (cfg.redis.mode == "sentinel") server_init_sentinel(server, commands, bus);
+    if (cfg.redis.mode == "sentinel") init_sentinel(server, commands, bus);
     server.redis_commands = std::make_unique<RedisLink>(server.loop, commands, &server.counters.redis);
     server.redis_bus_link = std::make_unique<RedisLink>(server.loop, bus, &server.counters.redis);
     server.redis_store = std::make_unique<RedisStore>(&server.config, server.redis_commands.get());
+}
+
+// The store's operations as the hub uses them: an inbox replay is read
+// after this instance's queued inbox writes for that user
+// (RedisBus::after_inbox_writes), so there is no gap between the replay and
+// the notifications this instance delivered live.
+StoreOps hub_store_ops(Server& server) {
     StoreOps store_ops = server.redis_store->ops();
-    // An inbox replay is read after this instance's queued inbox writes for
-    // that user (RedisBus::after_inbox_writes): no gap between the replay
-    // and the notifications this instance delivered live.
     store_ops.replay_inbox = [&server, replay = store_ops.replay_inbox](const std::string& user, const std::string& since,
                                                                        size_t limit, std::function<void(InboxResult)> done) {
         server.redis_bus->after_inbox_writes(user, [replay, user, since, limit, done = std::move(done)] {
             replay(user, since, limit, done);
         });
     };
-    server.hub = std::make_unique<Hub>(&server.config, std::move(transport), std::move(store_ops), instance_tag(),
-                                       LWS_PRE);
-    server.redis_bus = std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(),
-                                                  server.redis_commands.get(), server.redis_store.get(),
-                                                  server.hub.get(), &server.counters.redis, wall_ms);
-    server.redis_commands->on_up = [&server] {
-        server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
-        server.redis_store->on_link_up();
-        publish_instance(server);
-        server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
-    };
-    server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
-    if (server.redis_sentinel) {
-        server.redis_commands->on_down = [&server] { server.redis_sentinel->ask_now(); };
-    }
+    return store_ops;
+}
+
+// The bus delivers in slices: each runs after the sockets were serviced
+// (a check handle, with an idle one keeping the loop from blocking while
+// slices are left), and its writes go out before the next poll.
+void defer_bus_slices(Server& server) {
     uv_check_init(server.loop, &server.bus_check);
     uv_idle_init(server.loop, &server.bus_idle);
     server.bus_check.data = &server;
@@ -155,25 +162,29 @@ void server_init_logic(Server& server) {
             }
         });
     });
-    uv_check_init(server.loop, &server.flush_check);
-    server.flush_check.data = &server;
-    uv_check_start(&server.flush_check, [](uv_check_t* h) { ws_flush_pending(*static_cast<Server*>(h->data)); });
-    uv_unref(reinterpret_cast<uv_handle_t*>(&server.flush_check));
+}
+
+}  // namespace
+
+void server_init_logic(Server& server) {
+    create_redis(server);
+    server.hub = std::make_unique<Hub>(&server.config, transport_ops(server), hub_store_ops(server), instance_tag(),
+                                       LWS_PRE);
+    server.redis_bus = std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(),
+                                                  server.redis_commands.get(), server.redis_store.get(),
+                                                  server.hub.get(), &server.counters.redis, wall_ms);
+    server.redis_commands->on_up = [&server] {
+        server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
+        server.redis_store->on_link_up();
+        publish_instance(server);
+        server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
+    };
+    server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
+    if (server.redis_sentinel) server.redis_commands->on_down = [&server] { server.redis_sentinel->ask_now(); };
+    defer_bus_slices(server);
+    const Config& cfg = server.config;
     server.instance_key = server.redis_store->keys().instance(cfg.name, public_host(cfg), cfg.port);
-    server.write_scratch = std::make_unique<uint8_t[]>(LWS_PRE + kWriteBatchBytes);
-    if (server.io_uring_allowed) {
-        std::string why;
-        server.send_batch = SendBatch::open(kSendBatchEntries, &why);
-        if (server.send_batch) {
-            server.send_arena = std::make_unique<uint8_t[]>(LWS_PRE + kSendArenaBytes);
-            server.batched.reserve(kSendBatchEntries);
-            log_printf(LogLevel::info, "writes: batched through io_uring");
-        } else {
-            log_printf(LogLevel::info, "writes: one send per connection (io_uring not usable: %s)", why.c_str());
-        }
-    } else {
-        log_printf(LogLevel::info, "writes: one send per connection (--no-io-uring)");
-    }
+    ws_write_init(server, server.io_uring_allowed);
 }
 
 void server_start_redis(Server& server) {
@@ -194,10 +205,10 @@ void server_redis_draining(Server& server) {
 
 void server_stop_redis(Server& server) {
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&server.bus_check),
-                           reinterpret_cast<uv_handle_t*>(&server.bus_idle),
-                           reinterpret_cast<uv_handle_t*>(&server.flush_check)}) {
+                           reinterpret_cast<uv_handle_t*>(&server.bus_idle)}) {
         if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
     }
+    ws_write_stop(server);
     if (server.redis_bus_link) server.redis_bus_link->stop();
     if (server.redis_commands) server.redis_commands->stop();
     if (server.redis_sentinel) server.redis_sentinel->stop();
@@ -220,7 +231,7 @@ size_t server_apply_security(Server& server) {
     if (!server.hub || server.access.blacklist.empty()) return 0;
     size_t closed = 0;
     server.hub->for_each_session([&](Session* s) {
-        const auto* conn = static_cast<const ConnData*>(lws_wsi_user(wsi_of(s)));
+        const auto* conn = static_cast<const ConnData*>(s->transport);
         if (s->closing || !conn || !cidr_list_contains(server.access.blacklist, conn->client)) return;
         LOG_INFO("closing connection %llu from %s: address now blacklisted",
                  static_cast<unsigned long long>(s->id), ip_to_string(conn->client).c_str());
@@ -232,7 +243,7 @@ size_t server_apply_security(Server& server) {
 }
 
 void server_connection_gone(Server& server) {
-    if (server.draining && server.ws_sockets.empty()) server_stop(server);
+    if (server.draining && server.ws_open == 0) server_stop(server);
 }
 
 ServerGauges server_gauges(const Server& server) {

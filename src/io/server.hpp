@@ -12,7 +12,7 @@
 #include "io/redis_link.hpp"
 #include "io/redis_sentinel.hpp"
 #include "io/redis_store.hpp"
-#include "io/send_batch.hpp"
+#include "io/ws_write.hpp"
 
 #include <libwebsockets.h>
 #include <uv.h>
@@ -21,58 +21,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 
 namespace pushd {
-
-// Per-connection state, placed in the memory lws allocates per connection
-// (lws zeroes it: plain members only). HTTP requests and WebSocket sessions
-// share the protocol, so both halves live here.
-struct ConnData {
-    // WebSocket half.
-    Session* session;                  // from ESTABLISHED to CLOSED (owned by the hub)
-    VerifiedToken* handshake_token;    // verified at the handshake, consumed at ESTABLISHED
-    // HTTP half: the reply waiting for HTTP_WRITEABLE (malloc'd, LWS_PRE
-    // headroom before the body), freed once written or on close.
-    unsigned char* http_buf;
-    size_t http_len;
-    // The client's permessage-deflate offer (if any) accepts our window.
-    bool deflate_window_ok;
-    // permessage-deflate is active on the connection (lws inflates input).
-    bool deflate_active;
-    // The client's address (the peer, or from X-Forwarded-For behind a
-    // trusted proxy), found at the handshake; counted in Server::per_ip
-    // from ESTABLISHED until CLOSED while ip_counted.
-    IpAddr client;
-    bool ip_counted;
-    // The orderly close was asked of lws once (its timer armed, then -1
-    // returned once): a second request makes lws 4.1 drop the socket at
-    // once, losing the close frame (issue 17, failure 1).
-    bool close_timer_armed;
-    bool close_requested;
-};
-
-// Bytes one writable callback sends at most when it batches frames: the
-// protocol's tx_packet_size, and the size of the shared scratch buffer.
-inline constexpr size_t kWriteBatchBytes = 64 * 1024;
-
-// One flush's sends through io_uring (io/send_batch): entries per submit,
-// and the arena holding the gathered bytes of several frames per
-// connection until the submit returns (a connection's single frame is sent
-// from the shared frame itself).
-inline constexpr unsigned kSendBatchEntries = 1024;
-inline constexpr size_t kSendArenaBytes = 1024 * 1024;
-
-// A send waiting in Server::send_batch for its result.
-struct BatchedWrite {
-    Session* session;
-    struct lws* wsi;
-    const uint8_t* bytes;
-    uint32_t len;
-    bool head_frame;   // the queue's head frame itself (popped once sent), else gathered bytes
-};
 
 struct Server {
     Config config;
@@ -81,10 +33,11 @@ struct Server {
 
     uv_loop_t* loop = nullptr;
     lws_context* lws = nullptr;
-    // ReusePort: our own SO_REUSEPORT listener (-1: lws listens itself),
-    // polled on the loop; accepted connections are adopted by `vhost`.
-    int shared_listen_fd = -1;
-    uv_poll_t shared_listen_poll{};
+    // Our own listener when Host is an address (SO_REUSEPORT with
+    // ReusePort; -1: Host is a name and lws listens itself), polled on the
+    // loop; accepted connections are adopted by `vhost` (io/ws_server).
+    int listen_fd = -1;
+    uv_poll_t listen_poll{};
     lws_vhost* vhost = nullptr;
 
     // Redis: one link for commands, one for the blocking bus reads; the
@@ -98,32 +51,25 @@ struct Server {
     std::string instance_key;           // this instance's cluster-view key
     uint64_t instance_published_ms = 0; // uv_now of the last publish (0: never)
     std::unique_ptr<Hub> hub;
-    // One scratch buffer for batching queued frames into a single write;
-    // writes are synchronous, so one per instance is enough.
-    std::unique_ptr<uint8_t[]> write_scratch;
-    // Batched sends (nullptr: io_uring unusable here, or --no-io-uring):
-    // plain-TCP connections' writes of one flush go out in one system call.
+    // --no-io-uring clears it (main); read once by ws_write_init.
     bool io_uring_allowed = true;
-    std::unique_ptr<SendBatch> send_batch;
-    std::vector<BatchedWrite> batched;
-    std::unique_ptr<uint8_t[]> send_arena;
-    size_t send_arena_used = 0;
+    WritePath writes;             // io/ws_write: the end-of-iteration flush
 
     // WebSocket connections lws still holds (from ESTABLISHED until lws
     // frees them: after CLOSED, lws may still be flushing the close frame).
-    // Shutdown waits for this to empty, not only for the sessions.
-    std::unordered_set<struct lws*> ws_sockets;
+    // Shutdown waits for this to reach zero, not only for the sessions.
+    size_t ws_open = 0;
 
-    // Sessions that got output since the last flush (Session::flush_listed).
-    // Written directly at the end of the loop iteration instead of through
-    // lws_callback_on_writable: see ws_flush_pending in ws_protocol.cpp.
-    std::vector<Session*> flush_pending;
-    uv_check_t flush_check{};
     // Security.* parsed (rebuilt at each reload) and the open WebSocket
     // connections per client address (entries erased at zero, so at most
     // one per open connection).
     AccessPolicy access;
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> per_ip;
+    // Accepted connections not upgraded yet and not known to be plain HTTP
+    // (ConnData::pending), in all and per peer address (trusted proxies
+    // excepted: their clients are known only from the request).
+    size_t pending = 0;
+    std::unordered_map<IpAddr, uint32_t, IpAddrHash> pending_per_ip;
 
     ServerCounters counters;
     uint64_t start_ms = 0;        // uv_now at start

@@ -1,0 +1,57 @@
+#include "io/http_reply.hpp"
+
+#include "io/http_routes.hpp"
+#include "io/ws_conn.hpp"
+
+#include <cstring>
+
+namespace pushd {
+namespace {
+
+// Writes the status line and headers of `reply`. Nonzero on failure.
+int write_head(lws* wsi, const HttpReply& reply) {
+    unsigned char head[LWS_PRE + 1024];
+    unsigned char* start = head + LWS_PRE;
+    unsigned char* p = start;
+    unsigned char* end = head + sizeof head - 1;
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(reply.status), reply.content_type,
+                                    reply.body.size(), &p, end))
+        return 1;
+    static const char kNoStore[] = "no-store";
+    if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     reinterpret_cast<const unsigned char*>(kNoStore), sizeof kNoStore - 1, &p,
+                                     end))
+        return 1;
+    return lws_finalize_write_http_header(wsi, start, &p, end) ? 1 : 0;
+}
+
+}  // namespace
+
+int http_reply_begin(Server& server, lws* wsi, ConnData* conn, const char* uri) {
+    if (!conn) return 1;
+    const bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+    const HttpReply reply = route_http(server, uri ? uri : "", is_get);
+    if (write_head(wsi, reply)) return 1;
+    conn->http_body.assign(LWS_PRE + reply.body.size(), 0);
+    std::memcpy(conn->http_body.data() + LWS_PRE, reply.body.data(), reply.body.size());
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int http_reply_write(lws* wsi, ConnData* conn) {
+    if (!conn || conn->http_body.empty()) return 0;
+    const int n = lws_write(wsi, conn->http_body.data() + LWS_PRE, conn->http_body.size() - LWS_PRE,
+                            LWS_WRITE_HTTP_FINAL);
+    http_reply_drop(conn);
+    if (n < 0) return -1;
+    // Keep-alive: ready for the next request, or close if the client asked.
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void http_reply_drop(ConnData* conn) {
+    if (!conn) return;
+    conn->http_body.clear();
+    conn->http_body.shrink_to_fit();
+}
+
+}  // namespace pushd

@@ -1,0 +1,123 @@
+#include "io/ws_mask_check.hpp"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace pushd {
+namespace {
+
+// Where a watched connection's byte stream is.
+enum class Phase : uint8_t {
+    off,      // not watched (or no longer: plain HTTP, TLS)
+    head,     // in the HTTP request head, looking for its blank line
+    header,   // in a frame header
+    payload,  // skipping a frame's payload
+};
+
+struct Watch {
+    Phase phase = Phase::off;
+    uint8_t head_match = 0;   // bytes of "\r\n\r\n" matched so far
+    uint8_t header[14] = {};  // the frame header being read
+    uint8_t header_len = 0;
+    uint64_t payload_left = 0;
+    bool unmasked = false;    // a client frame without the mask bit was read
+};
+
+// Indexed by descriptor: a single loop thread reads them (one Server per
+// thread would need one table each; pushd runs one).
+std::vector<Watch>& watches() {
+    static std::vector<Watch> table;
+    return table;
+}
+
+Watch* watch_of(int fd) {
+    std::vector<Watch>& t = watches();
+    if (fd < 0 || static_cast<size_t>(fd) >= t.size() || t[static_cast<size_t>(fd)].phase == Phase::off)
+        return nullptr;
+    return &t[static_cast<size_t>(fd)];
+}
+
+// Bytes a frame header takes in all, once its first two are known.
+uint8_t header_size(const uint8_t* h) {
+    const uint8_t len7 = h[1] & 0x7f;
+    const uint8_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+    return static_cast<uint8_t>(2 + ext + ((h[1] & 0x80) ? 4 : 0));
+}
+
+uint64_t payload_size(const uint8_t* h) {
+    const uint8_t len7 = h[1] & 0x7f;
+    if (len7 < 126) return len7;
+    uint64_t n = 0;
+    const int bytes = len7 == 126 ? 2 : 8;
+    for (int i = 0; i < bytes; i++) n = (n << 8) | h[2 + i];
+    return n;
+}
+
+// Follows the stream over `n` bytes just read.
+void follow(Watch& w, const uint8_t* p, size_t n) {
+    static const char kEnd[] = "\r\n\r\n";
+    size_t i = 0;
+    while (i < n) {
+        switch (w.phase) {
+        case Phase::off:
+            return;
+        case Phase::head:
+            w.head_match = p[i] == static_cast<uint8_t>(kEnd[w.head_match]) ? w.head_match + 1 : (p[i] == '\r' ? 1 : 0);
+            i++;
+            if (w.head_match == 4) w.phase = Phase::header;
+            break;
+        case Phase::header:
+            w.header[w.header_len++] = p[i++];
+            if (w.header_len < 2 || w.header_len < header_size(w.header)) break;
+            if (!(w.header[1] & 0x80)) w.unmasked = true;
+            w.payload_left = payload_size(w.header);
+            w.header_len = 0;
+            if (w.payload_left) w.phase = Phase::payload;
+            break;
+        case Phase::payload: {
+            const uint64_t take = std::min<uint64_t>(w.payload_left, n - i);
+            w.payload_left -= take;
+            i += static_cast<size_t>(take);
+            if (!w.payload_left) w.phase = Phase::header;
+            break;
+        }
+        }
+    }
+}
+
+}  // namespace
+
+void mask_check_watch(int fd) {
+    if (fd < 0) return;
+    std::vector<Watch>& t = watches();
+    if (static_cast<size_t>(fd) >= t.size()) t.resize(static_cast<size_t>(fd) + 1);
+    t[static_cast<size_t>(fd)] = Watch{};
+    t[static_cast<size_t>(fd)].phase = Phase::head;
+}
+
+void mask_check_forget(int fd) {
+    if (Watch* w = watch_of(fd)) *w = Watch{};
+}
+
+bool mask_check_unmasked(int fd) {
+    const Watch* w = watch_of(fd);
+    return w && w->unmasked;
+}
+
+}  // namespace pushd
+
+// lws 4.1 reads plain (not TLS) sockets with recv(2) and records the mask
+// bit of a client frame without checking it. pushd's own recv follows the
+// frames of watched descriptors on their way into lws; every other
+// descriptor (hiredis reads with recv too) passes straight through.
+extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
+    const ssize_t n = ::recvfrom(fd, buf, len, flags, nullptr, nullptr);
+    if (n > 0 && !(flags & MSG_PEEK)) {
+        if (pushd::Watch* w = pushd::watch_of(fd)) pushd::follow(*w, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
+    }
+    return n;
+}
