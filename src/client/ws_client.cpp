@@ -191,7 +191,45 @@ static int append_headers(Conn* c, char** p, size_t room) {
     return 0;
 }
 
-// The lws protocol callback: finds the Conn of `wsi` and translates.
+// The upgrade succeeded: the connection is open; what waited is written.
+static void on_established(Conn* c, struct lws* wsi) {
+    c->wsi = wsi;
+    if (c->http_status == 0) c->http_status = 101;
+    if (c->st == WsState::connecting) c->st = WsState::open;
+    if (c->paused) lws_rx_flow_control(wsi, 0);
+    if (!c->out.empty() || c->close_requested) lws_callback_on_writable(wsi);
+}
+
+// The connection failed (refused upgrade, TLS, network): why, in c->error.
+static void on_connection_error(Conn* c, struct lws* wsi, void* in, size_t len) {
+    if (!c->tls_verify_error.empty()) {
+        c->error = "tls handshake: certificate not trusted: " + c->tls_verify_error;
+        finish(c, nullptr);
+        return;
+    }
+    if (c->http_status == 0) c->http_status = static_cast<int>(lws_http_client_http_response(wsi));
+    if (in) {
+        const char* msg = static_cast<const char*>(in);
+        c->error.assign(msg, strnlen(msg, len ? len : 256));
+    }
+    if (c->error.empty()) c->error = "connection error";
+    finish(c, nullptr);
+}
+
+// The server's close frame: its code and reason.
+static void on_peer_close(Conn* c, void* in, size_t len) {
+    const auto* b = static_cast<const unsigned char*>(in);
+    c->peer_closed = true;
+    if (len >= 2) {
+        c->peer_code = (b[0] << 8) | b[1];
+        c->peer_reason.assign(reinterpret_cast<const char*>(b + 2), len - 2);
+    } else {
+        c->peer_code = 1005;  // close frame without a status code
+    }
+}
+
+// The lws protocol callback: finds the Conn of `wsi` and translates (long:
+// one translating switch over lws's client events, each case a line or a call).
 static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                         size_t len) {
     // Per-connection state is the Conn behind the opaque pointer; `user` is
@@ -214,15 +252,7 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
         return 0;
 
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        c->wsi = wsi;
-        if (c->http_status == 0)
-            c->http_status = 101;
-        if (c->st == WsState::connecting)
-            c->st = WsState::open;
-        if (c->paused)
-            lws_rx_flow_control(wsi, 0);
-        if (!c->out.empty() || c->close_requested)
-            lws_callback_on_writable(wsi);
+        on_established(c, wsi);
         return 0;
 
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
@@ -235,20 +265,7 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
         return 0;
 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (!c->tls_verify_error.empty()) {
-            c->error = "tls handshake: certificate not trusted: " + c->tls_verify_error;
-            finish(c, nullptr);
-            return 0;
-        }
-        if (c->http_status == 0)
-            c->http_status = static_cast<int>(lws_http_client_http_response(wsi));
-        if (in) {
-            const char* msg = static_cast<const char*>(in);
-            c->error.assign(msg, strnlen(msg, len ? len : 256));
-        }
-        if (c->error.empty())
-            c->error = "connection error";
-        finish(c, nullptr);
+        on_connection_error(c, wsi, in, len);
         return 0;
 
     case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -258,17 +275,9 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable(c, wsi);
 
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-        const auto* b = static_cast<const unsigned char*>(in);
-        c->peer_closed = true;
-        if (len >= 2) {
-            c->peer_code = (b[0] << 8) | b[1];
-            c->peer_reason.assign(reinterpret_cast<const char*>(b + 2), len - 2);
-        } else {
-            c->peer_code = 1005;  // close frame without a status code
-        }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        on_peer_close(c, in, len);
         return 0;  // lws echoes the close and ends the connection
-    }
 
     case LWS_CALLBACK_CLIENT_CLOSED:
         finish(c, "closed");

@@ -1,6 +1,8 @@
 // RFC 6455 client-side framing and handshake text (see ws_codec.hpp).
 #include "client/ws_codec.hpp"
 
+#include <optional>
+
 #include <cstring>
 
 namespace pushd::ws {
@@ -198,6 +200,71 @@ std::string upgrade_request(std::string_view host, std::string_view path, std::s
     return r;
 }
 
+namespace {
+
+// "HTTP/1.x NNN reason": the status code into out.http_status; false with
+// out.status bad and out.error set when the line is malformed.
+bool read_status_line(std::string_view status_line, UpgradeCheck& out) {
+    if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
+        (status_line.size() > 12 && status_line[12] != ' ')) {
+        out.status = UpgradeStatus::bad;
+        out.error = "malformed status line";
+        return false;
+    }
+    int code = 0;
+    for (size_t i = 9; i < 12; ++i) {
+        char c = status_line[i];
+        if (c < '0' || c > '9') {
+            out.status = UpgradeStatus::bad;
+            out.error = "malformed status code";
+            return false;
+        }
+        code = code * 10 + (c - '0');
+    }
+    out.http_status = code;
+    return true;
+}
+
+// What the headers of a 101 say about the upgrade.
+struct UpgradeHeaders {
+    bool upgrade = false, connection = false, accept_seen = false, accept_ok = false, extensions = false;
+    bool deflate = false;
+};
+
+// Reads the header lines of `head` (each ending with CRLF); false on a
+// malformed line.
+bool read_upgrade_headers(std::string_view head, const std::string& expected_accept, bool deflate_offered,
+                          UpgradeHeaders& h) {
+    static constexpr std::string_view kDeflate = "permessage-deflate";
+    while (!head.empty()) {
+        const size_t eol = head.find("\r\n");
+        std::string_view line = head.substr(0, eol);
+        head.remove_prefix(eol + 2);
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) return false;
+        std::string_view name = line.substr(0, colon);
+        std::string_view value = trim(line.substr(colon + 1));
+        if (iequals(name, "upgrade")) {
+            h.upgrade = iequals(value, "websocket");
+        } else if (iequals(name, "connection")) {
+            h.connection = h.connection || has_token(value, "upgrade");
+        } else if (iequals(name, "sec-websocket-accept")) {
+            h.accept_seen = true;
+            h.accept_ok = value == expected_accept;
+        } else if (iequals(name, "sec-websocket-extensions")) {
+            const bool is_deflate = value.size() >= kDeflate.size() &&
+                                    iequals(value.substr(0, kDeflate.size()), kDeflate) &&
+                                    (value.size() == kDeflate.size() || value[kDeflate.size()] == ';' ||
+                                     value[kDeflate.size()] == ' ');
+            if (deflate_offered && is_deflate) h.deflate = true;
+            else h.extensions = h.extensions || !value.empty();
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key, bool deflate_offered) {
     UpgradeCheck out;
     size_t end = received.find("\r\n\r\n");
@@ -211,78 +278,33 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
     out.header_bytes = end + 4;
     std::string_view head = received.substr(0, end + 2);  // every line ends with CRLF
     size_t eol = head.find("\r\n");
-    std::string_view status_line = head.substr(0, eol);
+    if (!read_status_line(head.substr(0, eol), out)) return out;
     head.remove_prefix(eol + 2);
-    // "HTTP/1.x NNN reason"
-    if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
-        (status_line.size() > 12 && status_line[12] != ' ')) {
-        out.status = UpgradeStatus::bad;
-        out.error = "malformed status line";
-        return out;
-    }
-    int code = 0;
-    for (size_t i = 9; i < 12; ++i) {
-        char c = status_line[i];
-        if (c < '0' || c > '9') {
-            out.status = UpgradeStatus::bad;
-            out.error = "malformed status code";
-            return out;
-        }
-        code = code * 10 + (c - '0');
-    }
-    out.http_status = code;
-    if (code != 101) {
+    if (out.http_status != 101) {
         out.status = UpgradeStatus::refused;
-        out.error = "HTTP " + std::to_string(code);
+        out.error = "HTTP " + std::to_string(out.http_status);
         return out;
     }
-    bool upgrade = false, connection = false, accept_seen = false, accept_ok = false, extensions = false;
-    // Reported only on ok: a caller that looks at .deflate alone must not
-    // see it set on a response refused for another reason (found by fuzzing).
-    bool deflate = false;
-    const std::string expected = websocket_accept(key);
-    while (!head.empty()) {
-        eol = head.find("\r\n");
-        std::string_view line = head.substr(0, eol);
-        head.remove_prefix(eol + 2);
-        size_t colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) {
-            out.status = UpgradeStatus::bad;
-            out.error = "malformed header line";
-            return out;
-        }
-        std::string_view name = line.substr(0, colon);
-        std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "upgrade")) {
-            upgrade = iequals(value, "websocket");
-        } else if (iequals(name, "connection")) {
-            connection = connection || has_token(value, "upgrade");
-        } else if (iequals(name, "sec-websocket-accept")) {
-            accept_seen = true;
-            accept_ok = value == expected;
-        } else if (iequals(name, "sec-websocket-extensions")) {
-            static constexpr std::string_view kDeflate = "permessage-deflate";
-            const bool is_deflate = value.size() >= kDeflate.size() && iequals(value.substr(0, kDeflate.size()), kDeflate) &&
-                                    (value.size() == kDeflate.size() || value[kDeflate.size()] == ';' ||
-                                     value[kDeflate.size()] == ' ');
-            if (deflate_offered && is_deflate) deflate = true;
-            else extensions = extensions || !value.empty();
-        }
-    }
+    UpgradeHeaders h;
     out.status = UpgradeStatus::bad;
-    if (!upgrade) {
+    if (!read_upgrade_headers(head, websocket_accept(key), deflate_offered, h)) {
+        out.error = "malformed header line";
+    } else if (!h.upgrade) {
         out.error = "no 'Upgrade: websocket'";
-    } else if (!connection) {
+    } else if (!h.connection) {
         out.error = "no 'Connection: upgrade'";
-    } else if (!accept_seen) {
+    } else if (!h.accept_seen) {
         out.error = "no Sec-WebSocket-Accept";
-    } else if (!accept_ok) {
+    } else if (!h.accept_ok) {
         out.error = "wrong Sec-WebSocket-Accept";
-    } else if (extensions) {
+    } else if (h.extensions) {
         out.error = "server negotiated an extension that was not offered";
     } else {
+        // Reported only on ok: a caller that looks at .deflate alone must
+        // not see it set on a response refused for another reason (found
+        // by fuzzing).
         out.status = UpgradeStatus::ok;
-        out.deflate = deflate;
+        out.deflate = h.deflate;
     }
     return out;
 }
@@ -367,6 +389,17 @@ bool FrameParser::begin_frame() {
 }
 
 // Hands a finished control frame to the sink; closed for a close frame.
+// What is wrong with a server frame's first two bytes, if anything.
+static std::optional<ParseError> first_bytes_error(uint8_t b0, uint8_t b1, bool allow_rsv1) {
+    if (b1 & 0x80) return ParseError::masked;
+    if (b0 & (allow_rsv1 ? 0x30 : 0x70)) return ParseError::reserved_bits;
+    if (!valid_opcode(b0 & 0x0F)) return ParseError::bad_opcode;
+    // RFC 7692 6.1: RSV1 only on the first frame of a data message.
+    const uint8_t opc = b0 & 0x0F;
+    if ((b0 & 0x40) && (opc == 0x0 || opc >= 0x8)) return ParseError::reserved_bits;
+    return std::nullopt;
+}
+
 static FeedStatus deliver_control(Opcode op, std::string_view payload, const FrameSink& sink, int& close_code,
                                   bool& bad_close) {
     if (op == Opcode::close) {
@@ -419,15 +452,9 @@ FeedStatus FrameParser::feed(const uint8_t* data, size_t len, const FrameSink& s
             while (hdr_len_ < need && pos < len) {
                 hdr_[hdr_len_++] = data[pos++];
                 if (hdr_len_ == 2) {
-                    const uint8_t b0 = hdr_[0], b1 = hdr_[1];
-                    if (b1 & 0x80) return fail(ParseError::masked);
-                    if (b0 & (allow_rsv1_ ? 0x30 : 0x70)) return fail(ParseError::reserved_bits);
-                    if (!valid_opcode(b0 & 0x0F)) return fail(ParseError::bad_opcode);
-                    frame_rsv1_ = (b0 & 0x40) != 0;
-                    // RFC 7692 6.1: RSV1 only on the first frame of a data message.
-                    const uint8_t opc = b0 & 0x0F;
-                    if (frame_rsv1_ && (opc == 0x0 || opc >= 0x8)) return fail(ParseError::reserved_bits);
-                    need = 2 + ((b1 & 0x7F) == 126 ? 2 : (b1 & 0x7F) == 127 ? 8 : 0);
+                    if (std::optional<ParseError> e = first_bytes_error(hdr_[0], hdr_[1], allow_rsv1_)) return fail(*e);
+                    frame_rsv1_ = (hdr_[0] & 0x40) != 0;
+                    need = 2 + ((hdr_[1] & 0x7F) == 126 ? 2 : (hdr_[1] & 0x7F) == 127 ? 8 : 0);
                 }
             }
             if (hdr_len_ < need) return FeedStatus::ok;
@@ -462,23 +489,25 @@ FeedStatus FrameParser::feed(const uint8_t* data, size_t len, const FrameSink& s
             }
         }
         // state_ == payload
-        size_t take = len - pos;
-        if (take > remaining_) take = static_cast<size_t>(remaining_);
-        const char* src = reinterpret_cast<const char*>(data + pos);
-        if (is_control(op_)) {
-            ctl_.append(src, take);
-        } else {
-            if (msg_.empty() && msg_.capacity() < remaining_) msg_.reserve(static_cast<size_t>(remaining_));
-            msg_.append(src, take);
-        }
-        pos += take;
-        remaining_ -= take;
-        if (remaining_ == 0) {
-            FeedStatus st = end_frame(sink);
-            if (st != FeedStatus::ok) return st;
-        }
+        FeedStatus st = take_payload(data, len, pos, sink);
+        if (st != FeedStatus::ok) return st;
     }
     return FeedStatus::ok;
+}
+
+FeedStatus FrameParser::take_payload(const uint8_t* data, size_t len, size_t& pos, const FrameSink& sink) {
+    size_t take = len - pos;
+    if (take > remaining_) take = static_cast<size_t>(remaining_);
+    const char* src = reinterpret_cast<const char*>(data + pos);
+    if (is_control(op_)) {
+        ctl_.append(src, take);
+    } else {
+        if (msg_.empty() && msg_.capacity() < remaining_) msg_.reserve(static_cast<size_t>(remaining_));
+        msg_.append(src, take);
+    }
+    pos += take;
+    remaining_ -= take;
+    return remaining_ == 0 ? end_frame(sink) : FeedStatus::ok;
 }
 
 }  // namespace pushd::ws

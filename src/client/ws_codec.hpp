@@ -189,6 +189,9 @@ public:
     size_t buffered_bytes() const { return msg_.size() + ctl_.size(); }
 
 private:
+    // Takes the current frame's payload bytes from data[pos..len) (moves
+    // pos); ends the frame when it is complete.
+    FeedStatus take_payload(const uint8_t* data, size_t len, size_t& pos, const FrameSink& sink);
     enum class State : uint8_t { header, payload, closed, failed };
 
     FeedStatus fail(ParseError e);
