@@ -152,8 +152,8 @@ int main(int argc, char** argv) {
     const double cpu = cpu_us() - cpu0;
     int status = 0;
     waitpid(child, &status, 0);
-    std::printf("%s: %.2f us of CPU per write (%d connections x %d rounds, %lld short writes, reader %s)\n",
-                argv[1], cpu / (double(kConnections) * rounds), kConnections, rounds, short_writes,
+    std::printf("%s: %.2f us of CPU per write (%d connections x %d rounds, %lld short writes, reader %s)\n", argv[1],
+                cpu / (double(kConnections) * rounds), kConnections, rounds, short_writes,
                 WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "got everything" : "MISSED BYTES");
     return 0;
 }

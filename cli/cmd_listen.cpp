@@ -101,7 +101,8 @@ int print_messages(Context& c, pushd::WsClientHub& hub, int id, const std::strin
         if (!authed && r.type == "auth_failed") return c.fail(kFailed, "auth failed: " + r.message);
         if (!authed && r.type == "auth_success") {
             authed = true;
-            for (size_t i = 0; i < groups.size(); i++) hub.send_text(id, pushd::requests::join_group(join_id(i), groups[i]));
+            for (size_t i = 0; i < groups.size(); i++)
+                hub.send_text(id, pushd::requests::join_group(join_id(i), groups[i]));
         }
         for (size_t i = 0; r.type == "ack" && !r.success && i < groups.size(); i++) {
             if (r.message_id == join_id(i))

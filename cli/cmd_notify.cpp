@@ -49,7 +49,8 @@ int run_notify(Context& c, const NotifyOptions& o) {
     Reply r = redis->command({"XADD", keys.notify(), "*", "target", target, "data", data});
     if (!r) return c.fail(kFailed, redis->error());
     if (r->type != REDIS_REPLY_STRING) {
-        return c.fail(kFailed, std::string("XADD refused: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+        return c.fail(kFailed,
+                      std::string("XADD refused: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
     }
     if (c.json) {
         std::string line = "{\"notification_id\":";

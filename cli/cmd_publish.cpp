@@ -30,7 +30,7 @@ struct PublishOptions {
     std::string from;
     int64_t msg_type = 1;
     std::string content;
-    std::optional<std::string> message_id;   // nullopt -> a fresh "pushctl-<random>"
+    std::optional<std::string> message_id;  // nullopt -> a fresh "pushctl-<random>"
     bool json = false;
 };
 
@@ -47,10 +47,9 @@ std::string fresh_message_id() {
 std::string check_options(const PublishOptions& o, size_t max_content) {
     if (!pushd::valid_group_id(o.group) || !pushd::utf8_valid(o.group))
         return "--group: a group id is 1..128 bytes of UTF-8 without control characters";
-    if (!pushd::valid_user_id(o.from))
-        return "--from: a user id is 1..128 bytes of UTF-8 without control characters";
-    if (o.message_id && (o.message_id->empty() || o.message_id->size() > kMaxClientMessageIdBytes ||
-                         !pushd::utf8_valid(*o.message_id)))
+    if (!pushd::valid_user_id(o.from)) return "--from: a user id is 1..128 bytes of UTF-8 without control characters";
+    if (o.message_id &&
+        (o.message_id->empty() || o.message_id->size() > kMaxClientMessageIdBytes || !pushd::utf8_valid(*o.message_id)))
         return "--message-id: 1..128 bytes of UTF-8";
     if (!pushd::utf8_valid(o.content)) return "content: not valid UTF-8";
     if (o.content.size() > max_content)
@@ -72,10 +71,11 @@ int run_publish(Context& c, PublishOptions o) {
         Reply m = redis->command({"SISMEMBER", keys.members(o.group), o.from});
         if (!m) return c.fail(kFailed, redis->error());
         if (m->type != REDIS_REPLY_INTEGER)
-            return c.fail(kFailed, std::string("SISMEMBER refused: ") + (m->type == REDIS_REPLY_ERROR ? m->str : "unexpected reply"));
+            return c.fail(kFailed, std::string("SISMEMBER refused: ") +
+                                       (m->type == REDIS_REPLY_ERROR ? m->str : "unexpected reply"));
         if (m->integer != 1)
-            return c.fail(kFailed, "'" + o.from + "' is not a member of group '" + o.group +
-                                       "' (Groups.RequireMembership)");
+            return c.fail(kFailed,
+                          "'" + o.from + "' is not a member of group '" + o.group + "' (Groups.RequireMembership)");
     }
     pushd::AppendRequest req;
     req.group_id = o.group;
@@ -116,7 +116,8 @@ void set_publish_command(CLI::App* app, Context& ctx) {
     CLI::App* cmd = app->add_subcommand("publish", "store and push a group message as a user; prints its message_id");
     cmd->add_option("--group", o->group, "group id")->required();
     cmd->add_option("--from", o->from, "the sender's user id")->required();
-    cmd->add_option("--msg-type", o->msg_type, "msg_type (default 1)")->check(CLI::Range(int64_t{0}, int64_t{2147483647}));
+    cmd->add_option("--msg-type", o->msg_type, "msg_type (default 1)")
+        ->check(CLI::Range(int64_t{0}, int64_t{2147483647}));
     cmd->add_option("--message-id", o->message_id,
                     "client message id (default pushctl-<random>); a retry with the same id within "
                     "Groups.DedupWindow is not stored again and prints the first message_id");

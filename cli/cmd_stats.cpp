@@ -137,8 +137,8 @@ double number_at(const cJSON* o, const char* name) {
 }
 
 void print_table(const std::vector<Json>& instances, const cJSON* total) {
-    static constexpr const char* kColumns[] = {"online_users", "connections", "groups", "messages_in",
-                                               "messages_out", "uptime_s", "redis_up"};
+    static constexpr const char* kColumns[] = {"online_users", "connections", "groups",  "messages_in",
+                                               "messages_out", "uptime_s",    "redis_up"};
     std::vector<std::string> names;
     size_t width = 8;
     for (const Json& j : instances) {

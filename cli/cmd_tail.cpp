@@ -43,7 +43,7 @@ constexpr const char* kBatch = "512";
 
 struct TailOptions {
     std::optional<std::string> group;
-    int64_t count = 0;   // 0: until stopped
+    int64_t count = 0;  // 0: until stopped
     bool json = false;
 };
 
@@ -58,8 +58,10 @@ std::string utf8_or_replaced(std::string_view s) {
     if (pushd::utf8_valid(s)) return std::string(s);
     std::string out;
     for (char ch : s) {
-        if (static_cast<unsigned char>(ch) < 0x80) out += ch;
-        else out += "\xEF\xBF\xBD";
+        if (static_cast<unsigned char>(ch) < 0x80)
+            out += ch;
+        else
+            out += "\xEF\xBF\xBD";
     }
     return out;
 }
@@ -140,8 +142,8 @@ std::optional<std::string> newest_id(Context& c, RedisSync& redis, const std::st
     if (!r) {
         c.fail(kFailed, redis.error());
     } else if (!pushd::redis_read_entries(r.get(), entries)) {
-        c.fail(kFailed, "XREVRANGE " + key + ": " +
-                            (r->type == REDIS_REPLY_ERROR ? std::string(r->str) : "unexpected reply"));
+        c.fail(kFailed,
+               "XREVRANGE " + key + ": " + (r->type == REDIS_REPLY_ERROR ? std::string(r->str) : "unexpected reply"));
     } else {
         return entries.empty() ? "0-0" : entries.front().id;
     }
@@ -175,7 +177,8 @@ int run_tail(Context& c, const TailOptions& o) {
         if (!r) return stop_requested() ? kOk : c.fail(kFailed, redis->error());
         if (r->type == REDIS_REPLY_NIL) continue;
         if (r->type != REDIS_REPLY_ARRAY) {
-            return c.fail(kFailed, std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+            return c.fail(kFailed,
+                          std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
         }
         std::vector<TailEntry> batch;
         for (size_t i = 0; i < r->elements; i++) {

@@ -1,8 +1,8 @@
 #include "context.hpp"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 namespace pushctl {
 namespace {

@@ -12,11 +12,13 @@ int main(int argc, char** argv) {
     pushctl::Context ctx;
     CLI::App app{"pushctl: operate pushd instances"};
     app.set_version_flag("-v,--version", std::string("pushctl ") + PUSHD_VERSION);
-    CLI::Option* config = app.add_option("-f,--config", ctx.config_path, "pushd configuration file")->capture_default_str();
+    CLI::Option* config =
+        app.add_option("-f,--config", ctx.config_path, "pushd configuration file")->capture_default_str();
     app.add_option("--server", ctx.server,
                    "a pushd's address, http://host:port or https://host:port (listen uses ws:// or wss://); "
                    "default: the pushd the configuration file describes (https://127.0.0.1:<Port> when "
-                   "Security.TLS.Cert is set), or " + std::string(pushctl::kDefaultServer) + " without one");
+                   "Security.TLS.Cert is set), or " +
+                       std::string(pushctl::kDefaultServer) + " without one");
     app.add_flag("--insecure", ctx.tls_insecure,
                  "https/wss: accept any server certificate (self-signed, expired, another name); "
                  "default: the system CAs (and --cacert) must vouch for it");

@@ -6,8 +6,8 @@
 #include "io/server.hpp"
 #include "io/tls_files.hpp"
 
-#include <CLI/CLI.hpp>
 #include <uv.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <optional>

@@ -16,8 +16,8 @@ Histogram::Histogram() : buckets_(kBuckets, 0) {}
 
 size_t Histogram::bucket_of(uint64_t v) {
     if (v < kLinear) return static_cast<size_t>(v);
-    int msb = 63 - __builtin_clzll(v);                // >= 7
-    uint64_t sub = v >> (msb - 6);                    // 64..127
+    int msb = 63 - __builtin_clzll(v);  // >= 7
+    uint64_t sub = v >> (msb - 6);      // 64..127
     return kLinear + static_cast<size_t>(msb - 7) * kSub + static_cast<size_t>(sub - 64);
 }
 

@@ -25,10 +25,10 @@ ProcSample sample_process(int pid);
 // One CPU's cumulative times from /proc/stat, in clock ticks.
 struct CoreTimes {
     int cpu = -1;
-    uint64_t busy = 0;     // user + nice + system + irq + softirq
+    uint64_t busy = 0;  // user + nice + system + irq + softirq
     uint64_t softirq = 0;
-    uint64_t steal = 0;    // taken by the hypervisor
-    uint64_t total = 0;    // everything, idle and iowait included
+    uint64_t steal = 0;  // taken by the hypervisor
+    uint64_t total = 0;  // everything, idle and iowait included
 };
 
 /* Every "cpuN" line of /proc/stat; empty when it cannot be read. */
@@ -53,13 +53,13 @@ double load_average_1m();
 
 // What is read of the host at a window's start and at the end of its drain.
 struct HostSample {
-    uint64_t t_ns = 0;           // CLOCK_MONOTONIC when taken
-    ProcSample server, redis;    // ok false when no pid was given
+    uint64_t t_ns = 0;         // CLOCK_MONOTONIC when taken
+    ProcSample server, redis;  // ok false when no pid was given
     std::vector<CoreTimes> cores;
-    uint64_t self_cpu_us = 0;    // the generator's CPU time
-    LoopStats loop;              // the generator's loop counters
+    uint64_t self_cpu_us = 0;                            // the generator's CPU time
+    LoopStats loop;                                      // the generator's loop counters
     int server_cpu = -1, self_cpu = -1, redis_cpu = -1;  // pinned CPUs, or -1
-    long clock_ticks = 100;      // per second, for CoreTimes
+    long clock_ticks = 100;                              // per second, for CoreTimes
 };
 
 /* Samples the server (`server_pid`), Redis (`redis_pid`; <= 0: not

@@ -56,8 +56,8 @@ struct Conn {
     // The handshake, frames in and out; with permessage-deflate accepted,
     // one inflate stream per connection, as a browser keeps.
     pushd::RawWsConn ws{1 << 20};
-    int close_code = 0;       // from the server's close frame, 0 if none
-    int http_status = 0;      // of a refused upgrade
+    int close_code = 0;           // from the server's close frame, 0 if none
+    int http_status = 0;          // of a refused upgrade
     const char* error = nullptr;  // static text, why it failed or closed
 
     // Caller's per-connection state.

@@ -16,8 +16,8 @@
 #include "core/config.hpp"
 #include "io/self_paths.hpp"
 
-#include <CLI/CLI.hpp>
 #include <cJSON.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -69,43 +69,70 @@ void add_common(CLI::App* cmd, Args& a) {
     cmd->add_option("--url", a.url, "WebSocket endpoint, ws://IPv4:PORT/PATH")->capture_default_str();
     cmd->add_option("--secret", a.secret, "HS256 secret for the tokens (default: the config's Auth.AccessSecret)");
     cmd->add_option("--user-claim", a.user_claim, "JWT claim holding the user id (default: the config's, else userId)");
-    cmd->add_option("--user-prefix", a.o.user_prefix, "user ids are PREFIX<n>, the publisher PREFIXpub")->capture_default_str();
+    cmd->add_option("--user-prefix", a.o.user_prefix, "user ids are PREFIX<n>, the publisher PREFIXpub")
+        ->capture_default_str();
     cmd->add_option("--server-pid", a.o.server_pid, "server process: RSS and CPU read from /proc/PID");
     cmd->add_option("--redis-pid", a.o.redis_pid, "Redis process: its CPU reported beside the server's");
-    cmd->add_option("--batch", a.o.batch, "handshakes outstanding at a time")->check(CLI::Range(1, 100000))->capture_default_str();
+    cmd->add_option("--batch", a.o.batch, "handshakes outstanding at a time")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
     cmd->add_option("--setup-timeout", a.o.setup_timeout_s, "seconds allowed for connecting everyone")
-        ->check(CLI::Range(1.0, 3600.0))->capture_default_str();
-    cmd->add_flag("--deflate", a.o.deflate, "offer permessage-deflate; compressed pushes are inflated (counted as compressed_messages_in)");
+        ->check(CLI::Range(1.0, 3600.0))
+        ->capture_default_str();
+    cmd->add_flag("--deflate", a.o.deflate,
+                  "offer permessage-deflate; compressed pushes are inflated (counted as compressed_messages_in)");
 }
 
 void add_fanout(CLI::App* cmd, Args& a) {
-    cmd->add_option("--subscribers", a.o.subscribers, "subscriber connections in the group")->check(CLI::Range(1, 1000000))->capture_default_str();
+    cmd->add_option("--subscribers", a.o.subscribers, "subscriber connections in the group")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
     cmd->add_option("--group", a.o.group, "group id")->capture_default_str();
-    cmd->add_option("--duration", a.o.duration_s, "measured window, seconds")->check(CLI::Range(0.1, 3600.0))->capture_default_str();
-    cmd->add_option("--drain", a.o.drain_s, "seconds to wait for stragglers after the window")->check(CLI::Range(0.0, 600.0))->capture_default_str();
-    cmd->add_option("--content-bytes", a.o.content_bytes, "content length of each message (>= ~32)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
-    cmd->add_option("--max-inflight", a.o.max_inflight, "rate 0: unacknowledged sends at most")->check(CLI::Range(1, 100000))->capture_default_str();
-    cmd->add_option("--warmup", a.o.warmup_s, "unmeasured seconds of sending first (0: none)")->check(CLI::Range(0.0, 60.0))->capture_default_str();
-    cmd->add_option("--tolerance", a.o.tolerance, "pass: achieved rates within this fraction of the requested")->check(CLI::Range(0.0, 0.5))->capture_default_str();
+    cmd->add_option("--duration", a.o.duration_s, "measured window, seconds")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    cmd->add_option("--drain", a.o.drain_s, "seconds to wait for stragglers after the window")
+        ->check(CLI::Range(0.0, 600.0))
+        ->capture_default_str();
+    cmd->add_option("--content-bytes", a.o.content_bytes, "content length of each message (>= ~32)")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
+    cmd->add_option("--max-inflight", a.o.max_inflight, "rate 0: unacknowledged sends at most")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    cmd->add_option("--warmup", a.o.warmup_s, "unmeasured seconds of sending first (0: none)")
+        ->check(CLI::Range(0.0, 60.0))
+        ->capture_default_str();
+    cmd->add_option("--tolerance", a.o.tolerance, "pass: achieved rates within this fraction of the requested")
+        ->check(CLI::Range(0.0, 0.5))
+        ->capture_default_str();
 }
 
 void add_idle_command(CLI::App& app, Args& a) {
     CLI::App* idle = app.add_subcommand("idle", "hold N authenticated idle connections; server RSS per connection");
     add_common(idle, a);
-    idle->add_option("--connections", a.o.connections, "connections to open")->check(CLI::Range(1, 1000000))->capture_default_str();
-    idle->add_option("--hold", a.o.hold_s, "seconds to hold them idle")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
-    idle->add_flag("--no-auth", a.o.no_auth, "never authenticate (what a bare WebSocket costs; servers may close them at their auth timeout)");
+    idle->add_option("--connections", a.o.connections, "connections to open")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    idle->add_option("--hold", a.o.hold_s, "seconds to hold them idle")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    idle->add_flag("--no-auth", a.o.no_auth,
+                   "never authenticate (what a bare WebSocket costs; servers may close them at their auth timeout)");
     idle->callback([&a] { a.scenario = pushd_bench::run_idle; });
 }
 
 void add_fanout_command(CLI::App& app, Args& a) {
-    CLI::App* fan = app.add_subcommand("fanout", "one publisher, N subscribers in one group: deliveries, loss, latency, CPU");
+    CLI::App* fan =
+        app.add_subcommand("fanout", "one publisher, N subscribers in one group: deliveries, loss, latency, CPU");
     add_common(fan, a);
     add_fanout(fan, a);
     fan->add_option("--rate", a.o.rate, "messages/s from the publisher (0: as fast as max-inflight allows)")
-        ->check(CLI::Range(0.0, 10000000.0))->capture_default_str();
+        ->check(CLI::Range(0.0, 10000000.0))
+        ->capture_default_str();
     fan->add_option("--repeat", a.o.repeat, "windows to run; the one with the median CPU per delivery is reported")
-        ->check(CLI::Range(1, 100))->capture_default_str();
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
     fan->callback([&a] { a.scenario = pushd_bench::run_fanout; });
 }
 
@@ -113,11 +140,19 @@ void add_sweep_command(CLI::App& app, Args& a) {
     CLI::App* sweep = app.add_subcommand("sweep", "step the fan-out rate up to the highest one with zero loss");
     add_common(sweep, a);
     add_fanout(sweep, a);
-    sweep->add_option("--start", a.o.start_rate, "first rate, messages/s")->check(CLI::Range(1.0, 10000000.0))->capture_default_str();
-    sweep->add_option("--factor", a.o.factor, "rate multiplier per step")->check(CLI::Range(1.05, 10.0))->capture_default_str();
+    sweep->add_option("--start", a.o.start_rate, "first rate, messages/s")
+        ->check(CLI::Range(1.0, 10000000.0))
+        ->capture_default_str();
+    sweep->add_option("--factor", a.o.factor, "rate multiplier per step")
+        ->check(CLI::Range(1.05, 10.0))
+        ->capture_default_str();
     sweep->add_option("--max-rate", a.o.max_rate, "stop stepping above this rate")->capture_default_str();
-    sweep->add_option("--step-duration", a.o.step_duration_s, "seconds per step")->check(CLI::Range(0.5, 600.0))->capture_default_str();
-    sweep->add_option("--refine", a.o.refine_steps, "bisection steps after the first failure")->check(CLI::Range(0, 10))->capture_default_str();
+    sweep->add_option("--step-duration", a.o.step_duration_s, "seconds per step")
+        ->check(CLI::Range(0.5, 600.0))
+        ->capture_default_str();
+    sweep->add_option("--refine", a.o.refine_steps, "bisection steps after the first failure")
+        ->check(CLI::Range(0, 10))
+        ->capture_default_str();
     sweep->add_flag("!--no-confirm", a.o.confirm, "skip the full-duration rerun of the best rate");
     sweep->callback([&a] { a.scenario = pushd_bench::run_sweep; });
 }

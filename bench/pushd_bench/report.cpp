@@ -66,7 +66,7 @@ struct Row {
     Better better = Better::none;
     std::string target;  // text
     // met: evaluated on pushd's raw value (and seedref's when relative)
-    int met = -1;        // -1 no target, 0 missed, 1 met
+    int met = -1;            // -1 no target, 0 missed, 1 met
     bool show_ratio = true;  // false for context rows (interference, generator load)
 };
 
@@ -113,8 +113,8 @@ void render_compression(const cJSON* R, std::string& out) {
          num(c, {"idle_deflate", "rss_per_conn_bytes"}), "%.1f", 1024, " KiB");
     const std::string fan = "fan-out of 1 KiB text, " + fmt(num(zip, {"subscribers"}), "%.0f") + " subs @ " +
                             fmt(num(zip, {"rate"}), "%.0f") + " msg/s, " + fmt(num(zip, {"duration_s"}), "%.0f") + " s";
-    line(fan, "server CPU per delivery", num(plain, {"cpu_us_per_delivery"}), num(zip, {"cpu_us_per_delivery"}),
-         "%.2f", 1, " us");
+    line(fan, "server CPU per delivery", num(plain, {"cpu_us_per_delivery"}), num(zip, {"cpu_us_per_delivery"}), "%.2f",
+         1, " us");
     line("", "bytes per delivery on the wire", per_delivery_bytes(plain), per_delivery_bytes(zip), "%.0f", 1, " B");
     line("", "deliveries compressed", num(plain, {"client", "compressed_messages_in"}),
          num(zip, {"client", "compressed_messages_in"}), "%.0f", 1, "");

@@ -37,12 +37,14 @@ bool parse_marker(std::string_view m, uint64_t& t, uint64_t& seq) {
     size_t p = k + kNeedle.size();
     t = 0;
     size_t digits = 0;
-    while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20) t = t * 10 + static_cast<uint64_t>(m[p++] - '0'), ++digits;
+    while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20)
+        t = t * 10 + static_cast<uint64_t>(m[p++] - '0'), ++digits;
     if (digits == 0 || p + 3 > m.size() || m[p] != ' ' || m[p + 1] != 's' || m[p + 2] != '=') return false;
     p += 3;
     seq = 0;
     digits = 0;
-    while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20) seq = seq * 10 + static_cast<uint64_t>(m[p++] - '0'), ++digits;
+    while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20)
+        seq = seq * 10 + static_cast<uint64_t>(m[p++] - '0'), ++digits;
     return digits > 0;
 }
 
@@ -51,10 +53,10 @@ bool parse_marker(std::string_view m, uint64_t& t, uint64_t& seq) {
 // chat text does (~2-3x), so permessage-deflate is measured on realistic
 // input rather than on one repeated letter.
 std::string filler_text(size_t n) {
-    static constexpr const char* kWords[] = {"the", "message", "server", "push", "group", "hello", "world",
-                                             "client", "order", "time", "stream", "deliver", "quick", "brown",
-                                             "fox", "jumps", "over", "lazy", "dog", "and", "of", "to", "in",
-                                             "redis", "socket", "again", "later", "today", "meeting", "notes"};
+    static constexpr const char* kWords[] = {
+        "the",    "message", "server", "push",  "group",  "hello", "world", "client", "order",   "time",
+        "stream", "deliver", "quick",  "brown", "fox",    "jumps", "over",  "lazy",   "dog",     "and",
+        "of",     "to",      "in",     "redis", "socket", "again", "later", "today",  "meeting", "notes"};
     std::string out;
     out.reserve(n + 16);
     uint64_t x = 0x9E3779B97F4A7C15ull;
@@ -72,8 +74,10 @@ std::string filler_text(size_t n) {
 
 }  // namespace
 
-Runner::Runner(const Options& o, size_t capacity)
-    : o_(o), loop_(capacity), run_id_(std::string("m").append(std::to_string(now_ns() % 1000000000000ull)).append("-")) {}
+Runner::Runner(const Options& o, size_t capacity) :
+    o_(o),
+    loop_(capacity),
+    run_id_(std::string("m").append(std::to_string(now_ns() % 1000000000000ull)).append("-")) {}
 
 bool Runner::init(std::string& err) {
     raise_nofile_limit();
@@ -92,7 +96,8 @@ bool Runner::sign_tokens(size_t count, long publisher_index, std::string& err) {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     tokens_.resize(count);
     for (size_t i = 0; i < count; ++i) {
-        std::string user = o_.user_prefix + (static_cast<long>(i) == publisher_index ? std::string("pub") : std::to_string(i));
+        std::string user =
+            o_.user_prefix + (static_cast<long>(i) == publisher_index ? std::string("pub") : std::to_string(i));
         tokens_[i] = pushd::sign_token(o_.secret, o_.user_claim, user, now, now + 6 * 3600);
         if (tokens_[i].empty()) {
             err = "cannot sign a token for user '" + user + "' (empty secret?)";
@@ -281,9 +286,12 @@ void Runner::on_text(Conn& c, std::string_view m, uint64_t rx) {
     if (kind == ReplyKind::new_message) {
         on_delivery(c, m, rx);
     } else if (w_ && is_publisher(c)) {
-        if (kind == ReplyKind::ack_ok) w_->acked_ok++;
-        else if (kind == ReplyKind::ack_failed) w_->ack_failed++;
-        else if (kind == ReplyKind::error) w_->errors++;
+        if (kind == ReplyKind::ack_ok)
+            w_->acked_ok++;
+        else if (kind == ReplyKind::ack_failed)
+            w_->ack_failed++;
+        else if (kind == ReplyKind::error)
+            w_->errors++;
     }
 }
 
@@ -303,8 +311,10 @@ void Runner::on_setup_reply(Conn& c, ReplyKind kind) {
         return;
     }
     if (c.app_phase == kJoinSent) {
-        if (kind == ReplyKind::ack_ok) ready(c);
-        else if (kind == ReplyKind::ack_failed || kind == ReplyKind::error) setup_failed(c, "join_group refused");
+        if (kind == ReplyKind::ack_ok)
+            ready(c);
+        else if (kind == ReplyKind::ack_failed || kind == ReplyKind::error)
+            setup_failed(c, "join_group refused");
     }
 }
 
@@ -319,8 +329,10 @@ void Runner::on_delivery(Conn& c, std::string_view m, uint64_t rx) {
         w_->stale++;
         return;
     }
-    if (seq <= c.app_last_seq) w_->out_of_order++;
-    else c.app_last_seq = static_cast<uint32_t>(seq);
+    if (seq <= c.app_last_seq)
+        w_->out_of_order++;
+    else
+        c.app_last_seq = static_cast<uint32_t>(seq);
     c.app_received++;
     w_->delivered++;
     if (rx <= w_->end) w_->in_window++;

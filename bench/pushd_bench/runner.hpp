@@ -89,7 +89,7 @@ public:
 
     const Options& opts() const { return o_; }
     const std::map<std::string, uint64_t>& failures() const { return failures_; }  // reason -> count
-    const std::map<int, uint64_t>& close_codes() const { return close_codes_; }   // of ready ones closed
+    const std::map<int, uint64_t>& close_codes() const { return close_codes_; }    // of ready ones closed
     size_t setup_failed() const { return setup_failed_; }
 
 private:
@@ -115,7 +115,7 @@ private:
     size_t setup_ready_ = 0, setup_failed_ = 0;
     Window* w_ = nullptr;  // the window counting deliveries, if any
     uint64_t next_seq_ = 1;
-    std::string run_id_;   // unique per run: servers drop repeated message ids as retries
+    std::string run_id_;                           // unique per run: servers drop repeated message ids as retries
     std::string send_buf_, content_buf_, id_buf_;  // reused by send_one
 };
 

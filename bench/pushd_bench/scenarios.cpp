@@ -39,11 +39,10 @@ void add_host_info(cJSON* out, const Options& o) {
 
 // The progress line of a measured window.
 void note_window(const Window& w, const WindowFigures& f, const Verdict& v) {
-    std::fprintf(stderr,
-                 "  rate %.0f/s x %.0fs: sent %llu delivered %llu lost %llu  %.0f deliveries/s  p50 %.0fus p99 %.0fus",
-                 f.rate, f.duration_s, static_cast<unsigned long long>(w.sent),
-                 static_cast<unsigned long long>(w.delivered), static_cast<unsigned long long>(f.lost),
-                 f.deliveries_per_s, f.latency_us.p50, f.latency_us.p99);
+    std::fprintf(
+        stderr, "  rate %.0f/s x %.0fs: sent %llu delivered %llu lost %llu  %.0f deliveries/s  p50 %.0fus p99 %.0fus",
+        f.rate, f.duration_s, static_cast<unsigned long long>(w.sent), static_cast<unsigned long long>(w.delivered),
+        static_cast<unsigned long long>(f.lost), f.deliveries_per_s, f.latency_us.p50, f.latency_us.p99);
     if (f.server_sampled && w.delivered)
         std::fprintf(stderr, "  server %.2f us/delivery", f.server_cpu_us / static_cast<double>(w.delivered));
     std::fprintf(stderr, "  %s\n", v.pass ? "PASS" : v.reason.c_str());
@@ -144,7 +143,8 @@ bool recover(Runner& r) {
         r.run_window(w, 2, 0.5);  // exactly one message
         const size_t live = r.ready_in(1, o.subscribers);
         const uint64_t until = now_ns() + 2000000000ull;
-        while (now_ns() < until && (w.acked_ok + w.ack_failed < w.sent || (w.acked_ok > 0 && w.delivered < w.sent * live)))
+        while (now_ns() < until &&
+               (w.acked_ok + w.ack_failed < w.sent || (w.acked_ok > 0 && w.delivered < w.sent * live)))
             r.poll(1);
         r.stop_counting();
         if (w.acked_ok == w.sent && w.sent > 0 && w.delivered >= w.sent * live) return true;
@@ -269,7 +269,8 @@ void sweep_up(Sweep& sw) {
 // Bisection between the last pass and the first failure.
 void sweep_refine(Sweep& sw) {
     const Options& o = sw.r.opts();
-    for (int i = 0; i < o.refine_steps && sw.err.empty() && sw.best > 0 && sw.first_fail > sw.best * (1 + o.tolerance); ++i) {
+    for (int i = 0; i < o.refine_steps && sw.err.empty() && sw.best > 0 && sw.first_fail > sw.best * (1 + o.tolerance);
+         ++i) {
         const double mid = std::round(std::sqrt(sw.best * sw.first_fail));
         if (mid <= sw.best || mid >= sw.first_fail) break;
         cJSON* s = nullptr;
@@ -390,8 +391,10 @@ cJSON* run_sweep(const Options& o, bool& ok) {
     if (!sw.err.empty()) cJSON_AddStringToObject(out, "error", sw.err.c_str());
     cJSON_AddNumberToObject(out, "best_rate", sw.best);
     cJSON_AddNumberToObject(out, "first_failing_rate", sw.first_fail);
-    if (sw.best_step) cJSON_AddItemToObject(out, "best", cJSON_Duplicate(sw.best_step, 1));
-    else cJSON_AddNullToObject(out, "best");
+    if (sw.best_step)
+        cJSON_AddItemToObject(out, "best", cJSON_Duplicate(sw.best_step, 1));
+    else
+        cJSON_AddNullToObject(out, "best");
     r.close_all();
     ok = sw.err.empty() && sw.best > 0;
     return out;

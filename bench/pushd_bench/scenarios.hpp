@@ -20,7 +20,7 @@ struct Options {
     std::string host;
     uint16_t port = 0;
     std::string path = "/ws";
-    std::string secret;                 // HS256 secret for the tokens
+    std::string secret;  // HS256 secret for the tokens
     std::string user_claim = "userId";
     std::string user_prefix = "bench-";  // users are <prefix><index>, the publisher <prefix>pub
     int server_pid = 0;                  // /proc/PID for RSS and CPU; 0: not measured
@@ -37,22 +37,22 @@ struct Options {
     // fanout / sweep
     size_t subscribers = 1000;
     std::string group = "bench";
-    double rate = 100;           // messages/s from the publisher; 0: as fast as allowed
+    double rate = 100;  // messages/s from the publisher; 0: as fast as allowed
     double duration_s = 10;
-    double drain_s = 5;          // bound on waiting for stragglers after the window
-    size_t content_bytes = 64;   // content length (timestamp marker + padding)
-    size_t max_inflight = 64;    // rate 0: unacknowledged sends at most
-    double warmup_s = 1;         // unmeasured sending before the first window
-    int repeat = 1;              // fanout: windows to run; the median one is the result
+    double drain_s = 5;         // bound on waiting for stragglers after the window
+    size_t content_bytes = 64;  // content length (timestamp marker + padding)
+    size_t max_inflight = 64;   // rate 0: unacknowledged sends at most
+    double warmup_s = 1;        // unmeasured sending before the first window
+    int repeat = 1;             // fanout: windows to run; the median one is the result
 
     // sweep
     double start_rate = 100;
     double factor = 1.5;
     double max_rate = 1000000;
     double step_duration_s = 5;
-    int refine_steps = 2;        // bisection steps between the last pass and the first fail
-    double tolerance = 0.05;     // achieved rates may fall this far short of the requested
-    bool confirm = true;         // rerun the best rate for duration_s as the result
+    int refine_steps = 2;     // bisection steps between the last pass and the first fail
+    double tolerance = 0.05;  // achieved rates may fall this far short of the requested
+    bool confirm = true;      // rerun the best rate for duration_s as the result
 };
 
 /* Opens `connections` connections, authenticates each as a distinct user,

@@ -104,10 +104,14 @@ WindowFigures window_figures(const Window& w, double rate, double duration_s, si
 Verdict window_verdict(const Window& w, const WindowFigures& f, double tolerance) {
     const double want_sent = f.rate > 0 ? f.rate * f.duration_s : 0;
     std::string why;
-    if (w.ack_failed > 0) why = std::to_string(w.ack_failed) + " sends refused (ack success false), lost " + std::to_string(f.lost);
-    else if (f.lost > 0) why = "lost " + std::to_string(f.lost);
-    else if (w.closed_subscribers > 0) why = std::to_string(w.closed_subscribers) + " subscribers closed";
-    else if (f.rate > 0 && static_cast<double>(w.sent) < (1 - tolerance) * want_sent) why = "publisher fell short of the rate";
+    if (w.ack_failed > 0)
+        why = std::to_string(w.ack_failed) + " sends refused (ack success false), lost " + std::to_string(f.lost);
+    else if (f.lost > 0)
+        why = "lost " + std::to_string(f.lost);
+    else if (w.closed_subscribers > 0)
+        why = std::to_string(w.closed_subscribers) + " subscribers closed";
+    else if (f.rate > 0 && static_cast<double>(w.sent) < (1 - tolerance) * want_sent)
+        why = "publisher fell short of the rate";
     else if (f.rate > 0 && f.deliveries_per_s < (1 - tolerance) * f.rate * static_cast<double>(f.subscribers))
         why = "deliveries fell behind the rate";
     if (w.sent == 0 && why.empty()) why = "nothing sent";

@@ -19,7 +19,7 @@ namespace pushd_bench {
 
 // Counters of one measured window; times are CLOCK_MONOTONIC ns.
 struct Window {
-    uint64_t first_seq = 0;   // deliveries with a smaller seq belong to earlier windows
+    uint64_t first_seq = 0;  // deliveries with a smaller seq belong to earlier windows
     uint64_t t0 = 0, end = 0;
     uint64_t sent = 0, acked_ok = 0, ack_failed = 0, errors = 0;
     uint64_t delivered = 0, in_window = 0, stale = 0, out_of_order = 0, unmarked = 0;
@@ -41,8 +41,8 @@ struct CoreUse {
 
 // The generator's own figures over the window.
 struct ClientFigures {
-    double cpu_util = 0;          // its CPU time / the window (1 = a full core)
-    double busy_fraction = 0;     // share of the window spent handling events
+    double cpu_util = 0;       // its CPU time / the window (1 = a full core)
+    double busy_fraction = 0;  // share of the window spent handling events
     double reads = 0;
     double messages_per_read = 0;
     double bytes_in = 0;
@@ -52,20 +52,20 @@ struct ClientFigures {
 // What a window measured, as the results report it.
 struct WindowFigures {
     double rate = 0, duration_s = 0;
-    size_t subscribers = 0;            // open when the window started
-    uint64_t expected = 0;             // sent x subscribers
-    uint64_t lost = 0;                 // expected - delivered
-    uint64_t lost_after_ack = 0;       // counting only the sends acked with success
-    double achieved_rate = 0;          // sends per second of the window
-    double deliveries_per_s = 0;       // over the window and the tail of its deliveries
+    size_t subscribers = 0;              // open when the window started
+    uint64_t expected = 0;               // sent x subscribers
+    uint64_t lost = 0;                   // expected - delivered
+    uint64_t lost_after_ack = 0;         // counting only the sends acked with success
+    double achieved_rate = 0;            // sends per second of the window
+    double deliveries_per_s = 0;         // over the window and the tail of its deliveries
     double window_deliveries_per_s = 0;  // deliveries inside the window, per second of it
     double last_delivery_after_window_ms = 0;
-    double measured_s = 0;             // window start to the end of the drain
+    double measured_s = 0;  // window start to the end of the drain
     LatencyFigures latency_us;
-    bool server_sampled = false;       // the server_* figures are set
+    bool server_sampled = false;  // the server_* figures are set
     double server_cpu_us = 0, server_cpu_util = 0, cpu_us_per_delivery = 0;
     uint64_t server_rss_kib = 0;
-    bool redis_sampled = false;        // the redis_* figures are set
+    bool redis_sampled = false;  // the redis_* figures are set
     double redis_cpu_us = 0, redis_cpu_us_per_delivery = 0;
     ClientFigures client;
     std::vector<CoreUse> cores;

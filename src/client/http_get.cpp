@@ -2,11 +2,6 @@
 #include "client/http_get.hpp"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <cctype>
-#include <chrono>
-#include <cstring>
-#include <memory>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +11,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
 
 namespace pushd {
 
@@ -31,8 +31,7 @@ struct Fd {
     int fd = -1;
     explicit Fd(int f) : fd(f) {}
     ~Fd() {
-        if (fd >= 0)
-            ::close(fd);
+        if (fd >= 0) ::close(fd);
     }
     Fd(const Fd&) = delete;
     Fd& operator=(const Fd&) = delete;
@@ -48,26 +47,21 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
     for (;;) {
         struct pollfd p = {fd, events, 0};
         int n = ::poll(&p, 1, ms_left(deadline));
-        if (n > 0)
-            return true;
-        if (n == 0)
-            return false;
-        if (errno != EINTR)
-            return false;
+        if (n > 0) return true;
+        if (n == 0) return false;
+        if (errno != EINTR) return false;
     }
 }
 
 std::string lower(std::string s) {
     for (auto& ch : s)
-        if (ch >= 'A' && ch <= 'Z')
-            ch = static_cast<char>(ch - 'A' + 'a');
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
     return s;
 }
 
 std::string trim(const std::string& s) {
     size_t b = s.find_first_not_of(" \t");
-    if (b == std::string::npos)
-        return "";
+    if (b == std::string::npos) return "";
     size_t e = s.find_last_not_of(" \t\r");
     return s.substr(b, e - b + 1);
 }
@@ -82,16 +76,16 @@ Chunks dechunk(std::string_view in, std::string* out) {
     if (out) out->clear();
     for (;;) {
         size_t eol = in.find("\r\n", pos);
-        if (eol == std::string_view::npos)
-            return in.size() - pos > 4096 ? Chunks::malformed : Chunks::incomplete;
+        if (eol == std::string_view::npos) return in.size() - pos > 4096 ? Chunks::malformed : Chunks::incomplete;
         std::string_view line = in.substr(pos, eol - pos);
         size_t digits = 0;
         uint64_t size = 0;
         for (; digits < line.size(); digits++) {
             char c = line[digits];
-            int v = c >= '0' && c <= '9' ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+            int v = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
             if (v < 0) break;
             if (digits == 15) return Chunks::malformed;
             size = size * 16 + static_cast<uint64_t>(v);
@@ -101,13 +95,10 @@ Chunks dechunk(std::string_view in, std::string* out) {
         size_t blank = rest.find_first_not_of(" \t");
         if (blank != std::string_view::npos && rest[blank] != ';') return Chunks::malformed;
         pos = eol + 2;
-        if (size == 0)
-            return Chunks::complete;  // trailers, if any, are not needed
+        if (size == 0) return Chunks::complete;  // trailers, if any, are not needed
         // Compared without adding to pos, which could wrap around.
-        if (size > in.size() - pos || in.size() - pos - size < 2)
-            return Chunks::incomplete;
-        if (in.substr(pos + size, 2) != "\r\n")
-            return Chunks::malformed;
+        if (size > in.size() - pos || in.size() - pos - size < 2) return Chunks::incomplete;
+        if (in.substr(pos + size, 2) != "\r\n") return Chunks::malformed;
         if (out) out->append(in.substr(pos, size));
         pos += size + 2;  // chunk data, CRLF
     }
@@ -133,14 +124,12 @@ int connect_to(const std::string& host, uint16_t port, Clock::time_point deadlin
             err = std::string("socket: ") + std::strerror(errno);
             continue;
         }
-        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
+        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
         if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline)) {
             int so_error = 0;
             socklen_t sl = sizeof(so_error);
             ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &sl);
-            if (so_error == 0)
-                break;
+            if (so_error == 0) break;
             err = "connect " + host + ":" + service + ": " + std::strerror(so_error);
         } else if (errno == EINPROGRESS) {
             err = "connect " + host + ":" + service + ": timed out";
@@ -195,7 +184,8 @@ bool start_tls(Link& l, const std::string& host, const HttpGetOptions& options, 
     SSL_CTX_set_options(l.ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (!insecure) {
         SSL_CTX_set_default_verify_paths(l.ctx.get());
-        if (!options.ca_file.empty() && SSL_CTX_load_verify_locations(l.ctx.get(), options.ca_file.c_str(), nullptr) != 1) {
+        if (!options.ca_file.empty() &&
+            SSL_CTX_load_verify_locations(l.ctx.get(), options.ca_file.c_str(), nullptr) != 1) {
             err = ssl_reason(("tls: CA file '" + options.ca_file + "'").c_str());
             return false;
         }
@@ -268,8 +258,8 @@ ssize_t recv_some(const Link& l, char* buf, size_t size, Clock::time_point deadl
             int e = SSL_get_error(l.ssl.get(), n);
             if (e == SSL_ERROR_ZERO_RETURN) return 0;
             if (wait_ssl(l, e, deadline)) continue;
-            err = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? "receive: timed out"
-                                                                          : ssl_reason("receive");
+            err =
+                (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? "receive: timed out" : ssl_reason("receive");
             return -1;
         }
         ssize_t n = ::recv(l.fd, buf, size, 0);
@@ -294,8 +284,7 @@ HttpResponseReader::Status HttpResponseReader::fail(std::string why) {
 }
 
 HttpResponseReader::Status HttpResponseReader::feed(std::string_view bytes) {
-    if (status_ != Status::incomplete)
-        return status_;
+    if (status_ != Status::incomplete) return status_;
     size_t old = raw_.size();
     raw_.append(bytes);
     if (header_end_ == std::string::npos) {
@@ -305,8 +294,7 @@ HttpResponseReader::Status HttpResponseReader::feed(std::string_view bytes) {
         // kMaxHead bytes, none can end the head within kMaxHead.
         if (p == std::string::npos ? raw_.size() >= kMaxHead : p + 4 > kMaxHead)
             return fail("response headers longer than " + std::to_string(kMaxHead) + " bytes");
-        if (p == std::string::npos)
-            return Status::incomplete;
+        if (p == std::string::npos) return Status::incomplete;
         header_end_ = p + 4;
         // Status line: "HTTP/1.1 200 OK": three digits after the first space.
         size_t eol = raw_.find("\r\n");
@@ -325,13 +313,11 @@ HttpResponseReader::Status HttpResponseReader::feed(std::string_view bytes) {
             std::string line = raw_.substr(pos, le - pos);
             pos = le + 2;
             size_t colon = line.find(':');
-            if (colon == std::string::npos)
-                continue;
+            if (colon == std::string::npos) continue;
             std::string name = lower(trim(line.substr(0, colon)));
             std::string value = trim(line.substr(colon + 1));
             auto [it, inserted] = r_.headers.emplace(name, value);
-            if (!inserted)
-                it->second += ", " + value;
+            if (!inserted) it->second += ", " + value;
         }
         chunked_ = lower(r_.header("transfer-encoding")).find("chunked") != std::string::npos;
         if (!chunked_ && r_.headers.count("content-length")) {
@@ -348,11 +334,9 @@ HttpResponseReader::Status HttpResponseReader::feed(std::string_view bytes) {
 }
 
 HttpResponseReader::Status HttpResponseReader::finish() {
-    if (status_ != Status::incomplete)
-        return status_;
+    if (status_ != Status::incomplete) return status_;
     eof_ = true;
-    if (header_end_ == std::string::npos)
-        return fail("connection closed before the response headers ended");
+    if (header_end_ == std::string::npos) return fail("connection closed before the response headers ended");
     return check();
 }
 
@@ -360,10 +344,8 @@ HttpResponseReader::Status HttpResponseReader::check() {
     std::string_view body = std::string_view(raw_).substr(header_end_);
     if (chunked_) {
         Chunks c = dechunk(body, nullptr);
-        if (c == Chunks::malformed)
-            return fail("malformed chunked body");
-        if (c == Chunks::incomplete)
-            return eof_ ? fail("incomplete chunked body") : Status::incomplete;
+        if (c == Chunks::malformed) return fail("malformed chunked body");
+        if (c == Chunks::incomplete) return eof_ ? fail("incomplete chunked body") : Status::incomplete;
         dechunk(body, &r_.body);
         return status_ = Status::complete;
     }
@@ -373,8 +355,7 @@ HttpResponseReader::Status HttpResponseReader::check() {
         r_.body = std::string(body.substr(0, static_cast<size_t>(content_length_)));
         return status_ = Status::complete;
     }
-    if (!eof_)
-        return Status::incomplete;
+    if (!eof_) return Status::incomplete;
     r_.body = std::string(body);
     return status_ = Status::complete;
 }
@@ -393,18 +374,15 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
     HttpResponse r;
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     Fd sock(connect_to(host, port, deadline, r.error));
-    if (sock.fd < 0)
-        return r;
+    if (sock.fd < 0) return r;
     Link link;
     link.fd = sock.fd;
-    if (options.tls && !start_tls(link, host, options, deadline, r.error))
-        return r;
+    if (options.tls && !start_tls(link, host, options, deadline, r.error)) return r;
 
-    std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\n" +
-                      "Host: " + host + ":" + std::to_string(port) + "\r\n" +
+    std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\n" + "Host: " + host + ":" +
+                      std::to_string(port) + "\r\n" +
                       "User-Agent: pushd-client\r\nAccept: */*\r\nConnection: close\r\n\r\n";
-    if (!send_all(link, req, deadline, r.error))
-        return r;
+    if (!send_all(link, req, deadline, r.error)) return r;
 
     // Read until the response is complete (by length or chunks) or EOF.
     HttpResponseReader reader;
@@ -412,8 +390,7 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
     char buf[16384];
     while (st == HttpResponseReader::Status::incomplete) {
         ssize_t n = recv_some(link, buf, sizeof(buf), deadline, r.error);
-        if (n < 0)
-            return r;
+        if (n < 0) return r;
         st = n == 0 ? reader.finish() : reader.feed(std::string_view(buf, static_cast<size_t>(n)));
     }
     return std::move(reader.response());

@@ -15,12 +15,12 @@
 namespace pushd {
 
 struct HttpResponse {
-    int status = 0;            // HTTP status code; 0 when no valid response was read
-    std::string error;         // why status is 0 (connect refused, timeout, bad response)
+    int status = 0;     // HTTP status code; 0 when no valid response was read
+    std::string error;  // why status is 0 (connect refused, timeout, bad response)
     // Response headers, names lower-cased ("content-type"), values trimmed.
     // A header repeated is joined with ", ".
     std::map<std::string, std::string> headers;
-    std::string body;          // de-chunked when Transfer-Encoding: chunked
+    std::string body;  // de-chunked when Transfer-Encoding: chunked
 
     // Value of header `name` (any case), or "" when absent.
     std::string header(const std::string& name) const;
@@ -49,7 +49,7 @@ public:
     HttpResponse& response() { return r_; }
 
 private:
-    Status check();   // decides on what has arrived so far
+    Status check();  // decides on what has arrived so far
     Status fail(std::string why);
 
     HttpResponse r_;
@@ -65,11 +65,10 @@ private:
 // and reads the whole response. `timeout_ms` bounds the whole exchange
 // (connect, send, receive). The body is read up to Content-Length, to the
 // last chunk, or to the end of the connection.
-HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path,
-                      int timeout_ms = 5000);
+HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms = 5000);
 
 struct HttpGetOptions {
-    bool tls = false;           // https://
+    bool tls = false;  // https://
     // With tls: accept any certificate (self-signed, other name); off: the
     // system CAs must vouch for it and it must name `host`.
     bool tls_insecure = false;

@@ -31,7 +31,9 @@ struct RawWsSink {
 
 class RawWsConn {
 public:
-    explicit RawWsConn(size_t max_message_bytes = 1 << 20) : max_message_bytes_(max_message_bytes), parser_(max_message_bytes) {}
+    explicit RawWsConn(size_t max_message_bytes = 1 << 20) :
+        max_message_bytes_(max_message_bytes),
+        parser_(max_message_bytes) {}
 
     /* Starts over and returns the upgrade request for `path` on `host`
      * (the Host header's value), with the Sec-WebSocket-Key made of

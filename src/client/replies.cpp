@@ -49,8 +49,7 @@ size_t value_after(std::string_view m, std::string_view key, size_t from) {
 }  // namespace
 
 std::optional<Reply> read_reply(std::string_view text) {
-    std::unique_ptr<cJSON, decltype(&cJSON_Delete)> root(cJSON_ParseWithLength(text.data(), text.size()),
-                                                         cJSON_Delete);
+    std::unique_ptr<cJSON, decltype(&cJSON_Delete)> root(cJSON_ParseWithLength(text.data(), text.size()), cJSON_Delete);
     if (!cJSON_IsObject(root.get())) return std::nullopt;
     const cJSON* type = cJSON_GetObjectItemCaseSensitive(root.get(), "type");
     if (!cJSON_IsString(type)) return std::nullopt;

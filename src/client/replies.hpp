@@ -16,10 +16,10 @@ namespace pushd {
 // What a client needs to know of one server frame. Fields the frame does not
 // carry keep their defaults.
 struct Reply {
-    std::string type;               // "ack", "new_message", "error", ...
-    std::string message_id;         // top level: the request's id on a reply, the server's id on
-                                    // new_message, the notification_id on notification
-    int64_t timestamp = 0;          // ms since the epoch
+    std::string type;        // "ack", "new_message", "error", ...
+    std::string message_id;  // top level: the request's id on a reply, the server's id on
+                             // new_message, the notification_id on notification
+    int64_t timestamp = 0;   // ms since the epoch
     // data.*
     bool success = true;            // ack: false on failure
     int code = 0;                   // error, failed ack: the reply code (400, 403, 503, ...)

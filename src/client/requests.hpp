@@ -28,13 +28,12 @@ std::string join_group(std::string_view id, std::string_view group_id, std::stri
 std::string leave_group(std::string_view id, std::string_view group_id);
 
 /* {"type":"send_message","message_id":ID,"data":{"group_id":G,"msg_type":N,"content":C}} */
-std::string send_message(std::string_view id, std::string_view group_id, std::string_view content,
-                         int msg_type = 1);
+std::string send_message(std::string_view id, std::string_view group_id, std::string_view content, int msg_type = 1);
 
 /* send_message appended to `out` (which keeps its capacity): for callers
  * that send many, such as the load generator's publisher. */
-void append_send_message(std::string& out, std::string_view id, std::string_view group_id,
-                         std::string_view content, int msg_type = 1);
+void append_send_message(std::string& out, std::string_view id, std::string_view group_id, std::string_view content,
+                         int msg_type = 1);
 
 /* {"type":"mark_read","message_id":ID,"data":{"group_id":G,"message_id":M}}:
  * `read_id` is the group message read up to. */

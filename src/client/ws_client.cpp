@@ -57,10 +57,10 @@ struct Conn {
     int close_req_code = 1000;
     std::string close_req_reason;
 
-    bool peer_closed = false;      // server's close frame seen
+    bool peer_closed = false;  // server's close frame seen
     int peer_code = 0;
     std::string peer_reason;
-    int final_code = 0;            // close_code() once closed/failed
+    int final_code = 0;  // close_code() once closed/failed
 
     bool rx_in_message = false;
     bool rx_binary = false;
@@ -111,8 +111,7 @@ static void wake_cb(lws_sorted_usec_list_t* sul) {
 
 // Marks `c` gone: final state and close code from what was seen.
 static void finish(Conn* c, const char* why) {
-    if (c->st == WsState::closed || c->st == WsState::failed)
-        return;
+    if (c->st == WsState::closed || c->st == WsState::failed) return;
     bool was_open = c->st == WsState::open || c->st == WsState::closing;
     c->st = was_open ? WsState::closed : WsState::failed;
     if (c->peer_closed)
@@ -121,8 +120,7 @@ static void finish(Conn* c, const char* why) {
         c->final_code = c->close_req_code;
     else
         c->final_code = 1006;
-    if (c->error.empty() && why)
-        c->error = why;
+    if (c->error.empty() && why) c->error = why;
     c->out.clear();
     c->out_bytes = 0;
 }
@@ -134,20 +132,17 @@ static int on_writeable(Conn* c, struct lws* wsi) {
         c->out.pop_front();
         OutFrame& f = c->in_flight;
         c->out_bytes -= f.len;
-        int n = lws_write(wsi, f.buf.data() + LWS_PRE, f.len,
-                          static_cast<enum lws_write_protocol>(f.protocol));
+        int n = lws_write(wsi, f.buf.data() + LWS_PRE, f.len, static_cast<enum lws_write_protocol>(f.protocol));
         if (n < 0) {
             c->error = "lws_write failed";
             return -1;
         }
-        if (!c->out.empty() || c->close_requested)
-            lws_callback_on_writable(wsi);
+        if (!c->out.empty() || c->close_requested) lws_callback_on_writable(wsi);
         return 0;
     }
     if (c->close_requested) {
         lws_close_reason(wsi, static_cast<enum lws_close_status>(c->close_req_code),
-                         reinterpret_cast<unsigned char*>(c->close_req_reason.data()),
-                         c->close_req_reason.size());
+                         reinterpret_cast<unsigned char*>(c->close_req_reason.data()), c->close_req_reason.size());
         return -1;  // lws sends the close frame and awaits the server's reply
     }
     return 0;
@@ -159,8 +154,7 @@ static void on_receive(Conn* c, struct lws* wsi, const void* in, size_t len) {
         c->rx_binary = lws_frame_is_binary(wsi) != 0;
         c->rx.clear();
     }
-    if (len)
-        c->rx.append(static_cast<const char*>(in), len);
+    if (len) c->rx.append(static_cast<const char*>(in), len);
     c->bytes_rx += len;
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
         c->inbox.push_back(WsMessage{c->rx_binary, std::move(c->rx)});
@@ -230,17 +224,14 @@ static void on_peer_close(Conn* c, void* in, size_t len) {
 
 // The lws protocol callback: finds the Conn of `wsi` and translates (long:
 // one translating switch over lws's client events, each case a line or a call).
-static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
-                        size_t len) {
+static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
     // Per-connection state is the Conn behind the opaque pointer; `user` is
     // only used as lws documents it for certificate verification.
     Conn* c = wsi ? static_cast<Conn*>(lws_get_opaque_user_data(wsi)) : nullptr;
-    if (!c)
-        return 0;
+    if (!c) return 0;
 
     switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        return append_headers(c, static_cast<char**>(in), len);
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: return append_headers(c, static_cast<char**>(in), len);
 
     case LWS_CALLBACK_CLIENT_CONFIRM_EXTENSION_SUPPORTED:
         return c->opts.permessage_deflate ? 0 : 1;  // nonzero: do not offer
@@ -251,9 +242,7 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
         c->http_status = static_cast<int>(lws_http_client_http_response(wsi));
         return 0;
 
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        on_established(c, wsi);
-        return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED: on_established(c, wsi); return 0;
 
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
         // Once per certificate of the chain, `user` the X509_STORE_CTX and
@@ -264,24 +253,17 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(static_cast<X509_STORE_CTX*>(user)));
         return 0;
 
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        on_connection_error(c, wsi, in, len);
-        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: on_connection_error(c, wsi, in, len); return 0;
 
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        on_receive(c, wsi, in, len);
-        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE: on_receive(c, wsi, in, len); return 0;
 
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return on_writeable(c, wsi);
+    case LWS_CALLBACK_CLIENT_WRITEABLE: return on_writeable(c, wsi);
 
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         on_peer_close(c, in, len);
         return 0;  // lws echoes the close and ends the connection
 
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        finish(c, "closed");
-        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED: finish(c, "closed"); return 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
         finish(c, "connection destroyed");
@@ -290,24 +272,20 @@ static int hub_callback(struct lws* wsi, enum lws_callback_reasons reason, void*
         lws_set_opaque_user_data(wsi, nullptr);
         return 0;
 
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
 void WsClientHub::Impl::run_once(int64_t deadline_us) {
     int64_t left = deadline_us - now_us();
-    if (left < 0)
-        left = 0;
+    if (left < 0) left = 0;
     lws_sul_schedule(ctx, 0, &wake.sul, wake_cb, left);
     lws_service(ctx, 0);
 }
 
 bool WsClientHub::Impl::wait_for(const std::function<bool()>& condition, int timeout_ms) {
-    if (condition())
-        return true;
-    if (!ctx)
-        return false;
+    if (condition()) return true;
+    if (!ctx) return false;
     int64_t deadline = now_us() + int64_t(timeout_ms) * 1000;
     while (now_us() < deadline) {
         run_once(deadline);
@@ -322,14 +300,12 @@ bool WsClientHub::Impl::wait_for(const std::function<bool()>& condition, int tim
 
 bool WsClientHub::Impl::queue(int id, std::string payload, int protocol) {
     Conn* c = find(id);
-    if (!c || c->st != WsState::open || !c->wsi || c->close_requested)
-        return false;
+    if (!c || c->st != WsState::open || !c->wsi || c->close_requested) return false;
     OutFrame f;
     f.len = payload.size();
     f.protocol = protocol;
     f.buf.resize(LWS_PRE + payload.size());
-    if (!payload.empty())
-        std::memcpy(f.buf.data() + LWS_PRE, payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(f.buf.data() + LWS_PRE, payload.data(), payload.size());
     c->out_bytes += f.len;
     c->out.push_back(std::move(f));
     lws_callback_on_writable(c->wsi);
@@ -363,8 +339,7 @@ WsClientHub::WsClientHub(const WsHubOptions& options) : impl_(std::make_unique<I
     info.max_http_header_data = 8192;
     if (options.enable_tls) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        if (!options.tls_ca_file.empty())
-            info.client_ssl_ca_filepath = m.options.tls_ca_file.c_str();
+        if (!options.tls_ca_file.empty()) info.client_ssl_ca_filepath = m.options.tls_ca_file.c_str();
     }
     m.ctx = lws_create_context(&info);
     m.wake.ctx = m.ctx;
@@ -378,9 +353,7 @@ WsClientHub::~WsClientHub() {
     }
 }
 
-bool WsClientHub::ok() const {
-    return impl_->ctx != nullptr;
-}
+bool WsClientHub::ok() const { return impl_->ctx != nullptr; }
 
 int WsClientHub::connect(const ConnectOptions& options) {
     Impl& m = *impl_;
@@ -389,8 +362,7 @@ int WsClientHub::connect(const ConnectOptions& options) {
     Conn* c = owned.get();
     c->id = id;
     c->opts = options;
-    if (c->opts.path.empty() || c->opts.path[0] != '/')
-        c->opts.path = "/" + c->opts.path;
+    if (c->opts.path.empty() || c->opts.path[0] != '/') c->opts.path = "/" + c->opts.path;
     c->host_header = options.host + ":" + std::to_string(options.port);
     m.conns.emplace(id, std::move(owned));
 
@@ -428,8 +400,7 @@ int WsClientHub::connect(const ConnectOptions& options) {
     if (!wsi) {
         // Failed synchronously; CONNECTION_ERROR may already have run.
         c->wsi = nullptr;
-        if (c->error.empty())
-            c->error = "connect failed";
+        if (c->error.empty()) c->error = "connect failed";
         finish(c, nullptr);
     }
     return id;
@@ -451,9 +422,7 @@ WsState WsClientHub::state(int id) const {
     return c ? c->st : WsState::unknown;
 }
 
-bool WsClientHub::is_open(int id) const {
-    return state(id) == WsState::open;
-}
+bool WsClientHub::is_open(int id) const { return state(id) == WsState::open; }
 
 int WsClientHub::handshake_status(int id) const {
     Conn* c = impl_->find(id);
@@ -465,9 +434,7 @@ std::string WsClientHub::error(int id) const {
     return c ? c->error : std::string("unknown connection id");
 }
 
-bool WsClientHub::send_text(int id, std::string text) {
-    return impl_->queue(id, std::move(text), LWS_WRITE_TEXT);
-}
+bool WsClientHub::send_text(int id, std::string text) { return impl_->queue(id, std::move(text), LWS_WRITE_TEXT); }
 
 bool WsClientHub::send_binary(int id, std::string bytes) {
     return impl_->queue(id, std::move(bytes), LWS_WRITE_BINARY);
@@ -475,44 +442,36 @@ bool WsClientHub::send_binary(int id, std::string bytes) {
 
 bool WsClientHub::send_fragments(int id, std::vector<std::string> parts, bool binary) {
     Conn* c = impl_->find(id);
-    if (parts.empty() || !c || c->st != WsState::open || c->close_requested)
-        return false;
+    if (parts.empty() || !c || c->st != WsState::open || c->close_requested) return false;
     for (size_t i = 0; i < parts.size(); i++) {
         int proto = i == 0 ? (binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) : LWS_WRITE_CONTINUATION;
-        if (i + 1 < parts.size())
-            proto |= LWS_WRITE_NO_FIN;
+        if (i + 1 < parts.size()) proto |= LWS_WRITE_NO_FIN;
         impl_->queue(id, std::move(parts[i]), proto);
     }
     return true;
 }
 
 bool WsClientHub::send_ping(int id, std::string payload) {
-    if (payload.size() > 125)
-        return false;
+    if (payload.size() > 125) return false;
     return impl_->queue(id, std::move(payload), LWS_WRITE_PING);
 }
 
 bool WsClientHub::close(int id, int code, std::string reason) {
     Conn* c = impl_->find(id);
-    if (!c)
-        return false;
+    if (!c) return false;
     if (c->st == WsState::connecting) {
         c->error = "closed by client while connecting";
-        if (c->wsi)
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        if (c->wsi) lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         finish(c, nullptr);
         return true;
     }
-    if (c->st != WsState::open)
-        return false;
-    if (reason.size() > 123)
-        reason.resize(123);
+    if (c->st != WsState::open) return false;
+    if (reason.size() > 123) reason.resize(123);
     c->close_requested = true;
     c->close_req_code = code;
     c->close_req_reason = std::move(reason);
     c->st = WsState::closing;
-    if (c->wsi)
-        lws_callback_on_writable(c->wsi);
+    if (c->wsi) lws_callback_on_writable(c->wsi);
     return true;
 }
 
@@ -548,8 +507,7 @@ std::optional<WsMessage> WsClientHub::recv(int id, int timeout_ms) {
         },
         timeout_ms);
     Conn* c = impl_->find(id);
-    if (!c || c->inbox.empty())
-        return std::nullopt;
+    if (!c || c->inbox.empty()) return std::nullopt;
     WsMessage msg = std::move(c->inbox.front());
     c->inbox.pop_front();
     return msg;
@@ -557,8 +515,7 @@ std::optional<WsMessage> WsClientHub::recv(int id, int timeout_ms) {
 
 std::optional<std::string> WsClientHub::recv_text(int id, int timeout_ms) {
     auto msg = recv(id, timeout_ms);
-    if (!msg)
-        return std::nullopt;
+    if (!msg) return std::nullopt;
     return std::move(msg->data);
 }
 
@@ -579,11 +536,9 @@ size_t WsClientHub::unsent_bytes(int id) const {
 
 void WsClientHub::pause_reading(int id, bool paused) {
     Conn* c = impl_->find(id);
-    if (!c)
-        return;
+    if (!c) return;
     c->paused = paused;
-    if (c->wsi && (c->st == WsState::open || c->st == WsState::closing))
-        lws_rx_flow_control(c->wsi, paused ? 0 : 1);
+    if (c->wsi && (c->st == WsState::open || c->st == WsState::closing)) lws_rx_flow_control(c->wsi, paused ? 0 : 1);
 }
 
 bool WsClientHub::wait_for(const std::function<bool()>& condition, int timeout_ms) {
@@ -596,8 +551,7 @@ void WsClientHub::service(int duration_ms) {
 
 void WsClientHub::forget(int id) {
     auto it = impl_->conns.find(id);
-    if (it == impl_->conns.end())
-        return;
+    if (it == impl_->conns.end()) return;
     Conn* c = it->second.get();
     if (c->wsi) {
         lws_set_opaque_user_data(c->wsi, nullptr);
@@ -609,16 +563,14 @@ void WsClientHub::forget(int id) {
 std::vector<int> WsClientHub::ids() const {
     std::vector<int> out;
     out.reserve(impl_->conns.size());
-    for (const auto& [id, c] : impl_->conns)
-        out.push_back(id);
+    for (const auto& [id, c] : impl_->conns) out.push_back(id);
     return out;
 }
 
 size_t WsClientHub::open_count() const {
     size_t n = 0;
     for (const auto& [id, c] : impl_->conns)
-        if (c->st == WsState::open)
-            n++;
+        if (c->st == WsState::open) n++;
     return n;
 }
 

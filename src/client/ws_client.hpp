@@ -40,9 +40,9 @@ namespace pushd {
 
 // What connect() should do. Only host and port are required.
 struct ConnectOptions {
-    std::string host = "127.0.0.1";   // IPv4 literal (127.0.0.x) or a name
+    std::string host = "127.0.0.1";  // IPv4 literal (127.0.0.x) or a name
     uint16_t port = 0;
-    std::string path = "/ws";         // may carry a query: "/ws?token=..."
+    std::string path = "/ws";  // may carry a query: "/ws?token=..."
     // Extra request headers, sent verbatim as "Name: value", e.g.
     // {"Authorization", "Bearer <jwt>"} or {"Origin", "https://a.example"}.
     std::vector<std::pair<std::string, std::string>> headers;

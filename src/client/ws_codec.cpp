@@ -252,12 +252,13 @@ bool read_upgrade_headers(std::string_view head, const std::string& expected_acc
             h.accept_seen = true;
             h.accept_ok = value == expected_accept;
         } else if (iequals(name, "sec-websocket-extensions")) {
-            const bool is_deflate = value.size() >= kDeflate.size() &&
-                                    iequals(value.substr(0, kDeflate.size()), kDeflate) &&
-                                    (value.size() == kDeflate.size() || value[kDeflate.size()] == ';' ||
-                                     value[kDeflate.size()] == ' ');
-            if (deflate_offered && is_deflate) h.deflate = true;
-            else h.extensions = h.extensions || !value.empty();
+            const bool is_deflate =
+                value.size() >= kDeflate.size() && iequals(value.substr(0, kDeflate.size()), kDeflate) &&
+                (value.size() == kDeflate.size() || value[kDeflate.size()] == ';' || value[kDeflate.size()] == ' ');
+            if (deflate_offered && is_deflate)
+                h.deflate = true;
+            else
+                h.extensions = h.extensions || !value.empty();
         }
     }
     return true;
@@ -311,15 +312,15 @@ UpgradeCheck check_upgrade_response(std::string_view received, std::string_view 
 
 const char* parse_error_text(ParseError e) {
     switch (e) {
-        case ParseError::none: return "no error";
-        case ParseError::masked: return "server frame is masked";
-        case ParseError::reserved_bits: return "reserved bits set";
-        case ParseError::bad_opcode: return "unknown opcode";
-        case ParseError::bad_control: return "control frame fragmented or over 125 bytes";
-        case ParseError::bad_continuation: return "unexpected continuation or data frame";
-        case ParseError::bad_length: return "64-bit length with the top bit set";
-        case ParseError::bad_close: return "close frame with a 1-byte payload";
-        case ParseError::too_big: return "message too big";
+    case ParseError::none: return "no error";
+    case ParseError::masked: return "server frame is masked";
+    case ParseError::reserved_bits: return "reserved bits set";
+    case ParseError::bad_opcode: return "unknown opcode";
+    case ParseError::bad_control: return "control frame fragmented or over 125 bytes";
+    case ParseError::bad_continuation: return "unexpected continuation or data frame";
+    case ParseError::bad_length: return "64-bit length with the top bit set";
+    case ParseError::bad_close: return "close frame with a 1-byte payload";
+    case ParseError::too_big: return "message too big";
     }
     return "unknown error";
 }

@@ -56,8 +56,8 @@ inline constexpr int kCloseNoStatus = 1005;
  * Opcode::continuation). `rsv1` marks a compressed message (permessage-
  * deflate; first frame only). Control frames must be final and at most 125
  * bytes: the caller's duty, not checked. Never fails. */
-void append_client_frame(std::string& out, Opcode op, std::string_view payload, uint32_t mask_key,
-                         bool fin = true, bool rsv1 = false);
+void append_client_frame(std::string& out, Opcode op, std::string_view payload, uint32_t mask_key, bool fin = true,
+                         bool rsv1 = false);
 
 /* A masked final text frame holding `payload`. */
 std::string client_text_frame(std::string_view payload, uint32_t mask_key);
@@ -113,19 +113,18 @@ inline constexpr size_t kMaxUpgradeResponseBytes = 16384;
  * "upgrade", "Upgrade" must be "websocket", Sec-WebSocket-Accept must equal
  * websocket_accept(key), and no Sec-WebSocket-Extensions may be present,
  * except permessage-deflate when `deflate_offered` (then .deflate is set). */
-UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key,
-                                    bool deflate_offered = false);
+UpgradeCheck check_upgrade_response(std::string_view received, std::string_view key, bool deflate_offered = false);
 
 enum class ParseError {
     none,
-    masked,          // a server frame with the MASK bit
-    reserved_bits,   // RSV1..3 set (no extension was negotiated)
-    bad_opcode,      // opcode 3-7 or 11-15
-    bad_control,     // control frame not final or longer than 125 bytes
-    bad_continuation,// continuation without a message, or data frame inside one
-    bad_length,      // 64-bit length with the top bit set
-    bad_close,       // close payload of exactly 1 byte
-    too_big,         // a data message over max_message_bytes
+    masked,            // a server frame with the MASK bit
+    reserved_bits,     // RSV1..3 set (no extension was negotiated)
+    bad_opcode,        // opcode 3-7 or 11-15
+    bad_control,       // control frame not final or longer than 125 bytes
+    bad_continuation,  // continuation without a message, or data frame inside one
+    bad_length,        // 64-bit length with the top bit set
+    bad_close,         // close payload of exactly 1 byte
+    too_big,           // a data message over max_message_bytes
 };
 
 /* A short description of `e` ("server frame is masked", ...). Static; never NULL. */

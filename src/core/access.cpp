@@ -13,8 +13,7 @@ AccessPolicy access_policy(const SecurityConfig& security) {
     return p;
 }
 
-HandshakeRefusal admit_handshake(const AccessPolicy& policy, const LimitsConfig& limits,
-                                 const HandshakeFacts& facts) {
+HandshakeRefusal admit_handshake(const AccessPolicy& policy, const LimitsConfig& limits, const HandshakeFacts& facts) {
     if (cidr_list_contains(policy.blacklist, facts.client)) return HandshakeRefusal::blacklist;
     if (facts.draining) return HandshakeRefusal::draining;
     if (!facts.path_ok) return HandshakeRefusal::path;

@@ -34,11 +34,11 @@ AccessPolicy access_policy(const SecurityConfig& security);
 
 // What the caller knows about one upgrade request.
 struct HandshakeFacts {
-    IpAddr client{};                 // forwarded_client() of the peer
-    bool draining = false;           // the instance is shutting down
-    bool path_ok = true;             // the request's path is Path
-    size_t from_client = 0;          // open WebSocket connections from `client`
-    size_t total = 0;                // open WebSocket connections
+    IpAddr client{};                    // forwarded_client() of the peer
+    bool draining = false;              // the instance is shutting down
+    bool path_ok = true;                // the request's path is Path
+    size_t from_client = 0;             // open WebSocket connections from `client`
+    size_t total = 0;                   // open WebSocket connections
     std::optional<std::string> origin;  // the Origin header, when sent
 };
 
@@ -47,8 +47,7 @@ struct HandshakeFacts {
  * capacity (503: total >= MaxConnections), origin (403); or
  * HandshakeRefusal::none. A blocked address learns nothing else, so the
  * blacklist comes before everything. */
-HandshakeRefusal admit_handshake(const AccessPolicy& policy, const LimitsConfig& limits,
-                                 const HandshakeFacts& facts);
+HandshakeRefusal admit_handshake(const AccessPolicy& policy, const LimitsConfig& limits, const HandshakeFacts& facts);
 
 /* The HTTP status that answers a refusal (403, 503, 404, 429, 503, 403,
  * 401 for token); 0 for none. */

@@ -18,8 +18,10 @@ AckOrder::Offer AckOrder::offer(uint64_t session, const std::string& own_key, Sh
     if (it == sessions_.end()) return Offer::deliver;
     PerSession& p = it->second;
     std::string waits_for;
-    if (!own_key.empty() && p.pending.count(own_key)) waits_for = own_key;
-    else if (p.held.empty()) return Offer::deliver;
+    if (!own_key.empty() && p.pending.count(own_key))
+        waits_for = own_key;
+    else if (p.held.empty())
+        return Offer::deliver;
     if (p.held.size() >= max_held_) return Offer::full;
     p.held.push_back({FrameRef::share(frame), std::move(waits_for)});
     return Offer::held;

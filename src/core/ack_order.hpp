@@ -62,7 +62,7 @@ private:
         std::string waits_for;  // the send whose ack it follows; "" behind others
     };
     struct PerSession {
-        std::unordered_map<std::string, uint32_t> pending;   // key -> sends in flight
+        std::unordered_map<std::string, uint32_t> pending;  // key -> sends in flight
         std::deque<Held> held;
     };
     size_t max_held_;

@@ -202,8 +202,8 @@ bool api_key_accepted(const std::optional<std::string>& authorization, const std
         // Every byte of every key is compared: no early exit reveals where
         // a guess went wrong.
         unsigned diff = given.size() != key.size();
-        for (size_t i = 0; i < key.size(); i++) diff |= static_cast<unsigned char>(key[i]) ^
-                                                        static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+        for (size_t i = 0; i < key.size(); i++)
+            diff |= static_cast<unsigned char>(key[i]) ^ static_cast<unsigned char>(i < given.size() ? given[i] : 0);
         match |= diff == 0;
     }
     return match;
@@ -216,9 +216,9 @@ ApiRouting route_api(std::string_view method, std::string_view path, bool key_ok
         ApiRoute route;
     };
     static constexpr Row kRoutes[] = {
-        {"/api/publish", "POST", ApiRoute::publish},   {"/api/notify", "POST", ApiRoute::notify},
+        {"/api/publish", "POST", ApiRoute::publish},       {"/api/notify", "POST", ApiRoute::notify},
         {"/api/disconnect", "POST", ApiRoute::disconnect}, {"/api/revoke", "POST", ApiRoute::revoke},
-        {"/api/presence", "GET", ApiRoute::presence},  {"/api/history", "GET", ApiRoute::history},
+        {"/api/presence", "GET", ApiRoute::presence},      {"/api/history", "GET", ApiRoute::history},
     };
     if (!key_ok) return {std::nullopt, 401};
     for (const Row& r : kRoutes) {

@@ -148,9 +148,7 @@ jwt_alg_t allowed_alg(const cJSON* alg) {
 }
 
 // True when a JSON number is finite and within +-2^53.
-bool number_in_range(double v) {
-    return std::isfinite(v) && std::fabs(v) <= kExactIntLimit;
-}
+bool number_in_range(double v) { return std::isfinite(v) && std::fabs(v) <= kExactIntLimit; }
 
 // True when `s` is valid UTF-8 (no overlongs, surrogates or values above
 // U+10FFFF) and holds no control character (C0, DEL, C1).
@@ -215,7 +213,7 @@ AuthResult fail(AuthError error) {
 
 // The three base64url segments of a compact JWS, or nullopt.
 struct Segments {
-    std::string_view signed_part;  // header.payload (the signed bytes)
+    std::string_view signed_part;      // header.payload (the signed bytes)
     std::string_view head, body, sig;  // each segment's data, padding dropped
 };
 
@@ -301,12 +299,9 @@ AuthResult read_claims(const cJSON* claims, std::string_view user_claim, int64_t
 
 }  // namespace
 
-bool valid_user_id(std::string_view id) {
-    return !id.empty() && id.size() <= kMaxUserIdBytes && clean_utf8(id);
-}
+bool valid_user_id(std::string_view id) { return !id.empty() && id.size() <= kMaxUserIdBytes && clean_utf8(id); }
 
-AuthResult verify_token(std::string_view token, std::string_view secret, std::string_view user_claim,
-                        int64_t now_s) {
+AuthResult verify_token(std::string_view token, std::string_view secret, std::string_view user_claim, int64_t now_s) {
     if (token.empty()) return fail(AuthError::missing_token);
     if (token.size() > kMaxTokenBytes) return fail(AuthError::malformed);
     std::optional<Segments> seg = split_segments(token);
@@ -321,36 +316,36 @@ AuthResult verify_token(std::string_view token, std::string_view secret, std::st
 
 const char* auth_error_message(AuthError error) {
     switch (error) {
-        case AuthError::none: return "";
-        case AuthError::missing_token: return "missing token";
-        case AuthError::malformed:
-        case AuthError::alg_not_allowed:
-        case AuthError::bad_signature:
-        case AuthError::missing_user: return "invalid token";
-        case AuthError::expired: return "token expired";
-        case AuthError::not_yet_valid: return "token not yet valid";
-        case AuthError::missing_exp: return "token has no exp";
+    case AuthError::none: return "";
+    case AuthError::missing_token: return "missing token";
+    case AuthError::malformed:
+    case AuthError::alg_not_allowed:
+    case AuthError::bad_signature:
+    case AuthError::missing_user: return "invalid token";
+    case AuthError::expired: return "token expired";
+    case AuthError::not_yet_valid: return "token not yet valid";
+    case AuthError::missing_exp: return "token has no exp";
     }
     return "invalid token";
 }
 
 const char* auth_error_label(AuthError error) {
     switch (error) {
-        case AuthError::none: return "ok";
-        case AuthError::missing_token: return "missing";
-        case AuthError::malformed: return "malformed";
-        case AuthError::alg_not_allowed: return "alg";
-        case AuthError::bad_signature: return "signature";
-        case AuthError::expired: return "expired";
-        case AuthError::not_yet_valid: return "nbf";
-        case AuthError::missing_exp: return "no_exp";
-        case AuthError::missing_user: return "no_user";
+    case AuthError::none: return "ok";
+    case AuthError::missing_token: return "missing";
+    case AuthError::malformed: return "malformed";
+    case AuthError::alg_not_allowed: return "alg";
+    case AuthError::bad_signature: return "signature";
+    case AuthError::expired: return "expired";
+    case AuthError::not_yet_valid: return "nbf";
+    case AuthError::missing_exp: return "no_exp";
+    case AuthError::missing_user: return "no_user";
     }
     return "malformed";
 }
 
-std::string sign_token(std::string_view secret, std::string_view user_claim,
-                       std::string_view user_id, int64_t iat_s, int64_t exp_s) {
+std::string sign_token(std::string_view secret, std::string_view user_claim, std::string_view user_id, int64_t iat_s,
+                       int64_t exp_s) {
     static_assert(sizeof(long) >= sizeof(int64_t), "jwt_add_grant_int takes a long");
     if (secret.empty() || secret.size() > static_cast<size_t>(INT_MAX)) return "";
     if (user_claim.empty() || user_claim.find('\0') != std::string_view::npos) return "";

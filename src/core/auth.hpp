@@ -88,8 +88,7 @@ bool valid_user_id(std::string_view id);
  * this file. The user id comes from claim `user_claim` (an empty name means
  * only "sub" is used), else "sub". Never throws; any input is safe. On
  * success `token` holds the user id and exp; on failure it is empty. */
-AuthResult verify_token(std::string_view token, std::string_view secret,
-                        std::string_view user_claim, int64_t now_s);
+AuthResult verify_token(std::string_view token, std::string_view secret, std::string_view user_claim, int64_t now_s);
 
 /* The text sent in auth_failed.data.message for `error`: "invalid token"
  * (malformed, alg_not_allowed, bad_signature, missing_user), "token expired",
@@ -109,7 +108,7 @@ const char* auth_error_label(AuthError error);
  * "iat" or holding a NUL, a user id verify_token would refuse (empty, longer
  * than kMaxUserIdBytes, invalid UTF-8, control characters), |exp_s| or
  * |iat_s| > 2^53, or a libjwt failure. */
-std::string sign_token(std::string_view secret, std::string_view user_claim,
-                       std::string_view user_id, int64_t iat_s, int64_t exp_s);
+std::string sign_token(std::string_view secret, std::string_view user_claim, std::string_view user_id, int64_t iat_s,
+                       int64_t exp_s);
 
 }  // namespace pushd

@@ -27,8 +27,11 @@ class SessionLife;
 
 class AutoJoin {
 public:
-    AutoJoin(HubContext& ctx, SessionLife& life, GroupJoin& groups, Dispatch& dispatch)
-        : ctx_(ctx), life_(life), groups_(groups), dispatch_(dispatch) {}
+    AutoJoin(HubContext& ctx, SessionLife& life, GroupJoin& groups, Dispatch& dispatch) :
+        ctx_(ctx),
+        life_(life),
+        groups_(groups),
+        dispatch_(dispatch) {}
     AutoJoin(const AutoJoin&) = delete;
     AutoJoin& operator=(const AutoJoin&) = delete;
 

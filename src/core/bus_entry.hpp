@@ -42,16 +42,16 @@ enum class NotifyTargetKind { users, group, all };
 
 struct NotifyTarget {
     NotifyTargetKind kind = NotifyTargetKind::all;
-    std::vector<std::string> users;   // users: distinct ids, in the order given
-    std::string group_id;             // group
+    std::vector<std::string> users;  // users: distinct ids, in the order given
+    std::string group_id;            // group
 };
 
 // A notification read from `notify`, ready to deliver.
 struct Notification {
-    std::string id;                   // the notify entry id: the notification_id
+    std::string id;  // the notify entry id: the notification_id
     NotifyTarget target;
-    std::string data;                 // a validated JSON object text, inserted verbatim
-    int64_t timestamp_ms = 0;         // the id's time part
+    std::string data;          // a validated JSON object text, inserted verbatim
+    int64_t timestamp_ms = 0;  // the id's time part
 };
 
 /* The value of the first field named `name`, or nullptr. */

@@ -96,9 +96,7 @@ std::optional<Cidr> parse_cidr(std::string_view text) {
     return cidr;
 }
 
-bool cidr_contains(const Cidr& cidr, const IpAddr& addr) {
-    return prefix_equal(cidr.network, addr, cidr.prefix_len);
-}
+bool cidr_contains(const Cidr& cidr, const IpAddr& addr) { return prefix_equal(cidr.network, addr, cidr.prefix_len); }
 
 bool cidr_list_contains(const std::vector<Cidr>& list, const IpAddr& addr) {
     for (const Cidr& c : list) {
@@ -139,7 +137,7 @@ IpAddr forwarded_client(const IpAddr& peer, std::string_view xff, const std::vec
         while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
         if (!item.empty()) {
             std::optional<IpAddr> addr = parse_ip(item);
-            if (!addr) return client;           // garbage: believe nothing left of it
+            if (!addr) return client;  // garbage: believe nothing left of it
             client = *addr;
             if (!cidr_list_contains(trusted, client)) return client;
         }

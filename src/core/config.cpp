@@ -28,7 +28,8 @@ constexpr bool kSecret = true;
 constexpr bool kPlain = false;
 
 // The accessor of one Config member, as a captureless lambda.
-#define PUSHD_FIELD(member) [](Config& c) -> auto& { return c.member; }
+#define PUSHD_FIELD(member) \
+    [](Config & c) -> auto& { return c.member; }
 
 // clang-format off
 const KeySpec kKeys[] = {
@@ -205,18 +206,19 @@ Status validate_listener(LoadState& st) {
     if (c.host.empty()) return Status::fail(error_at(st, key_index("Host"), "must not be empty"));
     // With ReusePort pushd binds the listener itself, to an address.
     if (c.reuse_port && !parse_ip(c.host)) {
-        return Status::fail(error_at(st, key_index("ReusePort"),
-                        "needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got " + quote_for_message(c.host)));
+        return Status::fail(
+            error_at(st, key_index("ReusePort"),
+                     "needs an IP address as Host (0.0.0.0, ::, 127.0.0.1...), got " + quote_for_message(c.host)));
     }
 
     if (!valid_path(c.path)) {
-        return Status::fail(error_at(st, key_index("Path"),
-                        "must start with '/' and contain no spaces, '?' or '#', got " +
-                            quote_for_message(c.path)));
+        return Status::fail(
+            error_at(st, key_index("Path"),
+                     "must start with '/' and contain no spaces, '?' or '#', got " + quote_for_message(c.path)));
     }
     if (c.path == "/health" || c.path == "/stats" || c.path == "/metrics") {
-        return Status::fail(error_at(st, key_index("Path"),
-                        quote_for_message(c.path) + " is taken by the HTTP route of that name"));
+        return Status::fail(
+            error_at(st, key_index("Path"), quote_for_message(c.path) + " is taken by the HTTP route of that name"));
     }
     return {};
 }
@@ -253,22 +255,20 @@ Status validate_redis_auth(LoadState& st) {
 
     if (Status err = validate_redis_mode(st); !err.ok()) return err;
     if (c.redis.mode == "single" && !parse_host_port(c.redis.host)) {
-        return Status::fail(error_at(st, key_index("Redis.Host"),
-                        "expected host:port or [ipv6]:port with port 1..65535, got " +
-                            quote_for_message(c.redis.host)));
+        return Status::fail(
+            error_at(st, key_index("Redis.Host"),
+                     "expected host:port or [ipv6]:port with port 1..65535, got " + quote_for_message(c.redis.host)));
     }
 
     size_t secret = key_index("Auth.AccessSecret");
     if (c.auth.access_secret.empty()) {
-        return Status::fail(error_at(st, secret,
-                        "required (set it in the file or " +
-                            env_var_name("Auth.AccessSecret") + ")"));
+        return Status::fail(
+            error_at(st, secret, "required (set it in the file or " + env_var_name("Auth.AccessSecret") + ")"));
     }
     if (c.auth.access_secret.size() < 32) {
-        st.warnings.push_back(error_at(
-            st, secret,
-            "shorter than 32 bytes (" + std::to_string(c.auth.access_secret.size()) +
-                " bytes); use a long random secret"));
+        st.warnings.push_back(error_at(st, secret,
+                                       "shorter than 32 bytes (" + std::to_string(c.auth.access_secret.size()) +
+                                           " bytes); use a long random secret"));
     }
 
     if (c.auth.user_claim.empty()) {
@@ -287,8 +287,7 @@ Status validate_heartbeat(LoadState& st) {
         std::string i = std::to_string(c.heartbeat.interval);
         std::string t = std::to_string(c.heartbeat.timeout);
         if (st.origins[timeout].set || !st.origins[interval].set) {
-            return Status::fail(error_at(st, timeout,
-                            t + " must be greater than Heartbeat.Interval (" + i + ")"));
+            return Status::fail(error_at(st, timeout, t + " must be greater than Heartbeat.Interval (" + i + ")"));
         }
         return Status::fail(error_at(st, interval, i + " must be less than Heartbeat.Timeout (" + t + ")"));
     }
@@ -304,8 +303,8 @@ Status validate_lists(LoadState& st) {
         const std::string& o = c.security.allowed_origins[n];
         if (!parse_origin_pattern(o)) {
             return Status::fail(where_of_item(st, origins, n) + ": Security.AllowedOrigins: item " +
-                   std::to_string(n + 1) + " " + quote_for_message(o) +
-                   " is not '*' or scheme://host[:port] (host may start with '*.')");
+                                std::to_string(n + 1) + " " + quote_for_message(o) +
+                                " is not '*' or scheme://host[:port] (host may start with '*.')");
         }
     }
 
@@ -314,9 +313,9 @@ Status validate_lists(LoadState& st) {
         const StringList& list = kKeys[index].list_ref(st.config);
         for (size_t n = 0; n < list.size(); ++n) {
             if (!parse_cidr(list[n])) {
-                return Status::fail(where_of_item(st, index, n) + ": " + key + ": item " + std::to_string(n + 1) +
-                       " " + quote_for_message(list[n]) +
-                       " is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)");
+                return Status::fail(where_of_item(st, index, n) + ": " + key + ": item " + std::to_string(n + 1) + " " +
+                                    quote_for_message(list[n]) +
+                                    " is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)");
             }
         }
     }
@@ -332,18 +331,18 @@ Status validate_tls_log(LoadState& st) {
         bool cert_set = !tls.cert.empty();
         size_t set = key_index(cert_set ? "Security.TLS.Cert" : "Security.TLS.Key");
         return Status::fail(error_at(st, set,
-                        std::string("is set but Security.TLS.") + (cert_set ? "Key" : "Cert") +
-                            " is empty (set both for wss://, or neither)"));
+                                     std::string("is set but Security.TLS.") + (cert_set ? "Key" : "Cert") +
+                                         " is empty (set both for wss://, or neither)"));
     }
 
     const std::string& level = c.log.level;
     if (level != "debug" && level != "info" && level != "warn" && level != "error") {
         return Status::fail(error_at(st, key_index("Log.Level"),
-                        "expected debug, info, warn or error, got " + quote_for_message(level)));
+                                     "expected debug, info, warn or error, got " + quote_for_message(level)));
     }
     if (c.log.format != "text" && c.log.format != "json") {
-        return Status::fail(error_at(st, key_index("Log.Format"),
-                        "expected text or json, got " + quote_for_message(c.log.format)));
+        return Status::fail(
+            error_at(st, key_index("Log.Format"), "expected text or json, got " + quote_for_message(c.log.format)));
     }
     return {};
 }
@@ -362,12 +361,9 @@ Status validate_all(LoadState& st) {
 std::string value_text(const KeySpec& spec, const Config& config) {
     Config& c = const_cast<Config&>(config);  // the accessors only read here
     switch (spec.kind()) {
-    case KeyKind::Int:
-        return std::to_string(spec.int_ref(c));
-    case KeyKind::Bool:
-        return spec.bool_ref(c) ? "true" : "false";
-    case KeyKind::String:
-        return spec.string_ref(c);
+    case KeyKind::Int: return std::to_string(spec.int_ref(c));
+    case KeyKind::Bool: return spec.bool_ref(c) ? "true" : "false";
+    case KeyKind::String: return spec.string_ref(c);
     case KeyKind::StringList: {
         std::string out;
         for (const std::string& item : spec.list_ref(c)) {
@@ -381,9 +377,7 @@ std::string value_text(const KeySpec& spec, const Config& config) {
 }
 
 bool values_equal(const KeySpec& spec, const Config& a, const Config& b) {
-    return std::visit(
-        [&](auto ref) { return ref(const_cast<Config&>(a)) == ref(const_cast<Config&>(b)); },
-        spec.field);
+    return std::visit([&](auto ref) { return ref(const_cast<Config&>(a)) == ref(const_cast<Config&>(b)); }, spec.field);
 }
 
 }  // namespace
@@ -407,8 +401,7 @@ const KeySpec* find_key_ignoring_case(std::string_view dotted) {
 bool is_section(std::string_view dotted) {
     for (const KeySpec& spec : kKeys) {
         std::string_view name = spec.name;
-        if (name.size() > dotted.size() && name[dotted.size()] == '.' &&
-            name.substr(0, dotted.size()) == dotted) {
+        if (name.size() > dotted.size() && name[dotted.size()] == '.' && name.substr(0, dotted.size()) == dotted) {
             return true;
         }
     }
@@ -431,8 +424,7 @@ std::string env_var_name(std::string_view dotted) {
     return out;
 }
 
-Status parse_int_value(const KeySpec& spec, std::string_view text,
-                                           int64_t& out) {
+Status parse_int_value(const KeySpec& spec, std::string_view text, int64_t& out) {
     std::string range = std::to_string(spec.min) + ".." + std::to_string(spec.max);
     std::string_view digits = text;
     if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) digits.remove_prefix(1);
@@ -538,8 +530,7 @@ EnvLookup no_env() {
     return [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
 }
 
-ConfigLoadResult load_config_string(std::string_view yaml, const std::string& source_name,
-                                    const EnvLookup& env) {
+ConfigLoadResult load_config_string(std::string_view yaml, const std::string& source_name, const EnvLookup& env) {
     config_detail::LoadState st;
     st.source = source_name;
     st.origins.resize(config_keys().size());

@@ -21,25 +21,25 @@ struct RedisConfig {
     std::string pass;
     int64_t db = 0;
     std::string key_prefix = "pushd:";
-    std::string mode = "single";           // single | sentinel | cluster
-    std::vector<std::string> sentinels;    // mode sentinel: "host:port" of each sentinel
-    std::string master_name;               // mode sentinel: the master's name at the sentinels
-    std::vector<std::string> nodes;        // mode cluster: seed "host:port" list
-    int64_t wait_replicas = 0;             // WAIT for this many replicas before an ack
+    std::string mode = "single";         // single | sentinel | cluster
+    std::vector<std::string> sentinels;  // mode sentinel: "host:port" of each sentinel
+    std::string master_name;             // mode sentinel: the master's name at the sentinels
+    std::vector<std::string> nodes;      // mode cluster: seed "host:port" list
+    int64_t wait_replicas = 0;           // WAIT for this many replicas before an ack
 };
 
 struct AuthConfig {
-    std::string access_secret;            // required: empty is a config error
-    int64_t access_expire = 86400;        // seconds; pushctl token default TTL
+    std::string access_secret;      // required: empty is a config error
+    int64_t access_expire = 86400;  // seconds; pushctl token default TTL
     std::string user_claim = "userId";
-    int64_t auth_timeout = 10;            // seconds
+    int64_t auth_timeout = 10;  // seconds
 };
 
 struct GroupsConfig {
     bool require_membership = false;
     bool auto_join = true;
-    int64_t history_size = 1000;          // entries kept per group / inbox
-    int64_t dedup_window = 300;           // seconds
+    int64_t history_size = 1000;  // entries kept per group / inbox
+    int64_t dedup_window = 300;   // seconds
 };
 
 struct LimitsConfig {
@@ -53,12 +53,12 @@ struct LimitsConfig {
 };
 
 struct HeartbeatConfig {
-    int64_t interval = 30;                // seconds between server pings
-    int64_t timeout = 75;                 // seconds of silence before close
+    int64_t interval = 30;  // seconds between server pings
+    int64_t timeout = 75;   // seconds of silence before close
 };
 
 struct TlsConfig {
-    std::string cert;                     // both empty: plain ws://
+    std::string cert;  // both empty: plain ws://
     std::string key;
 };
 
@@ -76,8 +76,8 @@ struct CompressionConfig {
 };
 
 struct LogConfig {
-    std::string level = "info";           // debug | info | warn | error
-    std::string format = "text";          // text ("LEVEL message") | json (one object a line)
+    std::string level = "info";   // debug | info | warn | error
+    std::string format = "text";  // text ("LEVEL message") | json (one object a line)
 };
 
 struct Config {
@@ -85,7 +85,7 @@ struct Config {
     std::string host = "0.0.0.0";
     int64_t port = 8889;
     std::string path = "/ws";
-    int64_t shutdown_timeout = 10;        // seconds
+    int64_t shutdown_timeout = 10;  // seconds
     // SO_REUSEPORT on the listener: several instances (pushd@N.service) on
     // one port, the kernel spreading new connections among them.
     bool reuse_port = false;
@@ -101,8 +101,8 @@ struct Config {
 
 // A "host:port" or "[v6]:port" address split into its parts.
 struct HostPort {
-    std::string host;                     // without the brackets of an IPv6 literal
-    int port = 0;                         // 1..65535
+    std::string host;  // without the brackets of an IPv6 literal
+    int port = 0;      // 1..65535
 };
 
 // Splits "host:port" (host non-empty, no ':' or spaces) or "[v6]:port" (a
@@ -140,8 +140,7 @@ ConfigLoadResult load_config_file(const std::string& path, const EnvLookup& env)
 
 // Same as load_config_file for YAML text already in memory; `source_name`
 // is used in error messages in place of a file name.
-ConfigLoadResult load_config_string(std::string_view yaml, const std::string& source_name,
-                                    const EnvLookup& env);
+ConfigLoadResult load_config_string(std::string_view yaml, const std::string& source_name, const EnvLookup& env);
 
 // Keys whose values differ between `before` and `after` and that a reload
 // (SIGHUP) cannot apply: everything except Security.* (but Security.TLS.*,

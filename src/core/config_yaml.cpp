@@ -57,17 +57,13 @@ std::string position_of_offset(const std::string& source, std::string_view text,
 std::string syntax_error(const yaml_parser_t& p, const std::string& source, std::string_view text) {
     const char* problem = p.problem ? p.problem : "unknown problem";
     switch (p.error) {
-    case YAML_MEMORY_ERROR:
-        return source + ": YAML error: out of memory";
-    case YAML_READER_ERROR:
-        return position_of_offset(source, text, p.problem_offset) + ": YAML error: " + problem;
-    default:
-        break;
+    case YAML_MEMORY_ERROR: return source + ": YAML error: out of memory";
+    case YAML_READER_ERROR: return position_of_offset(source, text, p.problem_offset) + ": YAML error: " + problem;
+    default: break;
     }
     std::string out = position(source, p.problem_mark) + ": YAML syntax error: " + problem;
     if (p.context) {
-        out += " (" + std::string(p.context) + " at line " +
-               std::to_string(p.context_mark.line + 1) + ", column " +
+        out += " (" + std::string(p.context) + " at line " + std::to_string(p.context_mark.line + 1) + ", column " +
                std::to_string(p.context_mark.column + 1) + ")";
     }
     return out;
@@ -91,14 +87,10 @@ bool is_null(const yaml_node_t* node) {
 // "a list", "a mapping", "an empty value", "a quoted string '8889'", "'abc'".
 std::string describe(const KeySpec* spec, const yaml_node_t* node) {
     switch (node->type) {
-    case YAML_SEQUENCE_NODE:
-        return "a list";
-    case YAML_MAPPING_NODE:
-        return "a mapping";
-    case YAML_SCALAR_NODE:
-        break;
-    default:
-        return "nothing";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping";
+    case YAML_SCALAR_NODE: break;
+    default: return "nothing";
     }
     if (is_null(node)) return "an empty value";
     std::string quoted = quote_for_message(scalar_text(node), spec != nullptr && spec->secret);
@@ -115,7 +107,7 @@ public:
         if (root == nullptr || is_null(root)) return {};  // empty file
         if (root->type != YAML_MAPPING_NODE) {
             return Status::fail(at(root) + ": expected a mapping of keys at the top level, got " +
-                   describe(nullptr, root));
+                                describe(nullptr, root));
         }
         return walk_mapping(root, "");
     }
@@ -132,8 +124,7 @@ private:
     // Walks one mapping whose keys are `prefix` + "." + key.
     Status walk_mapping(yaml_node_t* map, const std::string& prefix) {
         std::unordered_map<std::string, yaml_mark_t> seen;
-        for (yaml_node_pair_t* pair = map->data.mapping.pairs.start;
-             pair < map->data.mapping.pairs.top; ++pair) {
+        for (yaml_node_pair_t* pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; ++pair) {
             yaml_node_t* key = node(pair->key);
             yaml_node_t* value = node(pair->value);
             if (key == nullptr || value == nullptr) continue;
@@ -148,8 +139,8 @@ private:
             auto [it, inserted] = seen.emplace(name, key->start_mark);
             if (!inserted) {
                 return Status::fail(fail(key, dotted,
-                            "duplicate key (first at line " + std::to_string(it->second.line + 1) +
-                                ", column " + std::to_string(it->second.column + 1) + ")"));
+                                         "duplicate key (first at line " + std::to_string(it->second.line + 1) +
+                                             ", column " + std::to_string(it->second.column + 1) + ")"));
             }
 
             // "Security.TLS.Cert: x" written as one key is not the nested key.
@@ -210,8 +201,7 @@ private:
         }
         case KeyKind::Bool: {
             if (!is_plain(value) || is_null(value)) {
-                return Status::fail(fail(value, spec.name,
-                            "expected true or false, got " + describe(&spec, value)));
+                return Status::fail(fail(value, spec.name, "expected true or false, got " + describe(&spec, value)));
             }
             bool v = false;
             if (Status err = parse_bool_value(scalar_text(value), v); !err.ok()) {
@@ -225,7 +215,8 @@ private:
                 return Status::fail(fail(value, spec.name, "expected a string, got " + describe(&spec, value)));
             }
             std::string_view text = is_null(value) ? std::string_view() : scalar_text(value);
-            if (Status err = check_text_value(text); !err.ok()) return Status::fail(fail(value, spec.name, err.error()));
+            if (Status err = check_text_value(text); !err.ok())
+                return Status::fail(fail(value, spec.name, err.error()));
             spec.string_ref(cfg) = std::string(text);
             break;
         }
@@ -234,8 +225,8 @@ private:
             if (value->type == YAML_SEQUENCE_NODE) {
                 if (Status err = read_list(spec, value, items, origin.items); !err.ok()) return err;
             } else if (!is_null(value)) {
-                return Status::fail(fail(value, spec.name,
-                            "expected a list of strings, got " + describe(&spec, value)));
+                return Status::fail(
+                    fail(value, spec.name, "expected a list of strings, got " + describe(&spec, value)));
             }
             spec.list_ref(cfg) = std::move(items);
             break;
@@ -246,21 +237,20 @@ private:
     }
 
     // Reads a sequence of scalars into `items`, each item's position into `where`.
-    Status read_list(const KeySpec& spec, yaml_node_t* seq, StringList& items,
-                                         std::vector<std::string>& where) {
+    Status read_list(const KeySpec& spec, yaml_node_t* seq, StringList& items, std::vector<std::string>& where) {
         size_t n = 0;
-        for (yaml_node_item_t* item = seq->data.sequence.items.start;
-             item < seq->data.sequence.items.top; ++item) {
+        for (yaml_node_item_t* item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; ++item) {
             ++n;
             yaml_node_t* element = node(*item);
             if (element == nullptr) continue;
             std::string label = "item " + std::to_string(n) + " ";
             if (element->type != YAML_SCALAR_NODE || is_null(element)) {
-                return Status::fail(fail(element, spec.name,
-                            label + "expected a string, got " + describe(&spec, element)));
+                return Status::fail(
+                    fail(element, spec.name, label + "expected a string, got " + describe(&spec, element)));
             }
             std::string_view text = scalar_text(element);
-            if (Status err = check_text_value(text); !err.ok()) return Status::fail(fail(element, spec.name, label + err.error()));
+            if (Status err = check_text_value(text); !err.ok())
+                return Status::fail(fail(element, spec.name, label + err.error()));
             items.emplace_back(text);
             where.push_back(at(element));
         }
@@ -276,8 +266,7 @@ private:
 Status apply_yaml(std::string_view yaml, LoadState& state) {
     ParserPtr parser(new yaml_parser_t{});
     if (!yaml_parser_initialize(parser.get())) return Status::fail(state.source + ": YAML error: out of memory");
-    yaml_parser_set_input_string(parser.get(), reinterpret_cast<const unsigned char*>(yaml.data()),
-                                 yaml.size());
+    yaml_parser_set_input_string(parser.get(), reinterpret_cast<const unsigned char*>(yaml.data()), yaml.size());
 
     // Load every document first: a syntax error anywhere wins over the rest.
     DocumentPtr doc(new yaml_document_t{});
@@ -293,7 +282,7 @@ Status apply_yaml(std::string_view yaml, LoadState& state) {
         if (root == nullptr) break;  // end of stream
         if (!is_null(root)) {
             return Status::fail(position(state.source, root->start_mark) +
-                   ": only one YAML document is allowed in a configuration file");
+                                ": only one YAML document is allowed in a configuration file");
         }
     }
 

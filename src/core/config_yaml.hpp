@@ -29,8 +29,8 @@ struct KeySpec {
     std::string_view name;  // dotted, exactly as in PROTOCOL.md section 7
     std::variant<int64_t& (*)(Config&), bool& (*)(Config&), std::string& (*)(Config&),
                  StringList& (*)(Config&)>
-        field;              // the member this key sets
-    int64_t min = 0;        // Int keys: inclusive bounds
+        field;        // the member this key sets
+    int64_t min = 0;  // Int keys: inclusive bounds
     int64_t max = 0;
     bool reloadable = false;  // SIGHUP applies it (else restart-only)
     bool secret = false;      // masked in config_to_lines, never echoed in errors
@@ -64,8 +64,7 @@ std::string env_var_name(std::string_view dotted);
  * the row's bounds. Returns nullopt and sets `out`, or the message without
  * location or key ("expected an integer, got 'abc'",
  * "70000 is out of range 1..65535"). */
-Status parse_int_value(const KeySpec& spec, std::string_view text,
-                                           int64_t& out);
+Status parse_int_value(const KeySpec& spec, std::string_view text, int64_t& out);
 
 /* Parses "true" or "false" in any case. Returns nullopt and sets `out`, or
  * the message ("expected true or false, got 'yes'"). */

@@ -26,9 +26,7 @@ void DeadlineQueue::pop_due(int64_t now_ms, const std::function<void(const Deadl
 }
 
 void DeadlineQueue::compact(const std::function<bool(const Deadline&)>& live) {
-    heap_.erase(std::remove_if(heap_.begin(), heap_.end(),
-                               [&](const Deadline& d) { return !live(d); }),
-                heap_.end());
+    heap_.erase(std::remove_if(heap_.begin(), heap_.end(), [&](const Deadline& d) { return !live(d); }), heap_.end());
     std::make_heap(heap_.begin(), heap_.end(), later);
 }
 

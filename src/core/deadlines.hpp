@@ -18,7 +18,7 @@ enum class DeadlineKind : uint8_t { auth_timeout, token_expiry, heartbeat, stora
 struct Deadline {
     int64_t due_ms;
     uint64_t session_id;
-    int64_t stamp;          // what the entry was made for (the token's exp for expiry)
+    int64_t stamp;  // what the entry was made for (the token's exp for expiry)
     DeadlineKind kind;
 };
 

@@ -89,12 +89,16 @@ void Dispatch::process_text(Session* s, std::string_view text, bool rate_limited
 void Dispatch::answer_invalid_field(Session* s, const ParseResult& parsed, int64_t now_ms) {
     const Request& req = parsed.request;
     if (req.type == RequestType::auth) {
-        if (req.token.empty()) fail_auth(s, req.message_id, AuthError::missing_token, now_ms);
-        else fail_auth(s, req.message_id, AuthError::malformed, now_ms, parsed.message.c_str());
+        if (req.token.empty())
+            fail_auth(s, req.message_id, AuthError::missing_token, now_ms);
+        else
+            fail_auth(s, req.message_id, AuthError::malformed, now_ms, parsed.message.c_str());
     } else if (req.message_id) {
         // Authentication is checked before the fields are.
-        if (!s->authenticated) output_.ack_fail(s, *req.message_id, ReplyCode::not_authenticated, kNotAuthenticated, now_ms);
-        else output_.ack_fail(s, *req.message_id, ReplyCode::invalid_field, parsed.message.c_str(), now_ms);
+        if (!s->authenticated)
+            output_.ack_fail(s, *req.message_id, ReplyCode::not_authenticated, kNotAuthenticated, now_ms);
+        else
+            output_.ack_fail(s, *req.message_id, ReplyCode::invalid_field, parsed.message.c_str(), now_ms);
     }
 }
 
@@ -123,8 +127,8 @@ void Dispatch::handle(Session* s, const Request& req, int64_t now_ms) {
     }
 }
 
-void Dispatch::fail_auth(Session* s, const std::optional<std::string>& message_id, AuthError error,
-                         int64_t now_ms, const char* message) {
+void Dispatch::fail_auth(Session* s, const std::optional<std::string>& message_id, AuthError error, int64_t now_ms,
+                         const char* message) {
     ctx_.counters.auth_failed[static_cast<size_t>(error)]++;
     output_.reply(s, build_auth_failed(message_id, message ? message : auth_error_message(error), now_ms),
                   OutType::auth_failed);
@@ -142,7 +146,8 @@ void Dispatch::handle_auth(Session* s, const Request& req, int64_t now_ms) {
     }
     if (s->authenticated && r.token.user_id != s->user_id) {
         ctx_.counters.auth_conflicts++;
-        output_.reply(s, build_error(req.message_id, ReplyCode::conflict, "already authenticated as another user", now_ms),
+        output_.reply(s,
+                      build_error(req.message_id, ReplyCode::conflict, "already authenticated as another user", now_ms),
                       OutType::error);
         return;
     }
@@ -159,10 +164,10 @@ void Dispatch::authenticate(Session* s, const VerifiedToken& token, const std::o
         s->authenticated = true;
         ctx_.registry.add_user_session(s, token.user_id);
     }
-    output_.reply(s,
-                  build_auth_success(message_id, s->user_id, ctx_.tag + "-" + std::to_string(s->id),
-                                     token.exp_s * 1000, now_ms),
-                  OutType::auth_success);
+    output_.reply(
+        s,
+        build_auth_success(message_id, s->user_id, ctx_.tag + "-" + std::to_string(s->id), token.exp_s * 1000, now_ms),
+        OutType::auth_success);
     if (fresh) peers_.life.enforce_session_limit(s->user_id);
     if (s->closing) return;
     // Both answers may come later: AutoJoin holds this connection's further

@@ -34,8 +34,7 @@ struct DispatchPeers {
 
 class Dispatch {
 public:
-    Dispatch(HubContext& ctx, SessionOutput& output, DispatchPeers peers)
-        : ctx_(ctx), output_(output), peers_(peers) {}
+    Dispatch(HubContext& ctx, SessionOutput& output, DispatchPeers peers) : ctx_(ctx), output_(output), peers_(peers) {}
     Dispatch(const Dispatch&) = delete;
     Dispatch& operator=(const Dispatch&) = delete;
 

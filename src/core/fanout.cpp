@@ -84,8 +84,8 @@ void FanOut::notify_session(Session* s, SharedFrame* frame, bool in_inbox, const
 }
 
 void FanOut::deliver_notification(const Notification& n) {
-    FrameRef frame =
-        FrameRef::adopt(frame_create_text(build_notification(n.id, n.data, n.timestamp_ms, false), ctx_.frame_headroom));
+    FrameRef frame = FrameRef::adopt(
+        frame_create_text(build_notification(n.id, n.data, n.timestamp_ms, false), ctx_.frame_headroom));
     if (!frame) return;
     const std::optional<StreamId> id = parse_stream_id(n.id);
     switch (n.target.kind) {

@@ -27,8 +27,12 @@ class SessionOutput;
 
 class FanOut {
 public:
-    FanOut(HubContext& ctx, SessionOutput& output, SessionLife& life, GroupJoin& groups, InboxReplay& inbox)
-        : ctx_(ctx), output_(output), life_(life), groups_(groups), inbox_(inbox) {}
+    FanOut(HubContext& ctx, SessionOutput& output, SessionLife& life, GroupJoin& groups, InboxReplay& inbox) :
+        ctx_(ctx),
+        output_(output),
+        life_(life),
+        groups_(groups),
+        inbox_(inbox) {}
     FanOut(const FanOut&) = delete;
     FanOut& operator=(const FanOut&) = delete;
 

@@ -81,9 +81,7 @@ FramePoolLevel frame_pool_level() {
     return {g_frames_live.load(std::memory_order_relaxed), g_frame_bytes_live.load(std::memory_order_relaxed)};
 }
 
-const uint8_t* frame_wire(const SharedFrame* f) {
-    return frame_area(f) + f->headroom + kMaxHeader - f->header_len;
-}
+const uint8_t* frame_wire(const SharedFrame* f) { return frame_area(f) + f->headroom + kMaxHeader - f->header_len; }
 
 uint8_t* frame_payload(SharedFrame* f) { return frame_area(f) + f->headroom + kMaxHeader; }
 

@@ -16,9 +16,9 @@ namespace pushd {
 
 struct SharedFrame {
     uint32_t refs;
-    uint32_t header_len;    // 2, 4 or 10 bytes of WebSocket header before the payload
+    uint32_t header_len;  // 2, 4 or 10 bytes of WebSocket header before the payload
     uint32_t payload_len;
-    uint32_t headroom;      // bytes free before the header (for writers that prepend)
+    uint32_t headroom;  // bytes free before the header (for writers that prepend)
     // permessage-deflate: the compressed twin of this frame for connections
     // that negotiated it, built on first need and owned (one reference) by
     // this frame; nullptr: not built yet; this frame itself: compression

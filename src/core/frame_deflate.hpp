@@ -64,7 +64,7 @@ public:
 
 private:
     struct Stream;
-    std::unique_ptr<Stream> stream_;   // one zlib stream, reset per message
+    std::unique_ptr<Stream> stream_;  // one zlib stream, reset per message
     uint64_t compressed_ = 0;
     uint64_t bytes_in_ = 0;
     uint64_t bytes_out_ = 0;

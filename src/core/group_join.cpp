@@ -33,13 +33,12 @@ void GroupJoin::join(Session* s, const Request& req, int64_t now_ms) {
 // AutoJoin held already were stored before the replay's read: the boundary
 // drops them).
 void GroupJoin::replay(Session* s, const Request& req, uint64_t held_by_auto_join) {
-    const uint64_t ticket =
-        held_by_auto_join ? gate_.retake(s->id, req.group_id) : gate_.open(s->id, req.group_id);
-    ctx_.store.replay_group(req.group_id, *req.since, kMaxReplayEntries,
-                            [this, sid = s->id, ticket, gid = req.group_id, mid = *req.message_id,
-                             since = *req.since](ReplayResult r) {
-                                finish_replay(sid, gid, mid, since, ticket, std::move(r), ctx_.now());
-                            });
+    const uint64_t ticket = held_by_auto_join ? gate_.retake(s->id, req.group_id) : gate_.open(s->id, req.group_id);
+    ctx_.store.replay_group(
+        req.group_id, *req.since, kMaxReplayEntries,
+        [this, sid = s->id, ticket, gid = req.group_id, mid = *req.message_id, since = *req.since](ReplayResult r) {
+            finish_replay(sid, gid, mid, since, ticket, std::move(r), ctx_.now());
+        });
 }
 
 void GroupJoin::leave(Session* s, const Request& req, int64_t now_ms) {

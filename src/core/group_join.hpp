@@ -26,8 +26,12 @@ class SessionOutput;
 
 class GroupJoin {
 public:
-    GroupJoin(HubContext& ctx, SessionOutput& output, SessionLife& life, FanOut& fanout, AutoJoin& auto_join)
-        : ctx_(ctx), output_(output), life_(life), fanout_(fanout), auto_join_(auto_join) {}
+    GroupJoin(HubContext& ctx, SessionOutput& output, SessionLife& life, FanOut& fanout, AutoJoin& auto_join) :
+        ctx_(ctx),
+        output_(output),
+        life_(life),
+        fanout_(fanout),
+        auto_join_(auto_join) {}
     GroupJoin(const GroupJoin&) = delete;
     GroupJoin& operator=(const GroupJoin&) = delete;
 

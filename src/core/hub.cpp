@@ -5,15 +5,15 @@
 namespace pushd {
 
 Hub::Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag,
-         size_t frame_headroom)
-    : ctx_{config, std::move(transport), std::move(store), std::move(instance_tag), frame_headroom, {}, {}, {}, {}},
-      output_(ctx_),
-      life_(ctx_, output_, SessionPeers{auto_join_, inbox_, groups_, fanout_}),
-      fanout_(ctx_, output_, life_, groups_, inbox_),
-      groups_(ctx_, output_, life_, fanout_, auto_join_),
-      inbox_(ctx_, output_, life_),
-      auto_join_(ctx_, life_, groups_, dispatch_),
-      dispatch_(ctx_, output_, DispatchPeers{life_, auto_join_, inbox_, groups_, fanout_}) {
+         size_t frame_headroom) :
+    ctx_{config, std::move(transport), std::move(store), std::move(instance_tag), frame_headroom, {}, {}, {}, {}},
+    output_(ctx_),
+    life_(ctx_, output_, SessionPeers{auto_join_, inbox_, groups_, fanout_}),
+    fanout_(ctx_, output_, life_, groups_, inbox_),
+    groups_(ctx_, output_, life_, fanout_, auto_join_),
+    inbox_(ctx_, output_, life_),
+    auto_join_(ctx_, life_, groups_, dispatch_),
+    dispatch_(ctx_, output_, DispatchPeers{life_, auto_join_, inbox_, groups_, fanout_}) {
     output_.set_overflow_handler([this](Session* s) { life_.close_slow_consumer(s); });
 }
 

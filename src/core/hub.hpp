@@ -40,8 +40,7 @@ public:
     // `config` is read on every use (a reload updates it in place) and must
     // outlive the hub. `instance_tag` prefixes session ids ("<tag>-<n>").
     // `frame_headroom` spare bytes precede every frame (the io layer's LWS_PRE).
-    Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag,
-        size_t frame_headroom);
+    Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag, size_t frame_headroom);
     Hub(const Hub&) = delete;
     Hub& operator=(const Hub&) = delete;
 

@@ -36,8 +36,8 @@ struct HubContext {
     const Config* config;  // read on every use: a reload updates it in place
     TransportOps transport;
     StoreOps store;
-    std::string tag;       // session ids are "<tag>-<n>"
-    size_t frame_headroom; // spare bytes before every frame (LWS_PRE)
+    std::string tag;        // session ids are "<tag>-<n>"
+    size_t frame_headroom;  // spare bytes before every frame (LWS_PRE)
     Registry registry;
     // Every live session, owned here from on_open to on_closed.
     std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions;

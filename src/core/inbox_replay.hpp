@@ -22,8 +22,7 @@ class SessionOutput;
 
 class InboxReplay {
 public:
-    InboxReplay(HubContext& ctx, SessionOutput& output, SessionLife& life)
-        : ctx_(ctx), output_(output), life_(life) {}
+    InboxReplay(HubContext& ctx, SessionOutput& output, SessionLife& life) : ctx_(ctx), output_(output), life_(life) {}
     InboxReplay(const InboxReplay&) = delete;
     InboxReplay& operator=(const InboxReplay&) = delete;
 

@@ -36,9 +36,7 @@ struct Checker {
     }
 
     static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-    static bool is_hex(char c) {
-        return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    }
+    static bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
     bool number() {
         if (!at_end() && s[i] == '-') i++;
@@ -85,8 +83,7 @@ struct Checker {
             if ((b & 0xC0) != 0x80) return fail("invalid UTF-8");
             cp = (cp << 6) | (b & 0x3Fu);
         }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
             return fail("invalid UTF-8");
         i += len;
         return true;
@@ -111,8 +108,8 @@ struct Checker {
                         if (!is_hex(s[i + k])) return fail("invalid \\u escape");
                     }
                     i += 5;
-                } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
-                           e == 'r' || e == 't') {
+                } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                           e == 't') {
                     i++;
                 } else {
                     return fail("invalid escape");

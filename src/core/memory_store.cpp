@@ -2,18 +2,16 @@
 
 namespace pushd {
 
-MemoryStore::MemoryStore(const Config* config, std::function<void(const StoredMessage&)> on_message)
-    : config_(config), on_message_(std::move(on_message)) {}
+MemoryStore::MemoryStore(const Config* config, std::function<void(const StoredMessage&)> on_message) :
+    config_(config),
+    on_message_(std::move(on_message)) {}
 
 StoreOps MemoryStore::ops() {
     StoreOps ops;
-    ops.append = [this](const AppendRequest& r, std::function<void(AppendResult)> done) {
-        append(r, done);
-    };
+    ops.append = [this](const AppendRequest& r, std::function<void(AppendResult)> done) { append(r, done); };
     ops.replay_group = [this](const std::string& g, const std::string& since, size_t limit,
                               std::function<void(ReplayResult)> done) { replay(g, since, limit, done); };
-    ops.check_member = [this](const std::string& g, const std::string& u,
-                              std::function<void(MembershipResult)> done) {
+    ops.check_member = [this](const std::string& g, const std::string& u, std::function<void(MembershipResult)> done) {
         MembershipResult r;
         if (!down_) {
             r.status = StoreStatus::ok;
@@ -60,8 +58,9 @@ StoreOps MemoryStore::ops() {
         }
         done(r);
     };
-    ops.store_inbox = [this](const std::string& u, const StoredNotification& n,
-                             std::function<void(StoreStatus)> done) { done(store_inbox(u, n)); };
+    ops.store_inbox = [this](const std::string& u, const StoredNotification& n, std::function<void(StoreStatus)> done) {
+        done(store_inbox(u, n));
+    };
     return ops;
 }
 
@@ -179,8 +178,8 @@ StoreStatus MemoryStore::store_inbox(const std::string& user_id, const StoredNot
     return StoreStatus::ok;
 }
 
-std::string MemoryStore::publish_notification(const std::string& target, const std::string& data,
-                                              int64_t now_ms, std::string* why) {
+std::string MemoryStore::publish_notification(const std::string& target, const std::string& data, int64_t now_ms,
+                                              std::string* why) {
     StreamId id{static_cast<uint64_t>(now_ms), 0};
     if (id <= notify_last_) id = StreamId{notify_last_.ms, notify_last_.seq + 1};
     notify_last_ = id;

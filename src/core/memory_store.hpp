@@ -51,9 +51,7 @@ public:
     void add_user_group(const std::string& user_id, const std::string& group_id);
 
     // Receives every notification published (the bus's notify half).
-    void set_notification_sink(std::function<void(const Notification&)> sink) {
-        notification_sink_ = std::move(sink);
-    }
+    void set_notification_sink(std::function<void(const Notification&)> sink) { notification_sink_ = std::move(sink); }
 
     // What a business service's XADD to `notify` plus the bus reader do:
     // assigns the next notify id, validates the entry like the Redis bus
@@ -69,7 +67,7 @@ public:
 private:
     struct GroupHistory {
         std::deque<StoredMessage> entries;
-        StreamId last{};               // id of the newest entry ever appended
+        StreamId last{};                  // id of the newest entry ever appended
         std::optional<StreamId> trimmed;  // id of the newest entry trimmed away
     };
     struct DedupEntry {
@@ -92,8 +90,8 @@ private:
     std::function<void(const StoredMessage&)> on_message_;
     bool down_ = false;
     std::unordered_map<std::string, GroupHistory> groups_;
-    std::unordered_map<std::string, DedupEntry> dedup_;          // "<len>:sender<len>:group" + client id
-    std::deque<std::pair<int64_t, std::string>> dedup_order_;    // (time, key), oldest first
+    std::unordered_map<std::string, DedupEntry> dedup_;        // "<len>:sender<len>:group" + client id
+    std::deque<std::pair<int64_t, std::string>> dedup_order_;  // (time, key), oldest first
     std::unordered_map<std::string, std::set<std::string>> members_;
     std::map<std::pair<std::string, std::string>, std::string> read_;
     std::unordered_map<std::string, std::set<std::string>> user_groups_;

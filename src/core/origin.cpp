@@ -10,9 +10,9 @@ namespace {
 
 struct Parsed {
     std::string scheme;
-    std::string host;   // lower-cased, brackets removed
+    std::string host;  // lower-cased, brackets removed
     bool v6 = false;
-    int port = 0;       // explicit or default; 0 unknown
+    int port = 0;  // explicit or default; 0 unknown
 };
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -48,8 +48,7 @@ bool valid_hostname(std::string_view h) {
             label = 0;
             continue;
         }
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok || ++label > 63) return false;
     }
     return label > 0;
@@ -58,8 +57,8 @@ bool valid_hostname(std::string_view h) {
 bool valid_scheme(std::string_view s) {
     if (s.empty() || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) return false;
     for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '+' || c == '-' || c == '.';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+                  c == '.';
         if (!ok) return false;
     }
     return true;

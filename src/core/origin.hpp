@@ -19,11 +19,11 @@
 namespace pushd {
 
 struct OriginPattern {
-    bool any = false;           // "*"
-    bool subdomains = false;    // host was "*.<host>"
-    std::string scheme;         // lower-cased
-    std::string host;           // lower-cased; without "*." and without brackets
-    int port = 0;               // explicit or the scheme's default; 0: none known
+    bool any = false;         // "*"
+    bool subdomains = false;  // host was "*.<host>"
+    std::string scheme;       // lower-cased
+    std::string host;         // lower-cased; without "*." and without brackets
+    int port = 0;             // explicit or the scheme's default; 0: none known
 };
 
 /* Parses one pattern as above. nullopt when it is not one (config

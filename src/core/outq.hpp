@@ -49,8 +49,8 @@ private:
     void drop_head();  // unlinks and unrefs the head frame; bytes_ untouched
 
     SharedFrame** ring_ = nullptr;
-    uint32_t capacity_ = 0;     // slots in ring_ (a power of two)
-    uint32_t head_ = 0;         // index of the oldest frame
+    uint32_t capacity_ = 0;  // slots in ring_ (a power of two)
+    uint32_t head_ = 0;      // index of the oldest frame
     uint32_t count_ = 0;
     size_t bytes_ = 0;
 };

@@ -62,12 +62,12 @@ struct Request {
     RequestType type = RequestType::ping;
     std::optional<std::string> message_id;  // normalized: integer ids become their decimal string
     // data, by type (unused fields empty):
-    std::string token;                      // auth
-    std::optional<std::string> since;       // auth (notification id), join_group (message id); normalized
-    std::string group_id;                   // send_message, join_group, leave_group, mark_read
-    int64_t msg_type = 0;                   // send_message
-    std::string content;                    // send_message
-    std::string read_message_id;            // mark_read's data.message_id; normalized stream id
+    std::string token;                 // auth
+    std::optional<std::string> since;  // auth (notification id), join_group (message id); normalized
+    std::string group_id;              // send_message, join_group, leave_group, mark_read
+    int64_t msg_type = 0;              // send_message
+    std::string content;               // send_message
+    std::string read_message_id;       // mark_read's data.message_id; normalized stream id
 };
 
 enum class ParseStatus {
@@ -115,8 +115,7 @@ std::string build_auth_success(const std::optional<std::string>& message_id, std
                                std::string_view session_id, int64_t expires_at_ms, int64_t now_ms);
 
 /* auth_failed, data {"message"} ("invalid token", "token expired", "auth timeout", ...). */
-std::string build_auth_failed(const std::optional<std::string>& message_id, std::string_view message,
-                              int64_t now_ms);
+std::string build_auth_failed(const std::optional<std::string>& message_id, std::string_view message, int64_t now_ms);
 
 /* error, data {"code","message"}; message_id when one could be read. */
 std::string build_error(const std::optional<std::string>& message_id, ReplyCode code, std::string_view message,

@@ -42,8 +42,7 @@ std::string build_auth_success(const std::optional<std::string>& message_id, std
     return w.take();
 }
 
-std::string build_auth_failed(const std::optional<std::string>& message_id, std::string_view message,
-                              int64_t now_ms) {
+std::string build_auth_failed(const std::optional<std::string>& message_id, std::string_view message, int64_t now_ms) {
     JsonWriter w(96 + message.size() + (message_id ? message_id->size() : 0));
     begin_reply(w, "auth_failed", message_id, now_ms);
     w.key("data").begin_object().field_str("message", message).end_object();
@@ -88,8 +87,8 @@ std::string build_ack_fail(std::string_view message_id, ReplyCode code, std::str
 }
 
 std::string build_new_message(const StoredMessage& m, bool replay) {
-    JsonWriter w(192 + 2 * m.message_id.size() + m.group_id.size() + m.client_message_id.size() +
-                 m.sender_id.size() + m.content.size() + m.content.size() / 8);
+    JsonWriter w(192 + 2 * m.message_id.size() + m.group_id.size() + m.client_message_id.size() + m.sender_id.size() +
+                 m.content.size() + m.content.size() / 8);
     std::string_view id = m.message_id;
     begin_envelope(w, "new_message", &id, m.timestamp_ms);
     w.key("data")

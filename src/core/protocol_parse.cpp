@@ -43,20 +43,19 @@ static constexpr const char* kErrUnknownType = "type: unknown request type";
 static constexpr const char* kErrData = "data: required object";
 static constexpr const char* kErrToken = "data.token: required non-empty string";
 static constexpr const char* kErrSince = "data.since: must be a stream id string (\"<ms>-<seq>\")";
-static constexpr const char* kErrGroupId =
-    "data.group_id: required string of 1..128 bytes without control characters";
+static constexpr const char* kErrGroupId = "data.group_id: required string of 1..128 bytes without control characters";
 static constexpr const char* kErrMsgType = "data.msg_type: required integer 0..2147483647";
 static constexpr const char* kErrContent = "data.content: required string";
 static constexpr const char* kErrReadId = "data.message_id: required stream id string (\"<ms>-<seq>\")";
 
 std::string_view request_type_name(RequestType type) {
     switch (type) {
-        case RequestType::ping: return "ping";
-        case RequestType::auth: return "auth";
-        case RequestType::send_message: return "send_message";
-        case RequestType::join_group: return "join_group";
-        case RequestType::leave_group: return "leave_group";
-        case RequestType::mark_read: return "mark_read";
+    case RequestType::ping: return "ping";
+    case RequestType::auth: return "auth";
+    case RequestType::send_message: return "send_message";
+    case RequestType::join_group: return "join_group";
+    case RequestType::leave_group: return "leave_group";
+    case RequestType::mark_read: return "mark_read";
     }
     return "unknown";
 }
@@ -70,10 +69,10 @@ struct RawField {
 };
 
 struct Scan {
-    bool too_deep = false;     // some container is deeper than kMaxDepth
-    bool raw_control = false;  // a byte < 0x20 other than JSON whitespace, or any inside a string
-    bool nul_escape = false;   // some string holds the escape \u0000
-    std::vector<RawField> root;                          // members of the root object, in order
+    bool too_deep = false;       // some container is deeper than kMaxDepth
+    bool raw_control = false;    // a byte < 0x20 other than JSON whitespace, or any inside a string
+    bool nul_escape = false;     // some string holds the escape \u0000
+    std::vector<RawField> root;  // members of the root object, in order
     std::vector<std::pair<size_t, size_t>> child_range;  // per root member: [begin, end) in `children`
     std::vector<RawField> children;                      // members of objects that are root member values
 };
@@ -120,44 +119,44 @@ static void prescan(std::string_view t, Scan& s) {
     for (; i < n; i++) {
         const char c = t[i];
         switch (c) {
-            case '"': {
-                const size_t open = i;
-                i = skip_string(t, i, s);
-                if (depth == 1 || depth == 2) last_string = open;
-                break;  // i is at the closing quote (or past the end)
-            }
-            case '{':
-            case '[':
-                depth++;
-                if (depth > kMaxDepth) s.too_deep = true;
-                if (depth == 2 && root_object && !root_closed && !s.root.empty()) {
-                    in_child_object = c == '{' && s.root.back().value == i;
-                    if (in_child_object) {
-                        s.child_range.back().first = s.children.size();
-                        s.child_range.back().second = s.children.size();
-                    }
-                }
-                break;
-            case '}':
-            case ']':
-                if (depth == 2) in_child_object = false;
-                if (depth > 0) depth--;
-                if (depth == 0) root_closed = true;
-                break;
-            case ':':
-                if (!root_object || root_closed || last_string == kNone) break;
-                if (depth == 1) {
-                    s.root.push_back({last_string, skip_space(t, i + 1)});
-                    s.child_range.emplace_back(0, 0);
-                } else if (depth == 2 && in_child_object) {
-                    s.children.push_back({last_string, skip_space(t, i + 1)});
+        case '"': {
+            const size_t open = i;
+            i = skip_string(t, i, s);
+            if (depth == 1 || depth == 2) last_string = open;
+            break;  // i is at the closing quote (or past the end)
+        }
+        case '{':
+        case '[':
+            depth++;
+            if (depth > kMaxDepth) s.too_deep = true;
+            if (depth == 2 && root_object && !root_closed && !s.root.empty()) {
+                in_child_object = c == '{' && s.root.back().value == i;
+                if (in_child_object) {
+                    s.child_range.back().first = s.children.size();
                     s.child_range.back().second = s.children.size();
                 }
-                last_string = kNone;
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20 && !is_json_space(c)) s.raw_control = true;
-                break;
+            }
+            break;
+        case '}':
+        case ']':
+            if (depth == 2) in_child_object = false;
+            if (depth > 0) depth--;
+            if (depth == 0) root_closed = true;
+            break;
+        case ':':
+            if (!root_object || root_closed || last_string == kNone) break;
+            if (depth == 1) {
+                s.root.push_back({last_string, skip_space(t, i + 1)});
+                s.child_range.emplace_back(0, 0);
+            } else if (depth == 2 && in_child_object) {
+                s.children.push_back({last_string, skip_space(t, i + 1)});
+                s.child_range.back().second = s.children.size();
+            }
+            last_string = kNone;
+            break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20 && !is_json_space(c)) s.raw_control = true;
+            break;
         }
     }
 }
@@ -222,28 +221,30 @@ static bool decode_raw_string(std::string_view t, size_t q, std::string& out) {
         const char e = t[i + 1];
         i += 2;
         switch (e) {
-            case '"': case '\\': case '/': out.push_back(e); break;
-            case 'b': out.push_back('\b'); break;
-            case 'f': out.push_back('\f'); break;
-            case 'n': out.push_back('\n'); break;
-            case 'r': out.push_back('\r'); break;
-            case 't': out.push_back('\t'); break;
-            case 'u': {
-                long cp = hex4(t, i);
-                if (cp < 0) return false;
-                i += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (i + 2 > n || t[i] != '\\' || t[i + 1] != 'u') return false;
-                    long lo = hex4(t, i + 2);
-                    if (lo < 0xDC00 || lo > 0xDFFF) return false;
-                    i += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                append_utf8(out, static_cast<unsigned long>(cp));
-                break;
+        case '"':
+        case '\\':
+        case '/': out.push_back(e); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+            long cp = hex4(t, i);
+            if (cp < 0) return false;
+            i += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (i + 2 > n || t[i] != '\\' || t[i + 1] != 'u') return false;
+                long lo = hex4(t, i + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF) return false;
+                i += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            default: return false;
+            append_utf8(out, static_cast<unsigned long>(cp));
+            break;
+        }
+        default: return false;
         }
     }
     return false;
@@ -410,52 +411,49 @@ static bool read_stream_id(const Reader& rd, const Member& m, bool optional, std
 static bool read_data(const Reader& rd, const cJSON* data, std::span<const RawField> raw, ParseResult& r) {
     Request& q = r.request;
     switch (q.type) {
-        case RequestType::ping:
-            return true;
-        case RequestType::auth: {
-            if (!member_string(rd, find_member(rd, data, raw, "token"), q.token) || q.token.empty()) {
-                r.message = kErrToken;
-                return false;
-            }
-            if (!read_stream_id(rd, find_member(rd, data, raw, "since"), true, q.since)) {
-                r.message = kErrSince;
-                return false;
-            }
-            return true;
+    case RequestType::ping: return true;
+    case RequestType::auth: {
+        if (!member_string(rd, find_member(rd, data, raw, "token"), q.token) || q.token.empty()) {
+            r.message = kErrToken;
+            return false;
         }
-        case RequestType::send_message: {
-            if (!read_group_id(rd, data, raw, r)) return false;
-            if (!member_integer(rd, find_member(rd, data, raw, "msg_type"), kMaxMsgType, q.msg_type) ||
-                q.msg_type < 0) {
-                r.message = kErrMsgType;
-                return false;
-            }
-            if (!member_string(rd, find_member(rd, data, raw, "content"), q.content)) {
-                r.message = kErrContent;
-                return false;
-            }
-            return true;
+        if (!read_stream_id(rd, find_member(rd, data, raw, "since"), true, q.since)) {
+            r.message = kErrSince;
+            return false;
         }
-        case RequestType::join_group: {
-            if (!read_group_id(rd, data, raw, r)) return false;
-            if (!read_stream_id(rd, find_member(rd, data, raw, "since"), true, q.since)) {
-                r.message = kErrSince;
-                return false;
-            }
-            return true;
+        return true;
+    }
+    case RequestType::send_message: {
+        if (!read_group_id(rd, data, raw, r)) return false;
+        if (!member_integer(rd, find_member(rd, data, raw, "msg_type"), kMaxMsgType, q.msg_type) || q.msg_type < 0) {
+            r.message = kErrMsgType;
+            return false;
         }
-        case RequestType::leave_group:
-            return read_group_id(rd, data, raw, r);
-        case RequestType::mark_read: {
-            if (!read_group_id(rd, data, raw, r)) return false;
-            std::optional<std::string> id;
-            if (!read_stream_id(rd, find_member(rd, data, raw, "message_id"), false, id)) {
-                r.message = kErrReadId;
-                return false;
-            }
-            q.read_message_id = std::move(*id);
-            return true;
+        if (!member_string(rd, find_member(rd, data, raw, "content"), q.content)) {
+            r.message = kErrContent;
+            return false;
         }
+        return true;
+    }
+    case RequestType::join_group: {
+        if (!read_group_id(rd, data, raw, r)) return false;
+        if (!read_stream_id(rd, find_member(rd, data, raw, "since"), true, q.since)) {
+            r.message = kErrSince;
+            return false;
+        }
+        return true;
+    }
+    case RequestType::leave_group: return read_group_id(rd, data, raw, r);
+    case RequestType::mark_read: {
+        if (!read_group_id(rd, data, raw, r)) return false;
+        std::optional<std::string> id;
+        if (!read_stream_id(rd, find_member(rd, data, raw, "message_id"), false, id)) {
+            r.message = kErrReadId;
+            return false;
+        }
+        q.read_message_id = std::move(*id);
+        return true;
+    }
     }
     return false;
 }
@@ -475,8 +473,7 @@ using JsonRoot = std::unique_ptr<cJSON, void (*)(cJSON*)>;
 // `text` parsed as one JSON value with nothing but space after it, or nullptr.
 static JsonRoot parse_whole(std::string_view text) {
     const char* end = nullptr;
-    JsonRoot root(text.empty() ? nullptr : cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0),
-                  cJSON_Delete);
+    JsonRoot root(text.empty() ? nullptr : cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, 0), cJSON_Delete);
     if (!root || !end || end < text.data() || end > text.data() + text.size() ||
         skip_space(text, static_cast<size_t>(end - text.data())) != text.size()) {
         return JsonRoot(nullptr, cJSON_Delete);
@@ -506,8 +503,8 @@ static const cJSON* find_data(const Reader& rd, const cJSON* root, std::span<con
 
 // The envelope: message_id (into r.message_id when valid) and type. The
 // request type, or nullopt with r.message saying what is wrong.
-static std::optional<RequestType> read_envelope(const Reader& rd, const cJSON* root,
-                                                std::span<const RawField> root_raw, ParseResult& r) {
+static std::optional<RequestType> read_envelope(const Reader& rd, const cJSON* root, std::span<const RawField> root_raw,
+                                                ParseResult& r) {
     std::string id;
     const IdStatus id_status = read_message_id(rd, find_member(rd, root, root_raw, "message_id"), id);
     if (id_status == IdStatus::ok) r.message_id = std::move(id);

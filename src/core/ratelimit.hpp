@@ -25,10 +25,10 @@ struct RateBucket {
 };
 
 enum class RateVerdict : uint8_t {
-    allowed,   // a token was taken: handle the request
-    refused,   // no token: answer 429, do not handle it
-    abusive,   // refused, and the refusals within one second reached
-               // kAbuseFactor x rate: close the connection with 1008
+    allowed,  // a token was taken: handle the request
+    refused,  // no token: answer 429, do not handle it
+    abusive,  // refused, and the refusals within one second reached
+              // kAbuseFactor x rate: close the connection with 1008
 };
 
 // Refusals within one second, as a multiple of the rate, that close a

@@ -86,14 +86,10 @@ ScriptArgs append_script_args(const RedisKeys& keys, const AppendRequest& req, i
                               int64_t history_size) {
     ScriptArgs a;
     a.keys = {keys.dedup(req.sender_id, req.group_id, req.client_message_id), keys.group(req.group_id), keys.bus()};
-    a.args = {std::to_string(dedup_window_s),
-              std::to_string(history_size),
-              std::to_string(kBusMaxLen),
-              req.group_id,
-              req.client_message_id,
-              req.sender_id,
-              std::to_string(req.msg_type),
-              req.content};
+    a.args = {std::to_string(dedup_window_s), std::to_string(history_size),
+              std::to_string(kBusMaxLen),     req.group_id,
+              req.client_message_id,          req.sender_id,
+              std::to_string(req.msg_type),   req.content};
     return a;
 }
 

@@ -73,9 +73,7 @@ public:
     std::string notify_inboxed() const { return p_ + "notify:inboxed"; }
     std::string inbox(std::string_view uid) const { return p_ + "inbox:" + std::string(uid); }
     std::string members(std::string_view gid) const { return p_ + "members:" + std::string(gid); }
-    std::string user_groups(std::string_view uid) const {
-        return p_ + "user:" + std::string(uid) + ":groups";
-    }
+    std::string user_groups(std::string_view uid) const { return p_ + "user:" + std::string(uid) + ":groups"; }
     std::string read(std::string_view uid) const { return p_ + "read:" + std::string(uid); }
     // "dedup:<sender length>:<sender>:<group length>:<group>:<client message
     // id>": a retry is the same user, group and message_id (contract v1.1);

@@ -9,8 +9,10 @@ void Registry::add_user_session(Session* session, std::string_view user_id) {
     session->user_id.assign(user_id);
     session->user_prev = u.newest;
     session->user_next = nullptr;
-    if (u.newest) u.newest->user_next = session;
-    else u.oldest = session;
+    if (u.newest)
+        u.newest->user_next = session;
+    else
+        u.oldest = session;
     u.newest = session;
     u.count++;
 }
@@ -20,11 +22,9 @@ const UserEntry* Registry::find_user(std::string_view user_id) const {
     return it == users_.end() ? nullptr : &it->second;
 }
 
-Registry::SubscribeResult Registry::subscribe(Session* session, std::string_view group_id,
-                                              size_t max_per_session) {
+Registry::SubscribeResult Registry::subscribe(Session* session, std::string_view group_id, size_t max_per_session) {
     auto it = groups_.find(group_id);
-    if (it != groups_.end() && subscription_index_.count({session, &it->second}))
-        return SubscribeResult::already;
+    if (it != groups_.end() && subscription_index_.count({session, &it->second})) return SubscribeResult::already;
     if (session->subscriptions.size() >= max_per_session) return SubscribeResult::limit;
     if (it == groups_.end()) {
         it = groups_.emplace(std::string(group_id), GroupEntry{}).first;
@@ -103,10 +103,14 @@ void Registry::unlink_user(Session* session) {
     UserEntry& u = it->second;
     // Already unlinked: neither end of the list, no neighbours.
     if (!session->user_prev && !session->user_next && u.oldest != session) return;
-    if (session->user_prev) session->user_prev->user_next = session->user_next;
-    else u.oldest = session->user_next;
-    if (session->user_next) session->user_next->user_prev = session->user_prev;
-    else u.newest = session->user_prev;
+    if (session->user_prev)
+        session->user_prev->user_next = session->user_next;
+    else
+        u.oldest = session->user_next;
+    if (session->user_next)
+        session->user_next->user_prev = session->user_prev;
+    else
+        u.newest = session->user_prev;
     session->user_prev = session->user_next = nullptr;
     if (--u.count == 0) users_.erase(it);
 }

@@ -26,7 +26,7 @@ struct GroupEntry {
 };
 
 struct UserEntry {
-    Session* oldest = nullptr;     // list through Session::user_prev/next
+    Session* oldest = nullptr;  // list through Session::user_prev/next
     Session* newest = nullptr;
     uint32_t count = 0;
 };

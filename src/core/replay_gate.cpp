@@ -53,8 +53,8 @@ ReplayGate::Hold ReplayGate::hold(uint64_t session, const std::string& scope, He
     return hold(find(session, scope), std::move(push));
 }
 
-std::optional<std::vector<HeldPush>> ReplayGate::close(uint64_t session, const std::string& scope,
-                                                       uint64_t ticket, const std::optional<StreamId>& boundary) {
+std::optional<std::vector<HeldPush>> ReplayGate::close(uint64_t session, const std::string& scope, uint64_t ticket,
+                                                       const std::optional<StreamId>& boundary) {
     auto per = open_.find(session);
     if (per == open_.end()) return std::nullopt;
     auto it = per->second.find(scope);

@@ -39,11 +39,11 @@ namespace pushd {
 
 // A live push held while a replay is in flight.
 struct HeldPush {
-    StreamId id;               // the message or notification id
-    bool replayable = true;    // false: the replay cannot carry it (a group or
-                               // `all` notification): never dropped
+    StreamId id;             // the message or notification id
+    bool replayable = true;  // false: the replay cannot carry it (a group or
+                             // `all` notification): never dropped
     FrameRef frame;
-    std::string ack_key;       // the sender's own message: AckOrder's key; "" otherwise
+    std::string ack_key;  // the sender's own message: AckOrder's key; "" otherwise
 };
 
 // The boundary of a successful replay: the newest id it covered, i.e. the

@@ -16,20 +16,20 @@ namespace pushd {
 struct GroupEntry;
 
 struct Session {
-    uint64_t id = 0;               // unique within the instance
-    void* transport = nullptr;     // the io layer's connection handle (opaque here)
+    uint64_t id = 0;            // unique within the instance
+    void* transport = nullptr;  // the io layer's connection handle (opaque here)
 
     // Authentication (PROTOCOL.md section 5).
-    std::string user_id;           // empty until authenticated
-    int64_t expires_at_s = 0;      // the token's exp
+    std::string user_id;       // empty until authenticated
+    int64_t expires_at_s = 0;  // the token's exp
     bool authenticated = false;
-    bool deflate = false;          // permessage-deflate negotiated: queue compressed twins
-    uint8_t auth_failures = 0;     // consecutive auth_failed replies
+    bool deflate = false;       // permessage-deflate negotiated: queue compressed twins
+    uint8_t auth_failures = 0;  // consecutive auth_failed replies
 
     // When the client last sent anything (a frame of any kind, pongs
     // included): Heartbeat.Timeout counts from here (Hub::touch).
     int64_t last_rx_ms = 0;
-    int64_t pinged_ms = 0;         // when the hub last queued a ping to it
+    int64_t pinged_ms = 0;  // when the hub last queued a ping to it
 
     // Closing is deferred: fan-out and writes only mark it.
     bool closing = false;
@@ -52,7 +52,7 @@ struct Session {
     };
     std::vector<Subscription> subscriptions;
 
-    OutQueue outq;                 // pre-framed output not yet written
+    OutQueue outq;  // pre-framed output not yet written
 
     // Limits.MessagesPerSecond / Limits.Burst: every request takes a token
     // when it arrives (held ones too).
@@ -66,7 +66,7 @@ struct Session {
         bool rate_limited;
     };
     bool holding = false;
-    bool reading_paused = false;   // the transport was asked to stop reading
+    bool reading_paused = false;  // the transport was asked to stop reading
     // A vector, not a deque: libstdc++'s std::deque allocates ~580 bytes
     // when constructed, which every idle connection would pay.
     std::vector<HeldRequest> held;

@@ -32,8 +32,10 @@ struct SessionPeers {
 
 class SessionLife {
 public:
-    SessionLife(HubContext& ctx, SessionOutput& output, SessionPeers peers)
-        : ctx_(ctx), output_(output), peers_(peers) {}
+    SessionLife(HubContext& ctx, SessionOutput& output, SessionPeers peers) :
+        ctx_(ctx),
+        output_(output),
+        peers_(peers) {}
     SessionLife(const SessionLife&) = delete;
     SessionLife& operator=(const SessionLife&) = delete;
     ~SessionLife();

@@ -20,8 +20,8 @@ namespace pushd {
 
 enum class StoreStatus {
     ok,
-    duplicate,     // append: the (sender, client message id) pair was seen within DedupWindow
-    unavailable,   // storage unreachable: nothing was stored (503)
+    duplicate,    // append: the (sender, client message id) pair was seen within DedupWindow
+    unavailable,  // storage unreachable: nothing was stored (503)
 };
 
 struct AppendRequest {
@@ -35,14 +35,14 @@ struct AppendRequest {
 
 struct AppendResult {
     StoreStatus status = StoreStatus::unavailable;
-    std::string server_message_id;   // ok and duplicate: the history entry id
-    std::string error;               // unavailable: why (for logs)
+    std::string server_message_id;  // ok and duplicate: the history entry id
+    std::string error;              // unavailable: why (for logs)
 };
 
 struct ReplayResult {
     StoreStatus status = StoreStatus::unavailable;
-    std::vector<StoredMessage> messages;   // newer than `since`, oldest first
-    bool truncated = false;                // `since` is older than the retained history
+    std::vector<StoredMessage> messages;  // newer than `since`, oldest first
+    bool truncated = false;               // `since` is older than the retained history
 };
 
 // A notification as a user's inbox (inbox:<uid>) keeps it: the id of its
@@ -55,12 +55,12 @@ struct StoredNotification {
 
 struct InboxResult {
     StoreStatus status = StoreStatus::unavailable;
-    std::vector<StoredNotification> notifications;   // newer than `since`, oldest first
+    std::vector<StoredNotification> notifications;  // newer than `since`, oldest first
 };
 
 struct GroupsResult {
     StoreStatus status = StoreStatus::unavailable;
-    std::vector<std::string> groups;                 // at most the limit asked for, any order
+    std::vector<std::string> groups;  // at most the limit asked for, any order
 };
 
 struct MembershipResult {
@@ -76,17 +76,15 @@ struct StoreOps {
                        std::function<void(ReplayResult)>)>
         replay_group;
     // Is `user_id` in the group's member set (Groups.RequireMembership)?
-    std::function<void(const std::string& group_id, const std::string& user_id,
-                       std::function<void(MembershipResult)>)>
+    std::function<void(const std::string& group_id, const std::string& user_id, std::function<void(MembershipResult)>)>
         check_member;
     // Stores the user's read position in the group.
-    std::function<void(const std::string& user_id, const std::string& group_id,
-                       const std::string& message_id, std::function<void(StoreStatus)>)>
+    std::function<void(const std::string& user_id, const std::string& group_id, const std::string& message_id,
+                       std::function<void(StoreStatus)>)>
         mark_read;
     // The user's group set (user:<uid>:groups) for Groups.AutoJoin, at most
     // `limit` groups.
-    std::function<void(const std::string& user_id, size_t limit, std::function<void(GroupsResult)>)>
-        user_groups;
+    std::function<void(const std::string& user_id, size_t limit, std::function<void(GroupsResult)>)> user_groups;
     // The user's stored notifications newer than `since` (exclusive), at
     // most `limit`, oldest first (auth with since).
     std::function<void(const std::string& user_id, const std::string& since, size_t limit,

@@ -14,13 +14,12 @@ int write_head(lws* wsi, const HttpReply& reply) {
     unsigned char* start = head + LWS_PRE;
     unsigned char* p = start;
     unsigned char* end = head + sizeof head - 1;
-    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(reply.status), reply.content_type,
-                                    reply.body.size(), &p, end))
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(reply.status), reply.content_type, reply.body.size(),
+                                    &p, end))
         return 1;
     static const char kNoStore[] = "no-store";
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                     reinterpret_cast<const unsigned char*>(kNoStore), sizeof kNoStore - 1, &p,
-                                     end))
+                                     reinterpret_cast<const unsigned char*>(kNoStore), sizeof kNoStore - 1, &p, end))
         return 1;
     return lws_finalize_write_http_header(wsi, start, &p, end) ? 1 : 0;
 }
@@ -40,8 +39,8 @@ int http_reply_begin(Server& server, lws* wsi, ConnData* conn, const char* uri) 
 
 int http_reply_write(lws* wsi, ConnData* conn) {
     if (!conn || conn->http_body.empty()) return 0;
-    const int n = lws_write(wsi, conn->http_body.data() + LWS_PRE, conn->http_body.size() - LWS_PRE,
-                            LWS_WRITE_HTTP_FINAL);
+    const int n =
+        lws_write(wsi, conn->http_body.data() + LWS_PRE, conn->http_body.size() - LWS_PRE, LWS_WRITE_HTTP_FINAL);
     http_reply_drop(conn);
     if (n < 0) return -1;
     // Keep-alive: ready for the next request, or close if the client asked.

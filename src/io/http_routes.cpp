@@ -23,13 +23,11 @@ HttpReply route_http(Server& server, std::string_view path, bool method_ok) {
     if (path == "/health") return health(server);
     if (path == "/stats") {
         return {200, "application/json",
-                render_stats_json(server_gauges(server), server.counters,
-                                  server.hub->counters())};
+                render_stats_json(server_gauges(server), server.counters, server.hub->counters())};
     }
     if (path == "/metrics") {
         return {200, "text/plain; version=0.0.4; charset=utf-8",
-                render_prometheus(server_metric_families(read_process_stats(),
-                                                         server_gauges(server), server.counters,
+                render_prometheus(server_metric_families(read_process_stats(), server_gauges(server), server.counters,
                                                          server.hub->counters()))};
     }
     if (path == server.config.path) {

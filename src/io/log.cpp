@@ -5,11 +5,11 @@
 #include <libwebsockets.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
-#include <cstring>
-#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -19,7 +19,6 @@ namespace {
 LogLevel g_level = LogLevel::info;
 LogFormat g_format = LogFormat::text;
 bool g_journal = false;
-
 
 const char* level_tag(LogLevel level) {
     switch (level) {
@@ -35,8 +34,10 @@ const char* level_tag(LogLevel level) {
 // message and map its level onto ours.
 void lws_emit(int lws_level, const char* line) {
     LogLevel level = LogLevel::debug;
-    if (lws_level & LLL_ERR) level = LogLevel::error;
-    else if (lws_level & LLL_WARN) level = LogLevel::warn;
+    if (lws_level & LLL_ERR)
+        level = LogLevel::error;
+    else if (lws_level & LLL_WARN)
+        level = LogLevel::warn;
     if (!log_enabled(level)) return;
     const char* msg = line;
     if (const char* close = std::strchr(line, ']'); close && line[0] == '[') msg = close + 1;
@@ -49,11 +50,16 @@ void lws_emit(int lws_level, const char* line) {
 }  // namespace
 
 bool log_level_from_name(std::string_view name, LogLevel* out) {
-    if (name == "debug") *out = LogLevel::debug;
-    else if (name == "info") *out = LogLevel::info;
-    else if (name == "warn") *out = LogLevel::warn;
-    else if (name == "error") *out = LogLevel::error;
-    else return false;
+    if (name == "debug")
+        *out = LogLevel::debug;
+    else if (name == "info")
+        *out = LogLevel::info;
+    else if (name == "warn")
+        *out = LogLevel::warn;
+    else if (name == "error")
+        *out = LogLevel::error;
+    else
+        return false;
     return true;
 }
 
@@ -65,9 +71,12 @@ void log_set_level(LogLevel level) {
 }
 
 bool log_format_from_name(std::string_view name, LogFormat* out) {
-    if (name == "text") *out = LogFormat::text;
-    else if (name == "json") *out = LogFormat::json;
-    else return false;
+    if (name == "text")
+        *out = LogFormat::text;
+    else if (name == "json")
+        *out = LogFormat::json;
+    else
+        return false;
     return true;
 }
 
@@ -80,8 +89,7 @@ void log_detect_journal() {
     if (stream == nullptr || fstat(2, &st) != 0) return;
     unsigned long long dev = 0, ino = 0;
     if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return;
-    g_journal = dev == static_cast<unsigned long long>(st.st_dev) &&
-                ino == static_cast<unsigned long long>(st.st_ino);
+    g_journal = dev == static_cast<unsigned long long>(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino);
 }
 
 // syslog(3) priorities: LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR.

@@ -37,9 +37,7 @@ void start_watchdog(Server& server) {
     uv_timer_start(&server.watchdog_timer, on_watchdog, every_ms, every_ms);
 }
 
-void on_redis_tick(uv_timer_t* timer) {
-    server_redis_tick(*static_cast<Server*>(timer->data));
-}
+void on_redis_tick(uv_timer_t* timer) { server_redis_tick(*static_cast<Server*>(timer->data)); }
 
 void on_drain_deadline(uv_timer_t* timer) {
     Server& server = server_of(reinterpret_cast<uv_handle_t*>(timer));
@@ -100,12 +98,9 @@ void on_reload_signal(uv_signal_t* handle, int) {
 
 void close_own_handles(Server& server) {
     uv_handle_t* handles[] = {
-        reinterpret_cast<uv_handle_t*>(&server.sig_term),
-        reinterpret_cast<uv_handle_t*>(&server.sig_int),
-        reinterpret_cast<uv_handle_t*>(&server.sig_hup),
-        reinterpret_cast<uv_handle_t*>(&server.drain_timer),
-        reinterpret_cast<uv_handle_t*>(&server.tick_timer),
-        reinterpret_cast<uv_handle_t*>(&server.redis_timer),
+        reinterpret_cast<uv_handle_t*>(&server.sig_term),       reinterpret_cast<uv_handle_t*>(&server.sig_int),
+        reinterpret_cast<uv_handle_t*>(&server.sig_hup),        reinterpret_cast<uv_handle_t*>(&server.drain_timer),
+        reinterpret_cast<uv_handle_t*>(&server.tick_timer),     reinterpret_cast<uv_handle_t*>(&server.redis_timer),
         reinterpret_cast<uv_handle_t*>(&server.watchdog_timer),
     };
     for (uv_handle_t* h : handles) {
@@ -141,9 +136,8 @@ int server_run(Server& server) {
     if (ws_server_start(server) != 0) {
         status = 1;
     } else {
-        LOG_INFO("pushd %s listening on %s:%lld, WebSocket path %s", PUSHD_VERSION,
-                 server.config.host.c_str(), static_cast<long long>(server.config.port),
-                 server.config.path.c_str());
+        LOG_INFO("pushd %s listening on %s:%lld, WebSocket path %s", PUSHD_VERSION, server.config.host.c_str(),
+                 static_cast<long long>(server.config.port), server.config.path.c_str());
         sd_notifyf(0, "READY=1\nSTATUS=serving on port %lld", static_cast<long long>(server.config.port));
         start_watchdog(server);
         // Redis connects in the background: the instance serves meanwhile

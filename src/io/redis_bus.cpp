@@ -10,15 +10,25 @@
 
 namespace pushd {
 
-RedisBus::RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store,
-                   Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms)
-    : config_(config), link_(bus_link), commands_(commands_link), store_(store), hub_(hub), counters_(counters),
-      now_ms_(std::move(now_ms)), started_local_ms_(now_ms_()), keys_(config->redis.key_prefix),
-      bus_key_(keys_.bus()), notify_key_(keys_.notify()) {}
+RedisBus::RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store, Hub* hub,
+                   RedisCounters* counters, std::function<int64_t()> now_ms) :
+    config_(config),
+    link_(bus_link),
+    commands_(commands_link),
+    store_(store),
+    hub_(hub),
+    counters_(counters),
+    now_ms_(std::move(now_ms)),
+    started_local_ms_(now_ms_()),
+    keys_(config->redis.key_prefix),
+    bus_key_(keys_.bus()),
+    notify_key_(keys_.notify()) {}
 
 void RedisBus::on_bus_up() {
-    if (!started_) fix_start(link_);
-    else read();
+    if (!started_)
+        fix_start(link_);
+    else
+        read();
 }
 
 void RedisBus::on_commands_up() {
@@ -28,8 +38,10 @@ void RedisBus::on_commands_up() {
 
 void RedisBus::tick() {
     if (!started_) {
-        if (commands_->up()) fix_start(commands_);
-        else if (link_->up()) fix_start(link_);
+        if (commands_->up())
+            fix_start(commands_);
+        else if (link_->up())
+            fix_start(link_);
     } else if (retry_read_ && link_->up()) {
         read();
     }
@@ -65,7 +77,8 @@ void RedisBus::fix_start(RedisLink* via) {
     });
     via->command({"GET", keys_.notify_inboxed()}, [this, redis_ms](const redisReply* r, std::string_view) {
         fetching_ = false;
-        if (started_ || *redis_ms < 0 || !r || redis_reply_is_error(r)) return;  // the next link-up or tick() asks again
+        if (started_ || *redis_ms < 0 || !r || redis_reply_is_error(r))
+            return;  // the next link-up or tick() asks again
         bus_last_ = bus_start_id(*redis_ms, now_ms_(), started_local_ms_);
         notify_last_ = bus_last_;
         live_notify_after_ = *parse_stream_id(bus_last_);
@@ -87,13 +100,13 @@ void RedisBus::read() {
     static constexpr const char* kCount = "512";
     static constexpr const char* kBlock = "1000";
     static_assert(kBusBatch == 512 && kBusBlockMs == 1000, "keep the XREAD arguments in step");
-    link_->command({"XREAD", "COUNT", kCount, "BLOCK", kBlock, "STREAMS", bus_key_, notify_key_, bus_last_,
-                    notify_last_},
-                   [this](const redisReply* r, std::string_view) {
-                       reading_ = false;
-                       on_read(r);
-                   },
-                   kBusBlockMs + 2000);
+    link_->command(
+        {"XREAD", "COUNT", kCount, "BLOCK", kBlock, "STREAMS", bus_key_, notify_key_, bus_last_, notify_last_},
+        [this](const redisReply* r, std::string_view) {
+            reading_ = false;
+            on_read(r);
+        },
+        kBusBlockMs + 2000);
 }
 
 void RedisBus::on_read(const redisReply* r) {
@@ -124,8 +137,10 @@ void RedisBus::on_read(const redisReply* r) {
         const redisReply* s = r->element[i];
         if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) continue;
         std::string_view key = redis_reply_text(s->element[0]);
-        if (key == bus_key_) redis_read_entries(s->element[1], bus);
-        else if (key == notify_key_) redis_read_entries(s->element[1], notify);
+        if (key == bus_key_)
+            redis_read_entries(s->element[1], bus);
+        else if (key == notify_key_)
+            redis_read_entries(s->element[1], notify);
     }
     if (!bus.empty()) bus_last_ = bus.back().id;
     if (!notify.empty()) notify_last_ = notify.back().id;
@@ -144,8 +159,10 @@ bool RedisBus::deliver_some() {
         pending_.pop_front();
         entries++;
         for (const auto& [k, v] : r.entry.fields) bytes += k.size() + v.size();
-        if (r.notify) handle_notify_entry(r.entry);
-        else handle_bus_entry(r.entry);
+        if (r.notify)
+            handle_notify_entry(r.entry);
+        else
+            handle_bus_entry(r.entry);
         last_id = std::move(r.entry.id);
     }
     if (!last_id.empty()) note_lag(last_id);
@@ -241,8 +258,8 @@ void RedisBus::queue_inbox(const std::string& user_id, const StoredNotification&
 // ids must increase, so a later write must not overtake an earlier one.
 void RedisBus::pump_inbox() {
     inbox_stalled_ = false;
-    while (!inbox_queue_.empty() && inbox_failed_.empty() && !inbox_stalled_ &&
-           inbox_in_flight_ < kMaxInboxInFlight && commands_->up()) {
+    while (!inbox_queue_.empty() && inbox_failed_.empty() && !inbox_stalled_ && inbox_in_flight_ < kMaxInboxInFlight &&
+           commands_->up()) {
         auto job = std::make_shared<InboxJob>(std::move(inbox_queue_.front()));
         inbox_queue_.pop_front();
         inbox_in_flight_++;
@@ -285,9 +302,8 @@ void RedisBus::after_inbox_writes(const std::string& user_id, std::function<void
     if (!caught_up_) {
         // Not yet read to the streams' ends since the start: entries still
         // to be read may need inbox writes the replay must see.
-        catchup_waiters_.push_back([this, user_id, fn = std::move(fn)]() mutable {
-            after_inbox_writes(user_id, std::move(fn));
-        });
+        catchup_waiters_.push_back(
+            [this, user_id, fn = std::move(fn)]() mutable { after_inbox_writes(user_id, std::move(fn)); });
         return;
     }
     if (!unsent_per_user_.count(user_id)) {

@@ -116,7 +116,7 @@ private:
     };
 
     struct Read {
-        bool notify;          // from the notify stream, else the bus
+        bool notify;  // from the notify stream, else the bus
         RedisEntry entry;
     };
 
@@ -143,15 +143,15 @@ private:
     Hub* hub_;
     RedisCounters* counters_;
     std::function<int64_t()> now_ms_;
-    int64_t started_local_ms_;        // the instance's start, local clock
+    int64_t started_local_ms_;  // the instance's start, local clock
     std::function<void()> defer_;
-    std::deque<Read> pending_;        // read, not yet delivered
+    std::deque<Read> pending_;  // read, not yet delivered
     RedisKeys keys_;
     std::string bus_key_, notify_key_;
-    bool started_ = false;        // start fixed
+    bool started_ = false;  // start fixed
     bool fetching_ = false;
     bool reading_ = false;
-    bool retry_read_ = false;     // the last read got an error answer: tick() retries
+    bool retry_read_ = false;  // the last read got an error answer: tick() retries
     std::string bus_last_ = "0-0";
     std::string notify_last_ = "0-0";
     std::string last_read_error_;
@@ -159,16 +159,16 @@ private:
 
     std::deque<InboxJob> inbox_queue_;
     size_t inbox_in_flight_ = 0;
-    std::deque<InboxJob> inbox_failed_;   // not answered; requeued in order once none are in flight
-    bool inbox_stalled_ = false;          // a write was not answered: pump again later
-    std::unordered_map<std::string, size_t> unsent_per_user_;   // queued, not yet sent
+    std::deque<InboxJob> inbox_failed_;  // not answered; requeued in order once none are in flight
+    bool inbox_stalled_ = false;         // a write was not answered: pump again later
+    std::unordered_map<std::string, size_t> unsent_per_user_;  // queued, not yet sent
     std::unordered_map<std::string, std::vector<std::function<void()>>> inbox_waiters_;
-    StreamId live_notify_after_{};        // notify entries up to it: inbox writes only (catch-up)
-    bool read_to_end_ = false;            // a read since the start returned everything there was
-    bool caught_up_ = false;              // ... and all of it was handled
+    StreamId live_notify_after_{};  // notify entries up to it: inbox writes only (catch-up)
+    bool read_to_end_ = false;      // a read since the start returned everything there was
+    bool caught_up_ = false;        // ... and all of it was handled
     std::vector<std::function<void()>> catchup_waiters_;
-    std::string notify_handled_;          // the last notify entry handled
-    std::string inboxed_published_;       // the last notify:inboxed this instance stored
+    std::string notify_handled_;     // the last notify entry handled
+    std::string inboxed_published_;  // the last notify:inboxed this instance stored
     bool publishing_inboxed_ = false;
 };
 

@@ -13,7 +13,7 @@ namespace pushd {
 // What a command in flight carries through hiredis's privdata.
 struct RedisLink::Pending {
     RedisLink* link;
-    uint64_t generation;   // the context it was sent on
+    uint64_t generation;  // the context it was sent on
     Callback cb;
 };
 
@@ -41,8 +41,10 @@ void uv_events_poll(uv_poll_t* handle, int status, int events) {
 }
 
 void uv_events_update(UvEvents* p) {
-    if (p->events) uv_poll_start(&p->handle, p->events, uv_events_poll);
-    else uv_poll_stop(&p->handle);
+    if (p->events)
+        uv_poll_start(&p->handle, p->events, uv_events_poll);
+    else
+        uv_poll_stop(&p->handle);
 }
 
 void uv_events_add_read(void* privdata) {
@@ -101,15 +103,16 @@ bool uv_events_attach(redisAsyncContext* ac, uv_loop_t* loop) {
 constexpr uint64_t kWatchIntervalMs = 100;
 constexpr unsigned kMaxBackoffExponent = 20;
 
-void count(RedisCounters* c, size_t link, RedisResult r) {
-    c->commands[link][static_cast<size_t>(r)]++;
-}
+void count(RedisCounters* c, size_t link, RedisResult r) { c->commands[link][static_cast<size_t>(r)]++; }
 
 }  // namespace
 
-RedisLink::RedisLink(uv_loop_t* loop, RedisLinkOptions options, RedisCounters* counters)
-    : loop_(loop), options_(std::move(options)), counters_(counters),
-      index_(static_cast<size_t>(options_.id)), rng_(std::random_device{}()) {}
+RedisLink::RedisLink(uv_loop_t* loop, RedisLinkOptions options, RedisCounters* counters) :
+    loop_(loop),
+    options_(std::move(options)),
+    counters_(counters),
+    index_(static_cast<size_t>(options_.id)),
+    rng_(std::random_device{}()) {}
 
 RedisLink::~RedisLink() = default;
 
@@ -200,24 +203,26 @@ void RedisLink::handshake() {
     if (!options_.pass.empty()) send({"AUTH", options_.pass}, check, options_.connect_timeout_ms);
     if (options_.db != 0) send({"SELECT", db}, check, options_.connect_timeout_ms);
     if (options_.require_master) {
-        send({"ROLE"},
-             [this, gen](const redisReply* r, std::string_view) {
-                 if (gen != generation_ || !r) return;
-                 const std::string_view role = redis_role(r);
-                 if (role != "master") lose("not a master (ROLE answered " + std::string(role) + ")", true);
-             },
-             options_.connect_timeout_ms);
+        send(
+            {"ROLE"},
+            [this, gen](const redisReply* r, std::string_view) {
+                if (gen != generation_ || !r) return;
+                const std::string_view role = redis_role(r);
+                if (role != "master") lose("not a master (ROLE answered " + std::string(role) + ")", true);
+            },
+            options_.connect_timeout_ms);
     }
-    send({"PING"},
-         [this, gen](const redisReply* r, std::string_view) {
-             if (gen != generation_ || !r) return;
-             if (redis_reply_is_error(r)) {
-                 lose(std::string(redis_reply_text(r)), true);
-                 return;
-             }
-             set_up();
-         },
-         options_.connect_timeout_ms);
+    send(
+        {"PING"},
+        [this, gen](const redisReply* r, std::string_view) {
+            if (gen != generation_ || !r) return;
+            if (redis_reply_is_error(r)) {
+                lose(std::string(redis_reply_text(r)), true);
+                return;
+            }
+            set_up();
+        },
+        options_.connect_timeout_ms);
 }
 
 void RedisLink::set_up() {
@@ -237,9 +242,8 @@ void RedisLink::set_up() {
 void RedisLink::set_down_reason(const std::string& reason) {
     reason_ = reason;
     if (stopped_ || reason == logged_reason_) return;
-    LOG_WARN("redis %s link to %s:%d unavailable: %s (retrying, at most every %llu ms)", name(),
-             options_.host.c_str(), options_.port, reason.c_str(),
-             static_cast<unsigned long long>(options_.backoff_max_ms));
+    LOG_WARN("redis %s link to %s:%d unavailable: %s (retrying, at most every %llu ms)", name(), options_.host.c_str(),
+             options_.port, reason.c_str(), static_cast<unsigned long long>(options_.backoff_max_ms));
     logged_reason_ = reason;
 }
 
@@ -334,8 +338,10 @@ void RedisLink::on_reply(redisAsyncContext* ac, void* r, void* privdata) {
     }
     std::string error;
     if (!reply) {
-        if (pending->generation == link->generation_ && ac->err) error = ac->errstr;
-        else error = link->reason_.empty() ? "connection lost" : link->reason_;
+        if (pending->generation == link->generation_ && ac->err)
+            error = ac->errstr;
+        else
+            error = link->reason_.empty() ? "connection lost" : link->reason_;
         count(link->counters_, link->index_, RedisResult::failed);
     } else {
         count(link->counters_, link->index_, reply->type == REDIS_REPLY_ERROR ? RedisResult::error : RedisResult::ok);
@@ -364,8 +370,7 @@ void RedisLink::on_retry_timer(uv_timer_t* t) { static_cast<RedisLink*>(t->data)
 void RedisLink::on_connect_timer(uv_timer_t* t) {
     auto* link = static_cast<RedisLink*>(t->data);
     if (link->ac_ && !link->up_) {
-        link->lose("no answer within " + std::to_string(link->options_.connect_timeout_ms) + " ms of connecting",
-                   true);
+        link->lose("no answer within " + std::to_string(link->options_.connect_timeout_ms) + " ms of connecting", true);
     }
 }
 
@@ -383,9 +388,12 @@ void RedisLink::watch() {
         ping_in_flight_ = true;
         last_ping_ms_ = now;
         const uint64_t gen = generation_;
-        send({"PING"}, [this, gen](const redisReply*, std::string_view) {
-            if (gen == generation_) ping_in_flight_ = false;
-        }, options_.command_timeout_ms);
+        send(
+            {"PING"},
+            [this, gen](const redisReply*, std::string_view) {
+                if (gen == generation_) ping_in_flight_ = false;
+            },
+            options_.command_timeout_ms);
     }
 }
 
@@ -423,8 +431,7 @@ bool redis_read_entries(const redisReply* r, std::vector<RedisEntry>& out) {
     out.reserve(out.size() + r->elements);
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply* e = r->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
-            return false;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING) return false;
         RedisEntry entry;
         entry.id.assign(e->element[0]->str, e->element[0]->len);
         const redisReply* f = e->element[1];

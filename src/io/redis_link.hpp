@@ -39,17 +39,17 @@ struct redisReply;
 namespace pushd {
 
 struct RedisLinkOptions {
-    RedisLinkId id = RedisLinkId::commands;   // for logs, /health and counters
+    RedisLinkId id = RedisLinkId::commands;  // for logs, /health and counters
     std::string host = "127.0.0.1";
     int port = 6379;
-    std::string pass;                          // AUTH when non-empty
-    int64_t db = 0;                            // SELECT when non-zero
-    uint64_t connect_timeout_ms = 1000;        // TCP connect + handshake
-    uint64_t command_timeout_ms = 1200;        // a reply later than this: the link is hung
-    uint64_t ping_interval_ms = 0;             // 0: no idle PINGs
-    size_t max_in_flight = 100000;             // commands sent and not answered
-    uint64_t backoff_min_ms = 100;             // first retry delay, doubled per failure
-    uint64_t backoff_max_ms = 5000;            // ... up to this
+    std::string pass;                    // AUTH when non-empty
+    int64_t db = 0;                      // SELECT when non-zero
+    uint64_t connect_timeout_ms = 1000;  // TCP connect + handshake
+    uint64_t command_timeout_ms = 1200;  // a reply later than this: the link is hung
+    uint64_t ping_interval_ms = 0;       // 0: no idle PINGs
+    size_t max_in_flight = 100000;       // commands sent and not answered
+    uint64_t backoff_min_ms = 100;       // first retry delay, doubled per failure
+    uint64_t backoff_max_ms = 5000;      // ... up to this
     // Where to connect, asked before each attempt instead of host/port
     // (sentinel mode: the master the sentinels name). False: no address
     // known yet; the attempt waits for the next retry.
@@ -138,8 +138,8 @@ private:
     RedisCounters* counters_;
     size_t index_;
     redisAsyncContext* ac_ = nullptr;
-    uint64_t generation_ = 0;            // bumped per context: stale replies are not ours
-    std::deque<uint64_t> deadlines_;     // per command in flight on ac_, in send order
+    uint64_t generation_ = 0;         // bumped per context: stale replies are not ours
+    std::deque<uint64_t> deadlines_;  // per command in flight on ac_, in send order
     size_t in_flight_ = 0;
     bool up_ = false;
     bool ever_up_ = false;
@@ -149,7 +149,7 @@ private:
     uint64_t last_ping_ms_ = 0;
     std::string reason_ = "connecting";
     std::string logged_reason_;
-    unsigned failures_ = 0;              // consecutive failed attempts (backoff exponent)
+    unsigned failures_ = 0;  // consecutive failed attempts (backoff exponent)
     std::mt19937 rng_;
     uv_timer_t retry_timer_{};
     uv_timer_t connect_timer_{};

@@ -8,8 +8,11 @@
 namespace pushd {
 
 RedisSentinel::RedisSentinel(uv_loop_t* loop, std::vector<std::string> sentinels, std::string master_name,
-                             RedisCounters* counters)
-    : loop_(loop), sentinels_(std::move(sentinels)), master_name_(std::move(master_name)), counters_(counters) {
+                             RedisCounters* counters) :
+    loop_(loop),
+    sentinels_(std::move(sentinels)),
+    master_name_(std::move(master_name)),
+    counters_(counters) {
     RedisLinkOptions o;
     o.id = RedisLinkId::sentinel;
     o.connect_timeout_ms = 500;  // a dead sentinel is skipped quickly

@@ -64,7 +64,7 @@ private:
     std::vector<std::string> sentinels_;
     std::string master_name_;
     RedisCounters* counters_;
-    size_t next_ = 0;            // the sentinel the next connect attempt tries
+    size_t next_ = 0;  // the sentinel the next connect attempt tries
     std::unique_ptr<RedisLink> link_;
     std::string host_;
     int port_ = 0;

@@ -23,8 +23,10 @@ constexpr StreamId kMaxStreamId{UINT64_MAX, UINT64_MAX};
 
 }  // namespace
 
-RedisStore::RedisStore(const Config* config, RedisLink* link)
-    : config_(config), link_(link), keys_(config->redis.key_prefix) {}
+RedisStore::RedisStore(const Config* config, RedisLink* link) :
+    config_(config),
+    link_(link),
+    keys_(config->redis.key_prefix) {}
 
 void RedisStore::note_error(std::string_view what, std::string_view error) {
     std::string line = std::string(what) + ": " + std::string(error);
@@ -36,8 +38,10 @@ void RedisStore::note_error(std::string_view what, std::string_view error) {
 void RedisStore::on_link_up() {
     for (Script* s : {&append_, &replay_}) {
         link_->command({"SCRIPT", "LOAD", s->body}, [this, s](const redisReply* r, std::string_view err) {
-            if (is_string(r)) s->sha.assign(r->str, r->len);
-            else if (r) note_error("SCRIPT LOAD", redis_reply_text(r));
+            if (is_string(r))
+                s->sha.assign(r->str, r->len);
+            else if (r)
+                note_error("SCRIPT LOAD", redis_reply_text(r));
         });
     }
 }
@@ -72,58 +76,55 @@ void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::
 // whole storage seam reads in one place).
 StoreOps RedisStore::ops() {
     StoreOps ops;
-    ops.append = [this](const AppendRequest& r, std::function<void(AppendResult)> done) {
-        append(r, std::move(done));
-    };
+    ops.append = [this](const AppendRequest& r, std::function<void(AppendResult)> done) { append(r, std::move(done)); };
     ops.replay_group = [this](const std::string& g, const std::string& since, size_t limit,
                               std::function<void(ReplayResult)> done) { replay(g, since, limit, std::move(done)); };
-    ops.check_member = [this](const std::string& g, const std::string& u,
-                              std::function<void(MembershipResult)> done) {
-        link_->command({"SISMEMBER", keys_.members(g), u}, [this, done = std::move(done)](const redisReply* r,
-                                                                                          std::string_view) {
-            MembershipResult m;
-            if (r && r->type == REDIS_REPLY_INTEGER) {
-                m.status = StoreStatus::ok;
-                m.member = r->integer == 1;
-            } else if (r) {
-                note_error("SISMEMBER", redis_reply_text(r));
-            }
-            done(m);
-        });
+    ops.check_member = [this](const std::string& g, const std::string& u, std::function<void(MembershipResult)> done) {
+        link_->command({"SISMEMBER", keys_.members(g), u},
+                       [this, done = std::move(done)](const redisReply* r, std::string_view) {
+                           MembershipResult m;
+                           if (r && r->type == REDIS_REPLY_INTEGER) {
+                               m.status = StoreStatus::ok;
+                               m.member = r->integer == 1;
+                           } else if (r) {
+                               note_error("SISMEMBER", redis_reply_text(r));
+                           }
+                           done(m);
+                       });
     };
     ops.mark_read = [this](const std::string& u, const std::string& g, const std::string& id,
                            std::function<void(StoreStatus)> done) {
-        link_->command({"HSET", keys_.read(u), g, id}, [this, done = std::move(done)](const redisReply* r,
-                                                                                      std::string_view) {
-            if (r && r->type == REDIS_REPLY_INTEGER) {
-                done(StoreStatus::ok);
-                return;
-            }
-            if (r) note_error("HSET", redis_reply_text(r));
-            done(StoreStatus::unavailable);
-        });
+        link_->command({"HSET", keys_.read(u), g, id},
+                       [this, done = std::move(done)](const redisReply* r, std::string_view) {
+                           if (r && r->type == REDIS_REPLY_INTEGER) {
+                               done(StoreStatus::ok);
+                               return;
+                           }
+                           if (r) note_error("HSET", redis_reply_text(r));
+                           done(StoreStatus::unavailable);
+                       });
     };
     ops.user_groups = [this](const std::string& u, size_t limit, std::function<void(GroupsResult)> done) {
-        link_->command({"SMEMBERS", keys_.user_groups(u)}, [this, limit, done = std::move(done)](
-                                                               const redisReply* r, std::string_view) {
-            GroupsResult g;
-            if (r && r->type == REDIS_REPLY_ARRAY) {
-                g.status = StoreStatus::ok;
-                for (size_t i = 0; i < r->elements && g.groups.size() < limit; i++) {
-                    if (is_string(r->element[i])) g.groups.emplace_back(r->element[i]->str, r->element[i]->len);
-                }
-            } else if (r) {
-                note_error("SMEMBERS", redis_reply_text(r));
-            }
-            done(std::move(g));
-        });
+        link_->command({"SMEMBERS", keys_.user_groups(u)},
+                       [this, limit, done = std::move(done)](const redisReply* r, std::string_view) {
+                           GroupsResult g;
+                           if (r && r->type == REDIS_REPLY_ARRAY) {
+                               g.status = StoreStatus::ok;
+                               for (size_t i = 0; i < r->elements && g.groups.size() < limit; i++) {
+                                   if (is_string(r->element[i]))
+                                       g.groups.emplace_back(r->element[i]->str, r->element[i]->len);
+                               }
+                           } else if (r) {
+                               note_error("SMEMBERS", redis_reply_text(r));
+                           }
+                           done(std::move(g));
+                       });
     };
     ops.replay_inbox = [this](const std::string& u, const std::string& since, size_t limit,
                               std::function<void(InboxResult)> done) {
         replay_inbox(u, since, limit, std::move(done));
     };
-    ops.store_inbox = [this](const std::string& u, const StoredNotification& n,
-                             std::function<void(StoreStatus)> done) {
+    ops.store_inbox = [this](const std::string& u, const StoredNotification& n, std::function<void(StoreStatus)> done) {
         write_inbox(u, n, [done = std::move(done)](InboxWrite w) {
             done(w == InboxWrite::stored    ? StoreStatus::ok
                  : w == InboxWrite::already ? StoreStatus::duplicate
@@ -215,7 +216,8 @@ void RedisStore::replay_inbox(const std::string& user_id, const std::string& sin
                                }
                            }
                        } else if (r) {
-                           note_error("XRANGE inbox", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
+                           note_error("XRANGE inbox",
+                                      redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
                        }
                        done(std::move(res));
                    });

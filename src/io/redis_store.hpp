@@ -26,10 +26,10 @@ namespace pushd {
 
 // How an inbox write ended, with the detail the bus's retry needs.
 enum class InboxWrite {
-    stored,     // this call stored it
-    already,    // an entry with this id or a newer one was there (another instance)
-    retry,      // not answered (link down or lost): try again later
-    refused,    // Redis answered another error: retrying will not help
+    stored,   // this call stored it
+    already,  // an entry with this id or a newer one was there (another instance)
+    retry,    // not answered (link down or lost): try again later
+    refused,  // Redis answered another error: retrying will not help
 };
 
 class RedisStore {
@@ -47,8 +47,7 @@ public:
     void on_link_up();
 
     // XADD inbox:<uid> MAXLEN ~ HistorySize <n.id> data .. timestamp ..
-    void write_inbox(const std::string& user_id, const StoredNotification& n,
-                     std::function<void(InboxWrite)> done);
+    void write_inbox(const std::string& user_id, const StoredNotification& n, std::function<void(InboxWrite)> done);
 
     // SET <instance key> <json> EX kInstanceTtlSeconds (cluster view);
     // `done` (may be empty) gets whether it was stored.
@@ -63,7 +62,7 @@ public:
 private:
     struct Script {
         const char* body;
-        std::string sha;   // "" until SCRIPT LOAD answered
+        std::string sha;  // "" until SCRIPT LOAD answered
     };
 
     // EVALSHA (or EVAL) `script` with keys and args; on NOSCRIPT retries

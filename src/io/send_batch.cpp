@@ -37,17 +37,19 @@ std::string probe_inline_completion(io_uring* ring) {
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     char chunk[4096] = {};
     // Bounded: a 4 KiB send buffer fills within a few hundred KiB at most.
-    for (int i = 0; i < 4096 && send(sv[0], chunk, sizeof chunk, MSG_DONTWAIT) > 0; i++) {
-    }
+    for (int i = 0; i < 4096 && send(sv[0], chunk, sizeof chunk, MSG_DONTWAIT) > 0; i++) {}
     int res = 0;
     const char byte = 'x';
-    if (!probe_send(ring, sv[0], &byte, &res)) problem = "a send to a full socket did not complete inline";
-    else if (res != -EAGAIN) problem = "a send to a full socket returned " + std::to_string(res) + ", not -EAGAIN";
+    if (!probe_send(ring, sv[0], &byte, &res))
+        problem = "a send to a full socket did not complete inline";
+    else if (res != -EAGAIN)
+        problem = "a send to a full socket returned " + std::to_string(res) + ", not -EAGAIN";
     if (problem.empty()) {
-        while (recv(sv[1], chunk, sizeof chunk, MSG_DONTWAIT) > 0) {
-        }
-        if (!probe_send(ring, sv[0], &byte, &res)) problem = "a send did not complete inline";
-        else if (res != 1) problem = "a send returned " + std::to_string(res) + ", not 1";
+        while (recv(sv[1], chunk, sizeof chunk, MSG_DONTWAIT) > 0) {}
+        if (!probe_send(ring, sv[0], &byte, &res))
+            problem = "a send did not complete inline";
+        else if (res != 1)
+            problem = "a send returned " + std::to_string(res) + ", not 1";
     }
     close(sv[0]);
     close(sv[1]);
@@ -118,8 +120,7 @@ bool SendBatch::submit(DoneFn on_done, void* ctx) {
         done += seen;
         if (done < want) {
             int w;
-            while ((w = io_uring_wait_cqe(ring_.get(), &cqe)) == -EINTR) {
-            }
+            while ((w = io_uring_wait_cqe(ring_.get(), &cqe)) == -EINTR) {}
             if (w < 0) {
                 broken_ = true;
                 break;

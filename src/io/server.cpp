@@ -133,11 +133,11 @@ void create_redis(Server& server) {
 // the notifications this instance delivered live.
 StoreOps hub_store_ops(Server& server) {
     StoreOps store_ops = server.redis_store->ops();
-    store_ops.replay_inbox = [&server, replay = store_ops.replay_inbox](const std::string& user, const std::string& since,
-                                                                       size_t limit, std::function<void(InboxResult)> done) {
-        server.redis_bus->after_inbox_writes(user, [replay, user, since, limit, done = std::move(done)] {
-            replay(user, since, limit, done);
-        });
+    store_ops.replay_inbox = [&server, replay = store_ops.replay_inbox](const std::string& user,
+                                                                        const std::string& since, size_t limit,
+                                                                        std::function<void(InboxResult)> done) {
+        server.redis_bus->after_inbox_writes(
+            user, [replay, user, since, limit, done = std::move(done)] { replay(user, since, limit, done); });
     };
     return store_ops;
 }
@@ -168,11 +168,11 @@ void defer_bus_slices(Server& server) {
 
 void server_init_logic(Server& server) {
     create_redis(server);
-    server.hub = std::make_unique<Hub>(&server.config, transport_ops(server), hub_store_ops(server), instance_tag(),
-                                       LWS_PRE);
-    server.redis_bus = std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(),
-                                                  server.redis_commands.get(), server.redis_store.get(),
-                                                  server.hub.get(), &server.counters.redis, wall_ms);
+    server.hub =
+        std::make_unique<Hub>(&server.config, transport_ops(server), hub_store_ops(server), instance_tag(), LWS_PRE);
+    server.redis_bus =
+        std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(), server.redis_commands.get(),
+                                   server.redis_store.get(), server.hub.get(), &server.counters.redis, wall_ms);
     server.redis_commands->on_up = [&server] {
         server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
         server.redis_store->on_link_up();
@@ -204,8 +204,8 @@ void server_redis_draining(Server& server) {
 }
 
 void server_stop_redis(Server& server) {
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&server.bus_check),
-                           reinterpret_cast<uv_handle_t*>(&server.bus_idle)}) {
+    for (uv_handle_t* h :
+         {reinterpret_cast<uv_handle_t*>(&server.bus_check), reinterpret_cast<uv_handle_t*>(&server.bus_idle)}) {
         if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
     }
     ws_write_stop(server);
@@ -233,8 +233,8 @@ size_t server_apply_security(Server& server) {
     server.hub->for_each_session([&](Session* s) {
         const auto* conn = static_cast<const ConnData*>(s->transport);
         if (s->closing || !conn || !cidr_list_contains(server.access.blacklist, conn->client)) return;
-        LOG_INFO("closing connection %llu from %s: address now blacklisted",
-                 static_cast<unsigned long long>(s->id), ip_to_string(conn->client).c_str());
+        LOG_INFO("closing connection %llu from %s: address now blacklisted", static_cast<unsigned long long>(s->id),
+                 ip_to_string(conn->client).c_str());
         server.counters.blocked_closes++;
         server.hub->close_session(s, kCloseBlocked, "address blocked");
         closed++;

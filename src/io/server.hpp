@@ -23,7 +23,6 @@
 #include <unordered_map>
 #include <vector>
 
-
 namespace pushd {
 
 struct Server {
@@ -48,12 +47,12 @@ struct Server {
     std::unique_ptr<RedisBus> redis_bus;
     // Redis.Mode sentinel: who the master is (nullptr in single mode).
     std::unique_ptr<RedisSentinel> redis_sentinel;
-    std::string instance_key;           // this instance's cluster-view key
-    uint64_t instance_published_ms = 0; // uv_now of the last publish (0: never)
+    std::string instance_key;            // this instance's cluster-view key
+    uint64_t instance_published_ms = 0;  // uv_now of the last publish (0: never)
     std::unique_ptr<Hub> hub;
     // --no-io-uring clears it (main); read once by ws_write_init.
     bool io_uring_allowed = true;
-    WritePath writes;             // io/ws_write: the end-of-iteration flush
+    WritePath writes;  // io/ws_write: the end-of-iteration flush
 
     // WebSocket connections lws still holds (from ESTABLISHED until lws
     // frees them: after CLOSED, lws may still be flushing the close frame).
@@ -72,20 +71,20 @@ struct Server {
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> pending_per_ip;
 
     ServerCounters counters;
-    uint64_t start_ms = 0;        // uv_now at start
+    uint64_t start_ms = 0;  // uv_now at start
 
-    bool draining = false;        // SIGTERM/SIGINT seen: closing everything
-    bool stopped = false;         // the loop has been asked to stop
+    bool draining = false;  // SIGTERM/SIGINT seen: closing everything
+    bool stopped = false;   // the loop has been asked to stop
     uv_signal_t sig_term{};
     uv_signal_t sig_int{};
     uv_signal_t sig_hup{};
     uv_timer_t drain_timer{};
     uv_timer_t tick_timer{};
-    uv_timer_t redis_timer{};     // bus retries, inbox retries, cluster view
-    uv_timer_t watchdog_timer{};  // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
-    uv_check_t bus_check{};       // delivers the bus's next slice after the sockets were serviced
-    uv_idle_t bus_idle{};         // keeps the loop from blocking while slices are left
-    lws_retry_bo_t retry_policy{};   // heartbeat policy; must outlive the context
+    uv_timer_t redis_timer{};       // bus retries, inbox retries, cluster view
+    uv_timer_t watchdog_timer{};    // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
+    uv_check_t bus_check{};         // delivers the bus's next slice after the sockets were serviced
+    uv_idle_t bus_idle{};           // keeps the loop from blocking while slices are left
+    lws_retry_bo_t retry_policy{};  // heartbeat policy; must outlive the context
 };
 
 // Creates the Redis links, the store on them, the hub and the bus reader

@@ -89,9 +89,10 @@ int refuse(Server& server, lws* wsi, HandshakeRefusal why) {
     server.counters.ws_handshakes_refused[static_cast<size_t>(why)]++;
     const int status = refusal_http_status(why);
     const std::string body = std::to_string(status) + " " + status_reason(status) + "\n";
-    const std::string reply = "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
-                              "\r\nserver: pushd\r\ncontent-type: text/plain\r\ncontent-length: " +
-                              std::to_string(body.size()) + "\r\nconnection: close\r\n\r\n" + body;
+    const std::string reply =
+        "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
+        "\r\nserver: pushd\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+        "\r\nconnection: close\r\n\r\n" + body;
     std::vector<unsigned char> buf(LWS_PRE + reply.size());
     std::memcpy(buf.data() + LWS_PRE, reply.data(), reply.size());
     lws_write(wsi, buf.data() + LWS_PRE, reply.size(), LWS_WRITE_HTTP_HEADERS);
@@ -175,8 +176,8 @@ int ws_handshake_admit(Server& server, lws* wsi, ConnData* conn) {
     conn->deflate_window_ok =
         deflate_offer_allows_our_window(header_value(wsi, WSI_TOKEN_EXTENSIONS).value_or(std::string()));
     if (std::optional<std::string> token = handshake_token(wsi)) {
-        AuthResult r = verify_token(*token, server.config.auth.access_secret, server.config.auth.user_claim,
-                                    wall_ms() / 1000);
+        AuthResult r =
+            verify_token(*token, server.config.auth.access_secret, server.config.auth.user_claim, wall_ms() / 1000);
         if (r.error != AuthError::none) {
             ws_handshake_settle(server, conn);
             return refuse(server, wsi, HandshakeRefusal::token);

@@ -24,7 +24,7 @@ struct Watch {
     uint8_t header[14] = {};  // the frame header being read
     uint8_t header_len = 0;
     uint64_t payload_left = 0;
-    bool unmasked = false;    // a client frame without the mask bit was read
+    bool unmasked = false;  // a client frame without the mask bit was read
 };
 
 // Indexed by descriptor: a single loop thread reads them (one Server per
@@ -36,8 +36,7 @@ std::vector<Watch>& watches() {
 
 Watch* watch_of(int fd) {
     std::vector<Watch>& t = watches();
-    if (fd < 0 || static_cast<size_t>(fd) >= t.size() || t[static_cast<size_t>(fd)].phase == Phase::off)
-        return nullptr;
+    if (fd < 0 || static_cast<size_t>(fd) >= t.size() || t[static_cast<size_t>(fd)].phase == Phase::off) return nullptr;
     return &t[static_cast<size_t>(fd)];
 }
 
@@ -63,8 +62,7 @@ void follow(Watch& w, const uint8_t* p, size_t n) {
     size_t i = 0;
     while (i < n) {
         switch (w.phase) {
-        case Phase::off:
-            return;
+        case Phase::off: return;
         case Phase::head:
             w.head_match = p[i] == static_cast<uint8_t>(kEnd[w.head_match]) ? w.head_match + 1 : (p[i] == '\r' ? 1 : 0);
             i++;
@@ -117,7 +115,8 @@ bool mask_check_unmasked(int fd) {
 extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
     const ssize_t n = ::recvfrom(fd, buf, len, flags, nullptr, nullptr);
     if (n > 0 && !(flags & MSG_PEEK)) {
-        if (pushd::Watch* w = pushd::watch_of(fd)) pushd::follow(*w, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
+        if (pushd::Watch* w = pushd::watch_of(fd))
+            pushd::follow(*w, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
     }
     return n;
 }

@@ -19,9 +19,7 @@ namespace {
 // RFC 6455 section 7.4.1: protocol error (an unmasked client frame).
 constexpr uint16_t kCloseProtocolError = 1002;
 
-Server& server_of(lws* wsi) {
-    return *static_cast<Server*>(lws_context_user(lws_get_context(wsi)));
-}
+Server& server_of(lws* wsi) { return *static_cast<Server*>(lws_context_user(lws_get_context(wsi))); }
 
 // A connection was accepted: its ConnData, the watch of its frames' masks
 // (plain TCP only: lws reads TLS through OpenSSL), the connection limits.
@@ -85,7 +83,8 @@ int on_receive(Server& server, lws* wsi, ConnData* conn, const char* in, size_t 
     if (mask_check_unmasked(conn->fd)) return close_now(server, wsi, conn, kCloseProtocolError, "unmasked frame");
     lws_validity_confirmed(wsi);  // any traffic shows the peer is alive
     server.hub->touch(s, wall_ms());
-    if (lws_frame_is_binary(wsi)) return close_now(server, wsi, conn, kCloseUnsupported, "binary frames are not supported");
+    if (lws_frame_is_binary(wsi))
+        return close_now(server, wsi, conn, kCloseUnsupported, "binary frames are not supported");
     if (conn->rx.size() + len > static_cast<size_t>(server.config.limits.max_message_bytes))
         return close_now(server, wsi, conn, kCloseTooBig, "message too big");
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) {
@@ -131,8 +130,7 @@ int on_writeable(Server& server, lws* wsi, ConnData* conn) {
 // The timer armed by on_writeable: the close is asked of lws once, when
 // the closing session's output is out.
 int on_timer(ConnData* conn) {
-    if (!conn || conn->close_requested || !conn->session || !conn->session->closing ||
-        !conn->session->outq.empty()) {
+    if (!conn || conn->close_requested || !conn->session || !conn->session->closing || !conn->session->outq.empty()) {
         return 0;
     }
     conn->close_requested = true;
@@ -181,26 +179,20 @@ void on_destroy(Server& server, lws* wsi) {
 int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
     ConnData* conn = conn_of(wsi);
     switch (reason) {
-    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        return on_accept(server_of(wsi), wsi);
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: return on_accept(server_of(wsi), wsi);
     case LWS_CALLBACK_HTTP:
-        if (conn) mask_check_forget(conn->fd);  // plain HTTP: no frames to watch
+        if (conn) mask_check_forget(conn->fd);      // plain HTTP: no frames to watch
         ws_handshake_settle(server_of(wsi), conn);  // plain HTTP is not limited
         return http_reply_begin(server_of(wsi), wsi, conn, static_cast<const char*>(in));
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return http_reply_write(wsi, conn);
+    case LWS_CALLBACK_HTTP_WRITEABLE: return http_reply_write(wsi, conn);
     case LWS_CALLBACK_CLOSED_HTTP:
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        http_reply_drop(conn);
-        return 0;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return ws_handshake_admit(server_of(wsi), wsi, conn);
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: http_reply_drop(conn); return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return ws_handshake_admit(server_of(wsi), wsi, conn);
     case LWS_CALLBACK_ESTABLISHED:
         if (!conn) return -1;
         on_established(server_of(wsi), wsi, conn);
         return 0;
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writeable(server_of(wsi), wsi, conn);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(server_of(wsi), wsi, conn);
     case LWS_CALLBACK_RECEIVE:
         return conn ? on_receive(server_of(wsi), wsi, conn, static_cast<const char*>(in), len) : -1;
     case LWS_CALLBACK_RECEIVE_PONG:
@@ -211,16 +203,10 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (conn) conn->peer_closed = true;
         return 0;
-    case LWS_CALLBACK_CLOSED:
-        on_closed(server_of(wsi), conn);
-        return 0;
-    case LWS_CALLBACK_TIMER:
-        return on_timer(conn);
-    case LWS_CALLBACK_WSI_DESTROY:
-        on_destroy(server_of(wsi), wsi);
-        return 0;
-    default:
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_CLOSED: on_closed(server_of(wsi), conn); return 0;
+    case LWS_CALLBACK_TIMER: return on_timer(conn);
+    case LWS_CALLBACK_WSI_DESTROY: on_destroy(server_of(wsi), wsi); return 0;
+    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
 

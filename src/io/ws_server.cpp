@@ -144,8 +144,7 @@ int prepare_listener(Server& server) {
             return -1;
         }
     } else if (std::string err = probe_listen(cfg.host, static_cast<int>(cfg.port)); !err.empty()) {
-        LOG_ERROR("cannot listen on %s:%lld: %s", cfg.host.c_str(), static_cast<long long>(cfg.port),
-                  err.c_str());
+        LOG_ERROR("cannot listen on %s:%lld: %s", cfg.host.c_str(), static_cast<long long>(cfg.port), err.c_str());
         return -1;
     }
     return 0;
@@ -180,7 +179,7 @@ void set_heartbeat_backstop(Server& server, lws_context_creation_info& info) {
 // The limits of lws's HTTP phase (io/ws_handshake.hpp): how long a
 // connection may take to send its request head, and how large it may be.
 void set_handshake_limits(lws_context_creation_info& info) {
-    info.timeout_secs = kHandshakeDeadlineSeconds;         // TLS accept, waiting for a header buffer
+    info.timeout_secs = kHandshakeDeadlineSeconds;          // TLS accept, waiting for a header buffer
     info.timeout_secs_ah_idle = kHandshakeDeadlineSeconds;  // the request head, from accept
     info.max_http_header_data = static_cast<unsigned short>(kMaxRequestHeadBytes);
 }
@@ -192,8 +191,7 @@ int serve_own_listener(Server& server) {
     server.listen_poll.data = &server;
     if (!server.vhost || uv_poll_init(server.loop, &server.listen_poll, server.listen_fd) != 0 ||
         uv_poll_start(&server.listen_poll, UV_READABLE, on_own_accept) != 0) {
-        LOG_ERROR("cannot serve the listener on %s:%lld", cfg.host.c_str(),
-                  static_cast<long long>(cfg.port));
+        LOG_ERROR("cannot serve the listener on %s:%lld", cfg.host.c_str(), static_cast<long long>(cfg.port));
         return -1;
     }
     return 0;
@@ -229,9 +227,10 @@ int ws_server_start(Server& server) {
 
     server.lws = lws_create_context(&info);
     if (!server.lws) {
-        LOG_ERROR("cannot listen on %s:%lld (address in use, or the libuv event library "
-                  "plugin libwebsockets-evlib-uv is missing)",
-                  cfg.host.c_str(), static_cast<long long>(cfg.port));
+        LOG_ERROR(
+            "cannot listen on %s:%lld (address in use, or the libuv event library "
+            "plugin libwebsockets-evlib-uv is missing)",
+            cfg.host.c_str(), static_cast<long long>(cfg.port));
         close_own_listener(server);
         return -1;
     }
@@ -245,9 +244,8 @@ void ws_server_begin_drain(Server& server) {
     // raises SIGINT at itself once the deprecated context has no connections
     // left: our handler treats a second signal during drain as a no-op.
     lws_context_deprecate(server.lws, nullptr);
-    server.hub->for_each_session([&](Session* s) {
-        server.hub->close_session(s, kCloseGoingAway, "server shutting down");
-    });
+    server.hub->for_each_session(
+        [&](Session* s) { server.hub->close_session(s, kCloseGoingAway, "server shutting down"); });
 }
 
 void ws_server_destroy(Server& server) {

@@ -38,8 +38,7 @@ void try_line(std::string_view line) {
     }
     if (std::optional<Cidr> c = parse_cidr(line)) {
         FUZZ_CHECK(c->prefix_len >= 0 && c->prefix_len <= 128);
-        for (int bit = c->prefix_len; bit < 128; bit++)
-            FUZZ_CHECK((c->network[bit / 8] & (0x80 >> (bit % 8))) == 0);
+        for (int bit = c->prefix_len; bit < 128; bit++) FUZZ_CHECK((c->network[bit / 8] & (0x80 >> (bit % 8))) == 0);
         FUZZ_CHECK(cidr_contains(*c, c->network));
     }
     if (std::optional<OriginPattern> p = parse_origin_pattern(line)) {
@@ -76,8 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (p->any) FUZZ_CHECK(m);
         FUZZ_CHECK(origin_allowed({*p}, line(4)) == m);
         if (!p->any && !p->subdomains) {
-            std::string self = p->scheme + "://" +
-                               (p->host.find(':') != std::string::npos ? "[" + p->host + "]" : p->host);
+            std::string self =
+                p->scheme + "://" + (p->host.find(':') != std::string::npos ? "[" + p->host + "]" : p->host);
             if (p->port != 0) self += ":" + std::to_string(p->port);
             FUZZ_CHECK(origin_matches(*p, self));
         }

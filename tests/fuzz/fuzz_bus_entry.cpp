@@ -21,9 +21,7 @@ using namespace pushd;
 
 namespace {
 
-void check_frame(const std::string& frame) {
-    FUZZ_CHECK(json_object_text_valid(frame, 64));
-}
+void check_frame(const std::string& frame) { FUZZ_CHECK(json_object_text_valid(frame, 64)); }
 
 void check_message(const std::optional<StoredMessage>& m, const std::string& why) {
     if (!m) {

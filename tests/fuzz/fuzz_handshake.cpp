@@ -55,12 +55,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     HandshakeRefusal got = admit_handshake(policy, limits, facts);
     HandshakeRefusal want = HandshakeRefusal::none;
-    if (cidr_list_contains(policy.blacklist, facts.client)) want = HandshakeRefusal::blacklist;
-    else if (facts.draining) want = HandshakeRefusal::draining;
-    else if (!facts.path_ok) want = HandshakeRefusal::path;
-    else if (static_cast<int64_t>(facts.from_client) >= limits.max_connections_per_ip) want = HandshakeRefusal::per_ip;
-    else if (static_cast<int64_t>(facts.total) >= limits.max_connections) want = HandshakeRefusal::capacity;
-    else if (facts.origin && !origin_allowed(policy.origins, *facts.origin)) want = HandshakeRefusal::origin;
+    if (cidr_list_contains(policy.blacklist, facts.client))
+        want = HandshakeRefusal::blacklist;
+    else if (facts.draining)
+        want = HandshakeRefusal::draining;
+    else if (!facts.path_ok)
+        want = HandshakeRefusal::path;
+    else if (static_cast<int64_t>(facts.from_client) >= limits.max_connections_per_ip)
+        want = HandshakeRefusal::per_ip;
+    else if (static_cast<int64_t>(facts.total) >= limits.max_connections)
+        want = HandshakeRefusal::capacity;
+    else if (facts.origin && !origin_allowed(policy.origins, *facts.origin))
+        want = HandshakeRefusal::origin;
     FUZZ_CHECK(got == want);
     static const int kStatus[] = {0, 403, 503, 404, 429, 503, 403, 401};
     FUZZ_CHECK(refusal_http_status(got) == kStatus[static_cast<size_t>(got)]);

@@ -55,9 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case RequestType::ping:
         if (utf8) check_frame(build_pong(q.message_id, kNow));
         break;
-    case RequestType::auth:
-        FUZZ_CHECK(!q.token.empty());
-        break;
+    case RequestType::auth: FUZZ_CHECK(!q.token.empty()); break;
     case RequestType::send_message:
         FUZZ_CHECK(valid_group_id(q.group_id));
         FUZZ_CHECK(q.msg_type >= 0 && q.msg_type <= 2147483647);
@@ -69,9 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
     case RequestType::join_group:
     case RequestType::leave_group:
-    case RequestType::mark_read:
-        FUZZ_CHECK(valid_group_id(q.group_id));
-        break;
+    case RequestType::mark_read: FUZZ_CHECK(valid_group_id(q.group_id)); break;
     }
     if (utf8 && q.message_id) {
         AckExtra extra;

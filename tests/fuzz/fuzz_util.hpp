@@ -36,10 +36,10 @@ inline std::vector<std::string_view> split(std::string_view text, char sep, size
 
 // Aborts with the failed condition: the fuzzer then keeps the input as a
 // crash. Active in every build type (assert() may be compiled out).
-#define FUZZ_CHECK(cond)                                                                     \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
+#define FUZZ_CHECK(cond)                                                                       \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
             std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                    \
-        }                                                                                    \
+            std::abort();                                                                      \
+        }                                                                                      \
     } while (0)

@@ -4,17 +4,17 @@
 #include <cJSON.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <netinet/in.h>
 #include <set>
 #include <sstream>
-#include <sys/socket.h>
 #include <thread>
-#include <unistd.h>
 
 namespace pushd::test {
 
@@ -22,11 +22,9 @@ void sweep_stale_temp_dirs() {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
         std::string name = entry.path().filename().string();
-        if (name.rfind("pushd-it-", 0) != 0)
-            continue;
+        if (name.rfind("pushd-it-", 0) != 0) continue;
         long pid = std::strtol(name.c_str() + 9, nullptr, 10);
-        if (pid <= 0 || pid == static_cast<long>(::getpid()))
-            continue;
+        if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
         std::error_code probe;
         if (std::filesystem::exists("/proc/" + std::to_string(pid), probe) || probe)
             continue;  // its process lives (or we cannot tell): leave it
@@ -49,8 +47,7 @@ struct TempDir {
             path = "/tmp";  // unusable mkdtemp: fall back, never remove it
     }
     ~TempDir() {
-        if (path == "/tmp")
-            return;
+        if (path == "/tmp") return;
         const char* keep = std::getenv("PUSHD_KEEP_TMP");
         if (keep && std::string(keep) == "1") {
             std::fprintf(stderr, "integration tests: kept %s\n", path.c_str());
@@ -67,8 +64,7 @@ uint16_t free_port() {
     static std::set<uint16_t> handed_out;
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return 0;
+        if (fd < 0) return 0;
         struct sockaddr_in a = {};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -79,8 +75,7 @@ uint16_t free_port() {
             ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
             port = ntohs(a.sin_port);
         ::close(fd);
-        if (port && handed_out.insert(port).second)
-            return port;
+        if (port && handed_out.insert(port).second) return port;
     }
     return 0;
 }
@@ -104,8 +99,7 @@ std::string make_temp_subdir(const std::string& stem) {
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return "";
+    if (!in) return "";
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -113,8 +107,7 @@ std::string read_file(const std::string& path) {
 
 bool write_file(const std::string& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out)
-        return false;
+    if (!out) return false;
     out << content;
     out.close();
     return !out.fail();
@@ -123,8 +116,7 @@ bool write_file(const std::string& path, const std::string& content) {
 bool wait_until(const std::function<bool()>& condition, int timeout_ms, int step_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {
-        if (condition())
-            return true;
+        if (condition()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
     }
     return condition();
@@ -135,9 +127,7 @@ int64_t unix_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-int64_t unix_s() {
-    return unix_ms() / 1000;
-}
+int64_t unix_s() { return unix_ms() / 1000; }
 
 std::string jfield(const std::string& json, const std::string& path) {
     cJSON* root = cJSON_Parse(json.c_str());
@@ -152,9 +142,12 @@ std::string jfield(const std::string& json, const std::string& path) {
         start = dot + 1;
     }
     std::string out;
-    if (cJSON_IsString(v)) out = v->valuestring;
-    else if (cJSON_IsBool(v)) out = cJSON_IsTrue(v) ? "true" : "false";
-    else if (cJSON_IsNumber(v)) out = std::to_string(static_cast<long long>(v->valuedouble));
+    if (cJSON_IsString(v))
+        out = v->valuestring;
+    else if (cJSON_IsBool(v))
+        out = cJSON_IsTrue(v) ? "true" : "false";
+    else if (cJSON_IsNumber(v))
+        out = std::to_string(static_cast<long long>(v->valuedouble));
     else if (v) {
         char* t = cJSON_PrintUnformatted(v);
         out = t;

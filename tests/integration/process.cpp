@@ -3,10 +3,6 @@
 
 #include "harness.hpp"
 
-#include <cerrno>
-#include <chrono>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -14,6 +10,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
 
 extern char** environ;
 
@@ -44,61 +44,49 @@ std::vector<std::string> child_env(const EnvVars& extra) {
     for (char** e = environ; e && *e; e++) {
         std::string kv = *e;
         std::string name = kv.substr(0, kv.find('='));
-        if (name.rfind("PUSHD_", 0) == 0)
-            continue;
+        if (name.rfind("PUSHD_", 0) == 0) continue;
         bool overridden = false;
         for (const auto& [k, v] : extra)
-            if (k == name)
-                overridden = true;
-        if (!overridden)
-            out.push_back(kv);
+            if (k == name) overridden = true;
+        if (!overridden) out.push_back(kv);
     }
-    for (const auto& [k, v] : extra)
-        out.push_back(k + "=" + v);
+    for (const auto& [k, v] : extra) out.push_back(k + "=" + v);
     return out;
 }
 
 }  // namespace
 
 std::string ProcessExit::describe() const {
-    if (!finished)
-        return "still running";
+    if (!finished) return "still running";
     std::string s = signal ? "signal " + std::to_string(signal) : "exit " + std::to_string(exit_code);
-    if (killed)
-        s += " (killed by the harness)";
+    if (killed) s += " (killed by the harness)";
     return s;
 }
 
 std::string find_in_path(const std::string& name) {
-    if (name.find('/') != std::string::npos)
-        return name;
+    if (name.find('/') != std::string::npos) return name;
     const char* path = std::getenv("PATH");
     std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
     size_t pos = 0;
     while (pos <= p.size()) {
         size_t end = p.find(':', pos);
-        if (end == std::string::npos)
-            end = p.size();
+        if (end == std::string::npos) end = p.size();
         std::string dir = p.substr(pos, end - pos);
-        if (dir.empty())
-            dir = ".";
+        if (dir.empty()) dir = ".";
         std::string full = dir + "/" + name;
-        if (::access(full.c_str(), X_OK) == 0)
-            return full;
+        if (::access(full.c_str(), X_OK) == 0) return full;
         pos = end + 1;
     }
     return "";
 }
 
 ChildProcess::~ChildProcess() {
-    if (alive_)
-        stop(SIGKILL, 5000);
-    if (pidfd_ >= 0)
-        ::close(pidfd_);
+    if (alive_) stop(SIGKILL, 5000);
+    if (pidfd_ >= 0) ::close(pidfd_);
 }
 
-bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& env,
-                         const std::string& log_path, std::string& error) {
+bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& env, const std::string& log_path,
+                         std::string& error) {
     if (alive_ && running()) {
         error = "already running";
         return false;
@@ -117,11 +105,9 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& en
     // child only calls async-signal-safe functions.
     std::vector<std::string> envs = child_env(env);
     std::vector<char*> cargv, cenv;
-    for (const auto& a : argv)
-        cargv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
-    for (const auto& e : envs)
-        cenv.push_back(const_cast<char*>(e.c_str()));
+    for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
     cenv.push_back(nullptr);
 
     int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -134,8 +120,7 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& en
     if (null_fd < 0 || ::pipe2(report, O_CLOEXEC) != 0) {
         error = std::string("pipe: ") + std::strerror(errno);
         ::close(log_fd);
-        if (null_fd >= 0)
-            ::close(null_fd);
+        if (null_fd >= 0) ::close(null_fd);
         return false;
     }
     pid_t parent = ::getpid();
@@ -150,8 +135,7 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& en
     }
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent)
-            ::_exit(127);
+        if (::getppid() != parent) ::_exit(127);
         ::setpgid(0, 0);
         struct sigaction sa;
         std::memset(&sa, 0, sizeof(sa));
@@ -169,8 +153,7 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& en
             ::fcntl(3, F_SETFD, FD_CLOEXEC);
         }
         if (::close_range(4, ~0U, 0) != 0)
-            for (int fd = 4; fd < 65536; fd++)
-                ::close(fd);
+            for (int fd = 4; fd < 65536; fd++) ::close(fd);
         ::execve(exe.c_str(), cargv.data(), cenv.data());
         int err = errno;
         ssize_t w = ::write(3, &err, sizeof(err));
@@ -190,8 +173,7 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& en
     pid_ = pid;
     alive_ = true;
     exit_.reset();
-    if (pidfd_ >= 0)
-        ::close(pidfd_);
+    if (pidfd_ >= 0) ::close(pidfd_);
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
     if (n == static_cast<ssize_t>(sizeof(child_errno))) {
         reap(5000);
@@ -202,8 +184,7 @@ bool ChildProcess::start(const std::vector<std::string>& argv, const EnvVars& en
 }
 
 bool ChildProcess::reap(int timeout_ms) {
-    if (!alive_)
-        return true;
+    if (!alive_) return true;
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
         int status = 0;
@@ -219,8 +200,7 @@ bool ChildProcess::reap(int timeout_ms) {
             return true;
         }
         int left = ms_left(deadline);
-        if (left == 0)
-            return false;
+        if (left == 0) return false;
         if (pidfd_ >= 0) {
             struct pollfd p = {pidfd_, POLLIN, 0};
             ::poll(&p, 1, left);  // readable when the child exits
@@ -233,39 +213,30 @@ bool ChildProcess::reap(int timeout_ms) {
 }
 
 bool ChildProcess::running() {
-    if (!alive_)
-        return false;
+    if (!alive_) return false;
     return !reap(0);
 }
 
 bool ChildProcess::signal(int sig) {
-    if (!running())
-        return false;
+    if (!running()) return false;
     return ::kill(pid_, sig) == 0;
 }
 
 ProcessExit ChildProcess::wait(int timeout_ms) {
-    if (!alive_)
-        return exit_.value_or(ProcessExit{});
-    if (reap(timeout_ms))
-        return *exit_;
+    if (!alive_) return exit_.value_or(ProcessExit{});
+    if (reap(timeout_ms)) return *exit_;
     return ProcessExit{};
 }
 
 ProcessExit ChildProcess::stop(int sig, int timeout_ms) {
-    if (!alive_)
-        return exit_.value_or(ProcessExit{});
-    if (reap(0))
-        return *exit_;
+    if (!alive_) return exit_.value_or(ProcessExit{});
+    if (reap(0)) return *exit_;
     ::kill(pid_, sig);
-    if (sig != SIGKILL && sig != SIGCONT)
-        ::kill(pid_, SIGCONT);  // a SIGSTOPped child could not act on `sig`
-    if (reap(timeout_ms))
-        return *exit_;
+    if (sig != SIGKILL && sig != SIGCONT) ::kill(pid_, SIGCONT);  // a SIGSTOPped child could not act on `sig`
+    if (reap(timeout_ms)) return *exit_;
     ::kill(pid_, SIGKILL);
     reap(10000);
-    if (exit_)
-        exit_->killed = true;
+    if (exit_) exit_->killed = true;
     return exit_.value_or(ProcessExit{});
 }
 

@@ -10,10 +10,10 @@
 // given explicitly.
 #pragma once
 
+#include <sys/types.h>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -92,8 +92,7 @@ struct RunResult {
 // Runs argv to completion with `env` added, capturing its output. A child
 // still running after `timeout_ms` is SIGKILLed (exit.killed, finished
 // stays true with signal 9).
-RunResult run_to_exit(const std::vector<std::string>& argv, const EnvVars& env = {},
-                      int timeout_ms = 10000);
+RunResult run_to_exit(const std::vector<std::string>& argv, const EnvVars& env = {}, int timeout_ms = 10000);
 
 // Full path of `name` found in PATH (or `name` itself when it contains a
 // '/'); "" when not found.

@@ -3,10 +3,10 @@
 
 #include "harness.hpp"
 
+#include <sys/stat.h>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
-#include <sys/stat.h>
 
 #ifndef PUSHD_BINARY
 #define PUSHD_BINARY "pushd"
@@ -29,8 +29,7 @@ struct YamlNode {
 
     YamlNode* child(const std::string& name) {
         for (auto& [k, v] : children)
-            if (k == name)
-                return v.get();
+            if (k == name) return v.get();
         children.emplace_back(name, std::make_unique<YamlNode>());
         return children.back().second.get();
     }
@@ -41,8 +40,7 @@ struct YamlNode {
         for (;;) {
             size_t dot = dotted.find('.', pos);
             n = n->child(dotted.substr(pos, dot - pos));
-            if (dot == std::string::npos)
-                break;
+            if (dot == std::string::npos) break;
             pos = dot + 1;
         }
         n->value = v;
@@ -63,9 +61,7 @@ struct YamlNode {
     }
 };
 
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 }  // namespace
 
@@ -80,24 +76,17 @@ std::string standard_config(uint16_t port, uint16_t redis_port, const ConfigOver
     root.set("Redis.KeyPrefix", quoted("pushd:"));
     root.set("Auth.AccessSecret", quoted(kTestSecret));
     root.set("Log.Level", "info");
-    for (const auto& [k, v] : overrides)
-        root.set(k, v);
+    for (const auto& [k, v] : overrides) root.set(k, v);
     std::string out = "# standard integration-test configuration\n";
     root.emit(out, 0);
     return out;
 }
 
-const char* pushd_binary() {
-    return PUSHD_BINARY;
-}
+const char* pushd_binary() { return PUSHD_BINARY; }
 
-const char* pushctl_binary() {
-    return PUSHCTL_BINARY;
-}
+const char* pushctl_binary() { return PUSHCTL_BINARY; }
 
-const char* source_dir() {
-    return PUSHD_SOURCE_DIR;
-}
+const char* source_dir() { return PUSHD_SOURCE_DIR; }
 
 PushdOptions standard_options(uint16_t redis_port, const ConfigOverrides& overrides) {
     PushdOptions o;
@@ -113,8 +102,7 @@ PushdProcess::PushdProcess() {
 }
 
 PushdProcess::~PushdProcess() {
-    if (child_.running())
-        stop(SIGTERM, 10000);
+    if (child_.running()) stop(SIGTERM, 10000);
 }
 
 bool PushdProcess::start(const PushdOptions& options) {
@@ -126,17 +114,14 @@ bool PushdProcess::start(const PushdOptions& options) {
     }
     std::vector<std::string> argv = {pushd_binary(), "-f", config_path_};
     argv.insert(argv.end(), options_.args.begin(), options_.args.end());
-    if (!child_.start(argv, options_.env, log_path_, error_))
-        return false;
-    if (!options_.wait_healthy)
-        return true;
+    if (!child_.start(argv, options_.env, log_path_, error_)) return false;
+    if (!options_.wait_healthy) return true;
 
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.start_timeout_ms);
     std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
         HttpResponse r = get("/health", 1000);
-        if (r.status != 0)
-            return true;
+        if (r.status != 0) return true;
         last = r.error;
         // The pause between attempts is a wait for the child's exit, so a
         // pushd that failed to start is reported at once.
@@ -153,36 +138,26 @@ bool PushdProcess::start(const PushdOptions& options) {
 }
 
 bool PushdProcess::restart() {
-    if (child_.running())
-        stop();
+    if (child_.running()) stop();
     return start(options_);
 }
 
-ProcessExit PushdProcess::stop(int sig, int timeout_ms) {
-    return child_.stop(sig, timeout_ms);
-}
+ProcessExit PushdProcess::stop(int sig, int timeout_ms) { return child_.stop(sig, timeout_ms); }
 
-ProcessExit PushdProcess::wait_exit(int timeout_ms) {
-    return child_.wait(timeout_ms);
-}
+ProcessExit PushdProcess::wait_exit(int timeout_ms) { return child_.wait(timeout_ms); }
 
-bool PushdProcess::signal(int sig) {
-    return child_.signal(sig);
-}
+bool PushdProcess::signal(int sig) { return child_.signal(sig); }
 
 bool PushdProcess::rewrite_config(const std::string& yaml) {
     options_.config_yaml = yaml;
     return write_file(config_path_, yaml);
 }
 
-std::string PushdProcess::log() const {
-    return read_file(log_path_);
-}
+std::string PushdProcess::log() const { return read_file(log_path_); }
 
 size_t PushdProcess::log_mark() const {
     struct stat st;
-    if (::stat(log_path_.c_str(), &st) != 0)
-        return 0;
+    if (::stat(log_path_.c_str(), &st) != 0) return 0;
     return static_cast<size_t>(st.st_size);
 }
 

@@ -35,12 +35,12 @@ const char* source_dir();
 
 // How to start a pushd.
 struct PushdOptions {
-    uint16_t port = 0;                // the port its config listens on (health wait, clients)
-    std::string ws_path = "/ws";      // its Path, for ws_options()
-    std::string config_yaml;          // written to <dir>/pushd.yaml, passed as -f <file>
-    std::vector<std::string> args;    // extra arguments after "-f <file>"
-    EnvVars env;                      // extra environment (PUSHD_* overrides)
-    bool wait_healthy = true;         // start() waits until GET /health answers (any status)
+    uint16_t port = 0;              // the port its config listens on (health wait, clients)
+    std::string ws_path = "/ws";    // its Path, for ws_options()
+    std::string config_yaml;        // written to <dir>/pushd.yaml, passed as -f <file>
+    std::vector<std::string> args;  // extra arguments after "-f <file>"
+    EnvVars env;                    // extra environment (PUSHD_* overrides)
+    bool wait_healthy = true;       // start() waits until GET /health answers (any status)
     // Its config sets Security.TLS.*: get() and the health wait use https
     // and ws_options() wss (any certificate accepted); clients need a hub
     // made with enable_tls.
@@ -128,11 +128,10 @@ std::string metric(const PushdProcess& p, const std::string& sample);
 // Runs pushd to completion: with `config_yaml` non-empty it is written to a
 // file and "-f <file>" goes first; then `args`. For --check, --version,
 // --print-config and bad configurations.
-RunResult run_pushd(const std::string& config_yaml, const std::vector<std::string>& args,
-                    const EnvVars& env = {}, int timeout_ms = 10000);
+RunResult run_pushd(const std::string& config_yaml, const std::vector<std::string>& args, const EnvVars& env = {},
+                    int timeout_ms = 10000);
 
 // Runs pushctl to completion with `args` (add "-f", file yourself).
-RunResult run_pushctl(const std::vector<std::string>& args, const EnvVars& env = {},
-                      int timeout_ms = 10000);
+RunResult run_pushctl(const std::vector<std::string>& args, const EnvVars& env = {}, int timeout_ms = 10000);
 
 }  // namespace pushd::test

@@ -9,48 +9,48 @@
 namespace pushd::test {
 
 RedisProcess::RedisProcess(RedisOptions options) : options_(std::move(options)) {
-    if (options_.port == 0)
-        options_.port = free_port();
+    if (options_.port == 0) options_.port = free_port();
     dir_ = make_temp_subdir("redis-" + std::to_string(options_.port));
     log_path_ = dir_ + "/redis.log";
 }
 
 RedisProcess::~RedisProcess() {
-    if (child_.running())
-        stop(5000);
+    if (child_.running()) stop(5000);
 }
 
-std::string RedisProcess::host_port() const {
-    return "127.0.0.1:" + std::to_string(options_.port);
-}
+std::string RedisProcess::host_port() const { return "127.0.0.1:" + std::to_string(options_.port); }
 
-std::string RedisProcess::log() const {
-    return read_file(log_path_);
-}
+std::string RedisProcess::log() const { return read_file(log_path_); }
 
 bool RedisProcess::start(int timeout_ms) {
     std::vector<std::string> argv = {
         "redis-server",
-        "--port", std::to_string(options_.port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", options_.appendonly ? "yes" : "no",
-        "--dir", dir_,
-        "--daemonize", "no",
-        "--protected-mode", "no",
-        "--logfile", "",  // log to stdout, which is log_path_
+        "--port",
+        std::to_string(options_.port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        options_.appendonly ? "yes" : "no",
+        "--dir",
+        dir_,
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
+        "--logfile",
+        "",  // log to stdout, which is log_path_
     };
     argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
     error_.clear();
-    if (!child_.start(argv, {}, log_path_, error_))
-        return false;
+    if (!child_.start(argv, {}, log_path_, error_)) return false;
 
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
         RespValue pong = redis_command(options_.port, {"PING"}, 500);
-        if (pong.type == RespValue::Type::status && pong.str == "PONG")
-            return true;
+        if (pong.type == RespValue::Type::status && pong.str == "PONG") return true;
         // Redis answers "-LOADING ..." while it replays its AOF: not ready yet.
         last = pong.describe();
         // Waits for the child's exit (pidfd) as the pause between attempts,
@@ -61,22 +61,15 @@ bool RedisProcess::start(int timeout_ms) {
             return false;
         }
     }
-    error_ = "redis-server did not answer PING within " + std::to_string(timeout_ms) +
-             " ms (last: " + last + ")";
+    error_ = "redis-server did not answer PING within " + std::to_string(timeout_ms) + " ms (last: " + last + ")";
     child_.stop(SIGKILL, 5000);
     return false;
 }
 
-ProcessExit RedisProcess::stop(int timeout_ms) {
-    return child_.stop(SIGTERM, timeout_ms);
-}
+ProcessExit RedisProcess::stop(int timeout_ms) { return child_.stop(SIGTERM, timeout_ms); }
 
-ProcessExit RedisProcess::kill() {
-    return child_.stop(SIGKILL, 5000);
-}
+ProcessExit RedisProcess::kill() { return child_.stop(SIGKILL, 5000); }
 
-bool RedisProcess::signal(int sig) {
-    return child_.signal(sig);
-}
+bool RedisProcess::signal(int sig) { return child_.signal(sig); }
 
 }  // namespace pushd::test

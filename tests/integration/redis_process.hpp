@@ -12,9 +12,9 @@
 namespace pushd::test {
 
 struct RedisOptions {
-    bool appendonly = false;               // --appendonly yes|no
-    uint16_t port = 0;                     // 0: a free_port()
-    std::vector<std::string> extra_args;   // appended, e.g. {"--maxmemory", "10mb"}
+    bool appendonly = false;              // --appendonly yes|no
+    uint16_t port = 0;                    // 0: a free_port()
+    std::vector<std::string> extra_args;  // appended, e.g. {"--maxmemory", "10mb"}
 };
 
 // One redis-server process (redis-server from PATH).

@@ -59,17 +59,14 @@ std::string RespValue::describe() const {
     case Type::nil: return "(nil)";
     case Type::array: {
         std::string s = "[";
-        for (size_t i = 0; i < elements.size(); i++)
-            s += (i ? ", " : "") + elements[i].describe();
+        for (size_t i = 0; i < elements.size(); i++) s += (i ? ", " : "") + elements[i].describe();
         return s + "]";
     }
     }
     return "?";
 }
 
-RespClient::~RespClient() {
-    disconnect();
-}
+RespClient::~RespClient() { disconnect(); }
 
 void RespClient::disconnect() {
     if (ctx_) redisFree(ctx_);
@@ -90,8 +87,7 @@ bool RespClient::connect(uint16_t port, int timeout_ms) {
 }
 
 RespValue RespClient::command(const std::vector<std::string>& args, int timeout_ms) {
-    if (!ctx_)
-        return failure(error_.empty() ? "not connected" : error_);
+    if (!ctx_) return failure(error_.empty() ? "not connected" : error_);
     std::vector<const char*> argv;
     std::vector<size_t> argvlen;
     for (const auto& a : args) {
@@ -99,8 +95,8 @@ RespValue RespClient::command(const std::vector<std::string>& args, int timeout_
         argvlen.push_back(a.size());
     }
     redisSetTimeout(ctx_, to_timeval(timeout_ms));
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), argvlen.data()));
+    auto* r =
+        static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), argvlen.data()));
     if (!r) {
         // The context is unusable after an I/O or protocol error.
         error_ = ctx_->errstr[0] ? ctx_->errstr : "no reply";
@@ -114,8 +110,7 @@ RespValue RespClient::command(const std::vector<std::string>& args, int timeout_
 
 RespValue redis_command(uint16_t port, const std::vector<std::string>& args, int timeout_ms) {
     RespClient c;
-    if (!c.connect(port, timeout_ms))
-        return failure(c.error());
+    if (!c.connect(port, timeout_ms)) return failure(c.error());
     return c.command(args, timeout_ms);
 }
 

@@ -16,9 +16,9 @@ namespace pushd::test {
 // One RESP reply.
 struct RespValue {
     enum class Type { failure, status, error, integer, bulk, nil, array };
-    Type type = Type::failure;   // failure: no reply (I/O error, timeout); see str
-    std::string str;             // status/error/bulk text, or the failure reason
-    long long integer = 0;       // for integer
+    Type type = Type::failure;        // failure: no reply (I/O error, timeout); see str
+    std::string str;                  // status/error/bulk text, or the failure reason
+    long long integer = 0;            // for integer
     std::vector<RespValue> elements;  // for array
 
     bool ok() const { return type != Type::failure && type != Type::error; }

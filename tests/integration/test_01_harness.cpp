@@ -5,18 +5,18 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <jwt.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <jwt.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 using namespace pushd;
 using namespace pushd::test;
@@ -45,12 +45,10 @@ public:
     ~CannedServer() {
         stop_ = true;
         ::shutdown(fd_, SHUT_RDWR);
-        if (conn_ >= 0)
-            ::shutdown(conn_, SHUT_RDWR);
+        if (conn_ >= 0) ::shutdown(conn_, SHUT_RDWR);
         thread_.join();
         ::close(fd_);
-        if (conn_ >= 0)
-            ::close(conn_);
+        if (conn_ >= 0) ::close(conn_);
     }
     uint16_t port() const { return port_; }
     std::string request() const { return request_; }
@@ -58,19 +56,16 @@ public:
 private:
     void serve() {
         int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0)
-            return;
+        if (c < 0) return;
         conn_ = c;
         char buf[4096];
         while (request_.find("\r\n\r\n") == std::string::npos) {
             ssize_t n = ::recv(c, buf, sizeof(buf), 0);
-            if (n <= 0)
-                return;
+            if (n <= 0) return;
             request_.append(buf, static_cast<size_t>(n));
         }
         if (response_.empty()) {
-            while (!stop_ && ::recv(c, buf, sizeof(buf), 0) > 0) {
-            }
+            while (!stop_ && ::recv(c, buf, sizeof(buf), 0) > 0) {}
             return;
         }
         ::send(c, response_.data(), response_.size(), MSG_NOSIGNAL);
@@ -86,14 +81,11 @@ private:
     std::atomic<bool> stop_{false};
 };
 
-bool pid_exists(pid_t pid) {
-    return ::kill(pid, 0) == 0 || errno == EPERM;
-}
+bool pid_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
 long elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now() - since)
-                                 .count());
+    return static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count());
 }
 
 }  // namespace
@@ -128,8 +120,7 @@ TEST_CASE("temp dir and files", "[harness]") {
 
 TEST_CASE("stale temp dirs of dead test processes are swept", "[harness]") {
     pid_t dead = ::fork();
-    if (dead == 0)
-        ::_exit(0);
+    if (dead == 0) ::_exit(0);
     REQUIRE(dead > 0);
     ::waitpid(dead, nullptr, 0);
     std::string stale = "/tmp/pushd-it-" + std::to_string(dead) + "-sweeptest";
@@ -371,8 +362,9 @@ TEST_CASE("standard_config nests overrides", "[harness][config]") {
 
 TEST_CASE("http_get", "[harness][http]") {
     SECTION("content-length body and headers") {
-        CannedServer s("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                       "Content-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhello-and-garbage");
+        CannedServer s(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+            "Content-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhello-and-garbage");
         HttpResponse r = http_get("127.0.0.1", s.port(), "/metrics");
         CHECK(r.error.empty());
         CHECK(r.status == 200);
@@ -383,8 +375,9 @@ TEST_CASE("http_get", "[harness][http]") {
         CHECK(s.request().find("Connection: close\r\n") != std::string::npos);
     }
     SECTION("chunked body") {
-        CannedServer s("HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "9\r\nDEGRADED:\r\n6\r\n redis\r\n0\r\n\r\n");
+        CannedServer s(
+            "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "9\r\nDEGRADED:\r\n6\r\n redis\r\n0\r\n\r\n");
         HttpResponse r = http_get("127.0.0.1", s.port(), "/health");
         CHECK(r.status == 503);
         CHECK(r.body == "DEGRADED: redis");

@@ -53,7 +53,8 @@ std::string raw_http(uint16_t port, const std::string& request) {
         ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
         while (out.find("\r\n\r\n") == std::string::npos || out.find("not found") == std::string::npos) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
             pollfd p{fd, POLLIN, 0};
             if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
             char buf[4096];
@@ -114,8 +115,8 @@ TEST_CASE("gauges follow WebSocket connections", "[service][http]") {
     CHECK(metrics.body.find("\npushd_online_users 1\n") != std::string::npos);
     hub.close(a);
     REQUIRE(hub.wait_closed(a, 5000));
-    REQUIRE(hub.wait_for([&] { return pushd.get("/stats").body.find("\"connections\":1") != std::string::npos; },
-                         5000));
+    REQUIRE(
+        hub.wait_for([&] { return pushd.get("/stats").body.find("\"connections\":1") != std::string::npos; }, 5000));
     CHECK(pushd.get("/stats").body.rfind("{\"online_users\":0,", 0) == 0);
 }
 
@@ -159,22 +160,22 @@ TEST_CASE("configuration errors: one clear line, exit 2", "[service][config]") {
         CHECK(r.output.find(":3:") != std::string::npos);
     }
     SECTION("wrong type") {
-        RunResult r = run_pushd("Port: eighty\nAuth: {AccessSecret: abcdefghijklmnopqrstuvwxyz0123456789}\n",
-                                {"--check"});
+        RunResult r =
+            run_pushd("Port: eighty\nAuth: {AccessSecret: abcdefghijklmnopqrstuvwxyz0123456789}\n", {"--check"});
         INFO(r.output);
         CHECK(r.exit.exit_code == 2);
         CHECK(count_lines(r.output) == 1);
         CHECK(r.output.find(":1:7: Port: expected an integer, got 'eighty'") != std::string::npos);
     }
     SECTION("out of range") {
-        RunResult r = run_pushd("Port: 70000\nAuth: {AccessSecret: abcdefghijklmnopqrstuvwxyz0123456789}\n",
-                                {"--check"});
+        RunResult r =
+            run_pushd("Port: 70000\nAuth: {AccessSecret: abcdefghijklmnopqrstuvwxyz0123456789}\n", {"--check"});
         CHECK(r.exit.exit_code == 2);
         CHECK(r.output.find("Port: 70000 is out of range 1..65535") != std::string::npos);
     }
     SECTION("bad environment override") {
-        RunResult r = run_pushd(standard_config(free_port(), free_port()), {"--check"},
-                                {{"PUSHD_LIMITS_MAXQUEUEBYTES", "lots"}});
+        RunResult r =
+            run_pushd(standard_config(free_port(), free_port()), {"--check"}, {{"PUSHD_LIMITS_MAXQUEUEBYTES", "lots"}});
         CHECK(r.exit.exit_code == 2);
         CHECK(r.output.find("PUSHD_LIMITS_MAXQUEUEBYTES: Limits.MaxQueueBytes") != std::string::npos);
     }
@@ -269,8 +270,8 @@ TEST_CASE("a method other than GET gets 404, on every path", "[service][http]") 
     REQUIRE(pushd.start(standard_options(free_port())));
     for (const char* path : {"/health", "/stats", "/metrics", "/nowhere"}) {
         INFO(path);
-        std::string r = raw_http(pushd.port(), std::string("POST ") + path +
-                                                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+        std::string r = raw_http(
+            pushd.port(), std::string("POST ") + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
         CHECK(r.rfind("HTTP/1.1 404", 0) == 0);
     }
     CHECK(pushd.get("/health").status != 404);  // GET still answers

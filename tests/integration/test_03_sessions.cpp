@@ -3,15 +3,14 @@
 #include "client/requests.hpp"
 #include "harness.hpp"
 
-#include <catch2/catch.hpp>
 #include <cJSON.h>
+#include <catch2/catch.hpp>
 
 #include <memory>
 
 using namespace pushd::test;
 using pushd::WsClientHub;
 namespace requests = pushd::requests;
-
 
 TEST_CASE("close codes: binary 1003, auth timeout 4001", "[sessions][close]") {
     PushdProcess pushd;
@@ -115,8 +114,8 @@ TEST_CASE("auth by message, by ?token= and by Authorization header", "[sessions]
         CHECK(jfield(r, "data.user_id") == "h9");
     }
     SECTION("an invalid or empty token at the handshake is refused with 401") {
-        for (const std::string& q : {std::string("?token=garbage"), std::string("?token="),
-                                     "?token=" + user_token("x", -10)}) {
+        for (const std::string& q :
+             {std::string("?token=garbage"), std::string("?token="), "?token=" + user_token("x", -10)}) {
             int c = s.hub.connect(s.pushd.ws_options(q));
             CHECK_FALSE(s.hub.wait_open(c, 5000));
             CHECK(s.hub.handshake_status(c) == 401);
@@ -195,15 +194,15 @@ TEST_CASE("requests need auth (401); bad frames get 400; bad fields 422", "[sess
     CHECK(s.hub.is_open(a));
 }
 
-TEST_CASE("two connections in a group both receive a message, the sender's included, in order",
-          "[sessions][fanout]") {
+TEST_CASE("two connections in a group both receive a message, the sender's included, in order", "[sessions][fanout]") {
     Instance s(kNoRateLimit);  // 50 sends at once: the fan-out is under test, not the rate limit
     int a = s.login("alice");
     int b = s.login("bob");
     CHECK(jfield(s.ask(a, requests::join_group("ja", "room")), "data.success") == "true");
     CHECK(jfield(s.ask(b, requests::join_group("jb", "room")), "data.success") == "true");
     const int n = 50;
-    for (int i = 0; i < n; i++) s.hub.send_text(a, requests::send_message("m" + std::to_string(i), "room", "hello " + std::to_string(i)));
+    for (int i = 0; i < n; i++)
+        s.hub.send_text(a, requests::send_message("m" + std::to_string(i), "room", "hello " + std::to_string(i)));
     std::vector<std::string> got_a, got_b;
     int acks = 0;
     while (static_cast<int>(got_a.size()) < n || acks < n) {
@@ -323,17 +322,17 @@ TEST_CASE("a slow reader is closed with 4008 while a fast reader in the group lo
                 received++;
             }
         }
-        while (s.hub.recv_text(sender, 0)) {
-        }
+        while (s.hub.recv_text(sender, 0)) {}
     }
-    REQUIRE(s.hub.wait_for([&] {
-        while (auto m = s.hub.recv_text(fast, 0)) {
-            if (jfield(*m, "type") == "new_message") received++;
-        }
-        while (s.hub.recv_text(sender, 0)) {
-        }
-        return received == n;
-    }, 20000));
+    REQUIRE(s.hub.wait_for(
+        [&] {
+            while (auto m = s.hub.recv_text(fast, 0)) {
+                if (jfield(*m, "type") == "new_message") received++;
+            }
+            while (s.hub.recv_text(sender, 0)) {}
+            return received == n;
+        },
+        20000));
     CHECK(received == n);
     s.hub.pause_reading(slow, false);
     REQUIRE(s.hub.wait_closed(slow, 10000));

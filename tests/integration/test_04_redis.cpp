@@ -7,8 +7,8 @@
 #include "core/redis_schema.hpp"
 #include "core/stream_id.hpp"
 
-#include <catch2/catch.hpp>
 #include <cJSON.h>
+#include <catch2/catch.hpp>
 
 #include <csignal>
 #include <set>
@@ -18,7 +18,6 @@ using pushd::WsClientHub;
 namespace requests = pushd::requests;
 
 namespace {
-
 
 const char* kPrefix = "pushd:";
 
@@ -141,25 +140,30 @@ TEST_CASE("two instances on one Redis: group messages and notifications cross in
     RespValue inbox = redis_command(redis.port(), {"XRANGE", std::string(kPrefix) + "inbox:bob", "-", "+"});
     REQUIRE(inbox.elements.size() == 1);
     CHECK(inbox.elements[0].elements[0].str == n1);
-    REQUIRE(wait_until([&] {
-        return metric(a, "pushd_redis_inbox_writes_total{result=\"stored\"}") != "" &&
-               std::stoi(metric(a, "pushd_redis_inbox_writes_total{result=\"stored\"}")) +
-                       std::stoi(metric(b, "pushd_redis_inbox_writes_total{result=\"stored\"}")) == 1 &&
-               std::stoi(metric(a, "pushd_redis_inbox_writes_total{result=\"already\"}")) +
-                       std::stoi(metric(b, "pushd_redis_inbox_writes_total{result=\"already\"}")) == 1;
-    }, 5000, 50));
+    REQUIRE(wait_until(
+        [&] {
+            return metric(a, "pushd_redis_inbox_writes_total{result=\"stored\"}") != "" &&
+                   std::stoi(metric(a, "pushd_redis_inbox_writes_total{result=\"stored\"}")) +
+                           std::stoi(metric(b, "pushd_redis_inbox_writes_total{result=\"stored\"}")) ==
+                       1 &&
+                   std::stoi(metric(a, "pushd_redis_inbox_writes_total{result=\"already\"}")) +
+                           std::stoi(metric(b, "pushd_redis_inbox_writes_total{result=\"already\"}")) ==
+                       1;
+        },
+        5000, 50));
     CHECK(redis_command(redis.port(), {"XLEN", std::string(kPrefix) + "group:nobody"}).integer == 0);
 
     // The cluster view lists both instances.
     const std::vector<std::string> list_instances{"KEYS", std::string(kPrefix) + "instance:*"};
     REQUIRE(wait_until([&] { return redis_command(redis.port(), list_instances).elements.size() == 2; }, 8000, 100));
-    RespValue one = redis_command(redis.port(), {"GET", std::string(kPrefix) + "instance:pushd-test:127.0.0.1:" +
-                                                        std::to_string(a.port())});
+    RespValue one = redis_command(
+        redis.port(), {"GET", std::string(kPrefix) + "instance:pushd-test:127.0.0.1:" + std::to_string(a.port())});
     CHECK(jfield(one.str, "name") == "pushd-test");
     CHECK(jfield(one.str, "port") == std::to_string(a.port()));
     CHECK(jfield(one.str, "online_users") != "");
-    CHECK(redis_command(redis.port(), {"TTL", std::string(kPrefix) + "instance:pushd-test:127.0.0.1:" +
-                                                  std::to_string(a.port())}).integer > 0);
+    CHECK(redis_command(redis.port(),
+                        {"TTL", std::string(kPrefix) + "instance:pushd-test:127.0.0.1:" + std::to_string(a.port())})
+              .integer > 0);
     // Metrics say what was read.
     CHECK(metric(b, "pushd_redis_up{link=\"commands\"}") == "1");
     CHECK(metric(b, "pushd_redis_stream_entries_total{stream=\"bus\"}") == "1");
@@ -254,11 +258,13 @@ TEST_CASE("join_group since under concurrent publishing: no gap, no duplicate ov
         }
         if (i == 500) {
             // Let some arrive, then leave in the middle of the stream.
-            REQUIRE(cl.hub.wait_for([&] {
-                take(pub);
-                take(reader);
-                return ids.size() >= 200;
-            }, 10000));
+            REQUIRE(cl.hub.wait_for(
+                [&] {
+                    take(pub);
+                    take(reader);
+                    return ids.size() >= 200;
+                },
+                10000));
             cl.hub.close(reader);  // what it read so far is all it got
             reader = -1;
         }
@@ -268,11 +274,13 @@ TEST_CASE("join_group since under concurrent publishing: no gap, no duplicate ov
             cl.hub.send_text(reader, requests::join_group("j2", "live", ids.back()));
         }
     }
-    REQUIRE(cl.hub.wait_for([&] {
-        take(pub);
-        take(reader);
-        return static_cast<int>(contents.size()) >= n && acks == n;
-    }, 60000));
+    REQUIRE(cl.hub.wait_for(
+        [&] {
+            take(pub);
+            take(reader);
+            return static_cast<int>(contents.size()) >= n && acks == n;
+        },
+        60000));
     take(reader);
     INFO("replayed " << replayed << ", live after rejoin " << live_after_rejoin);
     CHECK(rejoin_acked);
@@ -319,7 +327,8 @@ TEST_CASE("join_group since older than the retained history replays what is left
     REQUIRE(static_cast<long long>(replayed.size()) == kept);
     for (const std::string& m : replayed) CHECK(jfield(m, "data.replay") == "true");
     // A since within the retained history is not truncated.
-    RespValue last = redis_command(redis.port(), {"XREVRANGE", std::string(kPrefix) + "group:small", "+", "-", "COUNT", "2"});
+    RespValue last =
+        redis_command(redis.port(), {"XREVRANGE", std::string(kPrefix) + "group:small", "+", "-", "COUNT", "2"});
     REQUIRE(last.elements.size() == 2);
     int d = cl.login(a, "v");
     replayed.clear();
@@ -364,9 +373,10 @@ TEST_CASE("a notification to an offline user is replayed at its next auth with s
     CHECK(jfield(live, "data.replay") == "");
 }
 
-TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it is back (same port, "
-          "appendonly) entries written while pushd was away are delivered",
-          "[redis][outage]") {
+TEST_CASE(
+    "Redis stops: 503 on /health and on send, connections stay; after it is back (same port, "
+    "appendonly) entries written while pushd was away are delivered",
+    "[redis][outage]") {
     RedisProcess redis(appendonly());
     REQUIRE(redis.start());
     PushdProcess a;
@@ -375,7 +385,8 @@ TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it i
     int c = cl.login(a, "alice");
     cl.ask(c, requests::join_group("j", "g"));
     std::vector<std::string> pushed;
-    std::string before = jfield(cl.ask(c, requests::send_message("m1", "g", "before"), &pushed), "data.server_message_id");
+    std::string before =
+        jfield(cl.ask(c, requests::send_message("m1", "g", "before"), &pushed), "data.server_message_id");
     if (pushed.empty()) cl.next_of(c, "new_message");
 
     REQUIRE(redis.stop().finished);
@@ -399,18 +410,19 @@ TEST_CASE("Redis stops: 503 on /health and on send, connections stay; after it i
     CHECK(redis_command(redis.port(), {"XLEN", std::string(kPrefix) + "group:g"}).integer == 1);  // kept
     const std::string note = xadd_notify(redis.port(), "user:alice", R"({"while":"away"})");
     pushd::RedisKeys keys(kPrefix);
-    RespValue stored = redis_command(redis.port(), {"EVAL", pushd::kAppendScript, "3", keys.dedup("bob", "g", "b1"),
-                                                    keys.group("g"), keys.bus(), "300", "1000",
-                                                    std::to_string(pushd::kBusMaxLen), "g", "b1", "bob", "1",
-                                                    "written while away"});
+    RespValue stored = redis_command(
+        redis.port(), {"EVAL", pushd::kAppendScript, "3", keys.dedup("bob", "g", "b1"), keys.group("g"), keys.bus(),
+                       "300", "1000", std::to_string(pushd::kBusMaxLen), "g", "b1", "bob", "1", "written while away"});
     REQUIRE(stored.ok());
     REQUIRE(a.signal(SIGCONT));
     REQUIRE(wait_health(a, 200, 15000));
     std::vector<std::string> got;
-    REQUIRE(cl.hub.wait_for([&] {
-        while (auto m = cl.hub.recv_text(c, 0)) got.push_back(*m);
-        return got.size() >= 2;
-    }, 10000));
+    REQUIRE(cl.hub.wait_for(
+        [&] {
+            while (auto m = cl.hub.recv_text(c, 0)) got.push_back(*m);
+            return got.size() >= 2;
+        },
+        10000));
     bool saw_note = false, saw_msg = false;
     for (auto& m : got) {
         if (jfield(m, "type") == "notification" && jfield(m, "message_id") == note) saw_note = true;
@@ -443,8 +455,7 @@ TEST_CASE("a hung Redis shows on /health within 2 seconds", "[redis][outage]") {
     CHECK(wait_health(a, 200, 10000));
 }
 
-TEST_CASE("pushd starts and serves without Redis; storage requests get 503 until Redis is up",
-          "[redis][outage]") {
+TEST_CASE("pushd starts and serves without Redis; storage requests get 503 until Redis is up", "[redis][outage]") {
     RedisProcess redis;  // not started yet: nothing listens on its port
     PushdProcess a;
     REQUIRE(a.start(standard_options(redis.port())));
@@ -459,8 +470,7 @@ TEST_CASE("pushd starts and serves without Redis; storage requests get 503 until
     CHECK(jfield(cl.ask(c, requests::send_message("m", "g", "x")), "data.success") == "true");
 }
 
-TEST_CASE("malformed notify entries are counted, logged and skipped; the next one is delivered",
-          "[redis][notify]") {
+TEST_CASE("malformed notify entries are counted, logged and skipped; the next one is delivered", "[redis][notify]") {
     RedisProcess redis;
     REQUIRE(redis.start());
     PushdProcess a;
@@ -496,8 +506,11 @@ TEST_CASE("Redis.Pass, Redis.DB and Redis.KeyPrefix are honoured; AutoJoin and R
     REQUIRE(admin.command({"SADD", "app1:user:erin:groups", "auto"}).ok());
     REQUIRE(admin.command({"SADD", "app1:members:closed", "erin"}).ok());
     PushdProcess a;
-    start_pushd(a, redis, with(kFast, {{"Redis.Pass", "\"s3cret\""}, {"Redis.DB", "3"},
-                                       {"Redis.KeyPrefix", "\"app1:\""}, {"Groups.RequireMembership", "true"}}));
+    start_pushd(a, redis,
+                with(kFast, {{"Redis.Pass", "\"s3cret\""},
+                             {"Redis.DB", "3"},
+                             {"Redis.KeyPrefix", "\"app1:\""},
+                             {"Groups.RequireMembership", "true"}}));
     Clients cl;
     int erin = cl.login(a, "erin");
     // Joined to "auto" by AutoJoin, before this request is handled: no join_group needed.
@@ -514,8 +527,7 @@ TEST_CASE("Redis.Pass, Redis.DB and Redis.KeyPrefix are honoured; AutoJoin and R
     CHECK(admin.command({"EXISTS", "pushd:group:closed"}).integer == 0);
     // mark_read lands in read:<uid>.
     std::string id = jfield(push, "message_id");
-    CHECK(jfield(cl.ask(erin, requests::mark_read("r", "auto", id)),
-                 "data.success") == "true");
+    CHECK(jfield(cl.ask(erin, requests::mark_read("r", "auto", id)), "data.success") == "true");
     CHECK(admin.command({"HGET", "app1:read:erin", "auto"}).str == id);
     // The wrong password keeps pushd degraded with Redis's reason.
     PushdProcess wrong;
@@ -530,8 +542,8 @@ namespace {
 
 // Stores a group message as pushd's send_message does (the append script),
 // straight into Redis: another instance, or a business service, writing.
-std::string store_message(uint16_t port, const std::string& sender, const std::string& group,
-                          const std::string& cmid, const std::string& content) {
+std::string store_message(uint16_t port, const std::string& sender, const std::string& group, const std::string& cmid,
+                          const std::string& content) {
     pushd::RedisKeys keys(kPrefix);
     pushd::AppendRequest req;
     req.group_id = group;
@@ -550,9 +562,10 @@ std::string store_message(uint16_t port, const std::string& sender, const std::s
 
 }  // namespace
 
-TEST_CASE("an instance started during a Redis outage delivers everything stored after its start once Redis "
-          "answers, exactly once and in order",
-          "[redis][faults]") {
+TEST_CASE(
+    "an instance started during a Redis outage delivers everything stored after its start once Redis "
+    "answers, exactly once and in order",
+    "[redis][faults]") {
     // Issue 12, failure 1: the bus started at the streams' newest entries
     // when it first reached Redis, after messages (and a notification)
     // stored since the instance started: a subscriber lost them for good.
@@ -569,18 +582,21 @@ TEST_CASE("an instance started during a Redis outage delivers everything stored 
     REQUIRE(a.signal(SIGSTOP));
     REQUIRE(redis.start());
     std::vector<std::string> stored;
-    for (int i = 0; i < 5; i++) stored.push_back(store_message(redis.port(), "bob", "g", "b" + std::to_string(i), "m" + std::to_string(i)));
+    for (int i = 0; i < 5; i++)
+        stored.push_back(store_message(redis.port(), "bob", "g", "b" + std::to_string(i), "m" + std::to_string(i)));
     const std::string note = xadd_notify(redis.port(), "user:alice", R"({"n":1})");
     REQUIRE(a.signal(SIGCONT));
     REQUIRE(wait_health(a, 200, 15000));
     std::vector<std::string> got, notes;
-    REQUIRE(cl.hub.wait_for([&] {
-        while (auto m = cl.hub.recv_text(c, 0)) {
-            if (jfield(*m, "type") == "new_message") got.push_back(jfield(*m, "message_id"));
-            if (jfield(*m, "type") == "notification") notes.push_back(jfield(*m, "message_id"));
-        }
-        return got.size() >= stored.size() && !notes.empty();
-    }, 10000));
+    REQUIRE(cl.hub.wait_for(
+        [&] {
+            while (auto m = cl.hub.recv_text(c, 0)) {
+                if (jfield(*m, "type") == "new_message") got.push_back(jfield(*m, "message_id"));
+                if (jfield(*m, "type") == "notification") notes.push_back(jfield(*m, "message_id"));
+            }
+            return got.size() >= stored.size() && !notes.empty();
+        },
+        10000));
     CHECK(got == stored);
     CHECK(notes == std::vector<std::string>{note});
     // Nothing twice, and the inbox holds the notification (written by this instance).
@@ -598,9 +614,10 @@ TEST_CASE("an instance started during a Redis outage delivers everything stored 
     CHECK(jfield(cl.next_of(c, "new_message"), "message_id") == next);
 }
 
-TEST_CASE("a join_group replay that fails during an outage leaves the connection unsubscribed; the retry with "
-          "the same since has no gap, no duplicate and no disorder",
-          "[redis][faults]") {
+TEST_CASE(
+    "a join_group replay that fails during an outage leaves the connection unsubscribed; the retry with "
+    "the same since has no gap, no duplicate and no disorder",
+    "[redis][faults]") {
     // Issue 12, failure 2.
     RedisProcess redis(appendonly());
     REQUIRE(redis.start());
@@ -608,7 +625,8 @@ TEST_CASE("a join_group replay that fails during an outage leaves the connection
     start_pushd(a, redis);
     Clients cl;
     int sender = cl.login(a, "bob");
-    const std::string first = jfield(cl.ask(sender, requests::send_message("s0", "g", "first")), "data.server_message_id");
+    const std::string first =
+        jfield(cl.ask(sender, requests::send_message("s0", "g", "first")), "data.server_message_id");
     int c = cl.login(a, "alice");
     REQUIRE(redis.stop().finished);
     REQUIRE(wait_health(a, 503, 3000));
@@ -617,7 +635,8 @@ TEST_CASE("a join_group replay that fails during an outage leaves the connection
     CHECK(jfield(ack, "data.code") == "503");
     REQUIRE(redis.start());
     REQUIRE(wait_health(a, 200, 15000));
-    const std::string second = jfield(cl.ask(sender, requests::send_message("s1", "g", "second")), "data.server_message_id");
+    const std::string second =
+        jfield(cl.ask(sender, requests::send_message("s1", "g", "second")), "data.server_message_id");
     REQUIRE(!second.empty());
     CHECK_FALSE(cl.hub.recv_text(c, 500));  // not subscribed: nothing live
     std::vector<std::string> replayed;
@@ -626,16 +645,18 @@ TEST_CASE("a join_group replay that fails during an outage leaves the connection
     CHECK(jfield(ack, "data.replayed") == "1");
     REQUIRE(replayed.size() == 1);
     CHECK(jfield(replayed[0], "message_id") == second);
-    const std::string third = jfield(cl.ask(sender, requests::send_message("s2", "g", "third")), "data.server_message_id");
+    const std::string third =
+        jfield(cl.ask(sender, requests::send_message("s2", "g", "third")), "data.server_message_id");
     std::string live = cl.next_of(c, "new_message");
     CHECK(jfield(live, "message_id") == third);
     CHECK(jfield(live, "data.replay") == "");
     CHECK_FALSE(cl.hub.recv_text(c, 300));
 }
 
-TEST_CASE("auth with since during an outage: the inbox is replayed once Redis is back, ahead of live "
-          "notifications",
-          "[redis][faults][notify]") {
+TEST_CASE(
+    "auth with since during an outage: the inbox is replayed once Redis is back, ahead of live "
+    "notifications",
+    "[redis][faults][notify]") {
     // Issue 12, failure 3 (server side).
     RedisProcess redis(appendonly());
     REQUIRE(redis.start());
@@ -656,12 +677,15 @@ TEST_CASE("auth with since during an outage: the inbox is replayed once Redis is
     REQUIRE(redis.start());
     const std::string n2 = xadd_notify(redis.port(), "user:carol", R"({"n":2})");
     std::vector<std::string> got;
-    REQUIRE(cl.hub.wait_for([&] {
-        while (auto m = cl.hub.recv_text(again, 0)) {
-            if (jfield(*m, "type") == "notification") got.push_back(jfield(*m, "message_id") + (jfield(*m, "data.replay") == "true" ? " replay" : ""));
-        }
-        return got.size() >= 2;
-    }, 15000));
+    REQUIRE(cl.hub.wait_for(
+        [&] {
+            while (auto m = cl.hub.recv_text(again, 0)) {
+                if (jfield(*m, "type") == "notification")
+                    got.push_back(jfield(*m, "message_id") + (jfield(*m, "data.replay") == "true" ? " replay" : ""));
+            }
+            return got.size() >= 2;
+        },
+        15000));
     CHECK_FALSE(cl.hub.recv_text(again, 300));
     REQUIRE(got.size() == 2);
     CHECK(got[0] == n1 + " replay");

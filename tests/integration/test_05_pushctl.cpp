@@ -3,8 +3,8 @@
 #include "client/requests.hpp"
 #include "harness.hpp"
 
-#include <catch2/catch.hpp>
 #include <cJSON.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <csignal>
@@ -31,7 +31,8 @@ struct Stack {
     explicit Stack(const TestCert* tls = nullptr) {
         REQUIRE(redis.start());
         ConfigOverrides overrides;
-        if (tls) overrides = {{"Security.TLS.Cert", "\"" + tls->cert + "\""}, {"Security.TLS.Key", "\"" + tls->key + "\""}};
+        if (tls)
+            overrides = {{"Security.TLS.Cert", "\"" + tls->cert + "\""}, {"Security.TLS.Key", "\"" + tls->key + "\""}};
         PushdOptions o = standard_options(redis.port(), overrides);
         o.tls = tls != nullptr;
         REQUIRE(pushd.start(o));
@@ -82,8 +83,8 @@ TEST_CASE("pushctl notify reaches the user and prints the notification id", "[pu
     int c = hub.connect(s.pushd.ws_options("?token=" + user_token("u42")));
     REQUIRE(hub.wait_open(c, 5000));
     REQUIRE(hub.recv_text(c, 5000));  // auth_success
-    RunResult n = run_pushctl({"-f", s.config_file, "notify", "--user", "u42,other", "--title", "Hi \"there\"",
-                               "--body", "line"});
+    RunResult n = run_pushctl(
+        {"-f", s.config_file, "notify", "--user", "u42,other", "--title", "Hi \"there\"", "--body", "line"});
     INFO(n.output);
     REQUIRE(n.exit.ok());
     const std::string id = trim(n.output);
@@ -179,8 +180,10 @@ struct Background {
         std::vector<std::string> out;
         std::string all = output(), line;
         for (char ch : all) {
-            if (ch != '\n') line += ch;
-            else out.push_back(std::exchange(line, {}));
+            if (ch != '\n')
+                line += ch;
+            else
+                out.push_back(std::exchange(line, {}));
         }
         return out;
     }
@@ -300,7 +303,11 @@ TEST_CASE("pushctl publish: usage errors exit 2; Redis down or not a member exit
         {{"--group", "g1", "hi"}, "--from"},
         {{"--group", "g1", "--from", "a"}, "content"},
         {{"--group", "", "--from", "a", "hi"}, "--group"},
-        {{"--group", "a\x01" "b", "--from", "a", "hi"}, "--group"},
+        {{"--group",
+          "a\x01"
+          "b",
+          "--from", "a", "hi"},
+         "--group"},
         {{"--group", std::string(129, 'g'), "--from", "a", "hi"}, "--group"},
         {{"--group", "g1", "--from", "", "hi"}, "--from"},
         {{"--group", "g1", "--from", "a\nb", "hi"}, "--from"},
@@ -371,8 +378,8 @@ TEST_CASE("pushctl tail: human lines, malformed entries, SIGINT exits 0", "[push
     REQUIRE(bad.ok());
     RespValue bad_bus = redis_command(s.redis.port(), {"XADD", "pushd:bus", "*", "group_id", "g1", "junk", "1"});
     REQUIRE(bad_bus.ok());
-    RespValue odd = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-1", "target", "all",
-                                                   "data", "{\n\"a\": 2}"});
+    RespValue odd = redis_command(
+        s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-1", "target", "all", "data", "{\n\"a\": 2}"});
     REQUIRE(odd.ok());
     RunResult p = run_pushctl({"-f", s.config_file, "publish", "--group", "g1", "--from", "ops", "hi"});
     REQUIRE(p.exit.ok());
@@ -391,8 +398,8 @@ TEST_CASE("pushctl tail: human lines, malformed entries, SIGINT exits 0", "[push
     Background json;
     REQUIRE(json.start({"-f", s.config_file, "tail", "--json"}));
     REQUIRE(wait_until([&] { return tail_blocked(s.redis.port()); }, 5000, 20));
-    RespValue again = redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-2", "target", "all",
-                                                     "data", "{}"});
+    RespValue again =
+        redis_command(s.redis.port(), {"XADD", "pushd:notify", "*", "id", "pub-2", "target", "all", "data", "{}"});
     REQUIRE(again.ok());
     REQUIRE(wait_until([&] { return json.lines().size() == 1; }, 5000, 20));
     CHECK(jfield(json.lines()[0], "id") == again.text());
@@ -404,16 +411,16 @@ TEST_CASE("pushctl tail: human lines, malformed entries, SIGINT exits 0", "[push
     CHECK(run_pushctl({"-f", s.config_file, "tail", "--count", "0"}).exit.exit_code == 2);
     CHECK(run_pushctl({"-f", s.config_file, "tail", "--group", ""}).exit.exit_code == 2);
     CHECK(run_pushctl({"-f", "/nonexistent.yaml", "tail"}).exit.exit_code == 2);
-    RunResult down = run_pushctl({"-f", s.config_file, "tail"},
-                                 {{"PUSHD_REDIS_HOST", "127.0.0.1:" + std::to_string(free_port())}});
+    RunResult down =
+        run_pushctl({"-f", s.config_file, "tail"}, {{"PUSHD_REDIS_HOST", "127.0.0.1:" + std::to_string(free_port())}});
     CHECK(down.exit.exit_code == 1);
 }
 
 TEST_CASE("pushctl listen prints group messages and notifications; SIGTERM exits 0", "[pushctl]") {
     Stack s;
     Background listen;
-    REQUIRE(listen.start({"-f", s.config_file, "--server", s.server(), "listen", "--user", "u1", "--group", "g1",
-                          "--group", "g2"}));
+    REQUIRE(listen.start(
+        {"-f", s.config_file, "--server", s.server(), "listen", "--user", "u1", "--group", "g1", "--group", "g2"}));
     // Joined both groups: the acks of both joins were printed.
     REQUIRE(wait_until([&] { return listen.lines().size() >= 3; }, 10000, 20));
     std::vector<std::string> lines = listen.lines();
@@ -639,7 +646,8 @@ TEST_CASE("pushctl https:// to a plain pushd, or an unknown scheme, fails in one
     INFO(l.output);
     CHECK(l.exit.exit_code == 1);
     CHECK(line_count(l.output) == 1);
-    CHECK(l.output.rfind("pushctl: wss://127.0.0.1:" + std::to_string(s.pushd.port()) + "/ws: cannot connect: ", 0) == 0);
+    CHECK(l.output.rfind("pushctl: wss://127.0.0.1:" + std::to_string(s.pushd.port()) + "/ws: cannot connect: ", 0) ==
+          0);
     RunResult ws = run_pushctl({"--server", "ws://127.0.0.1:" + std::to_string(s.pushd.port()), "health"});
     CHECK(ws.exit.exit_code == 2);
     CHECK(ws.output.find("--server: expected http://host:port or https://host:port") != std::string::npos);

@@ -13,9 +13,9 @@
 
 using namespace pushd::test;
 using pushd::ConnectOptions;
+using pushd::http_get;
 using pushd::HttpResponse;
 using pushd::WsClientHub;
-using pushd::http_get;
 namespace requests = pushd::requests;
 
 namespace {
@@ -51,9 +51,8 @@ TEST_CASE("a burst past the bucket gets 429 and is served again after the refill
     // No Redis here: AutoJoin off, so that nothing but the replies arrives.
     // 2 per second: the 9 requests below reach pushd well within the half
     // second a token takes to come back, even on a busy machine.
-    REQUIRE(pushd.start(standard_options(free_port(), {{"Limits.MessagesPerSecond", "2"},
-                                                       {"Limits.Burst", "5"},
-                                                       {"Groups.AutoJoin", "false"}})));
+    REQUIRE(pushd.start(standard_options(
+        free_port(), {{"Limits.MessagesPerSecond", "2"}, {"Limits.Burst", "5"}, {"Groups.AutoJoin", "false"}})));
     WsClientHub hub;
     // Authenticated at the handshake: no request spent on auth.
     int c = connect_and_wait(hub, pushd.ws_options("?token=" + user_token("u1")));
@@ -131,7 +130,8 @@ TEST_CASE("a flood at 10x the rate closes with 1008; other connections are untou
 
 TEST_CASE("a blacklisted source address is refused with 403; another address connects", "[limits][blacklist]") {
     PushdProcess pushd;
-    REQUIRE(pushd.start(standard_options(free_port(), {{"Security.IpBlacklist", "[\"127.0.0.2/32\", \"2001:db8::/32\"]"}})));
+    REQUIRE(pushd.start(
+        standard_options(free_port(), {{"Security.IpBlacklist", "[\"127.0.0.2/32\", \"2001:db8::/32\"]"}})));
     WsClientHub hub;
     int blocked = connect_and_wait(hub, from(pushd, "127.0.0.2"));
     CHECK_FALSE(hub.is_open(blocked));
@@ -302,8 +302,8 @@ TEST_CASE("wss:// and https:// with a self-signed certificate, end to end", "[li
     TestCert tc;
     RedisProcess redis;
     REQUIRE(redis.start());
-    PushdOptions options = standard_options(redis.port(), {{"Security.TLS.Cert", "\"" + tc.cert + "\""},
-                                                           {"Security.TLS.Key", "\"" + tc.key + "\""}});
+    PushdOptions options = standard_options(
+        redis.port(), {{"Security.TLS.Cert", "\"" + tc.cert + "\""}, {"Security.TLS.Key", "\"" + tc.key + "\""}});
     options.tls = true;
     PushdProcess pushd;
     REQUIRE(pushd.start(options));
@@ -350,9 +350,10 @@ TEST_CASE("TLS files that cannot be used are a one-line startup error, exit 2", 
     TestCert tc;
     TestCert other;
     auto run_with = [&](const std::string& cert, const std::string& key) {
-        return run_pushd(standard_config(free_port(), free_port(),
-                                         {{"Security.TLS.Cert", "\"" + cert + "\""}, {"Security.TLS.Key", "\"" + key + "\""}}),
-                         {});
+        return run_pushd(
+            standard_config(free_port(), free_port(),
+                            {{"Security.TLS.Cert", "\"" + cert + "\""}, {"Security.TLS.Key", "\"" + key + "\""}}),
+            {});
     };
     auto last_line_of = [](const std::string& out) {
         std::string s = out;

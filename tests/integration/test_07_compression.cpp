@@ -15,13 +15,9 @@ namespace {
 
 const char* kOffer = "permessage-deflate; client_max_window_bits";
 
-std::string auth_json(const std::string& user) {
-    return requests::auth("a", user_token(user));
-}
+std::string auth_json(const std::string& user) { return requests::auth("a", user_token(user)); }
 
-std::string join_json(const std::string& group) {
-    return requests::join_group("j", group);
-}
+std::string join_json(const std::string& group) { return requests::join_group("j", group); }
 
 // The next message of `type` on a raw client (others are skipped).
 RawMessage next_of(RawWsClient& c, const std::string& type) {
@@ -70,8 +66,8 @@ TEST_CASE("permessage-deflate is negotiated; pushes are compressed once and shar
     REQUIRE(b.open(p.port(), "/ws", kOffer));
     CHECK(a.deflate());
     CHECK(b.deflate());
-    login_and_join(a, "alice", "room", true);   // requests compressed: lws inflates them
-    login_and_join(b, "bob", "room", false);    // uncompressed requests are fine too
+    login_and_join(a, "alice", "room", true);  // requests compressed: lws inflates them
+    login_and_join(b, "bob", "room", false);   // uncompressed requests are fine too
 
     // A client that did not offer compression, in the same group.
     WsClientHub hub;

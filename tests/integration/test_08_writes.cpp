@@ -21,13 +21,10 @@ namespace requests = pushd::requests;
 
 namespace {
 
-const ConfigOverrides kFlood = {{"Limits.MessagesPerSecond", "1000000"},
-                                {"Limits.Burst", "10000000"},
-                                {"Limits.MaxQueueBytes", "33554432"}};
+const ConfigOverrides kFlood = {
+    {"Limits.MessagesPerSecond", "1000000"}, {"Limits.Burst", "10000000"}, {"Limits.MaxQueueBytes", "33554432"}};
 
-std::string join(const std::string& group) {
-    return requests::join_group("j", group);
-}
+std::string join(const std::string& group) { return requests::join_group("j", group); }
 
 std::string send_msg(int i, const std::string& group, const std::string& content) {
     return requests::send_message("m" + std::to_string(i), group, content);
@@ -91,19 +88,21 @@ TEST_CASE("fan-out writes: every member gets every message in order, batched or 
     int sender = conns[0];
     for (int i = 0; i < messages; i++) REQUIRE(s.hub.send_text(sender, send_msg(i, "g", "hello " + std::to_string(i))));
     std::vector<int> next(members, 0);
-    REQUIRE(s.hub.wait_for([&] {
-        for (int i = 0; i < members; i++) {
-            while (auto m = s.hub.recv_text(conns[i], 0)) {
-                if (jfield(*m, "type") != "new_message") continue;
-                REQUIRE(jfield(*m, "data.client_message_id") == "m" + std::to_string(next[i]));
-                REQUIRE(jfield(*m, "data.content") == "hello " + std::to_string(next[i]));
-                next[i]++;
+    REQUIRE(s.hub.wait_for(
+        [&] {
+            for (int i = 0; i < members; i++) {
+                while (auto m = s.hub.recv_text(conns[i], 0)) {
+                    if (jfield(*m, "type") != "new_message") continue;
+                    REQUIRE(jfield(*m, "data.client_message_id") == "m" + std::to_string(next[i]));
+                    REQUIRE(jfield(*m, "data.content") == "hello " + std::to_string(next[i]));
+                    next[i]++;
+                }
             }
-        }
-        for (int n : next)
-            if (n < messages) return false;
-        return true;
-    }, 15000));
+            for (int n : next)
+                if (n < messages) return false;
+            return true;
+        },
+        15000));
     const double batched = s.pushd.metric("pushd_batched_sends_total");
     const double submits = s.pushd.metric("pushd_send_submits_total");
     if (s.batching()) {
@@ -135,23 +134,25 @@ TEST_CASE("a reader that stalls gets every message whole and in order once it re
     for (int i = 0; i < n; i++) {
         REQUIRE(s.hub.send_text(sender, send_msg(i, "g", content)));
         drain_in_order(s.hub, reader, got_reader, content.size());
-        while (s.hub.recv_text(sender, 0)) {
-        }
+        while (s.hub.recv_text(sender, 0)) {}
     }
-    REQUIRE(s.hub.wait_for([&] {
-        drain_in_order(s.hub, reader, got_reader, content.size());
-        while (s.hub.recv_text(sender, 0)) {
-        }
-        return got_reader == n;
-    }, 30000));
+    REQUIRE(s.hub.wait_for(
+        [&] {
+            drain_in_order(s.hub, reader, got_reader, content.size());
+            while (s.hub.recv_text(sender, 0)) {}
+            return got_reader == n;
+        },
+        30000));
     // The stalled connection's output waits in pushd (and in lws for a
     // partly sent frame), not lost.
     CHECK(s.pushd.metric("pushd_queued_bytes") > 0);
     s.hub.pause_reading(stalled, false);
-    REQUIRE(s.hub.wait_for([&] {
-        drain_in_order(s.hub, stalled, got_stalled, content.size());
-        return got_stalled == n;
-    }, 30000));
+    REQUIRE(s.hub.wait_for(
+        [&] {
+            drain_in_order(s.hub, stalled, got_stalled, content.size());
+            return got_stalled == n;
+        },
+        30000));
     CHECK(s.hub.is_open(stalled));
     CHECK(s.pushd.metric("pushd_slow_consumer_closes_total") == 0);
 }
@@ -169,8 +170,7 @@ TEST_CASE("SendBatch: results per send, partial and refused sends, a full batch"
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, c) == 0);
     // b's sending side is full: its send must come back -EAGAIN at once.
     std::string chunk(65536, 'f');
-    for (int i = 0; i < 1000 && send(b[0], chunk.data(), chunk.size(), MSG_DONTWAIT) > 0; i++) {
-    }
+    for (int i = 0; i < 1000 && send(b[0], chunk.data(), chunk.size(), MSG_DONTWAIT) > 0; i++) {}
     // c's takes part of a large buffer.
     const std::string large(8 * 1024 * 1024, 'L');
     int closed_fd = dup(a[0]);
@@ -189,23 +189,32 @@ TEST_CASE("SendBatch: results per send, partial and refused sends, a full batch"
     };
     std::vector<Result> results;
     REQUIRE(batch->submit(
-        [](void* ctx, uint32_t tag, int res) { static_cast<std::vector<Result>*>(ctx)->push_back({tag, res}); },
+        [](void* ctx, uint32_t tag, int res) {
+            static_cast<std::vector<Result>*>(ctx)->push_back({tag, res});
+        },
         &results));
     REQUIRE(results.size() == 4);
     CHECK(batch->size() == 0);
     for (const Result& r : results) {
         CAPTURE(r.tag, r.res);
-        if (r.tag == 10) CHECK(r.res == static_cast<int>(first.size()));
-        else if (r.tag == 11) CHECK(r.res == -EAGAIN);
-        else if (r.tag == 12) CHECK((r.res > 0 && r.res < static_cast<int>(large.size())));
-        else if (r.tag == 13) CHECK(r.res == -EBADF);
-        else FAIL("unexpected tag");
+        if (r.tag == 10)
+            CHECK(r.res == static_cast<int>(first.size()));
+        else if (r.tag == 11)
+            CHECK(r.res == -EAGAIN);
+        else if (r.tag == 12)
+            CHECK((r.res > 0 && r.res < static_cast<int>(large.size())));
+        else if (r.tag == 13)
+            CHECK(r.res == -EBADF);
+        else
+            FAIL("unexpected tag");
     }
     // The batch is reusable; a second send on one socket follows the first.
     CHECK(batch->add(a[0], second.data(), second.size(), 20));
     results.clear();
     REQUIRE(batch->submit(
-        [](void* ctx, uint32_t tag, int res) { static_cast<std::vector<Result>*>(ctx)->push_back({tag, res}); },
+        [](void* ctx, uint32_t tag, int res) {
+            static_cast<std::vector<Result>*>(ctx)->push_back({tag, res});
+        },
         &results));
     REQUIRE(results.size() == 1);
     CHECK(results[0].res == static_cast<int>(second.size()));

@@ -158,11 +158,8 @@ TEST_CASE("pushctl: a missing, unreadable or invalid -f file is exit 2 for every
     // The server named explicitly: health and stats need nothing from -f.
     const std::string server = "http://127.0.0.1:" + std::to_string(free_port());
     const std::vector<std::vector<std::string>> commands = {
-        {"--server", server, "health"},
-        {"--server", server, "stats"},
-        {"token", "--user", "u1"},
-        {"group", "members", "g1"},
-        {"notify", "--all", "--title", "t"},
+        {"--server", server, "health"}, {"--server", server, "stats"},       {"token", "--user", "u1"},
+        {"group", "members", "g1"},     {"notify", "--all", "--title", "t"},
     };
     for (const std::string& file : {missing, invalid, unreadable}) {
         for (const auto& cmd : commands) {
@@ -258,7 +255,8 @@ TEST_CASE("under the journal each log line starts with its syslog priority", "[o
         CHECK(pushd.wait_log("<7>debug systemd watchdog: WATCHDOG=1 every 5000 ms", 5000));
         // A reload that changes Name warns; one of a broken file is an error.
         size_t mark = pushd.log_mark();
-        REQUIRE(pushd.rewrite_config(standard_config(o.port, redis.port(), {{"Name", "other"}, {"Log.Level", "debug"}})));
+        REQUIRE(
+            pushd.rewrite_config(standard_config(o.port, redis.port(), {{"Name", "other"}, {"Log.Level", "debug"}})));
         REQUIRE(pushd.signal(SIGHUP));
         CHECK(pushd.wait_log("<4>warn reload: Name changed", 5000, mark));
         mark = pushd.log_mark();
@@ -386,12 +384,14 @@ TEST_CASE("ReusePort: two instances on one port serve as one", "[ops][reuseport]
     const std::string file = unique_temp_path("pushctl", ".yaml");
     REQUIRE(write_file(file, a.config_yaml));
     std::string names;
-    CHECK(wait_until([&] {
-        RunResult r = run_pushctl({"-f", file, "stats", "--cluster", "--json"});
-        names = r.output;
-        return r.exit.ok() && r.output.find("\"name\":\"inst-a\"") != std::string::npos &&
-               r.output.find("\"name\":\"inst-b\"") != std::string::npos;
-    }, 10000, 200));
+    CHECK(wait_until(
+        [&] {
+            RunResult r = run_pushctl({"-f", file, "stats", "--cluster", "--json"});
+            names = r.output;
+            return r.exit.ok() && r.output.find("\"name\":\"inst-a\"") != std::string::npos &&
+                   r.output.find("\"name\":\"inst-b\"") != std::string::npos;
+        },
+        10000, 200));
     INFO(names);
 
     // Killing one leaves the other serving: every new connection lands there.

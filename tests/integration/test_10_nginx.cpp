@@ -8,9 +8,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <csignal>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 using namespace pushd::test;
@@ -22,7 +22,8 @@ namespace {
 constexpr const char* kNginx = "/usr/sbin/nginx";
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+        s.replace(at, from.size(), to);
     return s;
 }
 
@@ -43,16 +44,25 @@ struct Nginx {
         site = replace_all(site, "listen 80;", "listen 127.0.0.1:" + std::to_string(port) + ";");
         const std::string conf =
             // One process (no workers): stopping it by PID stops all of nginx.
-            "daemon off;\nmaster_process off;\npid " + dir + "/nginx.pid;\nerror_log " + dir + "/error.log info;\n"
+            "daemon off;\nmaster_process off;\npid " + dir + "/nginx.pid;\nerror_log " + dir +
+            "/error.log info;\n"
             "events { worker_connections 256; }\n"
             "http {\n  access_log off;\n"
-            "  client_body_temp_path " + dir + "/body;\n  proxy_temp_path " + dir + "/proxy;\n"
-            "  fastcgi_temp_path " + dir + "/fastcgi;\n  uwsgi_temp_path " + dir + "/uwsgi;\n"
-            "  scgi_temp_path " + dir + "/scgi;\n"
-            "  include " + dir + "/pushd.conf;\n}\n";
+            "  client_body_temp_path " +
+            dir + "/body;\n  proxy_temp_path " + dir +
+            "/proxy;\n"
+            "  fastcgi_temp_path " +
+            dir + "/fastcgi;\n  uwsgi_temp_path " + dir +
+            "/uwsgi;\n"
+            "  scgi_temp_path " +
+            dir +
+            "/scgi;\n"
+            "  include " +
+            dir + "/pushd.conf;\n}\n";
         if (!write_file(dir + "/pushd.conf", site) || !write_file(dir + "/nginx.conf", conf)) return false;
         std::string error;
-        if (!child.start({kNginx, "-e", dir + "/error.log", "-p", dir, "-c", dir + "/nginx.conf"}, {}, dir + "/out.log", error))
+        if (!child.start({kNginx, "-e", dir + "/error.log", "-p", dir, "-c", dir + "/nginx.conf"}, {}, dir + "/out.log",
+                         error))
             return false;
         return wait_until([&] { return pushd::http_get("127.0.0.1", port, "/health", 1000).status == 200; }, 10000, 50);
     }
@@ -84,7 +94,8 @@ struct Backends {
     }
     // Publishes `content` to `group` through Redis; returns its message_id.
     std::string publish(const std::string& group, const std::string& content) {
-        RunResult r = run_pushctl({"-f", pushctl_config, "publish", "--group", group, "--from", "svc", "--json", content});
+        RunResult r =
+            run_pushctl({"-f", pushctl_config, "publish", "--group", group, "--from", "svc", "--json", content});
         REQUIRE(r.exit.ok());
         return jfield(r.output, "message_id");
     }
@@ -138,11 +149,13 @@ TEST_CASE("nginx in front of two instances: upgrade, X-Forwarded-For, failover w
 
         // Which instance holds it: the one whose /stats counts a connection.
         PushdProcess* holder = nullptr;
-        REQUIRE(wait_until([&] {
-            for (PushdProcess* p : {&backends.a, &backends.b})
-                if (jfield(p->get("/stats").body, "connections") == "1") holder = p;
-            return holder != nullptr;
-        }, 5000, 50));
+        REQUIRE(wait_until(
+            [&] {
+                for (PushdProcess* p : {&backends.a, &backends.b})
+                    if (jfield(p->get("/stats").body, "connections") == "1") holder = p;
+                return holder != nullptr;
+            },
+            5000, 50));
         PushdProcess* survivor = holder == &backends.a ? &backends.b : &backends.a;
         REQUIRE(holder->stop(SIGTERM).ok());
         REQUIRE(hub.wait_closed(c, 5000));

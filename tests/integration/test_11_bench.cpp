@@ -3,8 +3,8 @@
 // are bench/run.sh's business.
 #include "harness.hpp"
 
-#include <catch2/catch.hpp>
 #include <cJSON.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <string>

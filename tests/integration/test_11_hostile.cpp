@@ -15,8 +15,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -192,9 +192,9 @@ TEST_CASE("a slow consumer that never reads is reset after its 4008, never ended
     RedisProcess redis;
     REQUIRE(redis.start());
     PushdProcess pushd;
-    REQUIRE(pushd.start(standard_options(redis.port(), {{"Limits.MessagesPerSecond", "1000000"},
-                                                        {"Limits.Burst", "10000000"},
-                                                        {"Limits.MaxQueueBytes", "262144"}})));
+    REQUIRE(pushd.start(standard_options(
+        redis.port(),
+        {{"Limits.MessagesPerSecond", "1000000"}, {"Limits.Burst", "10000000"}, {"Limits.MaxQueueBytes", "262144"}})));
     REQUIRE(wait_until([&] { return pushd.get("/health").status == 200; }, 10000, 20));
     Fds raw;
     // A small receive buffer: the kernel holds little for it, so frames
@@ -215,8 +215,7 @@ TEST_CASE("a slow consumer that never reads is reset after its 4008, never ended
     for (int i = 0; i < 400 && pushd.metric("pushd_slow_consumer_closes_total") < 1; i++) {
         REQUIRE(hub.send_text(sender, send_msg(i, "g", content)));
         hub.service(5);
-        while (hub.recv_text(sender, 0)) {
-        }
+        while (hub.recv_text(sender, 0)) {}
     }
     REQUIRE(pushd.metric("pushd_slow_consumer_closes_total") == 1);
     // pushd gives a peer that never reads 5 s to take the rest and the close frame.
@@ -242,9 +241,9 @@ TEST_CASE("a slow consumer that never reads is reset after its 4008, never ended
 }
 TEST_CASE("connections count from accept against MaxConnectionsPerIp and MaxConnections", "[hostile][handshake]") {
     PushdProcess pushd;
-    REQUIRE(pushd.start(standard_options(free_port(), {{"Limits.MaxConnections", "5"},
-                                                       {"Limits.MaxConnectionsPerIp", "3"},
-                                                       {"Groups.AutoJoin", "false"}})));
+    REQUIRE(pushd.start(standard_options(
+        free_port(),
+        {{"Limits.MaxConnections", "5"}, {"Limits.MaxConnectionsPerIp", "3"}, {"Groups.AutoJoin", "false"}})));
     WsClientHub hub;
     pushd::ConnectOptions o = pushd.ws_options();
     o.local_address = "127.0.0.2";
@@ -319,8 +318,8 @@ TEST_CASE("handshake headers hold the longest token auth accepts; a longer token
     }
     SECTION("as ?token= and in the header at once") {
         Fds c{{tcp_connect(pushd.port())}};
-        REQUIRE(send_all(c.fds[0], upgrade_request(pushd.port(), "/ws?token=" + token,
-                                                   "Authorization: Bearer " + token + "\r\n")));
+        REQUIRE(send_all(
+            c.fds[0], upgrade_request(pushd.port(), "/ws?token=" + token, "Authorization: Bearer " + token + "\r\n")));
         CHECK(read_status(c.fds[0], 5000) == 101);
     }
     SECTION("a token past what auth accepts") {

@@ -296,8 +296,7 @@ TEST_CASE("a ping flood costs only its own connection", "[hostile][bounds]") {
     t.check_bounds(canary);
 }
 
-TEST_CASE("thousands of half-open connections: the canary is served, they end at the deadline",
-          "[hostile][bounds]") {
+TEST_CASE("thousands of half-open connections: the canary is served, they end at the deadline", "[hostile][bounds]") {
     Target t;
     Canary canary(t.pushd);
     std::vector<int> fds;

@@ -25,12 +25,13 @@ public:
         write_file(dir_ + "/sentinel.conf",
                    "port " + std::to_string(port_) + "\nbind 127.0.0.1\nprotected-mode no\ndir " + dir_ +
                        "\nsentinel monitor " + kMasterName + " 127.0.0.1 " + std::to_string(master_port) +
-                       " 2\nsentinel down-after-milliseconds " + kMasterName +
-                       " 1000\nsentinel failover-timeout " + kMasterName + " 5000\n");
+                       " 2\nsentinel down-after-milliseconds " + kMasterName + " 1000\nsentinel failover-timeout " +
+                       kMasterName + " 5000\n");
     }
     bool start() {
         std::string error;
-        if (!child_.start({"redis-server", dir_ + "/sentinel.conf", "--sentinel"}, {}, dir_ + "/log", error)) return false;
+        if (!child_.start({"redis-server", dir_ + "/sentinel.conf", "--sentinel"}, {}, dir_ + "/log", error))
+            return false;
         return wait_until([&] { return !master().empty(); }, 10000, 50);
     }
     // The master's "host:port" as this sentinel names it, or "".
@@ -80,10 +81,12 @@ TEST_CASE("sentinel mode: a failover under traffic is followed, sends resume, su
     ro.extra_args = {"--replicaof", "127.0.0.1", std::to_string(master.port())};
     RedisProcess replica(ro);
     REQUIRE(replica.start());
-    REQUIRE(wait_until([&] {
-        return redis_command(replica.port(), {"INFO", "replication"}).str.find("master_link_status:up") !=
-               std::string::npos;
-    }, 10000, 50));
+    REQUIRE(wait_until(
+        [&] {
+            return redis_command(replica.port(), {"INFO", "replication"}).str.find("master_link_status:up") !=
+                   std::string::npos;
+        },
+        10000, 50));
     std::vector<std::unique_ptr<SentinelProcess>> sentinels;
     std::string list;
     for (int i = 0; i < 3; i++) {
@@ -91,12 +94,10 @@ TEST_CASE("sentinel mode: a failover under traffic is followed, sends resume, su
         REQUIRE(sentinels.back()->start());
         list += (list.empty() ? "" : ", ") + std::string("\"") + sentinels.back()->address() + "\"";
     }
-    const ConfigOverrides sentinel_mode = {{"Redis.Mode", "sentinel"},
-                                           {"Redis.MasterName", kMasterName},
-                                           {"Redis.Sentinels", "[" + list + "]"},
-                                           {"Redis.Host", "\"127.0.0.1:1\""},  // ignored in sentinel mode
-                                           {"Limits.MessagesPerSecond", "1000"},
-                                           {"Limits.Burst", "10000"}};
+    const ConfigOverrides sentinel_mode = {
+        {"Redis.Mode", "sentinel"},           {"Redis.MasterName", kMasterName}, {"Redis.Sentinels", "[" + list + "]"},
+        {"Redis.Host", "\"127.0.0.1:1\""},  // ignored in sentinel mode
+        {"Limits.MessagesPerSecond", "1000"}, {"Limits.Burst", "10000"}};
     PushdProcess a, b;
     REQUIRE(a.start(standard_options(master.port(), sentinel_mode)));
     REQUIRE(b.start(standard_options(master.port(), sentinel_mode)));
@@ -129,8 +130,10 @@ TEST_CASE("sentinel mode: a failover under traffic is followed, sends resume, su
         REQUIRE(std::chrono::steady_clock::now() - promoted < std::chrono::seconds(5));
         hub.send_text(alice, send("after-1", "after-1"));
         std::string ack = next_of(hub, alice, "ack");
-        if (jfield(ack, "data.success") == "true") acked_id = jfield(ack, "data.server_message_id");
-        else CHECK(jfield(ack, "data.code") == "503");
+        if (jfield(ack, "data.success") == "true")
+            acked_id = jfield(ack, "data.server_message_id");
+        else
+            CHECK(jfield(ack, "data.code") == "503");
         if (acked_id.empty()) wait_until([] { return false; }, 100, 100);  // pace the retries
     }
     for (int i = 2; i <= 5; i++) {
@@ -153,7 +156,8 @@ TEST_CASE("sentinel mode: a failover under traffic is followed, sends resume, su
     REQUIRE(next_of(hub, carol, "auth_success") != "");
     hub.send_text(carol, join("room", jfield(before, "message_id")));
     std::vector<std::string> replayed;
-    for (std::string m; (m = next_of(hub, carol, "new_message", 2000)) != "";) replayed.push_back(jfield(m, "data.content"));
+    for (std::string m; (m = next_of(hub, carol, "new_message", 2000)) != "";)
+        replayed.push_back(jfield(m, "data.content"));
     CHECK(replayed == got);
     CHECK(jfield(a.get("/stats").body, "redis_master") == replica.host_port());
     CHECK(metric(a, "pushd_redis_failovers_total") == "1");

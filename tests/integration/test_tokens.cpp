@@ -3,8 +3,8 @@
 
 #include "harness.hpp"
 
-#include <cstdlib>
 #include <jwt.h>
+#include <cstdlib>
 #include <memory>
 
 namespace pushd::test {
@@ -45,25 +45,18 @@ std::string base64url(const std::string& bytes) {
 
 std::string make_token(const std::string& secret, const std::string& claims_json, const std::string& alg) {
     jwt_t* raw = nullptr;
-    if (jwt_new(&raw) != 0)
-        return "";
+    if (jwt_new(&raw) != 0) return "";
     JwtPtr jwt(raw);
-    if (jwt_add_grants_json(jwt.get(), claims_json.c_str()) != 0)
-        return "";
+    if (jwt_add_grants_json(jwt.get(), claims_json.c_str()) != 0) return "";
     jwt_alg_t a = jwt_str_alg(alg.c_str());
-    if (alg == "none")
-        a = JWT_ALG_NONE;
-    if (a == JWT_ALG_INVAL)
-        return "";
-    int rc = a == JWT_ALG_NONE
-                 ? jwt_set_alg(jwt.get(), JWT_ALG_NONE, nullptr, 0)
-                 : jwt_set_alg(jwt.get(), a, reinterpret_cast<const unsigned char*>(secret.data()),
-                               static_cast<int>(secret.size()));
-    if (rc != 0)
-        return "";
+    if (alg == "none") a = JWT_ALG_NONE;
+    if (a == JWT_ALG_INVAL) return "";
+    int rc = a == JWT_ALG_NONE ? jwt_set_alg(jwt.get(), JWT_ALG_NONE, nullptr, 0)
+                               : jwt_set_alg(jwt.get(), a, reinterpret_cast<const unsigned char*>(secret.data()),
+                                             static_cast<int>(secret.size()));
+    if (rc != 0) return "";
     char* s = jwt_encode_str(jwt.get());
-    if (!s)
-        return "";
+    if (!s) return "";
     std::string token = s;
     std::free(s);  // libjwt 1.10 allocates with malloc by default
     return token;
@@ -78,10 +71,9 @@ std::string user_claims(const std::string& user_id, int64_t exp_in_s, std::optio
                         const std::string& claim, bool numeric_id) {
     int64_t now = unix_s();
     std::string id = numeric_id ? user_id : "\"" + user_id + "\"";
-    std::string json = "{\"" + claim + "\":" + id + ",\"iat\":" + std::to_string(now) +
-                       ",\"exp\":" + std::to_string(now + exp_in_s);
-    if (nbf_in_s)
-        json += ",\"nbf\":" + std::to_string(now + *nbf_in_s);
+    std::string json =
+        "{\"" + claim + "\":" + id + ",\"iat\":" + std::to_string(now) + ",\"exp\":" + std::to_string(now + exp_in_s);
+    if (nbf_in_s) json += ",\"nbf\":" + std::to_string(now + *nbf_in_s);
     return json + "}";
 }
 

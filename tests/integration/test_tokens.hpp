@@ -12,8 +12,7 @@ namespace pushd::test {
 // with `secret` using `alg`: "HS256", "HS384", "HS512", or "none" (an
 // unsigned token "<header>.<payload>." with header {"alg":"none"}).
 // Returns "" when libjwt refuses (bad JSON, unknown alg).
-std::string make_token(const std::string& secret, const std::string& claims_json,
-                       const std::string& alg = "HS256");
+std::string make_token(const std::string& secret, const std::string& claims_json, const std::string& alg = "HS256");
 
 // A token assembled by hand: base64url(header_json) "." base64url(payload_json)
 // "." signature (given already encoded; may be empty). For headers libjwt
@@ -26,8 +25,8 @@ std::string make_raw_token(const std::string& header_json, const std::string& pa
 // exp_in_s (negative: already expired) and, when given, nbf = now + nbf_in_s
 // (positive: not valid yet).
 std::string user_claims(const std::string& user_id, int64_t exp_in_s = 3600,
-                        std::optional<int64_t> nbf_in_s = std::nullopt,
-                        const std::string& claim = "userId", bool numeric_id = false);
+                        std::optional<int64_t> nbf_in_s = std::nullopt, const std::string& claim = "userId",
+                        bool numeric_id = false);
 
 // make_token(secret, user_claims(user_id, ttl_s)): a valid HS256 token for
 // the standard test configuration.

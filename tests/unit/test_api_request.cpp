@@ -59,10 +59,10 @@ TEST_CASE("api publish: fields as send_message, msg_type defaults to 1", "[api]"
     CHECK(parse_api_body(ApiRoute::publish, R"({"sender_id":"u","content":"x"})", 65536).status == 422);
     CHECK(parse_api_body(ApiRoute::publish, R"({"group_id":"g","content":"x"})", 65536).status == 422);
     CHECK(parse_api_body(ApiRoute::publish, R"({"group_id":"g","sender_id":"u"})", 65536).status == 422);
-    CHECK(parse_api_body(ApiRoute::publish, R"({"group_id":"g","sender_id":"u","content":"x","msg_type":-1})",
-                         65536).status == 422);
-    CHECK(parse_api_body(ApiRoute::publish, R"({"group_id":"g","sender_id":"u","content":"x","message_id":""})",
-                         65536).status == 422);
+    CHECK(parse_api_body(ApiRoute::publish, R"({"group_id":"g","sender_id":"u","content":"x","msg_type":-1})", 65536)
+              .status == 422);
+    CHECK(parse_api_body(ApiRoute::publish, R"({"group_id":"g","sender_id":"u","content":"x","message_id":""})", 65536)
+              .status == 422);
     CHECK(parse_api_body(ApiRoute::publish, std::string(70000, ' '), 65536).status == 413);
 }
 
@@ -80,7 +80,8 @@ TEST_CASE("api notify, disconnect and revoke bodies", "[api]") {
     CHECK(d.reason == "bye");
     CHECK(parse_api_body(ApiRoute::disconnect, R"({"reason":"bye"})", 65536).status == 422);
 
-    const ApiRevoke r = request_as<ApiRevoke>(parse_api_body(ApiRoute::revoke, R"({"user_id":"u","seconds":60})", 65536));
+    const ApiRevoke r =
+        request_as<ApiRevoke>(parse_api_body(ApiRoute::revoke, R"({"user_id":"u","seconds":60})", 65536));
     CHECK(r.seconds == 60);
     CHECK(parse_api_body(ApiRoute::revoke, R"({"user_id":"u"})", 65536).status == 422);
     CHECK(parse_api_body(ApiRoute::revoke, R"({"user_id":"u","seconds":0})", 65536).status == 422);

@@ -4,8 +4,8 @@
 // HMAC-SHA256 (checked against RFC 4231 and against libjwt), so each test
 // can make exactly the bytes it needs while the signature stays valid: a
 // refusal then comes from the rule under test, not from a bad signature.
-#include <catch2/catch.hpp>
 #include <jwt.h>
+#include <catch2/catch.hpp>
 
 #include <array>
 #include <cstdint>
@@ -31,18 +31,15 @@ const std::string kSecret = "test-secret-0123456789abcdef";
 
 std::array<uint8_t, 32> sha256(const std::string& msg) {
     static const uint32_t k[64] = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2};
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     std::string data = msg;
     uint64_t bit_len = static_cast<uint64_t>(msg.size()) * 8;
     data.push_back(static_cast<char>(0x80));
@@ -64,8 +61,7 @@ std::array<uint8_t, 32> sha256(const std::string& msg) {
         }
         uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
         for (int i = 0; i < 64; i++) {
-            uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) +
-                          k[i] + w[i];
+            uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
             uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
             hh = g;
             g = f;
@@ -76,8 +72,14 @@ std::array<uint8_t, 32> sha256(const std::string& msg) {
             b = a;
             a = t1 + t2;
         }
-        h[0] += a; h[1] += b; h[2] += c; h[3] += d;
-        h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+        h[0] += a;
+        h[1] += b;
+        h[2] += c;
+        h[3] += d;
+        h[4] += e;
+        h[5] += f;
+        h[6] += g;
+        h[7] += hh;
     }
     std::array<uint8_t, 32> out{};
     for (int i = 0; i < 8; i++) {
@@ -115,8 +117,7 @@ std::string hex(const std::string& bytes) {
 }
 
 std::string b64url(const std::string& in, bool pad = false) {
-    static const char* alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
     size_t i = 0;
     auto byte = [&](size_t j) { return static_cast<uint32_t>(static_cast<uint8_t>(in[j])); };
@@ -140,20 +141,17 @@ std::string b64url(const std::string& in, bool pad = false) {
 }
 
 // An HS256-signed token with exactly this header and payload JSON text.
-std::string hs256(const std::string& header, const std::string& payload,
-                  const std::string& secret = kSecret, bool pad = false) {
+std::string hs256(const std::string& header, const std::string& payload, const std::string& secret = kSecret,
+                  bool pad = false) {
     std::string input = b64url(header, pad) + "." + b64url(payload, pad);
     return input + "." + b64url(hmac_sha256(secret, input), pad);
 }
 
 // An HS256 token with the standard header and this payload.
-std::string with_payload(const std::string& payload) {
-    return hs256(R"({"alg":"HS256","typ":"JWT"})", payload);
-}
+std::string with_payload(const std::string& payload) { return hs256(R"({"alg":"HS256","typ":"JWT"})", payload); }
 
 // A token made by libjwt itself with `alg` and the grants in `grants_json`.
-std::string libjwt_token(jwt_alg_t alg, const std::string& grants_json,
-                         const std::string& secret = kSecret) {
+std::string libjwt_token(jwt_alg_t alg, const std::string& grants_json, const std::string& secret = kSecret) {
     jwt_t* jwt = nullptr;
     REQUIRE(jwt_new(&jwt) == 0);
     REQUIRE(jwt_add_grants_json(jwt, grants_json.c_str()) == 0);
@@ -180,8 +178,7 @@ std::vector<std::string> split(const std::string& token) {
     return parts;
 }
 
-AuthError verify(const std::string& token, const std::string& claim = "userId",
-                 int64_t now = kNow) {
+AuthError verify(const std::string& token, const std::string& claim = "userId", int64_t now = kNow) {
     return verify_token(token, kSecret, claim, now).error;
 }
 
@@ -194,8 +191,7 @@ TEST_CASE("test HMAC-SHA256 matches RFC 4231 and libjwt", "[auth]") {
     CHECK(hex(hmac_sha256("Jefe", "what do ya want for nothing?")) ==
           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     // RFC 4231 test case 6 (key longer than the block).
-    CHECK(hex(hmac_sha256(std::string(131, '\xaa'),
-                          "Test Using Larger Than Block-Size Key - Hash Key First")) ==
+    CHECK(hex(hmac_sha256(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")) ==
           "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     // Same signature as libjwt over the same header and payload.
     std::string lib = libjwt_token(JWT_ALG_HS256, R"({"userId":"u1","exp":1700003600})");
@@ -216,8 +212,7 @@ TEST_CASE("verify_token accepts HS256, HS384 and HS512", "[auth]") {
     SECTION("a hand-built HS256 token, with and without typ") {
         CHECK(verify(with_payload(kGoodPayload)) == AuthError::none);
         CHECK(verify(hs256(R"({"alg":"HS256"})", kGoodPayload)) == AuthError::none);
-        CHECK(verify(hs256(R"({"typ":"jwt","alg":"HS256","kid":"k1"})", kGoodPayload)) ==
-              AuthError::none);
+        CHECK(verify(hs256(R"({"typ":"jwt","alg":"HS256","kid":"k1"})", kGoodPayload)) == AuthError::none);
     }
     SECTION("base64url with padding is accepted too") {
         std::string padded = hs256(R"({"alg":"HS256"})", kGoodPayload, kSecret, true);
@@ -258,8 +253,7 @@ TEST_CASE("verify_token refuses every algorithm but HS256/384/512", "[auth]") {
         }
     }
     SECTION("asymmetric algs with an HMAC signature made with the secret") {
-        for (const char* alg : {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256",
-                                "EdDSA"}) {
+        for (const char* alg : {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA"}) {
             CAPTURE(alg);
             std::string header = std::string(R"({"alg":")") + alg + R"(","typ":"JWT"})";
             CHECK(verify(hs256(header, payload)) == AuthError::alg_not_allowed);
@@ -273,10 +267,9 @@ TEST_CASE("verify_token refuses every algorithm but HS256/384/512", "[auth]") {
         }
     }
     SECTION("alg missing or not a string") {
-        for (const char* header : {R"({"typ":"JWT"})", R"({})", R"({"alg":256})",
-                                   R"({"alg":null})", R"({"alg":["HS256"]})",
-                                   R"({"alg":{"name":"HS256"}})", R"({"alg":true})",
-                                   R"({"ALG":"HS256"})"}) {
+        for (const char* header :
+             {R"({"typ":"JWT"})", R"({})", R"({"alg":256})", R"({"alg":null})", R"({"alg":["HS256"]})",
+              R"({"alg":{"name":"HS256"}})", R"({"alg":true})", R"({"ALG":"HS256"})"}) {
             CAPTURE(header);
             CHECK(verify(hs256(header, payload)) == AuthError::alg_not_allowed);
         }
@@ -284,8 +277,7 @@ TEST_CASE("verify_token refuses every algorithm but HS256/384/512", "[auth]") {
     SECTION("duplicate alg members are malformed (libjwt takes the last one)") {
         CHECK(verify(hs256(R"({"alg":"HS256","alg":"none"})", payload)) == AuthError::malformed);
         CHECK(verify(hs256(R"({"alg":"none","alg":"HS256"})", payload)) == AuthError::malformed);
-        CHECK(verify(hs256(R"({"alg":"HS256","al\u0067":"HS384"})", payload)) ==
-              AuthError::malformed);
+        CHECK(verify(hs256(R"({"alg":"HS256","al\u0067":"HS384"})", payload)) == AuthError::malformed);
     }
 }
 
@@ -295,10 +287,8 @@ TEST_CASE("verify_token checks the signature", "[auth]") {
     auto parts = split(token);
 
     SECTION("wrong secret") {
-        CHECK(verify_token(token, "other-secret", "userId", kNow).error ==
-              AuthError::bad_signature);
-        CHECK(verify_token(token, kSecret + "x", "userId", kNow).error ==
-              AuthError::bad_signature);
+        CHECK(verify_token(token, "other-secret", "userId", kNow).error == AuthError::bad_signature);
+        CHECK(verify_token(token, kSecret + "x", "userId", kNow).error == AuthError::bad_signature);
     }
     SECTION("empty secret verifies nothing") {
         std::string signed_empty = hs256(R"({"alg":"HS256"})", kGoodPayload, "");
@@ -313,11 +303,9 @@ TEST_CASE("verify_token checks the signature", "[auth]") {
     }
     SECTION("tampered header") {
         for (const char* header : {R"({"alg":"HS256"})", R"({"alg":"HS384","typ":"JWT"})",
-                                   R"({"alg":"HS512","typ":"JWT"})",
-                                   R"({"alg":"HS256","typ":"JWT","kid":"x"})"}) {
+                                   R"({"alg":"HS512","typ":"JWT"})", R"({"alg":"HS256","typ":"JWT","kid":"x"})"}) {
             CAPTURE(header);
-            CHECK(verify(b64url(header) + "." + parts[1] + "." + parts[2]) ==
-                  AuthError::bad_signature);
+            CHECK(verify(b64url(header) + "." + parts[1] + "." + parts[2]) == AuthError::bad_signature);
         }
     }
     SECTION("signed with HS384 or HS512 but the header says otherwise") {
@@ -333,10 +321,8 @@ TEST_CASE("verify_token checks the signature", "[auth]") {
     }
     SECTION("empty, truncated, extended or borrowed signature") {
         CHECK(verify(parts[0] + "." + parts[1] + ".") == AuthError::bad_signature);
-        CHECK(verify(parts[0] + "." + parts[1] + "." + parts[2].substr(0, 40)) ==
-              AuthError::bad_signature);
-        CHECK(verify(parts[0] + "." + parts[1] + "." + parts[2] + "AAAA") ==
-              AuthError::bad_signature);
+        CHECK(verify(parts[0] + "." + parts[1] + "." + parts[2].substr(0, 40)) == AuthError::bad_signature);
+        CHECK(verify(parts[0] + "." + parts[1] + "." + parts[2] + "AAAA") == AuthError::bad_signature);
         auto other = split(with_payload(R"({"userId":"u2","exp":1700003600})"));
         CHECK(verify(parts[0] + "." + parts[1] + "." + other[2]) == AuthError::bad_signature);
         // Any other change to the signature (keeping its unused bits zero).
@@ -350,17 +336,13 @@ TEST_CASE("verify_token refuses malformed tokens", "[auth]") {
     const std::string token = with_payload(kGoodPayload);
     auto parts = split(token);
 
-    SECTION("empty is missing, not malformed") {
-        CHECK(verify("") == AuthError::missing_token);
-    }
+    SECTION("empty is missing, not malformed") { CHECK(verify("") == AuthError::missing_token); }
     SECTION("segment structure") {
         for (const std::string& bad :
-             {std::string("abc"), std::string("."), std::string(".."), std::string("..."),
-              std::string("a.b"), parts[0] + "." + parts[1],
-              parts[0] + "." + parts[1] + "." + parts[2] + ".",
-              parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[2],
-              "." + parts[1] + "." + parts[2], parts[0] + ".." + parts[2],
-              "Bearer " + token, " " + token, token + " ", token + "\n",
+             {std::string("abc"), std::string("."), std::string(".."), std::string("..."), std::string("a.b"),
+              parts[0] + "." + parts[1], parts[0] + "." + parts[1] + "." + parts[2] + ".",
+              parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[2], "." + parts[1] + "." + parts[2],
+              parts[0] + ".." + parts[2], "Bearer " + token, " " + token, token + " ", token + "\n",
               parts[0] + ". " + parts[1] + "." + parts[2]}) {
             CAPTURE(bad);
             CHECK(verify(bad) == AuthError::malformed);
@@ -398,33 +380,26 @@ TEST_CASE("verify_token refuses malformed tokens", "[auth]") {
         CHECK(verify(good[0] + "." + good[1] + "." + good[2]) == AuthError::malformed);
     }
     SECTION("header or payload not a JSON object") {
-        for (const char* text : {"", "x", "[]", "[1]", "\"s\"", "42", "null", "{", "{}}",
-                                 "{\"a\":1,}", "{\"a\":1} x", "{'alg':'HS256'}"}) {
+        for (const char* text : {"", "x", "[]", "[1]", "\"s\"", "42", "null", "{", "{}}", "{\"a\":1,}", "{\"a\":1} x",
+                                 "{'alg':'HS256'}"}) {
             CAPTURE(text);
             CHECK(verify(hs256(text, kGoodPayload)) == AuthError::malformed);
             CHECK(verify(hs256(R"({"alg":"HS256"})", text)) == AuthError::malformed);
         }
     }
     SECTION("duplicate members, NUL bytes, \\u0000 escapes") {
-        CHECK(verify(with_payload(R"({"userId":"u1","userId":"admin","exp":1700003600})")) ==
-              AuthError::malformed);
-        CHECK(verify(with_payload(R"({"userId":"u1","exp":1700003600,"exp":1900000000})")) ==
-              AuthError::malformed);
-        CHECK(verify(with_payload(R"({"userId":"admin\u0000x","exp":1700003600})")) ==
-              AuthError::malformed);
+        CHECK(verify(with_payload(R"({"userId":"u1","userId":"admin","exp":1700003600})")) == AuthError::malformed);
+        CHECK(verify(with_payload(R"({"userId":"u1","exp":1700003600,"exp":1900000000})")) == AuthError::malformed);
+        CHECK(verify(with_payload(R"({"userId":"admin\u0000x","exp":1700003600})")) == AuthError::malformed);
         CHECK(verify(with_payload(std::string("{\"userId\":\"u1\",\"exp\":1700003600}\0x", 34))) ==
               AuthError::malformed);
         // An escaped backslash followed by u0000 is ordinary text.
-        CHECK(verify(with_payload(R"({"userId":"a\\u0000","exp":1700003600})")) ==
-              AuthError::none);
-        CHECK(verify(hs256(R"({"alg":"HS256","x":"\u0000"})", kGoodPayload)) ==
-              AuthError::malformed);
+        CHECK(verify(with_payload(R"({"userId":"a\\u0000","exp":1700003600})")) == AuthError::none);
+        CHECK(verify(hs256(R"({"alg":"HS256","x":"\u0000"})", kGoodPayload)) == AuthError::malformed);
     }
     SECTION("header crit and typ") {
-        CHECK(verify(hs256(R"({"alg":"HS256","crit":["b64"],"b64":false})", kGoodPayload)) ==
-              AuthError::malformed);
-        CHECK(verify(hs256(R"({"alg":"HS256","typ":"at+jwt"})", kGoodPayload)) ==
-              AuthError::malformed);
+        CHECK(verify(hs256(R"({"alg":"HS256","crit":["b64"],"b64":false})", kGoodPayload)) == AuthError::malformed);
+        CHECK(verify(hs256(R"({"alg":"HS256","typ":"at+jwt"})", kGoodPayload)) == AuthError::malformed);
         CHECK(verify(hs256(R"({"alg":"HS256","typ":5})", kGoodPayload)) == AuthError::malformed);
         CHECK(verify(hs256(R"({"alg":"HS256","typ":"Jwt"})", kGoodPayload)) == AuthError::none);
     }
@@ -435,8 +410,7 @@ TEST_CASE("verify_token refuses malformed tokens", "[auth]") {
         // 4 payload bytes add 3 base64 bytes... search for the exact fit.
         std::string at_limit, over_limit;
         for (size_t n = (pushd::kMaxTokenBytes - fixed) * 3 / 4 - 8; n < pushd::kMaxTokenBytes; n++) {
-            std::string t = with_payload(R"({"userId":"u1","exp":1700003600,"pad":")" +
-                                         std::string(n, 'x') + "\"}");
+            std::string t = with_payload(R"({"userId":"u1","exp":1700003600,"pad":")" + std::string(n, 'x') + "\"}");
             if (t.size() <= pushd::kMaxTokenBytes) at_limit = t;
             if (t.size() > pushd::kMaxTokenBytes) {
                 over_limit = t;
@@ -457,10 +431,8 @@ TEST_CASE("verify_token requires exp and enforces it without leeway", "[auth]") 
     };
     SECTION("missing or not a number") {
         CHECK(verify(with_payload(R"({"userId":"u1"})")) == AuthError::missing_exp);
-        CHECK(verify(with_payload(R"({"userId":"u1","EXP":1800000000})")) ==
-              AuthError::missing_exp);
-        for (const char* exp : {"\"1800000000\"", "null", "true", "[1800000000]",
-                                "{\"v\":1800000000}"}) {
+        CHECK(verify(with_payload(R"({"userId":"u1","EXP":1800000000})")) == AuthError::missing_exp);
+        for (const char* exp : {"\"1800000000\"", "null", "true", "[1800000000]", "{\"v\":1800000000}"}) {
             CAPTURE(exp);
             CHECK(at(exp) == AuthError::missing_exp);
         }
@@ -475,16 +447,14 @@ TEST_CASE("verify_token requires exp and enforces it without leeway", "[auth]") 
     }
     SECTION("floats") {
         // Integral-valued floats are exact.
-        AuthResult r = verify_token(with_payload(R"({"userId":"u1","exp":1.8e9})"), kSecret,
-                                    "userId", kNow);
+        AuthResult r = verify_token(with_payload(R"({"userId":"u1","exp":1.8e9})"), kSecret, "userId", kNow);
         CHECK(r.error == AuthError::none);
         CHECK(r.token.exp_s == 1800000000);
         CHECK(at("1700000001.0") == AuthError::none);
         // Fractions round down: the token never lives longer than it says.
         CHECK(at("1700000000.9") == AuthError::expired);
         CHECK(at("1700000001.5", 1700000001) == AuthError::expired);
-        r = verify_token(with_payload(R"({"userId":"u1","exp":1800000000.75})"), kSecret,
-                         "userId", kNow);
+        r = verify_token(with_payload(R"({"userId":"u1","exp":1800000000.75})"), kSecret, "userId", kNow);
         CHECK(r.token.exp_s == 1800000000);
     }
     SECTION("out of range is malformed") {
@@ -507,8 +477,7 @@ TEST_CASE("verify_token requires exp and enforces it without leeway", "[auth]") 
 
 TEST_CASE("verify_token honours nbf", "[auth]") {
     auto at = [](const std::string& nbf_json, int64_t now = kNow) {
-        return verify(with_payload(R"({"userId":"u1","exp":1700003600,"nbf":)" + nbf_json + "}"),
-                      "userId", now);
+        return verify(with_payload(R"({"userId":"u1","exp":1700003600,"nbf":)" + nbf_json + "}"), "userId", now);
     };
     CHECK(at("1700000001") == AuthError::not_yet_valid);
     CHECK(at("1700000000") == AuthError::none);
@@ -526,15 +495,13 @@ TEST_CASE("verify_token honours nbf", "[auth]") {
         CHECK(at("1e999") != AuthError::none);  // jansson refuses it (see exp)
     }
     SECTION("expired wins over not yet valid") {
-        CHECK(verify(with_payload(R"({"userId":"u1","exp":1600000000,"nbf":1800000000})")) ==
-              AuthError::expired);
+        CHECK(verify(with_payload(R"({"userId":"u1","exp":1600000000,"nbf":1800000000})")) == AuthError::expired);
     }
 }
 
 TEST_CASE("verify_token reads the user id", "[auth]") {
     auto user = [](const std::string& claims, const std::string& claim = "userId") {
-        return verify_token(with_payload("{" + claims + R"(,"exp":1700003600})"), kSecret, claim,
-                            kNow);
+        return verify_token(with_payload("{" + claims + R"(,"exp":1700003600})"), kSecret, claim, kNow);
     };
     SECTION("string user id") {
         AuthResult r = user(R"("userId":"alice")");
@@ -559,11 +526,10 @@ TEST_CASE("verify_token reads the user id", "[auth]") {
     SECTION("unusable user ids") {
         for (const std::string& claims :
              {std::string(R"("userId":"")"), "\"userId\":\"" + std::string(129, 'a') + "\"",
-              std::string(R"("userId":"a\nb")"), std::string(R"("userId":"a\tb")"),
-              std::string(R"("userId":"\u007f")"), std::string(R"("userId":"x\u0085")"),
-              std::string(R"("userId":42.5)"), std::string(R"("userId":9007199254740992)"),
-              std::string(R"("userId":1e300)"), std::string(R"("userId":true)"),
-              std::string(R"("userId":null)"), std::string(R"("userId":["u1"])"),
+              std::string(R"("userId":"a\nb")"), std::string(R"("userId":"a\tb")"), std::string(R"("userId":"\u007f")"),
+              std::string(R"("userId":"x\u0085")"), std::string(R"("userId":42.5)"),
+              std::string(R"("userId":9007199254740992)"), std::string(R"("userId":1e300)"),
+              std::string(R"("userId":true)"), std::string(R"("userId":null)"), std::string(R"("userId":["u1"])"),
               std::string(R"("userId":{"id":"u1"})"), std::string(R"("other":"u1")")}) {
             CAPTURE(claims);
             CHECK(user(claims).error == AuthError::missing_user);
@@ -597,8 +563,7 @@ TEST_CASE("verify_token reads the user id", "[auth]") {
     }
     SECTION("structural errors come before time errors") {
         CHECK(verify(with_payload(R"({"exp":1600000000})")) == AuthError::missing_user);
-        CHECK(verify(with_payload(R"({"userId":"u1","exp":1600000000,"nbf":"x"})")) ==
-              AuthError::malformed);
+        CHECK(verify(with_payload(R"({"userId":"u1","exp":1600000000,"nbf":"x"})")) == AuthError::malformed);
     }
 }
 
@@ -638,8 +603,7 @@ TEST_CASE("sign_token round trip", "[auth]") {
         CHECK(verify_token(token, "wrong", "userId", kNow).error == AuthError::bad_signature);
         // The user id is a string claim; iat is present.
         jwt_t* jwt = nullptr;
-        REQUIRE(jwt_decode(&jwt, token.c_str(),
-                           reinterpret_cast<const unsigned char*>(kSecret.data()),
+        REQUIRE(jwt_decode(&jwt, token.c_str(), reinterpret_cast<const unsigned char*>(kSecret.data()),
                            static_cast<int>(kSecret.size())) == 0);
         CHECK(jwt_get_alg(jwt) == JWT_ALG_HS256);
         CHECK(std::string(jwt_get_grant(jwt, "userId")) == "123");
@@ -673,8 +637,7 @@ TEST_CASE("sign_token round trip", "[auth]") {
 TEST_CASE("verify_token survives random and mutated tokens", "[auth]") {
     std::mt19937 rng(20240601);  // fixed seed: reproducible
     auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
-    const std::string alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=";
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=";
     const std::vector<std::string> seeds = {
         with_payload(kGoodPayload),
         libjwt_token(JWT_ALG_HS384, R"({"userId":42,"exp":1700003600})"),
@@ -692,33 +655,32 @@ TEST_CASE("verify_token survives random and mutated tokens", "[auth]") {
         int edits = 1 + static_cast<int>(pick(4));
         for (int e = 0; e < edits; e++) {
             switch (pick(7)) {
-                case 0:  // replace with a base64url-ish character
-                    if (!t.empty()) t[pick(t.size())] = alphabet[pick(alphabet.size())];
-                    break;
-                case 1:  // replace with any byte
-                    if (!t.empty()) t[pick(t.size())] = static_cast<char>(rng() & 0xFF);
-                    break;
-                case 2:  // insert
-                    t.insert(t.begin() + static_cast<long>(pick(t.size() + 1)),
-                             alphabet[pick(alphabet.size())]);
-                    break;
-                case 3:  // delete
-                    if (!t.empty()) t.erase(pick(t.size()), 1);
-                    break;
-                case 4:  // truncate
-                    t.resize(pick(t.size() + 1));
-                    break;
-                case 5: {  // splice a piece of another seed
-                    const std::string& other = seeds[pick(seeds.size())];
-                    size_t from = pick(other.size());
-                    t.insert(pick(t.size() + 1), other.substr(from, pick(other.size() - from + 1)));
-                    break;
-                }
-                default: {  // pure noise
-                    t.assign(pick(200), '\0');
-                    for (char& c : t) c = alphabet[pick(alphabet.size())];
-                    break;
-                }
+            case 0:  // replace with a base64url-ish character
+                if (!t.empty()) t[pick(t.size())] = alphabet[pick(alphabet.size())];
+                break;
+            case 1:  // replace with any byte
+                if (!t.empty()) t[pick(t.size())] = static_cast<char>(rng() & 0xFF);
+                break;
+            case 2:  // insert
+                t.insert(t.begin() + static_cast<long>(pick(t.size() + 1)), alphabet[pick(alphabet.size())]);
+                break;
+            case 3:  // delete
+                if (!t.empty()) t.erase(pick(t.size()), 1);
+                break;
+            case 4:  // truncate
+                t.resize(pick(t.size() + 1));
+                break;
+            case 5: {  // splice a piece of another seed
+                const std::string& other = seeds[pick(seeds.size())];
+                size_t from = pick(other.size());
+                t.insert(pick(t.size() + 1), other.substr(from, pick(other.size() - from + 1)));
+                break;
+            }
+            default: {  // pure noise
+                t.assign(pick(200), '\0');
+                for (char& c : t) c = alphabet[pick(alphabet.size())];
+                break;
+            }
             }
         }
         AuthResult r = verify_token(t, kSecret, "userId", kNow);
@@ -740,10 +702,10 @@ TEST_CASE("verify_token survives validly signed random JSON", "[auth]") {
     std::mt19937 rng(77);  // fixed seed: reproducible
     auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
     {
-        const std::string pieces[] = {"{", "}", "[", "]", ",", ":", "\"userId\"", "\"exp\"",
-                                      "\"nbf\"", "\"sub\"", "1700003600", "-1", "1e999", "0.5",
-                                      "null", "true", "\"u\"", "\"\\u0000\"", "\"\\ud800\"",
-                                      "\"\\\\\"", " ", "\"", "\\", "\xff", "1e-400", "42"};
+        const std::string pieces[] = {
+            "{",           "}",          "[",  "]",     ",",   ":",    "\"userId\"", "\"exp\"", "\"nbf\"",
+            "\"sub\"",     "1700003600", "-1", "1e999", "0.5", "null", "true",       "\"u\"",   "\"\\u0000\"",
+            "\"\\ud800\"", "\"\\\\\"",   " ",  "\"",    "\\",  "\xff", "1e-400",     "42"};
         for (int i = 0; i < 3000; i++) {
             std::string payload;
             if (pick(2) == 0) {
@@ -756,8 +718,7 @@ TEST_CASE("verify_token survives validly signed random JSON", "[auth]") {
                 size_t n = pick(12);
                 for (size_t k = 0; k < n; k++) payload += pieces[pick(std::size(pieces))];
             }
-            std::string header = pick(8) == 0 ? pieces[pick(std::size(pieces))]
-                                              : R"({"alg":"HS256"})";
+            std::string header = pick(8) == 0 ? pieces[pick(std::size(pieces))] : R"({"alg":"HS256"})";
             AuthResult r = verify_token(hs256(header, payload), kSecret, "userId", kNow);
             if (r.error == AuthError::none) {
                 CHECK_FALSE(r.token.user_id.empty());

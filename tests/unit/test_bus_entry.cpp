@@ -9,16 +9,37 @@
 using namespace pushd;
 
 TEST_CASE("json_object_text_valid accepts strict JSON objects only", "[json_check]") {
-    for (const char* ok : {"{}", " { } ", R"({"a":1})", R"({"title":"hi","body":"x\ny","n":-0.5e+3,"l":[1,true,null,{}]})",
-                           "{\"u\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", R"({"e":"\u00e9\"\\\/\b\f\n\r\t"})"}) {
+    for (const char* ok :
+         {"{}", " { } ", R"({"a":1})", R"({"title":"hi","body":"x\ny","n":-0.5e+3,"l":[1,true,null,{}]})",
+          "{\"u\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}", R"({"e":"\u00e9\"\\\/\b\f\n\r\t"})"}) {
         INFO(ok);
         CHECK(json_object_text_valid(ok, 32));
     }
     std::string why;
-    for (const char* bad : {"", "[]", "\"s\"", "1", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{\"a\":01}",
-                            "{\"a\":+1}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":tru}", "{\"a\":\"x\ty\"}",
-                            "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{} {}", "{}x", "{'a':1}", "{\"a\":NaN}",
-                            "{\"a\":\"\xff\"}", "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":[1 2]}"}) {
+    for (const char* bad : {"",
+                            "[]",
+                            "\"s\"",
+                            "1",
+                            "{",
+                            "{\"a\"}",
+                            "{\"a\":}",
+                            "{\"a\":1,}",
+                            "{\"a\":01}",
+                            "{\"a\":+1}",
+                            "{\"a\":1.}",
+                            "{\"a\":.5}",
+                            "{\"a\":tru}",
+                            "{\"a\":\"x\ty\"}",
+                            "{\"a\":\"\\x\"}",
+                            "{\"a\":\"\\u12\"}",
+                            "{} {}",
+                            "{}x",
+                            "{'a':1}",
+                            "{\"a\":NaN}",
+                            "{\"a\":\"\xff\"}",
+                            "{\"a\":\"\xc0\xaf\"}",
+                            "{\"a\":\"\xed\xa0\x80\"}",
+                            "{\"a\":[1 2]}"}) {
         INFO(bad);
         CHECK_FALSE(json_object_text_valid(bad, 32, &why));
         CHECK_FALSE(why.empty());
@@ -36,8 +57,8 @@ TEST_CASE("utf8_valid", "[json_check]") {
     CHECK(utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80 and more ascii after it"));
     CHECK(utf8_valid(std::string("nul\0inside", 10)));
     CHECK_FALSE(utf8_valid("abcdefgh\xff"));
-    CHECK_FALSE(utf8_valid("\xe2\x82"));           // truncated
-    CHECK_FALSE(utf8_valid("\xf4\x90\x80\x80"));   // above U+10FFFF
+    CHECK_FALSE(utf8_valid("\xe2\x82"));          // truncated
+    CHECK_FALSE(utf8_valid("\xf4\x90\x80\x80"));  // above U+10FFFF
 }
 
 TEST_CASE("notify targets: user lists, group, all; everything else refused", "[bus_entry]") {
@@ -56,8 +77,8 @@ TEST_CASE("notify targets: user lists, group, all; everything else refused", "[b
     t = parse_notify_target("user:a, b ,a,c", &why);
     REQUIRE(t);
     CHECK(t->users == std::vector<std::string>{"a", "b", "c"});
-    for (const char* bad : {"", "ALL", "everyone", "user:", "user:a,,b", "user: ", "group:", "users:1", "user:a\x01",
-                            "group:x\ny"}) {
+    for (const char* bad :
+         {"", "ALL", "everyone", "user:", "user:a,,b", "user: ", "group:", "users:1", "user:a\x01", "group:x\ny"}) {
         INFO(bad);
         CHECK_FALSE(parse_notify_target(bad, &why));
     }
@@ -70,7 +91,8 @@ TEST_CASE("notify targets: user lists, group, all; everything else refused", "[b
 
 TEST_CASE("notify entries: required fields and data checks", "[bus_entry]") {
     std::string why;
-    auto n = notification_from_notify_entry("1700000000123-4", {{"target", "user:7"}, {"data", R"({"title":"t"})"}, {"id", "pub-1"}}, &why);
+    auto n = notification_from_notify_entry(
+        "1700000000123-4", {{"target", "user:7"}, {"data", R"({"title":"t"})"}, {"id", "pub-1"}}, &why);
     REQUIRE(n);
     CHECK(n->id == "1700000000123-4");
     CHECK(n->timestamp_ms == 1700000000123);
@@ -96,8 +118,11 @@ TEST_CASE("notify entries: required fields and data checks", "[bus_entry]") {
 }
 
 TEST_CASE("history and bus entries become StoredMessages", "[bus_entry]") {
-    EntryFields f{{"client_message_id", "c-1"}, {"sender_id", "alice"}, {"msg_type", "3"},
-                  {"content", "hello"}, {"timestamp", "1700000000999"}};
+    EntryFields f{{"client_message_id", "c-1"},
+                  {"sender_id", "alice"},
+                  {"msg_type", "3"},
+                  {"content", "hello"},
+                  {"timestamp", "1700000000999"}};
     std::string why;
     auto m = message_from_history_entry("g1", "1700000001000-2", f, &why);
     REQUIRE(m);
@@ -117,8 +142,10 @@ TEST_CASE("history and bus entries become StoredMessages", "[bus_entry]") {
 
     CHECK_FALSE(message_from_history_entry("g", "1-0", {{"msg_type", "1"}, {"content", "x"}}, &why));
     CHECK(why == "missing field 'sender_id'");
-    CHECK_FALSE(message_from_history_entry("g", "1-0", {{"sender_id", "a"}, {"msg_type", "one"}, {"content", "x"}}, &why));
-    CHECK_FALSE(message_from_history_entry("g", "1-0", {{"sender_id", "a"}, {"msg_type", "1"}, {"content", "\xff"}}, &why));
+    CHECK_FALSE(
+        message_from_history_entry("g", "1-0", {{"sender_id", "a"}, {"msg_type", "one"}, {"content", "x"}}, &why));
+    CHECK_FALSE(
+        message_from_history_entry("g", "1-0", {{"sender_id", "a"}, {"msg_type", "1"}, {"content", "\xff"}}, &why));
     CHECK(why == "invalid UTF-8");
 
     EntryFields bus = f;

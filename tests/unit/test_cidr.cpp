@@ -44,9 +44,8 @@ TEST_CASE("parse_ip reads IPv4 as v4-mapped IPv6 and IPv6 as is", "[cidr]") {
 }
 
 TEST_CASE("parse_ip rejects what is not exactly one address", "[cidr]") {
-    for (const char* bad : {"", " 10.0.0.1", "10.0.0.1 ", "10.0.0", "10.0.0.256", "10.0.0.1.2",
-                            "01.2.3.4", "fe80::1%eth0", "[::1]", "2001:db8:::1", "localhost",
-                            "10.0.0.1/8", "1:2:3:4:5:6:7:8:9",
+    for (const char* bad : {"", " 10.0.0.1", "10.0.0.1 ", "10.0.0", "10.0.0.256", "10.0.0.1.2", "01.2.3.4",
+                            "fe80::1%eth0", "[::1]", "2001:db8:::1", "localhost", "10.0.0.1/8", "1:2:3:4:5:6:7:8:9",
                             "0000:0000:0000:0000:0000:0000:0000:0000:0000"}) {
         INFO(bad);
         CHECK_FALSE(parse_ip(bad).has_value());
@@ -74,10 +73,9 @@ TEST_CASE("parse_cidr clears host bits", "[cidr]") {
 }
 
 TEST_CASE("parse_cidr rejects malformed blocks", "[cidr]") {
-    for (const char* bad :
-         {"", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/08",
-          "10.0.0.0/8/8", "10.0.0.0/ 8", "10.0.0.0 /8", "::/129", "::/1000", "10.0.0.0/x",
-          "10.0.0.0/8 ", "example.com/8", "10.0.0/8", "*"}) {
+    for (const char* bad : {"", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/08",
+                            "10.0.0.0/8/8", "10.0.0.0/ 8", "10.0.0.0 /8", "::/129", "::/1000", "10.0.0.0/x",
+                            "10.0.0.0/8 ", "example.com/8", "10.0.0/8", "*"}) {
         INFO(bad);
         CHECK_FALSE(parse_cidr(bad).has_value());
     }

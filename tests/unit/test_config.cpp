@@ -8,13 +8,13 @@
 #include "core/config.hpp"
 #include "core/config_yaml.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <string>
-#include <unistd.h>
 
 using namespace pushd;
 
@@ -163,16 +163,46 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         }
     }
     CHECK(bounds.empty());
-    std::vector<std::string> expected = {
-        "Name", "Host", "Port", "Path", "ShutdownTimeout", "ReusePort", "Redis.Host", "Redis.Pass", "Redis.DB",
-        "Redis.KeyPrefix", "Redis.Mode", "Redis.Sentinels", "Redis.MasterName", "Redis.Nodes",
-        "Redis.WaitReplicas", "Auth.AccessSecret", "Auth.AccessExpire", "Auth.UserClaim",
-        "Auth.AuthTimeout", "Groups.RequireMembership", "Groups.AutoJoin", "Groups.HistorySize",
-        "Groups.DedupWindow", "Limits.MaxMessageBytes", "Limits.MaxConnections",
-        "Limits.MaxConnectionsPerIp", "Limits.MaxSessionsPerUser", "Limits.MessagesPerSecond",
-        "Limits.Burst", "Limits.MaxQueueBytes", "Heartbeat.Interval", "Heartbeat.Timeout",
-        "Security.AllowedOrigins", "Security.IpBlacklist", "Security.TrustedProxies",
-        "Security.TLS.Cert", "Security.TLS.Key", "Compression.Enabled", "Log.Level", "Log.Format"};
+    std::vector<std::string> expected = {"Name",
+                                         "Host",
+                                         "Port",
+                                         "Path",
+                                         "ShutdownTimeout",
+                                         "ReusePort",
+                                         "Redis.Host",
+                                         "Redis.Pass",
+                                         "Redis.DB",
+                                         "Redis.KeyPrefix",
+                                         "Redis.Mode",
+                                         "Redis.Sentinels",
+                                         "Redis.MasterName",
+                                         "Redis.Nodes",
+                                         "Redis.WaitReplicas",
+                                         "Auth.AccessSecret",
+                                         "Auth.AccessExpire",
+                                         "Auth.UserClaim",
+                                         "Auth.AuthTimeout",
+                                         "Groups.RequireMembership",
+                                         "Groups.AutoJoin",
+                                         "Groups.HistorySize",
+                                         "Groups.DedupWindow",
+                                         "Limits.MaxMessageBytes",
+                                         "Limits.MaxConnections",
+                                         "Limits.MaxConnectionsPerIp",
+                                         "Limits.MaxSessionsPerUser",
+                                         "Limits.MessagesPerSecond",
+                                         "Limits.Burst",
+                                         "Limits.MaxQueueBytes",
+                                         "Heartbeat.Interval",
+                                         "Heartbeat.Timeout",
+                                         "Security.AllowedOrigins",
+                                         "Security.IpBlacklist",
+                                         "Security.TrustedProxies",
+                                         "Security.TLS.Cert",
+                                         "Security.TLS.Key",
+                                         "Compression.Enabled",
+                                         "Log.Level",
+                                         "Log.Format"};
     CHECK(names == expected);
 
     CHECK(config_detail::env_var_name("Port") == "PUSHD_PORT");
@@ -198,8 +228,9 @@ TEST_CASE("every int key enforces its bounds, from the environment too", "[confi
             // WaitReplicas above 0 is not served yet; never the bounds.
             if (!r.ok()) {
                 CHECK(r.error().find("out of range") == std::string::npos);
-                CHECK((r.error().find("Heartbeat.") != std::string::npos ||
-                       r.error().find("Redis.WaitReplicas: waiting for replicas is not supported") != std::string::npos));
+                CHECK(
+                    (r.error().find("Heartbeat.") != std::string::npos ||
+                     r.error().find("Redis.WaitReplicas: waiting for replicas is not supported") != std::string::npos));
             } else {
                 CHECK(spec.int_ref(r->config) == good);
             }
@@ -265,8 +296,7 @@ TEST_CASE("unknown keys warn once at the level where they are unknown", "[config
         REQUIRE(r.ok());
         REQUIRE(r->warnings.size() == 2);
         CHECK(r->warnings[0] == "t.yaml:1:1: port: unknown key, ignored (did you mean Port?)");
-        CHECK(r->warnings[1] ==
-              "t.yaml:2:1: redis: unknown key, ignored (key names are case-sensitive)");
+        CHECK(r->warnings[1] == "t.yaml:2:1: redis: unknown key, ignored (key names are case-sensitive)");
         CHECK(r->config.port == 8889);
         CHECK(r->config.redis.host == "127.0.0.1:6379");
     }
@@ -281,8 +311,9 @@ TEST_CASE("unknown keys warn once at the level where they are unknown", "[config
         ConfigLoadResult r = load("Security.TLS.Cert: /c.pem\nRedis: {Host.x: 1}\n");
         REQUIRE(r.ok());
         REQUIRE(r->warnings.size() == 2);
-        CHECK(r->warnings[0] == "t.yaml:1:1: Security.TLS.Cert: unknown key, ignored (write nested "
-                               "keys as mappings, not dotted names)");
+        CHECK(r->warnings[0] ==
+              "t.yaml:1:1: Security.TLS.Cert: unknown key, ignored (write nested "
+              "keys as mappings, not dotted names)");
         CHECK(r->warnings[1].rfind("t.yaml:2:9: Redis.Host.x: unknown key, ignored", 0) == 0);
         CHECK(r->config.security.tls.cert.empty());
     }
@@ -300,8 +331,7 @@ TEST_CASE("unknown keys warn once at the level where they are unknown", "[config
 
 TEST_CASE("unreadable files", "[config]") {
     namespace fs = std::filesystem;
-    fs::path dir = fs::temp_directory_path() /
-                   ("pushd-config-test-absent-" + std::to_string(::getpid()));
+    fs::path dir = fs::temp_directory_path() / ("pushd-config-test-absent-" + std::to_string(::getpid()));
     std::string missing = (dir / "pushd.yaml").string();
     REQUIRE_FALSE(fs::exists(dir));
     ConfigLoadResult r = load_config_file(missing, no_env());
@@ -316,8 +346,7 @@ TEST_CASE("unreadable files", "[config]") {
 
 TEST_CASE("errors from a real file carry its path", "[config]") {
     namespace fs = std::filesystem;
-    fs::path path = fs::temp_directory_path() /
-                    ("pushd-config-test-" + std::to_string(::getpid()) + ".yaml");
+    fs::path path = fs::temp_directory_path() / ("pushd-config-test-" + std::to_string(::getpid()) + ".yaml");
     {
         FILE* f = std::fopen(path.c_str(), "wb");
         REQUIRE(f != nullptr);
@@ -344,38 +373,28 @@ TEST_CASE("YAML syntax errors give line and column", "[config]") {
 }
 
 TEST_CASE("structure errors: root, sections, duplicates", "[config]") {
-    CHECK(error_of("- a\n- b\n") ==
-          "t.yaml:1:1: expected a mapping of keys at the top level, got a list");
-    CHECK(error_of("hello\n") ==
-          "t.yaml:1:1: expected a mapping of keys at the top level, got 'hello'");
+    CHECK(error_of("- a\n- b\n") == "t.yaml:1:1: expected a mapping of keys at the top level, got a list");
+    CHECK(error_of("hello\n") == "t.yaml:1:1: expected a mapping of keys at the top level, got 'hello'");
     CHECK(error_of("Redis: 5\n") == "t.yaml:1:8: Redis: expected a mapping, got '5'");
-    CHECK(error_of("Security:\n  TLS: [a]\n") ==
-          "t.yaml:2:8: Security.TLS: expected a mapping, got a list");
-    CHECK(error_of("Port: 1\nPort: 2\n") ==
-          "t.yaml:2:1: Port: duplicate key (first at line 1, column 1)");
-    CHECK(error_of("Redis:\n  DB: 1\n  DB: 2\n") ==
-          "t.yaml:3:3: Redis.DB: duplicate key (first at line 2, column 3)");
-    CHECK(error_of("Redis: {}\nRedis: {DB: 1}\n") ==
-          "t.yaml:2:1: Redis: duplicate key (first at line 1, column 1)");
-    CHECK(error_of("ChatRpc: 1\nChatRpc: 2\n") ==
-          "t.yaml:2:1: ChatRpc: duplicate key (first at line 1, column 1)");
+    CHECK(error_of("Security:\n  TLS: [a]\n") == "t.yaml:2:8: Security.TLS: expected a mapping, got a list");
+    CHECK(error_of("Port: 1\nPort: 2\n") == "t.yaml:2:1: Port: duplicate key (first at line 1, column 1)");
+    CHECK(error_of("Redis:\n  DB: 1\n  DB: 2\n") == "t.yaml:3:3: Redis.DB: duplicate key (first at line 2, column 3)");
+    CHECK(error_of("Redis: {}\nRedis: {DB: 1}\n") == "t.yaml:2:1: Redis: duplicate key (first at line 1, column 1)");
+    CHECK(error_of("ChatRpc: 1\nChatRpc: 2\n") == "t.yaml:2:1: ChatRpc: duplicate key (first at line 1, column 1)");
 }
 
 TEST_CASE("type errors name the key and the value's position", "[config]") {
     SECTION("int") {
         CHECK(error_of("Port: abc\n") == "t.yaml:1:7: Port: expected an integer, got 'abc'");
-        CHECK(error_of("Port: \"8889\"\n") ==
-              "t.yaml:1:7: Port: expected an integer, got a quoted string '8889'");
+        CHECK(error_of("Port: \"8889\"\n") == "t.yaml:1:7: Port: expected an integer, got a quoted string '8889'");
         CHECK(error_of("Port: 8889.0\n") == "t.yaml:1:7: Port: expected an integer, got '8889.0'");
         CHECK(error_of("Port: 1e3\n") == "t.yaml:1:7: Port: expected an integer, got '1e3'");
         CHECK(error_of("Port: 0x22b9\n") == "t.yaml:1:7: Port: expected an integer, got '0x22b9'");
         CHECK(error_of("Port: 08889\n") == "t.yaml:1:7: Port: expected an integer, got '08889'");
         CHECK(error_of("Port: [8889]\n") == "t.yaml:1:7: Port: expected an integer, got a list");
         CHECK(error_of("Port: {a: 1}\n") == "t.yaml:1:7: Port: expected an integer, got a mapping");
-        CHECK(error_of("Port:\n").find("Port: expected an integer, got an empty value") !=
-              std::string::npos);
-        CHECK(error_of("Redis:\n  DB: one\n") ==
-              "t.yaml:2:7: Redis.DB: expected an integer, got 'one'");
+        CHECK(error_of("Port:\n").find("Port: expected an integer, got an empty value") != std::string::npos);
+        CHECK(error_of("Redis:\n  DB: one\n") == "t.yaml:2:7: Redis.DB: expected an integer, got 'one'");
     }
     SECTION("int out of range") {
         CHECK(error_of("Port: 70000\n") == "t.yaml:1:7: Port: 70000 is out of range 1..65535");
@@ -401,12 +420,10 @@ TEST_CASE("type errors name the key and the value's position", "[config]") {
     }
     SECTION("string") {
         CHECK(error_of("Name: {a: 1}\n") == "t.yaml:1:7: Name: expected a string, got a mapping");
-        CHECK(error_of("Redis:\n  Host: [a, b]\n") ==
-              "t.yaml:2:9: Redis.Host: expected a string, got a list");
+        CHECK(error_of("Redis:\n  Host: [a, b]\n") == "t.yaml:2:9: Redis.Host: expected a string, got a list");
         CHECK(error_of("Name: \"a\\nb\"\n") ==
               "t.yaml:1:7: Name: must not contain control characters (newlines, tabs, ...)");
-        CHECK(error_of("Name: |\n  two\n  lines\n").find("Name: must not contain control") !=
-              std::string::npos);
+        CHECK(error_of("Name: |\n  two\n  lines\n").find("Name: must not contain control") != std::string::npos);
         CHECK(load_ok("Name: 123\n").name == "123");
         CHECK(load_ok("Redis: {Pass: }\n").redis.pass.empty());
         CHECK(load_ok("Redis: {KeyPrefix: ''}\n").redis.key_prefix.empty());
@@ -432,8 +449,7 @@ TEST_CASE("type errors name the key and the value's position", "[config]") {
 
 TEST_CASE("cross-field validation", "[config]") {
     SECTION("Auth.AccessSecret is required") {
-        const std::string required =
-            "Auth.AccessSecret: required (set it in the file or PUSHD_AUTH_ACCESSSECRET)";
+        const std::string required = "Auth.AccessSecret: required (set it in the file or PUSHD_AUTH_ACCESSSECRET)";
         for (const char* yaml : {"", "# only a comment\n", "Port: 8889\n"}) {
             ConfigLoadResult r = load_config_string(yaml, "t.yaml", no_env());
             CHECK_FALSE(r.ok());
@@ -470,17 +486,14 @@ TEST_CASE("cross-field validation", "[config]") {
         CHECK(error_of("Path: /a b\n").rfind("t.yaml:1:7: Path: must start with '/'", 0) == 0);
         CHECK(error_of("Path: \"/ws?x=1\"\n").rfind("t.yaml:1:7: Path:", 0) == 0);
         CHECK(error_of("Path: ''\n").rfind("t.yaml:1:7: Path:", 0) == 0);
-        CHECK(error_of("Path: /health\n") ==
-              "t.yaml:1:7: Path: '/health' is taken by the HTTP route of that name");
+        CHECK(error_of("Path: /health\n") == "t.yaml:1:7: Path: '/health' is taken by the HTTP route of that name");
         CHECK(load_ok("Path: /push/v1/ws\n").path == "/push/v1/ws");
     }
     SECTION("hosts and claim") {
         CHECK(error_of("Host: ''\n") == "t.yaml:1:7: Host: must not be empty");
-        CHECK(error_of("Auth: {UserClaim: ''}\n") ==
-              "t.yaml:1:19: Auth.UserClaim: must not be empty");
-        for (const char* bad : {"localhost", "localhost:", ":6379", "localhost:0", "localhost:70000",
-                                "::1:6379", "[nothex]:6379", "[::1]6379", "[::1]:", "a b:1",
-                                "host:06379", "host:63x"}) {
+        CHECK(error_of("Auth: {UserClaim: ''}\n") == "t.yaml:1:19: Auth.UserClaim: must not be empty");
+        for (const char* bad : {"localhost", "localhost:", ":6379", "localhost:0", "localhost:70000", "::1:6379",
+                                "[nothex]:6379", "[::1]6379", "[::1]:", "a b:1", "host:06379", "host:63x"}) {
             INFO(bad);
             std::string e = error_of("Redis:\n  Host: '" + std::string(bad) + "'\n");
             CHECK(e.rfind("t.yaml:2:9: Redis.Host: expected host:port or [ipv6]:port", 0) == 0);
@@ -520,13 +533,12 @@ TEST_CASE("cross-field validation", "[config]") {
                    "https://*.example.com", "http://[::1]:8080", "http://10.0.0.1"]
 )");
         CHECK(c.security.allowed_origins.size() == 6);
-        for (const char* bad : {"example.com", "https://a.com/", "https://a.com:0", "https://*.",
-                                "ftp//x", "https://a..b", "https://*", "://a.com", "1http://a.com",
-                                "https://a.com:65536", "https://[zz]:1", "https://a b.com", "",
-                                "https://a.com?x", "https://*.*.a.com"}) {
+        for (const char* bad : {"example.com", "https://a.com/", "https://a.com:0", "https://*.", "ftp//x",
+                                "https://a..b", "https://*", "://a.com", "1http://a.com", "https://a.com:65536",
+                                "https://[zz]:1", "https://a b.com", "", "https://a.com?x", "https://*.*.a.com"}) {
             INFO(bad);
-            std::string e = error_of("Security:\n  AllowedOrigins:\n    - https://ok.com\n    - '" +
-                                     std::string(bad) + "'\n");
+            std::string e =
+                error_of("Security:\n  AllowedOrigins:\n    - https://ok.com\n    - '" + std::string(bad) + "'\n");
             CHECK(e == "t.yaml:4:7: Security.AllowedOrigins: item 2 '" + std::string(bad) +
                            "' is not '*' or scheme://host[:port] (host may start with '*.')");
         }
@@ -569,9 +581,8 @@ TEST_CASE("environment overrides the file", "[config]") {
         Config c = load_ok(yaml, {{"PUSHD_REDIS_HOST", "redis:6380"}, {"PUSHD_REDIS_PASS", ""}});
         CHECK(c.redis.host == "redis:6380");
         CHECK(c.redis.pass.empty());
-        ConfigLoadResult r = load_config_string(
-            "Auth: {AccessSecret: from-file-but-too-short}\n", "t.yaml",
-            env_of({{"PUSHD_AUTH_ACCESSSECRET", kSecret}}));
+        ConfigLoadResult r = load_config_string("Auth: {AccessSecret: from-file-but-too-short}\n", "t.yaml",
+                                                env_of({{"PUSHD_AUTH_ACCESSSECRET", kSecret}}));
         REQUIRE(r.ok());
         CHECK(r->warnings.empty());
         CHECK(r->config.auth.access_secret == kSecret);
@@ -579,27 +590,21 @@ TEST_CASE("environment overrides the file", "[config]") {
     SECTION("list") {
         Config c = load_ok(yaml, {{"PUSHD_SECURITY_ALLOWEDORIGINS", "https://a.com, https://b.com:8443"},
                                   {"PUSHD_SECURITY_IPBLACKLIST", "10.0.0.0/8"}});
-        CHECK(c.security.allowed_origins ==
-              std::vector<std::string>{"https://a.com", "https://b.com:8443"});
+        CHECK(c.security.allowed_origins == std::vector<std::string>{"https://a.com", "https://b.com:8443"});
         CHECK(c.security.ip_blacklist == std::vector<std::string>{"10.0.0.0/8"});
         CHECK(load_ok(yaml, {{"PUSHD_SECURITY_ALLOWEDORIGINS", ""}}).security.allowed_origins.empty());
     }
     SECTION("nested TLS") {
-        Config c = load_ok(yaml, {{"PUSHD_SECURITY_TLS_CERT", "/c.pem"},
-                                  {"PUSHD_SECURITY_TLS_KEY", "/k.pem"}});
+        Config c = load_ok(yaml, {{"PUSHD_SECURITY_TLS_CERT", "/c.pem"}, {"PUSHD_SECURITY_TLS_KEY", "/k.pem"}});
         CHECK(c.security.tls.cert == "/c.pem");
         CHECK(c.security.tls.key == "/k.pem");
     }
     SECTION("errors name the variable") {
-        CHECK(error_of(yaml, {{"PUSHD_PORT", "abc"}}) ==
-              "PUSHD_PORT: Port: expected an integer, got 'abc'");
-        CHECK(error_of(yaml, {{"PUSHD_PORT", "70000"}}) ==
-              "PUSHD_PORT: Port: 70000 is out of range 1..65535");
+        CHECK(error_of(yaml, {{"PUSHD_PORT", "abc"}}) == "PUSHD_PORT: Port: expected an integer, got 'abc'");
+        CHECK(error_of(yaml, {{"PUSHD_PORT", "70000"}}) == "PUSHD_PORT: Port: 70000 is out of range 1..65535");
         CHECK(error_of(yaml, {{"PUSHD_PORT", ""}}) == "PUSHD_PORT: Port: expected an integer, got ''");
-        CHECK(error_of(yaml, {{"PUSHD_PORT", " 80"}}) ==
-              "PUSHD_PORT: Port: expected an integer, got ' 80'");
-        CHECK(error_of(yaml, {{"PUSHD_PORT", "80x"}}) ==
-              "PUSHD_PORT: Port: expected an integer, got '80x'");
+        CHECK(error_of(yaml, {{"PUSHD_PORT", " 80"}}) == "PUSHD_PORT: Port: expected an integer, got ' 80'");
+        CHECK(error_of(yaml, {{"PUSHD_PORT", "80x"}}) == "PUSHD_PORT: Port: expected an integer, got '80x'");
         CHECK(error_of(yaml, {{"PUSHD_COMPRESSION_ENABLED", "yes"}}) ==
               "PUSHD_COMPRESSION_ENABLED: Compression.Enabled: expected true or false, got 'yes'");
         CHECK(error_of(yaml, {{"PUSHD_SECURITY_IPBLACKLIST", "10.0.0.1,,10.0.0.2"}}) ==
@@ -609,8 +614,7 @@ TEST_CASE("environment overrides the file", "[config]") {
               "PUSHD_NAME: Name: must not contain control characters (newlines, tabs, ...)");
     }
     SECTION("file errors come before environment errors") {
-        CHECK(error_of("Port: abc\n", {{"PUSHD_PORT", "9000"}}) ==
-              "t.yaml:1:7: Port: expected an integer, got 'abc'");
+        CHECK(error_of("Port: abc\n", {{"PUSHD_PORT", "9000"}}) == "t.yaml:1:7: Port: expected an integer, got 'abc'");
     }
 }
 
@@ -659,9 +663,8 @@ TEST_CASE("restart-only changes", "[config]") {
     b.heartbeat.interval = 10;
     b.compression.enabled = false;
     b.groups.auto_join = false;
-    std::vector<std::string> expected = {"Port", "Redis.Host", "Auth.AccessSecret",
-                                         "Groups.AutoJoin", "Heartbeat.Interval",
-                                         "Compression.Enabled"};
+    std::vector<std::string> expected = {
+        "Port", "Redis.Host", "Auth.AccessSecret", "Groups.AutoJoin", "Heartbeat.Interval", "Compression.Enabled"};
     CHECK(config_restart_only_changes(a, b) == expected);
     CHECK(config_restart_only_changes(b, a) == expected);
 }
@@ -692,7 +695,8 @@ TEST_CASE("config_to_lines masks secrets", "[config]") {
 }
 
 TEST_CASE("Redis.Mode: sentinel needs sentinels and a master name; cluster is refused for now", "[config]") {
-    CHECK(error_of("Redis: {Mode: primary}") == "t.yaml:1:15: Redis.Mode: expected single, sentinel or cluster, got 'primary'");
+    CHECK(error_of("Redis: {Mode: primary}") ==
+          "t.yaml:1:15: Redis.Mode: expected single, sentinel or cluster, got 'primary'");
     CHECK(error_of("Redis: {Mode: sentinel, MasterName: m}") ==
           "t.yaml: Redis.Sentinels: required with Redis.Mode: sentinel");
     CHECK(error_of("Redis: {Mode: sentinel, Sentinels: [\"10.0.0.1:26379\"]}") ==

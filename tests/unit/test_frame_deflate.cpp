@@ -1,8 +1,8 @@
 #include "core/frame_deflate.hpp"
 #include "core/outq.hpp"
 
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <random>
 #include <string>

@@ -2,8 +2,8 @@
 #include "core/hub.hpp"
 #include "core/memory_store.hpp"
 
-#include <catch2/catch.hpp>
 #include <cJSON.h>
+#include <catch2/catch.hpp>
 
 #include <deque>
 #include <map>
@@ -44,9 +44,8 @@ struct Fixture {
         t.close = [this](Session* s, uint16_t code, const char*) { closes[s] = code; };
         t.now_ms = [this] { return now; };
         t.pause_reading = [this](Session* s, bool p) { paused[s] = p; };
-        store = std::make_unique<MemoryStore>(&config, [this](const StoredMessage& m) {
-            hub->deliver_group_message(m);
-        });
+        store =
+            std::make_unique<MemoryStore>(&config, [this](const StoredMessage& m) { hub->deliver_group_message(m); });
         StoreOps ops = store->ops();
         auto replay = ops.replay_group;
         ops.replay_group = [this, replay](const std::string& g, const std::string& since, size_t limit,
@@ -54,9 +53,7 @@ struct Fixture {
             if (!defer_replay) return replay(g, since, limit, done);
             // Read now (like XRANGE sent now), answer later: messages stored
             // in between reach the hub live before the replay answer does.
-            replay(g, since, limit, [this, done](ReplayResult r) {
-                deferred.push_back([done, r] { done(r); });
-            });
+            replay(g, since, limit, [this, done](ReplayResult r) { deferred.push_back([done, r] { done(r); }); });
         };
         auto append = ops.append;
         ops.append = [this, append](const AppendRequest& r, std::function<void(AppendResult)> done) {
@@ -132,9 +129,12 @@ struct Fixture {
         cJSON* v = cJSON_GetObjectItemCaseSensitive(root, path1);
         if (v && path2) v = cJSON_GetObjectItemCaseSensitive(v, path2);
         std::string out;
-        if (cJSON_IsString(v)) out = v->valuestring;
-        else if (cJSON_IsNumber(v)) out = std::to_string(static_cast<long long>(v->valuedouble));
-        else if (cJSON_IsBool(v)) out = cJSON_IsTrue(v) ? "true" : "false";
+        if (cJSON_IsString(v))
+            out = v->valuestring;
+        else if (cJSON_IsNumber(v))
+            out = std::to_string(static_cast<long long>(v->valuedouble));
+        else if (cJSON_IsBool(v))
+            out = cJSON_IsTrue(v) ? "true" : "false";
         cJSON_Delete(root);
         return out;
     }
@@ -230,7 +230,8 @@ TEST_CASE("storage unavailable: 503 ack, nothing pushed", "[hub]") {
 TEST_CASE("auth: three failures close with 4001; re-auth as another user is 409", "[hub]") {
     Fixture f;
     Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
-    for (int i = 0; i < 3; i++) f.hub->on_text(s, R"({"type":"auth","message_id":"a","data":{"token":"x.y.z"}})", f.now);
+    for (int i = 0; i < 3; i++)
+        f.hub->on_text(s, R"({"type":"auth","message_id":"a","data":{"token":"x.y.z"}})", f.now);
     auto out = f.drain(s);
     REQUIRE(out.size() == 3);
     CHECK(Fixture::type_of(out[2]) == "auth_failed");
@@ -324,7 +325,8 @@ TEST_CASE("join_group with since replays with no gap and no duplicate while live
 
     Session* r = f.open_authed("reader");
     f.defer_replay = true;
-    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}",
+                   f.now);
     // Live messages while the replay is in flight.
     for (int i = 0; i < 5; i++) f.hub->on_text(sender, send_json("b" + std::to_string(i), "g", "live"), f.now);
     CHECK(f.drain(r).empty());
@@ -357,7 +359,8 @@ TEST_CASE("join_group with since and nothing newer acks replayed 0; since 0 repl
     auto acks = f.drain(sender);
     const std::string last = Fixture::field(acks[2], "data", "server_message_id");
     Session* r = f.open_authed("reader");
-    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + last + "\"}}", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + last + "\"}}",
+                   f.now);
     auto out = f.drain(r);
     REQUIRE(out.size() == 1);
     CHECK(Fixture::field(out[0], "data", "replayed") == "0");
@@ -382,7 +385,8 @@ TEST_CASE("join_group since older than the retained history says truncated", "[h
     auto acks = f.drain(sender);
     const std::string first = Fixture::field(acks[0], "data", "server_message_id");
     Session* r = f.open_authed("reader");
-    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}",
+                   f.now);
     auto out = f.drain(r);
     REQUIRE(out.size() == 4);
     CHECK(Fixture::type_of(out[3]) == "ack");
@@ -390,9 +394,10 @@ TEST_CASE("join_group since older than the retained history says truncated", "[h
     CHECK(Fixture::field(out[3], "data", "replayed") == "3");
 }
 
-TEST_CASE("a failed join_group replay acks 503 and leaves the connection unsubscribed; the retry has no gap, "
-          "no duplicate and no disorder",
-          "[hub][replay][faults]") {
+TEST_CASE(
+    "a failed join_group replay acks 503 and leaves the connection unsubscribed; the retry has no gap, "
+    "no duplicate and no disorder",
+    "[hub][replay][faults]") {
     // Issue 12, failure 2: the connection stayed subscribed after the 503,
     // got newer live messages, and the retry replayed older ones after them.
     Fixture f;
@@ -434,7 +439,8 @@ TEST_CASE("a failed join_group replay acks 503 and leaves the connection unsubsc
     CHECK(Fixture::field(out[0], "data", "content") == "live");
 }
 
-TEST_CASE("a connection already subscribed (AutoJoin) whose replay fails is unsubscribed too", "[hub][replay][faults]") {
+TEST_CASE("a connection already subscribed (AutoJoin) whose replay fails is unsubscribed too",
+          "[hub][replay][faults]") {
     Fixture f;
     f.store->add_user_group("reader", "g");
     Session* sender = f.open_authed("sender");
@@ -443,7 +449,8 @@ TEST_CASE("a connection already subscribed (AutoJoin) whose replay fails is unsu
     Session* r = f.open_authed("reader");
     REQUIRE(f.hub->registry().is_subscribed(r, "g"));
     f.store->set_unavailable(true);
-    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}",
+                   f.now);
     f.store->set_unavailable(false);
     auto out = f.drain(r);
     REQUIRE(out.size() == 1);
@@ -465,7 +472,8 @@ TEST_CASE("leave_group during a replay: the join still gets one ack; a new join 
         R"({"type":"join_group","message_id":"j1","data":{"group_id":"g","since":")" + since + "\"}}";
     f.hub->on_text(r, join, f.now);
     f.hub->on_text(r, R"({"type":"leave_group","message_id":"l","data":{"group_id":"g"}})", f.now);
-    f.hub->on_text(r, R"({"type":"join_group","message_id":"j2","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j2","data":{"group_id":"g","since":")" + since + "\"}}",
+                   f.now);
     f.hub->on_text(sender, send_json("b0", "g", "live"), f.now);
     REQUIRE(f.deferred.size() == 2);
     f.deferred[0]();  // the first join's answer: its gate is gone
@@ -580,7 +588,8 @@ TEST_CASE("notifications reach their targets: users, a group, everyone authentic
 TEST_CASE("auth with since replays the inbox, oldest first, then live ones with no duplicate", "[hub][notify]") {
     Fixture f;
     std::vector<std::string> ids;
-    for (int i = 0; i < 4; i++) ids.push_back(f.store->publish_notification("user:u", R"({"i":)" + std::to_string(i) + "}", f.now + i));
+    for (int i = 0; i < 4; i++)
+        ids.push_back(f.store->publish_notification("user:u", R"({"i":)" + std::to_string(i) + "}", f.now + i));
     Session* s = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.defer_inbox = true;
     f.hub->on_text(s, auth_json(f, "u", ids[1]), f.now);
@@ -615,9 +624,10 @@ TEST_CASE("auth with since replays the inbox, oldest first, then live ones with 
     CHECK(f.drain(s).size() == 1);
 }
 
-TEST_CASE("auth with since while storage is down: the inbox is replayed once it answers, ahead of every live "
-          "notification",
-          "[hub][notify][faults]") {
+TEST_CASE(
+    "auth with since while storage is down: the inbox is replayed once it answers, ahead of every live "
+    "notification",
+    "[hub][notify][faults]") {
     // Issue 12, failure 3: the replay failed with an error 503, and the next
     // live notification moved the client's resume point past the missed ones.
     Fixture f;
@@ -723,7 +733,8 @@ TEST_CASE("AutoJoin subscribes to the user's groups before the next request is h
     // Many requests during the hold: reading pauses, then everything is answered in order.
     Session* busy = f.hub->on_open(nullptr, std::nullopt, f.now);
     f.hub->on_text(busy, auth_json(f, "u"), f.now);
-    for (int i = 0; i < 100; i++) f.hub->on_text(busy, R"({"type":"ping","message_id":)" + std::to_string(i) + "}", f.now);
+    for (int i = 0; i < 100; i++)
+        f.hub->on_text(busy, R"({"type":"ping","message_id":)" + std::to_string(i) + "}", f.now);
     CHECK(f.paused[busy]);
     f.run_deferred();
     CHECK_FALSE(f.paused[busy]);
@@ -732,9 +743,10 @@ TEST_CASE("AutoJoin subscribes to the user's groups before the next request is h
     for (int i = 0; i < 100; i++) CHECK(Fixture::field(out[i + 1], "message_id") == std::to_string(i));
 }
 
-TEST_CASE("AutoJoin's first live messages wait for the client's join_group with since read after the group set: "
-          "replay, ack, live, in order",
-          "[hub][autojoin][replay][faults]") {
+TEST_CASE(
+    "AutoJoin's first live messages wait for the client's join_group with since read after the group set: "
+    "replay, ack, live, in order",
+    "[hub][autojoin][replay][faults]") {
     // Found by tests/faults: the client's re-join (sent right behind its
     // auth) was read after the group set arrived, and a live message of the
     // auto-joined group went out ahead of the replay of older ones.
@@ -753,27 +765,30 @@ TEST_CASE("AutoJoin's first live messages wait for the client's join_group with 
     f.hub->on_text(sender, send_json("a2", "g", "live before the join"), f.now);
     f.hub->on_text(sender, send_json("b0", "h", "h live"), f.now);
     f.drain(sender);
-    f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}",
+                   f.now);
     f.hub->on_text(s, R"({"type":"join_group","message_id":"k","data":{"group_id":"h"}})", f.now);
     f.hub->on_text(sender, send_json("a3", "g", "live after"), f.now);
     auto out = f.drain(s);
     std::vector<std::string> seen;
     for (const std::string& m : out) {
-        seen.push_back(Fixture::type_of(m) == "ack" ? "ack " + Fixture::field(m, "message_id")
-                                                    : Fixture::field(m, "data", "content") +
-                                                          (Fixture::field(m, "data", "replay") == "true" ? " (r)" : ""));
+        seen.push_back(Fixture::type_of(m) == "ack"
+                           ? "ack " + Fixture::field(m, "message_id")
+                           : Fixture::field(m, "data", "content") +
+                                 (Fixture::field(m, "data", "replay") == "true" ? " (r)" : ""));
     }
-    CHECK(seen == std::vector<std::string>{"missed (r)", "live before the join (r)", "ack j", "ack k", "h live",
-                                           "live after"});
+    CHECK(seen ==
+          std::vector<std::string>{"missed (r)", "live before the join (r)", "ack j", "ack k", "h live", "live after"});
     // Nothing more after the hold's time.
     f.now += kAutoJoinHoldMs;
     f.hub->tick(f.now);
     CHECK(f.drain(s).empty());
 }
 
-TEST_CASE("AutoJoin with storage down: requests are served, the groups are joined once storage answers, "
-          "except those the client joined or left itself; too many held requests close with 1008",
-          "[hub][autojoin][faults]") {
+TEST_CASE(
+    "AutoJoin with storage down: requests are served, the groups are joined once storage answers, "
+    "except those the client joined or left itself; too many held requests close with 1008",
+    "[hub][autojoin][faults]") {
     Fixture f;
     f.store->add_user_group("u", "g1");
     f.store->add_user_group("u", "g2");
@@ -831,7 +846,8 @@ TEST_CASE("a bus copy of a replayed message arriving after the replay is not del
     auto acks = f.drain(sender);
     const std::string first = Fixture::field(acks[0], "data", "server_message_id");
     Session* r = f.open_authed("reader");
-    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}", f.now);
+    f.hub->on_text(r, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + first + "\"}}",
+                   f.now);
     auto out = f.drain(r);
     REQUIRE(out.size() == 3);  // 2 replayed + ack
     StoredMessage late;
@@ -846,8 +862,7 @@ TEST_CASE("a bus copy of a replayed message arriving after the replay is not del
     CHECK(Fixture::field(out[0], "data", "content") == "new");
 }
 
-TEST_CASE("the sender's own push waits for its ack when storage delivers it first; others get it at once",
-          "[hub]") {
+TEST_CASE("the sender's own push waits for its ack when storage delivers it first; others get it at once", "[hub]") {
     Fixture f;
     Session* a = f.open_authed("alice");
     Session* b = f.open_authed("bob");
@@ -857,8 +872,8 @@ TEST_CASE("the sender's own push waits for its ack when storage delivers it firs
     }
     f.defer_append = true;
     f.hub->on_text(a, send_json("m1", "g", "first"), f.now);
-    CHECK(f.drain(b).size() == 1);   // bob is not waiting for anything
-    CHECK(f.drain(a).empty());       // alice's push waits for her ack
+    CHECK(f.drain(b).size() == 1);  // bob is not waiting for anything
+    CHECK(f.drain(a).empty());      // alice's push waits for her ack
     // bob's message arrives meanwhile: it stays behind alice's, in order.
     f.defer_append = false;
     f.hub->on_text(b, send_json("b1", "g", "from bob"), f.now);
@@ -876,15 +891,16 @@ TEST_CASE("the sender's own push waits for its ack when storage delivers it firs
     CHECK(f.drain(a).size() == 1);
 }
 
-TEST_CASE("the same message_id to two groups is two sends; the own push released by a replay still waits for "
-          "its ack",
-          "[hub][replay]") {
+TEST_CASE(
+    "the same message_id to two groups is two sends; the own push released by a replay still waits for "
+    "its ack",
+    "[hub][replay]") {
     Fixture f;
     Session* a = f.open_authed("alice");
     Session* watcher = f.open_authed("watcher");
     for (const char* g : {"g", "h"}) {
-        f.hub->on_text(watcher, std::string(R"({"type":"join_group","message_id":"j","data":{"group_id":")") + g + "\"}}",
-                       f.now);
+        f.hub->on_text(
+            watcher, std::string(R"({"type":"join_group","message_id":"j","data":{"group_id":")") + g + "\"}}", f.now);
     }
     f.drain(watcher);
     // Dedup is per (user, group, message_id): "same" in g and in h are two messages.
@@ -899,7 +915,8 @@ TEST_CASE("the same message_id to two groups is two sends; the own push released
     // alice joins g with since (replay in flight) and sends to g (ack in flight).
     f.defer_replay = true;
     f.defer_append = true;
-    f.hub->on_text(a, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}", f.now);
+    f.hub->on_text(a, R"({"type":"join_group","message_id":"j","data":{"group_id":"g","since":")" + since + "\"}}",
+                   f.now);
     f.hub->on_text(a, send_json("m2", "g", "own"), f.now);
     REQUIRE(f.deferred.size() == 2);
     f.deferred[0]();  // the replay answers: nothing newer than since; the own push waits for its ack
@@ -940,8 +957,9 @@ TEST_CASE("permessage-deflate sessions get one shared compressed twin, the other
         CHECK(fr == first_twin);  // the same frame by reference
         MessageInflater inf;
         std::string out;
-        REQUIRE(inf.inflate(std::string(reinterpret_cast<const char*>(frame_wire(fr)) + fr->header_len, fr->payload_len),
-                            1 << 20, out));
+        REQUIRE(
+            inf.inflate(std::string(reinterpret_cast<const char*>(frame_wire(fr)) + fr->header_len, fr->payload_len),
+                        1 << 20, out));
         CHECK(out == push);
     }
     for (Session* s : zipped) {
@@ -1019,7 +1037,7 @@ TEST_CASE("rate limit: a flood closes with 1008 after 8x the rate refused within
     CHECK(f.hub->counters().rate_limit_closes == 1);
     CHECK(f.hub->counters().rate_limited == 32);
     auto out = f.drain(s);
-    CHECK(out.size() == 4 + 31);  // replies queued before the close are still written
+    CHECK(out.size() == 4 + 31);                     // replies queued before the close are still written
     f.hub->on_text(s, R"({"type":"ping"})", f.now);  // closing: ignored
     CHECK(f.drain(s).empty());
 }
@@ -1048,7 +1066,8 @@ TEST_CASE("rate limit: requests held for AutoJoin take their token on arrival an
     CHECK(Fixture::field(out[3], "data", "code") == "429");
 }
 
-TEST_CASE("heartbeat: silent connections are pinged after Interval and closed with 1001 after Timeout", "[hub][heartbeat]") {
+TEST_CASE("heartbeat: silent connections are pinged after Interval and closed with 1001 after Timeout",
+          "[hub][heartbeat]") {
     Fixture f;
     f.config.heartbeat.interval = 3;
     f.config.heartbeat.timeout = 10;

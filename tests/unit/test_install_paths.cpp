@@ -28,6 +28,10 @@ TEST_CASE("parse_environment_file: systemd's KEY=VALUE lines", "[install_paths]"
         "# comment\n; another\n\nPUSHD_PORT=9000\n  PUSHD_NAME = a b  \nQ=\"quoted value\"\n"
         "S='single'\nnoequals\n=novalue\nEMPTY=\r\nLAST=x");
     using P = std::pair<std::string, std::string>;
-    CHECK(v == std::vector<P>{{"PUSHD_PORT", "9000"}, {"PUSHD_NAME", "a b"}, {"Q", "quoted value"},
-                              {"S", "single"}, {"EMPTY", ""}, {"LAST", "x"}});
+    CHECK(v == std::vector<P>{{"PUSHD_PORT", "9000"},
+                              {"PUSHD_NAME", "a b"},
+                              {"Q", "quoted value"},
+                              {"S", "single"},
+                              {"EMPTY", ""},
+                              {"LAST", "x"}});
 }

@@ -42,17 +42,20 @@ TEST_CASE("server metric families render as valid exposition text", "[metrics]")
 
 TEST_CASE("label values are escaped", "[metrics]") {
     CHECK(prometheus_escape_label("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
-    std::vector<MetricFamily> f{{"x_total", "help with \\ and\nnewline", MetricType::counter,
+    std::vector<MetricFamily> f{{"x_total",
+                                 "help with \\ and\nnewline",
+                                 MetricType::counter,
                                  {{"reason=\"" + prometheus_escape_label("bad \"sig\"") + "\"", 2}}}};
     std::string text = render_prometheus(f);
     CHECK(pushd_test::prometheus_lint(text) == "");
-    CHECK(text == "# HELP x_total help with \\\\ and\\nnewline\n# TYPE x_total counter\n"
-                  "x_total{reason=\"bad \\\"sig\\\"\"} 2\n");
+    CHECK(text ==
+          "# HELP x_total help with \\\\ and\\nnewline\n# TYPE x_total counter\n"
+          "x_total{reason=\"bad \\\"sig\\\"\"} 2\n");
 }
 
 TEST_CASE("non-finite and fractional values", "[metrics]") {
-    std::vector<MetricFamily> f{{"g", "h", MetricType::gauge,
-                                 {{"a=\"1\"", 0.5}, {"a=\"2\"", 1.0 / 0.0}, {"a=\"3\"", -7}}}};
+    std::vector<MetricFamily> f{
+        {"g", "h", MetricType::gauge, {{"a=\"1\"", 0.5}, {"a=\"2\"", 1.0 / 0.0}, {"a=\"3\"", -7}}}};
     std::string text = render_prometheus(f);
     CHECK(pushd_test::prometheus_lint(text) == "");
     CHECK(text.find("g{a=\"1\"} 0.5\n") != std::string::npos);
@@ -61,11 +64,11 @@ TEST_CASE("non-finite and fractional values", "[metrics]") {
 }
 
 TEST_CASE("the linter refuses what Prometheus refuses", "[metrics]") {
-    CHECK(pushd_test::prometheus_lint("x 1") != "");                     // no newline
-    CHECK(pushd_test::prometheus_lint("1x 1\n") != "");                  // bad name
-    CHECK(pushd_test::prometheus_lint("x{a=b} 1\n") != "");              // unquoted label
-    CHECK(pushd_test::prometheus_lint("x one\n") != "");                 // bad value
-    CHECK(pushd_test::prometheus_lint("x 1\n# TYPE x gauge\n") != "");   // TYPE after sample
+    CHECK(pushd_test::prometheus_lint("x 1") != "");                    // no newline
+    CHECK(pushd_test::prometheus_lint("1x 1\n") != "");                 // bad name
+    CHECK(pushd_test::prometheus_lint("x{a=b} 1\n") != "");             // unquoted label
+    CHECK(pushd_test::prometheus_lint("x one\n") != "");                // bad value
+    CHECK(pushd_test::prometheus_lint("x 1\n# TYPE x gauge\n") != "");  // TYPE after sample
     CHECK(pushd_test::prometheus_lint("# TYPE x gauge\nx 1\n") == "");
 }
 

@@ -24,10 +24,25 @@ TEST_CASE("origin patterns: what parses", "[origin]") {
         INFO(ok);
         CHECK(parse_origin_pattern(ok));
     }
-    for (const char* bad : {"", "**", "a.example.com", "https://", "https://a..b", "https://a.com/",
-                            "https://a.com/path", "https://a.com:0", "https://a.com:65536", "https://a.com:",
-                            "https://a.com:08", "https://*", "https://*.", "https://a.*.com", "http://[::1",
-                            "http://[1.2.3.4]", "1https://a.com", "https://user@a.com", "https://a com",
+    for (const char* bad : {"",
+                            "**",
+                            "a.example.com",
+                            "https://",
+                            "https://a..b",
+                            "https://a.com/",
+                            "https://a.com/path",
+                            "https://a.com:0",
+                            "https://a.com:65536",
+                            "https://a.com:",
+                            "https://a.com:08",
+                            "https://*",
+                            "https://*.",
+                            "https://a.*.com",
+                            "http://[::1",
+                            "http://[1.2.3.4]",
+                            "1https://a.com",
+                            "https://user@a.com",
+                            "https://a com",
                             "://a.com"}) {
         INFO(bad);
         CHECK_FALSE(parse_origin_pattern(bad));
@@ -42,7 +57,7 @@ TEST_CASE("origin patterns: what parses", "[origin]") {
 TEST_CASE("exact origins compare scheme, host and port", "[origin]") {
     CHECK(allowed({"https://a.example.com"}, "https://a.example.com"));
     CHECK(allowed({"https://a.example.com"}, "https://A.EXAMPLE.com"));
-    CHECK(allowed({"https://a.example.com"}, "https://a.example.com:443"));   // default port
+    CHECK(allowed({"https://a.example.com"}, "https://a.example.com:443"));  // default port
     CHECK(allowed({"https://a.example.com:443"}, "https://a.example.com"));
     CHECK_FALSE(allowed({"https://a.example.com"}, "http://a.example.com"));
     CHECK_FALSE(allowed({"https://a.example.com"}, "https://a.example.com:8443"));

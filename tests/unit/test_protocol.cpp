@@ -1,8 +1,8 @@
 #include "core/json_writer.hpp"
 #include "core/protocol.hpp"
 
-#include <catch2/catch.hpp>
 #include <cJSON.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -86,8 +86,9 @@ TEST_CASE("frames that are not JSON objects are malformed", "[protocol]") {
 }
 
 TEST_CASE("raw control characters make a frame invalid JSON", "[protocol]") {
-    ParseResult r = parse(std::string("{\"type\":\"send_message\",\"message_id\":\"m\",\"data\":{\"group_id\":\"g\","
-                                      "\"msg_type\":1,\"content\":\"a\tb\"}}"));
+    ParseResult r =
+        parse(std::string("{\"type\":\"send_message\",\"message_id\":\"m\",\"data\":{\"group_id\":\"g\","
+                          "\"msg_type\":1,\"content\":\"a\tb\"}}"));
     CHECK(r.status == ParseStatus::malformed);
     CHECK(r.message == "invalid JSON: unescaped control character");
     r = parse(std::string("{\"type\":\"ping\"}\0", 16));
@@ -99,9 +100,11 @@ TEST_CASE("raw control characters make a frame invalid JSON", "[protocol]") {
 }
 
 TEST_CASE("type missing, not a string or unknown is malformed", "[protocol]") {
-    struct Case { const char* text; const char* message; };
-    for (Case c : {Case{R"({})", "type: required string"},
-                   Case{R"({"message_id":"m1"})", "type: required string"},
+    struct Case {
+        const char* text;
+        const char* message;
+    };
+    for (Case c : {Case{R"({})", "type: required string"}, Case{R"({"message_id":"m1"})", "type: required string"},
                    Case{R"({"type":1,"message_id":"m1"})", "type: required string"},
                    Case{R"({"type":null,"message_id":"m1"})", "type: required string"},
                    Case{R"({"type":["ping"],"message_id":"m1"})", "type: required string"},
@@ -123,16 +126,15 @@ TEST_CASE("type missing, not a string or unknown is malformed", "[protocol]") {
 
 TEST_CASE("bad message_id is malformed and not reported", "[protocol]") {
     const std::string big129(129, 'x');
-    for (std::string id : {std::string("{}"), std::string("[]"), std::string("[\"a\"]"), std::string("true"),
-                           std::string("false"), std::string("null"), std::string("1.5"), std::string("17.0"),
-                           std::string("1e2"), std::string("-1.5"), std::string("\"\""),
-                           std::string("01"), std::string("-01"),  // cJSON reads these; an integer may not
-                           "\"" + big129 + "\"",
-                           std::string("1152921504606846976"),    // 2^60
-                           std::string("9007199254740993"),       // 2^53 + 1
-                           std::string("-9007199254740993"),
-                           std::string("18446744073709551616"),
-                           std::string("123456789012345678901234567890")}) {
+    for (std::string id :
+         {std::string("{}"), std::string("[]"), std::string("[\"a\"]"), std::string("true"), std::string("false"),
+          std::string("null"), std::string("1.5"), std::string("17.0"), std::string("1e2"), std::string("-1.5"),
+          std::string("\"\""), std::string("01"), std::string("-01"),  // cJSON reads these; an integer may not
+          "\"" + big129 + "\"",
+          std::string("1152921504606846976"),  // 2^60
+          std::string("9007199254740993"),     // 2^53 + 1
+          std::string("-9007199254740993"), std::string("18446744073709551616"),
+          std::string("123456789012345678901234567890")}) {
         for (const char* type : {"ping", "send_message", "auth"}) {
             std::string text = std::string(R"({"type":")") + type + R"(","message_id":)" + id + R"(,"data":{}})";
             INFO(text);
@@ -145,16 +147,15 @@ TEST_CASE("bad message_id is malformed and not reported", "[protocol]") {
 }
 
 TEST_CASE("valid message_ids, integers echoed as decimal strings", "[protocol]") {
-    struct Case { std::string raw, expect; };
-    for (const Case& c : {Case{"17", "17"}, Case{"0", "0"}, Case{"-0", "0"}, Case{"-5", "-5"},
-                          Case{"9007199254740992", "9007199254740992"},
-                          Case{"-9007199254740992", "-9007199254740992"},
-                          Case{"1732600000", "1732600000"},
-                          Case{"\"c-17\"", "c-17"},
-                          Case{"\"" + std::string(128, 'y') + "\"", std::string(128, 'y')},
-                          Case{"\"\\u00e9\"", "\xC3\xA9"},
-                          Case{"\"a\\u0000b\"", std::string("a\0b", 3)},
-                          Case{"\"17\"", "17"}}) {
+    struct Case {
+        std::string raw, expect;
+    };
+    for (const Case& c :
+         {Case{"17", "17"}, Case{"0", "0"}, Case{"-0", "0"}, Case{"-5", "-5"},
+          Case{"9007199254740992", "9007199254740992"}, Case{"-9007199254740992", "-9007199254740992"},
+          Case{"1732600000", "1732600000"}, Case{"\"c-17\"", "c-17"},
+          Case{"\"" + std::string(128, 'y') + "\"", std::string(128, 'y')}, Case{"\"\\u00e9\"", "\xC3\xA9"},
+          Case{"\"a\\u0000b\"", std::string("a\0b", 3)}, Case{"\"17\"", "17"}}) {
         std::string text = R"({"type":"ping","message_id":)" + c.raw + "}";
         INFO(text);
         ParseResult r = parse(text);
@@ -232,8 +233,9 @@ TEST_CASE("nesting: 32 levels are read, 33 are refused", "[protocol]") {
     CHECK(parse(objs33).status == ParseStatus::malformed);
 
     // a deep send_message: 400, and its readable message_id is reported
-    std::string deep = R"({"type":"send_message","message_id":"deep-1","data":{"group_id":"g","msg_type":1,"content":)" +
-                       std::string(40, '[') + std::string(40, ']') + "}}";
+    std::string deep =
+        R"({"type":"send_message","message_id":"deep-1","data":{"group_id":"g","msg_type":1,"content":)" +
+        std::string(40, '[') + std::string(40, ']') + "}}";
     r = parse(deep);
     CHECK(r.status == ParseStatus::malformed);
     CHECK(r.message == "nesting deeper than 32");
@@ -311,9 +313,13 @@ TEST_CASE("truncated and mutated frames never crash", "[protocol]") {
                 size_t pos = next() % (m.size() + 1);
                 char c = alphabet[next() % (sizeof alphabet - 1)];
                 switch (next() % 3) {
-                    case 0: if (pos < m.size()) m[pos] = c; break;
-                    case 1: m.insert(m.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
-                    default: if (pos < m.size()) m.erase(pos, 1); break;
+                case 0:
+                    if (pos < m.size()) m[pos] = c;
+                    break;
+                case 1: m.insert(m.begin() + static_cast<std::ptrdiff_t>(pos), c); break;
+                default:
+                    if (pos < m.size()) m.erase(pos, 1);
+                    break;
                 }
             }
             ParseResult r = parse(m);
@@ -378,8 +384,8 @@ TEST_CASE("auth fields", "[protocol]") {
     expect_422("auth", R"({"token":["a"]})", tok);
     expect_422("auth", R"({"Token":"abc"})", tok);
     const char* since = "data.since: must be a stream id string (\"<ms>-<seq>\")";
-    for (const char* s : {"5", "\"\"", "\"abc\"", "\"-1\"", "\"1-2-3\"", "\"1-\"", "{}", "true",
-                          "\"18446744073709551616-0\""}) {
+    for (const char* s :
+         {"5", "\"\"", "\"abc\"", "\"-1\"", "\"1-2-3\"", "\"1-\"", "{}", "true", "\"18446744073709551616-0\""}) {
         expect_422("auth", std::string(R"({"token":"abc","since":)") + s + "}", since);
     }
 
@@ -403,27 +409,27 @@ TEST_CASE("auth fields", "[protocol]") {
 
 TEST_CASE("send_message fields", "[protocol]") {
     const std::string ok_rest = R"(,"msg_type":1,"content":"hi"})";
-    for (const char* g : {"", R"(,"group_id":"")", R"(,"group_id":5)", R"(,"group_id":null)",
-                          R"(,"group_id":["g"])", R"(,"group_id":"a\nb")", R"(,"group_id":"a\u0001")",
-                          R"(,"group_id":"a\u007f")", R"(,"group_id":"a\u0000")", "\x2c\"group_id\":\"a\x7f\""}) {
+    for (const char* g : {"", R"(,"group_id":"")", R"(,"group_id":5)", R"(,"group_id":null)", R"(,"group_id":["g"])",
+                          R"(,"group_id":"a\nb")", R"(,"group_id":"a\u0001")", R"(,"group_id":"a\u007f")",
+                          R"(,"group_id":"a\u0000")", "\x2c\"group_id\":\"a\x7f\""}) {
         expect_422("send_message", std::string(R"({"x":0)") + g + ok_rest, kErrGroup);
     }
     expect_422("send_message", R"({"group_id":")" + std::string(129, 'g') + "\"" + ok_rest, kErrGroup);
 
     const char* mt = "data.msg_type: required integer 0..2147483647";
-    for (const char* m : {"", R"(,"msg_type":"1")", R"(,"msg_type":1.5)", R"(,"msg_type":1.0)",
-                          R"(,"msg_type":1e0)", R"(,"msg_type":-1)", R"(,"msg_type":2147483648)",
-                          R"(,"msg_type":9007199254740993)", R"(,"msg_type":null)", R"(,"msg_type":true)"}) {
+    for (const char* m : {"", R"(,"msg_type":"1")", R"(,"msg_type":1.5)", R"(,"msg_type":1.0)", R"(,"msg_type":1e0)",
+                          R"(,"msg_type":-1)", R"(,"msg_type":2147483648)", R"(,"msg_type":9007199254740993)",
+                          R"(,"msg_type":null)", R"(,"msg_type":true)"}) {
         expect_422("send_message", std::string(R"({"group_id":"g")") + m + R"(,"content":"hi"})", mt);
     }
     const char* ct = "data.content: required string";
-    for (const char* c : {"", R"(,"content":5)", R"(,"content":null)", R"(,"content":{"text":"hi"})",
-                          R"(,"content":["hi"])"}) {
+    for (const char* c :
+         {"", R"(,"content":5)", R"(,"content":null)", R"(,"content":{"text":"hi"})", R"(,"content":["hi"])"}) {
         expect_422("send_message", std::string(R"({"group_id":"g","msg_type":1)") + c + "}", ct);
     }
 
-    ParseResult r = req("send_message", R"({"group_id":")" + std::string(128, 'g') +
-                                            R"(","msg_type":2147483647,"content":""})");
+    ParseResult r =
+        req("send_message", R"({"group_id":")" + std::string(128, 'g') + R"(","msg_type":2147483647,"content":""})");
     REQUIRE(r.status == ParseStatus::ok);
     CHECK(r.request.group_id == std::string(128, 'g'));
     CHECK(r.request.msg_type == 2147483647);
@@ -552,8 +558,9 @@ TEST_CASE("ack success and failure", "[protocol]") {
     }
     AckExtra trunc;
     trunc.truncated = true;
-    CHECK(build_ack_ok("j1", 10, trunc) ==
-          R"({"type":"ack","message_id":"j1","timestamp":10,"data":{"message_id":"j1","success":true,"truncated":true}})");
+    CHECK(
+        build_ack_ok("j1", 10, trunc) ==
+        R"({"type":"ack","message_id":"j1","timestamp":10,"data":{"message_id":"j1","success":true,"truncated":true}})");
 
     std::string f = build_ack_fail("c-18", ReplyCode::storage_unavailable, "storage unavailable", 11);
     CHECK(f == R"({"type":"ack","message_id":"c-18","timestamp":11,"data":{"message_id":"c-18","success":false,)"
@@ -602,8 +609,9 @@ TEST_CASE("notification inserts the publisher's object verbatim", "[protocol]") 
     CHECK(keys(j.p) == Keys{"type", "message_id", "timestamp", "data"});
     CHECK(keys(get(j.p, "data")) == Keys{"notification_id", "data", "timestamp", "replay"});
     CHECK(keys(get(get(j.p, "data"), "data")) == Keys{"title", "n"});
-    CHECK(build_notification("1-0", "", 1, false) ==
-          R"({"type":"notification","message_id":"1-0","timestamp":1,"data":{"notification_id":"1-0","data":{},"timestamp":1}})");
+    CHECK(
+        build_notification("1-0", "", 1, false) ==
+        R"({"type":"notification","message_id":"1-0","timestamp":1,"data":{"notification_id":"1-0","data":{},"timestamp":1}})");
 }
 
 TEST_CASE("strings are escaped and round-trip", "[protocol]") {
@@ -648,21 +656,21 @@ TEST_CASE("the escaper matches a byte-by-byte reference at every length and posi
         std::string o = "\"";
         for (unsigned char b : s) {
             switch (b) {
-                case '"': o += "\\\""; break;
-                case '\\': o += "\\\\"; break;
-                case '\b': o += "\\b"; break;
-                case '\f': o += "\\f"; break;
-                case '\n': o += "\\n"; break;
-                case '\r': o += "\\r"; break;
-                case '\t': o += "\\t"; break;
-                default:
-                    if (b < 0x20) {
-                        char u[8];
-                        std::snprintf(u, sizeof u, "\\u%04x", b);
-                        o += u;
-                    } else {
-                        o.push_back(static_cast<char>(b));
-                    }
+            case '"': o += "\\\""; break;
+            case '\\': o += "\\\\"; break;
+            case '\b': o += "\\b"; break;
+            case '\f': o += "\\f"; break;
+            case '\n': o += "\\n"; break;
+            case '\r': o += "\\r"; break;
+            case '\t': o += "\\t"; break;
+            default:
+                if (b < 0x20) {
+                    char u[8];
+                    std::snprintf(u, sizeof u, "\\u%04x", b);
+                    o += u;
+                } else {
+                    o.push_back(static_cast<char>(b));
+                }
             }
         }
         return o + "\"";

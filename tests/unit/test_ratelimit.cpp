@@ -28,7 +28,7 @@ TEST_CASE("a fresh bucket allows exactly the burst at one instant", "[ratelimit]
 TEST_CASE("tokens come back at the rate, never beyond the burst", "[ratelimit]") {
     RateBucket b;
     REQUIRE(take_n(b, 5, 10, 5, kT0) == 5);
-    CHECK(rate_take(b, 10, 5, kT0 + 99) == RateVerdict::refused);   // 1 token takes 100 ms
+    CHECK(rate_take(b, 10, 5, kT0 + 99) == RateVerdict::refused);  // 1 token takes 100 ms
     CHECK(rate_take(b, 10, 5, kT0 + 100) == RateVerdict::allowed);
     CHECK(rate_take(b, 10, 5, kT0 + 150) == RateVerdict::refused);
     CHECK(rate_take(b, 10, 5, kT0 + 200) == RateVerdict::allowed);

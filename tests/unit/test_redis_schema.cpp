@@ -18,8 +18,8 @@ TEST_CASE("append script arguments are in the order the script reads them", "[re
     // KEYS[1] dedup, KEYS[2] group history, KEYS[3] bus.
     CHECK(a.keys == std::vector<std::string>{"p:dedup:3:ops:2:g1:m:1", "p:group:g1", "p:bus"});
     // ARGV: window, history cap, bus cap, group, client id, sender, type, content.
-    CHECK(a.args == std::vector<std::string>{"300", "1000", std::to_string(kBusMaxLen), "g1", "m:1", "ops", "7",
-                                             "hello"});
+    CHECK(a.args ==
+          std::vector<std::string>{"300", "1000", std::to_string(kBusMaxLen), "g1", "m:1", "ops", "7", "hello"});
     // The script reads exactly ARGV[1..8].
     const std::string script = kAppendScript;
     CHECK(script.find("ARGV[8]") != std::string::npos);

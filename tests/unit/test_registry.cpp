@@ -125,9 +125,7 @@ TEST_CASE("random churn keeps every back-index consistent", "[registry]") {
             CHECK((res == Registry::SubscribeResult::added) == model.insert({s, g}).second);
             break;
         }
-        case 3:
-            CHECK(r.unsubscribe(s, g) == (model.erase({s, g}) == 1));
-            break;
+        case 3: CHECK(r.unsubscribe(s, g) == (model.erase({s, g}) == 1)); break;
         case 4:
             if (rng() % 20 == 0) {
                 r.remove_session(s);

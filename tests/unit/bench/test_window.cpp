@@ -18,7 +18,7 @@ Window full_window() {
     w.acked_ok = 100;
     w.delivered = 1000;
     w.in_window = 900;
-    w.last_delivery = 12 * kSec + kSec / 2;  // 0.5 s after the window
+    w.last_delivery = 12 * kSec + kSec / 2;                                         // 0.5 s after the window
     for (int i = 1; i <= 100; ++i) w.latency.add(static_cast<uint64_t>(i) * 1000);  // 1..100 us
     return w;
 }
@@ -118,7 +118,9 @@ TEST_CASE("a window's verdict, in the order of its reasons", "[bench][window]") 
     Window w = full_window();
     w.last_delivery = 12 * kSec - 1;  // every delivery inside the window
     const HostSample s = sample_at(14 * kSec, 0, 0);
-    auto verdict = [&](double rate, size_t subs) { return window_verdict(w, window_figures(w, rate, 2, subs, s, s), 0.05); };
+    auto verdict = [&](double rate, size_t subs) {
+        return window_verdict(w, window_figures(w, rate, 2, subs, s, s), 0.05);
+    };
     CHECK(verdict(50, 10).pass);
     CHECK(verdict(0, 10).pass);  // as fast as possible: no rate to meet
     CHECK(verdict(60, 10).reason == "publisher fell short of the rate");

@@ -23,8 +23,10 @@ std::string switching_protocols(const std::string& request, const std::string& e
     const std::string name = "Sec-WebSocket-Key: ";
     const size_t at = request.find(name) + name.size();
     const std::string key = request.substr(at, request.find("\r\n", at) - at);
-    std::string r = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    "Sec-WebSocket-Accept: " + ws::websocket_accept(key) + "\r\n";
+    std::string r =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        ws::websocket_accept(key) + "\r\n";
     if (!extensions.empty()) r += "Sec-WebSocket-Extensions: " + extensions + "\r\n";
     return r + "\r\n";
 }

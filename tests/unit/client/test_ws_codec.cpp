@@ -146,7 +146,9 @@ TEST_CASE("client frames are masked with the caller's key, every length class", 
         append_client_close(out, 1000, "bye", 11);
         Decoded d = unmask(out);
         CHECK(d.b0 == 0x88);
-        CHECK(d.payload == std::string("\x03\xe8" "bye", 5));
+        CHECK(d.payload == std::string("\x03\xe8"
+                                       "bye",
+                                       5));
         out.clear();
         append_client_close(out, 4001, std::string(200, 'r'), 11);
         CHECK(unmask(out).payload.size() == 125);
@@ -199,8 +201,7 @@ TEST_CASE("the upgrade request and the check of the 101", "[ws_codec]") {
     }
     SECTION("incomplete until the blank line, at every split") {
         for (size_t i = 0; i < good.size(); ++i)
-            CHECK(check_upgrade_response(std::string_view(good).substr(0, i), key).status ==
-                  UpgradeStatus::incomplete);
+            CHECK(check_upgrade_response(std::string_view(good).substr(0, i), key).status == UpgradeStatus::incomplete);
     }
     SECTION("a refusal carries its status") {
         UpgradeCheck c = check_upgrade_response("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n", key);
@@ -232,8 +233,7 @@ TEST_CASE("the upgrade request and the check of the 101", "[ws_codec]") {
         CHECK(c.error.find("extension") != std::string::npos);
         CHECK(check_upgrade_response("SSH-2.0-OpenSSH\r\n\r\n", key).status == UpgradeStatus::bad);
         CHECK(check_upgrade_response("HTTP/1.1 1x1 OK\r\n\r\n", key).status == UpgradeStatus::bad);
-        CHECK(check_upgrade_response("HTTP/1.1 101 OK\r\nno colon here\r\n\r\n", key).status ==
-              UpgradeStatus::bad);
+        CHECK(check_upgrade_response("HTTP/1.1 101 OK\r\nno colon here\r\n\r\n", key).status == UpgradeStatus::bad);
     }
     SECTION("deflate is reported only on an accepted 101") {
         // Found by fuzz_ws_codec: a malformed header line after the
@@ -316,7 +316,11 @@ TEST_CASE("close frames end the stream and carry their code", "[ws_codec]") {
     SECTION("code and reason; later bytes are ignored") {
         FrameParser p;
         Recorder r;
-        std::string s = text("last") + server_frame(0x88, std::string("\x0f\xa8" "slow", 6)) + text("ignored");
+        std::string s = text("last") +
+                        server_frame(0x88, std::string("\x0f\xa8"
+                                                       "slow",
+                                                       6)) +
+                        text("ignored");
         CHECK(p.feed(s, r.sink()) == FeedStatus::closed);
         REQUIRE(r.events.size() == 2);
         CHECK(r.events[1].kind == "close");
@@ -349,7 +353,11 @@ TEST_CASE("protocol violations are errors that stick", "[ws_codec]") {
         std::string bytes;
         ParseError error;
     };
-    std::string masked("\x81\x82" "abcd" "xy", 8);
+    std::string masked(
+        "\x81\x82"
+        "abcd"
+        "xy",
+        8);
     std::string huge_len("\x81\x7f\x80\x00\x00\x00\x00\x00\x00\x01", 10);
     std::vector<Case> cases = {
         {masked, ParseError::masked},
@@ -409,12 +417,13 @@ TEST_CASE("permessage-deflate: the offer, its acceptance and RSV1 frames", "[ws_
     const std::string head =
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
-    const std::string deflate = head + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n";
+    const std::string deflate =
+        head + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=15\r\n\r\n";
     UpgradeCheck c = check_upgrade_response(deflate, key, true);
     CHECK(c.status == UpgradeStatus::ok);
     CHECK(c.deflate);
     CHECK(check_upgrade_response(deflate, key, false).status == UpgradeStatus::bad);  // not offered
-    c = check_upgrade_response(head + "\r\n", key, true);  // offered, declined
+    c = check_upgrade_response(head + "\r\n", key, true);                             // offered, declined
     CHECK(c.status == UpgradeStatus::ok);
     CHECK_FALSE(c.deflate);
     CHECK(check_upgrade_response(head + "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n", key, true).status ==
