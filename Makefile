@@ -8,7 +8,7 @@ FUZZ     ?= build-fuzz
 # Seconds per fuzz target: `make fuzz` (the issue asks 600 for a full
 # campaign) and the short run inside `make test`.
 FUZZ_SECONDS      ?= 60
-FUZZ_TEST_SECONDS ?= 10
+FUZZ_TEST_SECONDS ?= 5
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG   ?= etc/pushd.yaml
 
@@ -111,8 +111,12 @@ format: deps
 format-check: deps
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
+# The integration suite runs once, against the sanitized build
+# (integration-asan: the same tests, and ASan/UBSan/LSan reports fail it);
+# ctest's plain `integration` is for local runs (ctest -R integration), left
+# out here to keep make test under 30 minutes on 2 cores.
 test: build unit-asan integration-asan fuzz-check
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest --output-on-failure -E '^integration$$'
 
 # Overlapping faults, longer than the bounded run in `make test`:
 # CHAOS_RUNS runs of CHAOS_DURATION seconds each, seeds from CHAOS_SEED on
