@@ -57,8 +57,8 @@ std::optional<pushd::LoadedConfig> load(const Options& o, const pushd::EnvLookup
     for (const std::string& w : loaded->warnings)
         std::fprintf(stderr, "%spushd: warning: %s\n", pushd::log_journal_prefix(pushd::LogLevel::warn), w.c_str());
     if (const pushd::TlsConfig& tls = loaded->config.security.tls; !tls.cert.empty() && !o.print_config) {
-        if (std::string err = pushd::tls_files_problem(tls); !err.empty()) {
-            print_error(err.c_str());
+        if (pushd::Status err = pushd::check_tls_files(tls); !err.ok()) {
+            print_error(err.error().c_str());
             return std::nullopt;
         }
     }

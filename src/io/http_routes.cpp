@@ -8,8 +8,8 @@ namespace {
 
 HttpReply health(const Server& server) {
     if (server.draining) return {503, "text/plain; charset=utf-8", "DEGRADED: shutting down"};
-    if (std::string problem = server_redis_problem(server); !problem.empty())
-        return {503, "text/plain; charset=utf-8", "DEGRADED: " + problem};
+    if (Status redis = server_redis_status(server); !redis.ok())
+        return {503, "text/plain; charset=utf-8", "DEGRADED: " + redis.error()};
     return {200, "text/plain; charset=utf-8", "OK"};
 }
 

@@ -214,10 +214,12 @@ void server_stop_redis(Server& server) {
     if (server.redis_sentinel) server.redis_sentinel->stop();
 }
 
-std::string server_redis_problem(const Server& server) {
-    if (server.redis_commands && !server.redis_commands->up()) return "redis: " + server.redis_commands->reason();
-    if (server.redis_bus_link && !server.redis_bus_link->up()) return "redis bus: " + server.redis_bus_link->reason();
-    return "";
+Status server_redis_status(const Server& server) {
+    if (server.redis_commands && !server.redis_commands->up())
+        return Status::fail("redis: " + server.redis_commands->reason());
+    if (server.redis_bus_link && !server.redis_bus_link->up())
+        return Status::fail("redis bus: " + server.redis_bus_link->reason());
+    return {};
 }
 
 void server_stop(Server& server) {

@@ -106,9 +106,9 @@ void server_redis_draining(Server& server);
 // timers; the loop must run afterwards before the objects are destroyed.
 void server_stop_redis(Server& server);
 
-// Why the instance is degraded ("redis: Connection refused"), or "" when
-// both Redis links are up.
-std::string server_redis_problem(const Server& server);
+// Success when both Redis links are up; else why the instance is degraded
+// ("redis: Connection refused").
+Status server_redis_status(const Server& server);
 
 // Applies Security.* of server.config (at start and after a reload): parses
 // the policy new handshakes are checked against and closes, with 4003,

@@ -26,33 +26,36 @@ struct PkeyFree {
 // Refuses to prompt for a passphrase: an encrypted key is an error.
 int no_passphrase(char*, int, int, void*) { return -1; }
 
-std::unique_ptr<FILE, FileClose> open_file(const std::string& path, const char* key, std::string& err) {
+// The file at `path` for reading, or nullptr with *err saying why.
+std::unique_ptr<FILE, FileClose> open_file(const std::string& path, const char* key, Status* err) {
     errno = 0;
     std::unique_ptr<FILE, FileClose> f(std::fopen(path.c_str(), "rb"));
-    if (!f) err = std::string(key) + ": cannot read '" + path + "': " + std::strerror(errno ? errno : ENOENT);
+    if (!f)
+        *err =
+            Status::fail(std::string(key) + ": cannot read '" + path + "': " + std::strerror(errno ? errno : ENOENT));
     return f;
 }
 
 }  // namespace
 
-std::string tls_files_problem(const TlsConfig& tls) {
-    std::string err;
-    auto cert_file = open_file(tls.cert, "Security.TLS.Cert", err);
+Status check_tls_files(const TlsConfig& tls) {
+    Status err;
+    auto cert_file = open_file(tls.cert, "Security.TLS.Cert", &err);
     if (!cert_file) return err;
     std::unique_ptr<X509, X509Free> cert(PEM_read_X509(cert_file.get(), nullptr, no_passphrase, nullptr));
     ERR_clear_error();
-    if (!cert) return "Security.TLS.Cert: '" + tls.cert + "' holds no PEM certificate";
+    if (!cert) return Status::fail("Security.TLS.Cert: '" + tls.cert + "' holds no PEM certificate");
 
-    auto key_file = open_file(tls.key, "Security.TLS.Key", err);
+    auto key_file = open_file(tls.key, "Security.TLS.Key", &err);
     if (!key_file) return err;
     std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_PrivateKey(key_file.get(), nullptr, no_passphrase, nullptr));
     ERR_clear_error();
-    if (!key) return "Security.TLS.Key: '" + tls.key + "' holds no unencrypted PEM private key";
+    if (!key) return Status::fail("Security.TLS.Key: '" + tls.key + "' holds no unencrypted PEM private key");
     if (X509_check_private_key(cert.get(), key.get()) != 1) {
         ERR_clear_error();
-        return "Security.TLS.Key: '" + tls.key + "' does not match the certificate in '" + tls.cert + "'";
+        return Status::fail("Security.TLS.Key: '" + tls.key + "' does not match the certificate in '" + tls.cert + "'");
     }
-    return "";
+    return {};
 }
 
 }  // namespace pushd

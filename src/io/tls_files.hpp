@@ -4,16 +4,18 @@
 // a passphrase).
 #pragma once
 
+#include "core/status.hpp"
+
 #include "core/config.hpp"
 
 #include <string>
 
 namespace pushd {
 
-// "" when the certificate file holds a PEM certificate, the key file a PEM
-// private key that is not encrypted, and the two match. Otherwise one line,
-// e.g. "Security.TLS.Cert: cannot read '/etc/pushd/cert.pem': No such file
+// Success when the certificate file holds a PEM certificate, the key file a
+// PEM private key that is not encrypted, and the two match. Otherwise one
+// line, e.g. "Security.TLS.Cert: cannot read '/etc/pushd/cert.pem': No such file
 // or directory". Both paths must be set (the configuration ensures it).
-std::string tls_files_problem(const TlsConfig& tls);
+Status check_tls_files(const TlsConfig& tls);
 
 }  // namespace pushd

@@ -151,7 +151,7 @@ int prepare_listener(Server& server) {
 }
 
 // TLS: the same port serves wss:// and https:// (main checked the files
-// with tls_files_problem, so lws does not fail on them).
+// with check_tls_files, so lws does not fail on them).
 void set_tls(const TlsConfig& tls, lws_context_creation_info& info) {
     if (tls.cert.empty()) return;
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

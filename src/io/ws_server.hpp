@@ -8,7 +8,7 @@ struct Server;
 
 // Creates the lws context on server.loop and binds the listener on
 // config.host:config.port, with TLS when Security.TLS.Cert/Key are set
-// (check them with tls_files_problem first). Returns 0, or -1 after
+// (check them with check_tls_files first). Returns 0, or -1 after
 // logging why (port in use, event library plugin missing...). The listener
 // is up when this returns 0.
 int ws_server_start(Server& server);
