@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
     if (r.status == ParseStatus::malformed) {
         FUZZ_CHECK(!r.message.empty());
-        if (utf8) check_frame(build_error(r.message_id, 400, r.message, kNow));
+        if (utf8) check_frame(build_error(r.message_id, ReplyCode::bad_request, r.message, kNow));
         return 0;
     }
     const Request& q = r.request;
@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (q.type != RequestType::ping) FUZZ_CHECK(q.message_id.has_value());
     if (r.status == ParseStatus::invalid_field) {
         FUZZ_CHECK(!r.message.empty());
-        if (utf8 && q.message_id) check_frame(build_ack_fail(*q.message_id, 422, r.message, kNow));
+        if (utf8 && q.message_id) check_frame(build_ack_fail(*q.message_id, ReplyCode::invalid_field, r.message, kNow));
         if (utf8 && q.type == RequestType::auth) check_frame(build_auth_failed(q.message_id, r.message, kNow));
         return 0;
     }
