@@ -17,9 +17,6 @@ namespace {
 
 using JsonPtr = std::unique_ptr<cJSON, void (*)(cJSON*)>;
 
-constexpr size_t kMaxMessageIdBytes = 128;
-constexpr double kMaxIntegerMessageId = 9007199254740992.0;  // 2^53, as send_message
-
 ApiParsed refuse(int status, std::string message) { return ApiParsed{std::nullopt, status, std::move(message)}; }
 ApiParsed accept(ApiRequest request) { return ApiParsed{std::move(request), 0, {}}; }
 
@@ -61,7 +58,7 @@ ApiParsed parse_publish(const cJSON* body) {
                           std::string_view(id->valuestring).size() <= kMaxMessageIdBytes;
         const bool integer = cJSON_IsNumber(id) && std::isfinite(id->valuedouble) &&
                              id->valuedouble == std::trunc(id->valuedouble) &&
-                             std::fabs(id->valuedouble) <= kMaxIntegerMessageId;
+                             std::fabs(id->valuedouble) <= static_cast<double>(kMaxIntegerMessageId);
         if (!text && !integer)
             return refuse(422, "message_id: a string of 1..128 bytes or an integer with |n| <= 2^53");
         p.message_id = text ? std::string(id->valuestring) : std::to_string(static_cast<int64_t>(id->valuedouble));

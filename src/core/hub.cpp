@@ -32,10 +32,7 @@ void Hub::on_storage_up() {
     inbox_.waiting_sessions(ids);
     auto_join_.waiting_sessions(ids);
     for (uint64_t id : ids) {
-        Session* s = ctx_.find_open_session(id);
-        if (!s) continue;
-        inbox_.retry(s);
-        auto_join_.retry(s);
+        if (Session* s = ctx_.find_open_session(id)) life_.retry_storage(s);
     }
 }
 

@@ -58,6 +58,11 @@ enum class RequestType { ping, auth, send_message, join_group, leave_group, mark
 /* The wire name of a request type ("send_message"); a static string. */
 std::string_view request_type_name(RequestType type);
 
+// A request's message_id: a string of 1..kMaxMessageIdBytes bytes, or an
+// integer with |n| <= kMaxIntegerMessageId (normalized to its decimal text).
+inline constexpr size_t kMaxMessageIdBytes = 128;
+inline constexpr uint64_t kMaxIntegerMessageId = uint64_t{1} << 53;
+
 struct Request {
     RequestType type = RequestType::ping;
     std::optional<std::string> message_id;  // normalized: integer ids become their decimal string

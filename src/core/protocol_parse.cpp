@@ -26,9 +26,7 @@
 namespace pushd {
 
 static constexpr size_t kMaxDepth = 32;
-static constexpr size_t kMaxMessageIdBytes = 128;
 static constexpr size_t kMaxGroupIdBytes = 128;
-static constexpr uint64_t kMaxIntegerMessageId = uint64_t{1} << 53;
 static constexpr uint64_t kMaxMsgType = 2147483647;
 static constexpr size_t kNone = static_cast<size_t>(-1);
 

@@ -120,16 +120,18 @@ void SessionLife::maybe_compact_deadlines() {
     ctx_.deadlines.compact([this](const Deadline& d) { return deadline_applies(ctx_.find_session(d.session_id), d); });
 }
 
+void SessionLife::retry_storage(Session* s) {
+    peers_.inbox.retry(s);
+    peers_.auto_join.retry(s);
+}
+
 void SessionLife::tick(int64_t now_ms) {
     ctx_.deadlines.pop_due(now_ms, [&](const Deadline& d) {
         Session* s = ctx_.find_open_session(d.session_id);
         if (!s) return;
         switch (d.kind) {
         case DeadlineKind::heartbeat: heartbeat_due(s, now_ms); break;
-        case DeadlineKind::storage_retry:
-            peers_.inbox.retry(s);
-            peers_.auto_join.retry(s);
-            break;
+        case DeadlineKind::storage_retry: retry_storage(s); break;
         case DeadlineKind::auto_join_release: peers_.auto_join.release_holds(s); break;
         case DeadlineKind::auth_timeout:
         case DeadlineKind::token_expiry: expire(s, d, now_ms); break;

@@ -65,6 +65,10 @@ public:
     // Arms a deadline of `kind` for `s` at `due_ms`.
     void arm(Session* s, int64_t due_ms, DeadlineKind kind);
 
+    // Asks storage again for what `s` waits for (its inbox replay, its
+    // AutoJoin group set): on the retry timer and when storage is back.
+    void retry_storage(Session* s);
+
     // Fires what is due at `now_ms`.
     void tick(int64_t now_ms);
 
