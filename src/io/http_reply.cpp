@@ -31,16 +31,17 @@ int http_reply_begin(Server& server, lws* wsi, ConnData* conn, const char* uri) 
     const bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
     const HttpReply reply = route_http(server, uri ? uri : "", is_get);
     if (write_head(wsi, reply)) return 1;
-    conn->http_body.assign(LWS_PRE + reply.body.size(), 0);
-    std::memcpy(conn->http_body.data() + LWS_PRE, reply.body.data(), reply.body.size());
+    conn->http = std::make_unique<HttpExchange>();
+    conn->http->reply.assign(LWS_PRE + reply.body.size(), 0);
+    std::memcpy(conn->http->reply.data() + LWS_PRE, reply.body.data(), reply.body.size());
     lws_callback_on_writable(wsi);
     return 0;
 }
 
 int http_reply_write(lws* wsi, ConnData* conn) {
-    if (!conn || conn->http_body.empty()) return 0;
-    const int n =
-        lws_write(wsi, conn->http_body.data() + LWS_PRE, conn->http_body.size() - LWS_PRE, LWS_WRITE_HTTP_FINAL);
+    if (!conn || !conn->http || conn->http->reply.empty()) return 0;
+    std::vector<unsigned char>& body = conn->http->reply;
+    const int n = lws_write(wsi, body.data() + LWS_PRE, body.size() - LWS_PRE, LWS_WRITE_HTTP_FINAL);
     http_reply_drop(conn);
     if (n < 0) return -1;
     // Keep-alive: ready for the next request, or close if the client asked.
@@ -49,8 +50,7 @@ int http_reply_write(lws* wsi, ConnData* conn) {
 
 void http_reply_drop(ConnData* conn) {
     if (!conn) return;
-    conn->http_body.clear();
-    conn->http_body.shrink_to_fit();
+    conn->http.reset();
 }
 
 }  // namespace pushd

@@ -4,6 +4,7 @@
 #include "io/server.hpp"
 #include "io/ws_server.hpp"
 
+#include <malloc.h>
 #include <systemd/sd-daemon.h>
 
 #include <csignal>
@@ -20,6 +21,11 @@ void stop_loop(Server& server) { server_stop(server); }
 void on_tick(uv_timer_t* timer) {
     Server& server = *static_cast<Server*>(timer->data);
     server.hub->tick(wall_ms());
+    const uint64_t now = uv_now(server.loop);
+    if (heap_trim_due(server.heap_trim, server.accepted, server.pending, now)) {
+        malloc_trim(0);
+        server.heap_trim = HeapTrimState{server.accepted, now};
+    }
 }
 
 // Sent from a loop timer, not a thread: when the loop is stuck the pings

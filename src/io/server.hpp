@@ -6,6 +6,7 @@
 #include "core/access.hpp"
 #include "core/auth.hpp"
 #include "core/config.hpp"
+#include "core/heap_trim.hpp"
 #include "core/hub.hpp"
 #include "core/metrics.hpp"
 #include "io/redis_bus.hpp"
@@ -68,6 +69,10 @@ struct Server {
     // (ConnData::pending), in all and per peer address (trusted proxies
     // excepted: their clients are known only from the request).
     size_t pending = 0;
+    // Connections accepted since start, and when the heap was last trimmed
+    // (core/heap_trim: the handshake buffers' pages go back to the kernel).
+    uint64_t accepted = 0;
+    HeapTrimState heap_trim;
     std::unordered_map<IpAddr, uint32_t, IpAddrHash> pending_per_ip;
 
     ServerCounters counters;

@@ -19,25 +19,43 @@ namespace pushd {
 
 struct Session;
 
+// The HTTP half of a connection: only plain HTTP requests (/health,
+// /stats, /metrics) have one, so a WebSocket connection pays a pointer.
+struct HttpExchange {
+    // The reply body waiting for HTTP_WRITEABLE (LWS_PRE headroom first).
+    std::vector<unsigned char> reply;
+};
+
+// Every idle WebSocket connection carries one, so its fields are ordered to
+// pack (88 bytes): what only some connections need hangs off a pointer.
 struct ConnData {
     lws* wsi = nullptr;
-    int fd = -1;  // its socket, kept for io/ws_mask_check after lws closed it
 
     // WebSocket half.
     Session* session = nullptr;  // from ESTABLISHED to CLOSED (owned by the hub)
     // Verified at the handshake, handed to the hub at ESTABLISHED.
     std::unique_ptr<VerifiedToken> handshake_token;
+    // Reassembly of a message arriving in several frames or receive
+    // callbacks (allocated by the first piece); bounded by
+    // Limits.MaxMessageBytes.
+    std::unique_ptr<std::string> rx;
+
+    // HTTP half (nullptr until a reply is made, dropped once written or on close).
+    std::unique_ptr<HttpExchange> http;
+
     // Counted from accept in Server::pending (and under `peer` in
     // Server::pending_per_ip while pending_ip) until it upgrades, turns out
     // to be plain HTTP, or closes: a connection that may still become a
     // WebSocket holds its place against the connection limits.
     IpAddr peer{};
-    bool pending = false;
-    bool pending_ip = false;
     // The client's address (the peer, or from X-Forwarded-For behind a
     // trusted proxy), found at the handshake; counted in Server::per_ip
     // from ESTABLISHED until CLOSED while ip_counted.
     IpAddr client{};
+
+    int fd = -1;  // its socket, kept for io/ws_mask_check after lws closed it
+    bool pending = false;
+    bool pending_ip = false;
     bool ip_counted = false;
     // Counted in Server::ws_open from ESTABLISHED until lws frees it (lws
     // may still be flushing the close frame after CLOSED).
@@ -60,14 +78,6 @@ struct ConnData {
     // once, losing the close frame (issue 17, failure 1).
     bool close_timer_armed = false;
     bool close_requested = false;
-
-    // Reassembly of a message arriving in several frames or receive
-    // callbacks; bounded by Limits.MaxMessageBytes.
-    std::string rx;
-
-    // HTTP half: the reply body waiting for HTTP_WRITEABLE (LWS_PRE
-    // headroom first), dropped once written or on close.
-    std::vector<unsigned char> http_body;
 };
 
 /* Creates the ConnData of `wsi` and hangs it on the wsi's opaque user data

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 namespace pushd {
@@ -27,17 +28,41 @@ struct Watch {
     bool unmasked = false;  // a client frame without the mask bit was read
 };
 
-// Indexed by descriptor: a single loop thread reads them (one Server per
-// thread would need one table each; pushd runs one).
-std::vector<Watch>& watches() {
-    static std::vector<Watch> table;
+// A watch at rest: between two frames of an upgraded connection, nothing
+// seen amiss. That is where an idle connection always is, so it costs one
+// bit in `watched` and no Watch: only connections in their request head or
+// with a frame read partly (or an unmasked frame seen) have an entry in
+// `active`. A single loop thread reads them (one Server per thread would
+// need one table each; pushd runs one).
+bool at_rest(const Watch& w) {
+    return w.phase == Phase::header && w.header_len == 0 && w.payload_left == 0 && !w.unmasked;
+}
+
+struct Watches {
+    std::vector<uint64_t> watched;  // bit fd: fd is watched
+    std::unordered_map<int, Watch> active;
+};
+
+Watches& watches() {
+    static Watches table;
     return table;
 }
 
-Watch* watch_of(int fd) {
-    std::vector<Watch>& t = watches();
-    if (fd < 0 || static_cast<size_t>(fd) >= t.size() || t[static_cast<size_t>(fd)].phase == Phase::off) return nullptr;
-    return &t[static_cast<size_t>(fd)];
+bool is_watched(int fd) {
+    const std::vector<uint64_t>& bits = watches().watched;
+    const size_t word = static_cast<size_t>(fd) / 64;
+    return fd >= 0 && word < bits.size() && (bits[word] >> (static_cast<size_t>(fd) % 64) & 1);
+}
+
+void set_watched(int fd, bool on) {
+    std::vector<uint64_t>& bits = watches().watched;
+    const size_t word = static_cast<size_t>(fd) / 64;
+    if (word >= bits.size()) {
+        if (!on) return;
+        bits.resize(word + 1);
+    }
+    const uint64_t bit = uint64_t{1} << (static_cast<size_t>(fd) % 64);
+    bits[word] = on ? (bits[word] | bit) : (bits[word] & ~bit);
 }
 
 // Bytes a frame header takes in all, once its first two are known.
@@ -87,23 +112,40 @@ void follow(Watch& w, const uint8_t* p, size_t n) {
     }
 }
 
+// Follows `n` bytes just read from watched `fd`; keeps its Watch only
+// while it is not at rest.
+void follow_fd(int fd, const uint8_t* p, size_t n) {
+    std::unordered_map<int, Watch>& active = watches().active;
+    const auto it = active.find(fd);
+    Watch w = it == active.end() ? Watch{Phase::header} : it->second;
+    follow(w, p, n);
+    if (at_rest(w)) {
+        if (it != active.end()) active.erase(it);
+    } else if (it != active.end()) {
+        it->second = w;
+    } else {
+        active.emplace(fd, w);
+    }
+}
+
 }  // namespace
 
 void mask_check_watch(int fd) {
     if (fd < 0) return;
-    std::vector<Watch>& t = watches();
-    if (static_cast<size_t>(fd) >= t.size()) t.resize(static_cast<size_t>(fd) + 1);
-    t[static_cast<size_t>(fd)] = Watch{};
-    t[static_cast<size_t>(fd)].phase = Phase::head;
+    set_watched(fd, true);
+    watches().active[fd] = Watch{Phase::head};
 }
 
 void mask_check_forget(int fd) {
-    if (Watch* w = watch_of(fd)) *w = Watch{};
+    if (fd < 0) return;
+    set_watched(fd, false);
+    watches().active.erase(fd);
 }
 
 bool mask_check_unmasked(int fd) {
-    const Watch* w = watch_of(fd);
-    return w && w->unmasked;
+    const std::unordered_map<int, Watch>& active = watches().active;
+    const auto it = active.find(fd);
+    return it != active.end() && it->second.unmasked;
 }
 
 }  // namespace pushd
@@ -115,8 +157,7 @@ bool mask_check_unmasked(int fd) {
 extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
     const ssize_t n = ::recvfrom(fd, buf, len, flags, nullptr, nullptr);
     if (n > 0 && !(flags & MSG_PEEK)) {
-        if (pushd::Watch* w = pushd::watch_of(fd))
-            pushd::follow(*w, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
+        if (pushd::is_watched(fd)) pushd::follow_fd(fd, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
     }
     return n;
 }

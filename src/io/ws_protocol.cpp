@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,7 @@ Server& server_of(lws* wsi) { return *static_cast<Server*>(lws_context_user(lws_
 // (plain TCP only: lws reads TLS through OpenSSL), the connection limits.
 int on_accept(Server& server, lws* wsi) {
     ConnData* conn = conn_attach(wsi);
+    server.accepted++;
     conn->fd = lws_get_socket_fd(wsi);
     if (!lws_is_ssl(wsi)) mask_check_watch(conn->fd);
     return ws_handshake_accept(server, wsi, conn);
@@ -85,10 +87,12 @@ int on_receive(Server& server, lws* wsi, ConnData* conn, const char* in, size_t 
     server.hub->touch(s, wall_ms());
     if (lws_frame_is_binary(wsi))
         return close_now(server, wsi, conn, kCloseUnsupported, "binary frames are not supported");
-    if (conn->rx.size() + len > static_cast<size_t>(server.config.limits.max_message_bytes))
+    const size_t held = conn->rx ? conn->rx->size() : 0;
+    if (held + len > static_cast<size_t>(server.config.limits.max_message_bytes))
         return close_now(server, wsi, conn, kCloseTooBig, "message too big");
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) {
-        conn->rx.append(in, len);
+        if (!conn->rx) conn->rx = std::make_unique<std::string>();
+        conn->rx->append(in, len);
         // lws 4.1 inflates a compressed message in rx_buffer_size pieces,
         // but its libuv idle stops after one forced service even when more
         // inflated data waits, so the rest of the message would sit until
@@ -98,14 +102,15 @@ int on_receive(Server& server, lws* wsi, ConnData* conn, const char* in, size_t 
         if (conn->deflate_active) lws_cancel_service(lws_get_context(wsi));
         return 0;
     }
-    if (conn->rx.empty()) {
+    if (!held) {
         server.hub->on_text(s, std::string_view(in, len), wall_ms());  // the common case: no copy
         return 0;
     }
-    conn->rx.append(in, len);
-    server.hub->on_text(s, conn->rx, wall_ms());
-    conn->rx.clear();
-    if (conn->rx.capacity() > 16 * 1024) conn->rx.shrink_to_fit();
+    // The message is whole: the buffer goes with it (an idle connection
+    // keeps none).
+    std::unique_ptr<std::string> message = std::move(conn->rx);
+    message->append(in, len);
+    server.hub->on_text(s, *message, wall_ms());
     return 0;
 }
 
