@@ -26,7 +26,7 @@ DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc \
-        clang-format python3 debhelper dpkg-dev lintian
+        clang-format python3 python3-yaml python3-jsonschema debhelper dpkg-dev lintian
 
 .PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak soak-asan \
         install clean deb test-deb format format-check

@@ -371,6 +371,13 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
 
 HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms,
                       const HttpGetOptions& options) {
+    HttpRequest req;
+    req.path = path;
+    return http_request(host, port, req, timeout_ms, options);
+}
+
+HttpResponse http_request(const std::string& host, uint16_t port, const HttpRequest& request, int timeout_ms,
+                          const HttpGetOptions& options) {
     HttpResponse r;
     auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     Fd sock(connect_to(host, port, deadline, r.error));
@@ -379,9 +386,14 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
     link.fd = sock.fd;
     if (options.tls && !start_tls(link, host, options, deadline, r.error)) return r;
 
-    std::string req = "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.1\r\n" + "Host: " + host + ":" +
-                      std::to_string(port) + "\r\n" +
-                      "User-Agent: pushd-client\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+    std::string req = request.method + " " + (request.path.empty() ? std::string("/") : request.path) +
+                      " HTTP/1.1\r\n" + "Host: " + host + ":" + std::to_string(port) + "\r\n" +
+                      "User-Agent: pushd-client\r\nAccept: */*\r\nConnection: close\r\n";
+    for (const auto& [name, value] : request.headers) req += name + ": " + value + "\r\n";
+    if (!request.body.empty() || request.method == "POST")
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(request.body.size()) + "\r\n";
+    req += "\r\n";
+    req += request.body;
     if (!send_all(link, req, deadline, r.error)) return r;
 
     // Read until the response is complete (by length or chunks) or EOF.

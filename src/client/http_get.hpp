@@ -11,6 +11,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pushd {
 
@@ -80,5 +82,17 @@ struct HttpGetOptions {
 // As above, over TLS when options.tls.
 HttpResponse http_get(const std::string& host, uint16_t port, const std::string& path, int timeout_ms,
                       const HttpGetOptions& options);
+
+// Any request: `method` `path` with extra `headers` and a `body` (sent as
+// application/json with its Content-Length when not empty, or for POST).
+struct HttpRequest {
+    std::string method = "GET";
+    std::string path = "/";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+};
+
+HttpResponse http_request(const std::string& host, uint16_t port, const HttpRequest& request, int timeout_ms = 5000,
+                          const HttpGetOptions& options = {});
 
 }  // namespace pushd

@@ -294,6 +294,10 @@ AuthResult read_claims(const cJSON* claims, std::string_view user_claim, int64_t
     AuthResult result;
     result.token.user_id = std::move(*user_id);
     result.token.exp_s = exp_s;
+    // iat matters only to revocations (core/revocations): a token without a
+    // usable one counts as issued before any revocation.
+    if (const cJSON* iat = member(claims, "iat"); iat && cJSON_IsNumber(iat) && number_in_range(iat->valuedouble))
+        result.token.iat_s = static_cast<int64_t>(std::ceil(iat->valuedouble));
     return result;
 }
 
@@ -325,6 +329,7 @@ const char* auth_error_message(AuthError error) {
     case AuthError::expired: return "token expired";
     case AuthError::not_yet_valid: return "token not yet valid";
     case AuthError::missing_exp: return "token has no exp";
+    case AuthError::revoked: return "token revoked";
     }
     return "invalid token";
 }
@@ -340,6 +345,7 @@ const char* auth_error_label(AuthError error) {
     case AuthError::not_yet_valid: return "nbf";
     case AuthError::missing_exp: return "no_exp";
     case AuthError::missing_user: return "no_user";
+    case AuthError::revoked: return "revoked";
     }
     return "malformed";
 }

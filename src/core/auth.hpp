@@ -41,11 +41,13 @@
 //      - then time, with NO leeway: now_s >= exp_s -> expired;
 //        now_s < nbf -> not_yet_valid. Structural claim errors are reported
 //        before time errors, so "token expired" means a fresh token helps.
-//      iat, iss, aud, kid and other members are ignored.
+//      - iat (optional): kept when a number (for revocations), else ignored.
+//      iss, aud, kid and other members are ignored.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,11 +68,15 @@ enum class AuthError {
     not_yet_valid,    // now_s < nbf
     missing_exp,      // no exp, or exp is not a number
     missing_user,     // no usable user id claim
+    revoked,          // refused by a revocation (core/revocations), not by verify_token
 };
 
 struct VerifiedToken {
     std::string user_id;  // never empty on success
     int64_t exp_s = 0;    // seconds since the epoch, |exp_s| <= 2^53
+    // iat when it is a number (rounded up: a revocation bound never covers
+    // a token issued in a later second); nullopt without one.
+    std::optional<int64_t> iat_s;
 };
 
 struct AuthResult {

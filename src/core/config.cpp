@@ -49,6 +49,8 @@ const KeySpec kKeys[] = {
     {"Redis.MasterName",            PUSHD_FIELD(redis.master_name),          0,    0,           kRestart, kPlain},
     {"Redis.Nodes",                 PUSHD_FIELD(redis.nodes),                0,    0,           kRestart, kPlain},   // host:port list
     {"Redis.WaitReplicas",          PUSHD_FIELD(redis.wait_replicas),        0,    16,          kRestart, kPlain},
+    {"Api.Listen",                  PUSHD_FIELD(api.listen),                 0,    0,           kRestart, kPlain},   // host:port, "" off
+    {"Api.Keys",                    PUSHD_FIELD(api.keys),                   0,    0,           kRestart, kSecret},  // >= 16 bytes each
     {"Auth.AccessSecret",           PUSHD_FIELD(auth.access_secret),         0,    0,           kRestart, kSecret},  // required
     {"Auth.AccessExpire",           PUSHD_FIELD(auth.access_expire),         1,    31536000,    kRestart, kPlain},   // seconds (1 year)
     {"Auth.UserClaim",              PUSHD_FIELD(auth.user_claim),            0,    0,           kRestart, kPlain},
@@ -93,15 +95,6 @@ bool is_digits(std::string_view s) {
         if (c < '0' || c > '9') return false;
     }
     return true;
-}
-
-// A port: digits, no leading zero, 1..65535.
-std::optional<int> parse_port(std::string_view s) {
-    if (!is_digits(s) || s.size() > 5 || s[0] == '0') return std::nullopt;
-    int v = 0;
-    std::from_chars(s.data(), s.data() + s.size(), v);
-    if (v < 1 || v > 65535) return std::nullopt;
-    return v;
 }
 
 std::string trim(std::string_view s) {
@@ -277,6 +270,24 @@ Status validate_redis_auth(LoadState& st) {
     return {};
 }
 
+// Api.Listen (host:port or empty) and Api.Keys (each >= kMinApiKeyBytes).
+Status validate_api(LoadState& st) {
+    ApiConfig& api = st.config.api;
+    const size_t listen = key_index("Api.Listen");
+    api.listen_explicit = st.origins[listen].set;
+    if (!api.listen.empty() && !parse_host_port(api.listen)) {
+        return Status::fail(error_at(
+            st, listen, "expected host:port (or \"\" to turn the API off), got " + quote_for_message(api.listen)));
+    }
+    const size_t keys = key_index("Api.Keys");
+    for (size_t n = 0; n < api.keys.size(); ++n) {
+        if (api.keys[n].size() < kMinApiKeyBytes)
+            return Status::fail(where_of_item(st, keys, n) + ": Api.Keys: item " + std::to_string(n + 1) +
+                                " is shorter than " + std::to_string(kMinApiKeyBytes) + " characters");
+    }
+    return {};
+}
+
 // Heartbeat.Timeout after Heartbeat.Interval.
 Status validate_heartbeat(LoadState& st) {
     const Config& c = st.config;
@@ -351,7 +362,7 @@ Status validate_tls_log(LoadState& st) {
 // Adds warnings (weak secret). Returns the first error line.
 Status validate_all(LoadState& st) {
     for (Status (*check)(LoadState&) :
-         {validate_listener, validate_redis_auth, validate_heartbeat, validate_lists, validate_tls_log}) {
+         {validate_listener, validate_redis_auth, validate_api, validate_heartbeat, validate_lists, validate_tls_log}) {
         if (Status err = check(st); !err.ok()) return err;
     }
     return {};
@@ -490,33 +501,6 @@ std::string quote_for_message(std::string_view text, bool secret) {
 
 using config_detail::config_keys;
 using config_detail::KeySpec;
-
-std::optional<HostPort> parse_host_port(std::string_view text) {
-    std::string_view host;
-    std::string_view port;
-    if (!text.empty() && text[0] == '[') {
-        size_t close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            return std::nullopt;
-        }
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-        if (host.find(':') == std::string_view::npos || !parse_ip(host)) return std::nullopt;
-    } else {
-        size_t colon = text.rfind(':');
-        if (colon == std::string_view::npos) return std::nullopt;
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (host.empty() || host.find(':') != std::string_view::npos) return std::nullopt;
-        for (char c : host) {
-            auto u = static_cast<unsigned char>(c);
-            if (u <= 0x20 || u == 0x7f || c == '/' || c == '[' || c == ']') return std::nullopt;
-        }
-    }
-    std::optional<int> p = config_detail::parse_port(port);
-    if (!p) return std::nullopt;
-    return HostPort{std::string(host), *p};
-}
 
 EnvLookup process_env() {
     return [](const std::string& name) -> std::optional<std::string> {

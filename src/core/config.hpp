@@ -5,6 +5,7 @@
 // lookup function passed in, so tests control both.
 #pragma once
 
+#include "core/host_port.hpp"
 #include "core/status.hpp"
 
 #include <cstdint>
@@ -27,6 +28,20 @@ struct RedisConfig {
     std::vector<std::string> nodes;      // mode cluster: seed "host:port" list
     int64_t wait_replicas = 0;           // WAIT for this many replicas before an ack
 };
+
+// The HTTP API for business services (PROTOCOL.md section 9).
+struct ApiConfig {
+    std::string listen = "127.0.0.1:8890";  // "host:port"; "" turns the API off
+    std::vector<std::string> keys;          // accepted API keys, >= kMinApiKeyBytes each
+    // Api.Listen was given (file or environment): failing to bind it is a
+    // start-up error; the default address taken by something else is only
+    // a warning (the API stays off), so several instances on one host that
+    // do not use the API start as before.
+    bool listen_explicit = false;
+};
+
+// An API key shorter than this is a configuration error (section 9).
+inline constexpr size_t kMinApiKeyBytes = 16;
 
 struct AuthConfig {
     std::string access_secret;      // required: empty is a config error
@@ -90,6 +105,7 @@ struct Config {
     // one port, the kernel spreading new connections among them.
     bool reuse_port = false;
     RedisConfig redis;
+    ApiConfig api;
     AuthConfig auth;
     GroupsConfig groups;
     LimitsConfig limits;
@@ -98,17 +114,6 @@ struct Config {
     CompressionConfig compression;
     LogConfig log;
 };
-
-// A "host:port" or "[v6]:port" address split into its parts.
-struct HostPort {
-    std::string host;  // without the brackets of an IPv6 literal
-    int port = 0;      // 1..65535
-};
-
-// Splits "host:port" (host non-empty, no ':' or spaces) or "[v6]:port" (a
-// valid IPv6 literal); port is decimal 1..65535. nullopt otherwise. Used
-// for Redis.Host by the validator and by the Redis client.
-std::optional<HostPort> parse_host_port(std::string_view text);
 
 // Looks up an environment variable; nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;

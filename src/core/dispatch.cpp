@@ -140,6 +140,7 @@ void Dispatch::fail_auth(Session* s, const std::optional<std::string>& message_i
 void Dispatch::handle_auth(Session* s, const Request& req, int64_t now_ms) {
     AuthResult r =
         verify_token(req.token, ctx_.config->auth.access_secret, ctx_.config->auth.user_claim, seconds(now_ms));
+    if (r.error == AuthError::none && ctx_.revocations.refuses(r.token, now_ms)) r.error = AuthError::revoked;
     if (r.error != AuthError::none) {
         fail_auth(s, req.message_id, r.error, now_ms);
         return;
@@ -159,6 +160,7 @@ void Dispatch::authenticate(Session* s, const VerifiedToken& token, const std::o
     ctx_.counters.auth_ok++;
     s->auth_failures = 0;
     peers_.life.arm_expiry(s, token.exp_s);
+    s->token_iat_s = token.iat_s.value_or(kNoIat);
     const bool fresh = !s->authenticated;
     if (fresh) {
         s->authenticated = true;

@@ -44,4 +44,30 @@ void Hub::for_each_session(const std::function<void(Session*)>& fn) {
     for (Session* s : all) fn(s);
 }
 
+void Hub::apply_control(const ControlEntry& entry, int64_t now_ms) {
+    if (entry.op == ControlOp::revoke) ctx_.revocations.add(entry.user_id, entry.revocation, now_ms);
+    const UserEntry* user = ctx_.registry.find_user(entry.user_id);
+    if (!user) return;
+    // Collected first: closing takes a session out of its user's list.
+    std::vector<Session*> closing;
+    for (Session* s = user->oldest; s; s = s->user_next) {
+        if (s->closing) continue;
+        if (entry.op == ControlOp::revoke) {
+            VerifiedToken t{s->user_id, s->expires_at_s, std::nullopt};
+            if (s->token_iat_s != kNoIat) t.iat_s = s->token_iat_s;
+            if (!ctx_.revocations.refuses(t, now_ms)) continue;
+        }
+        closing.push_back(s);
+    }
+    const bool revoke = entry.op == ControlOp::revoke;
+    const char* reason = revoke ? kRevokedReason : kDefaultDisconnectReason;
+    if (!revoke && !entry.reason.empty()) {
+        auto it = ctx_.close_reasons.find(entry.reason);
+        if (it == ctx_.close_reasons.end() && ctx_.close_reasons.size() < kMaxCloseReasons)
+            it = ctx_.close_reasons.insert(entry.reason).first;
+        if (it != ctx_.close_reasons.end()) reason = it->c_str();
+    }
+    for (Session* s : closing) life_.close(s, revoke ? kCloseAuth : kCloseDisconnected, reason);
+}
+
 }  // namespace pushd

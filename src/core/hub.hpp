@@ -17,6 +17,7 @@
 #include "core/auth.hpp"
 #include "core/auto_join.hpp"
 #include "core/bus_entry.hpp"
+#include "core/control_entry.hpp"
 #include "core/dispatch.hpp"
 #include "core/fanout.hpp"
 #include "core/group_join.hpp"
@@ -113,6 +114,20 @@ public:
     // Walks every session (shutdown, reload-time checks only: never on a
     // per-message path).
     void for_each_session(const std::function<void(Session*)>& fn);
+
+    // An order of the HTTP API read from the bus (core/control_entry):
+    // closes the user's connections here with 4010 (disconnect), or records
+    // the revocation and closes those whose token it refuses with 4001.
+    void apply_control(const ControlEntry& entry, int64_t now_ms);
+
+    // True when a revocation refuses `token` (the handshake asks).
+    bool token_revoked(const VerifiedToken& token, int64_t now_ms) const {
+        return ctx_.revocations.refuses(token, now_ms);
+    }
+    // Revocations read from Redis at start (io/redis_control).
+    void add_revocation(std::string_view user_id, Revocation r, int64_t now_ms) {
+        ctx_.revocations.add(user_id, r, now_ms);
+    }
 
     size_t session_count() const { return ctx_.sessions.size(); }
     size_t user_count() const { return ctx_.registry.user_count(); }

@@ -9,6 +9,7 @@
 #include "core/deadlines.hpp"
 #include "core/metrics.hpp"
 #include "core/registry.hpp"
+#include "core/revocations.hpp"
 #include "core/session.hpp"
 #include "core/store.hpp"
 
@@ -17,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace pushd {
 
@@ -43,6 +45,12 @@ struct HubContext {
     std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions;
     DeadlineQueue deadlines;
     ProtocolCounters counters;
+    // Tokens refused for a while (the HTTP API's revoke, from the bus).
+    Revocations revocations;
+    // The HTTP API's disconnect reasons, kept for the close frames that
+    // point at them (Session::close_reason is a pointer): a node set, so
+    // they never move; at most kMaxCloseReasons distinct ones.
+    std::unordered_set<std::string> close_reasons;
 
     // A live session by id (answers from storage are addressed so), or nullptr.
     Session* find_session(uint64_t id) const {

@@ -64,8 +64,8 @@ constexpr const char* kInNames[kInTypes] = {"ping",        "auth",      "send_me
 constexpr const char* kOutNames[kOutTypes] = {"pong",  "auth_success", "auth_failed", "ack",
                                               "error", "new_message",  "notification"};
 // Labels of AuthError slots 1..8 (slot 0 is "none"), as auth_error_label gives them.
-constexpr const char* kAuthFailNames[kAuthErrorSlots] = {nullptr,   "missing", "malformed", "alg",    "signature",
-                                                         "expired", "nbf",     "no_exp",    "no_user"};
+constexpr const char* kAuthFailNames[kAuthErrorSlots] = {nullptr,   "missing", "malformed", "alg",     "signature",
+                                                         "expired", "nbf",     "no_exp",    "no_user", "revoked"};
 
 constexpr ProtocolRow kProtocolRows[] = {
     {"pushd_auth_success_total", "auth_ok", "successful authentications", &ProtocolCounters::auth_ok},

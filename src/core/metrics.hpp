@@ -71,7 +71,7 @@ enum class OutType : uint8_t { pong, auth_success, auth_failed, ack, error, new_
 inline constexpr size_t kInTypes = static_cast<size_t>(InType::count);
 inline constexpr size_t kOutTypes = static_cast<size_t>(OutType::count);
 // Indexed by AuthError (core/auth.hpp); slot 0 (none) stays 0.
-inline constexpr size_t kAuthErrorSlots = 9;
+inline constexpr size_t kAuthErrorSlots = 10;
 
 // What the session logic counts (core/hub). Every field only ever grows.
 struct ProtocolCounters {

@@ -154,6 +154,12 @@ struct StoredMessage {
  * content, timestamp[, replay:true]. */
 std::string build_new_message(const StoredMessage& m, bool replay);
 
+class JsonWriter;
+/* The fields of new_message's data for `m` (group_id ... timestamp) into
+ * an open object: the one place a stored message becomes JSON, shared by
+ * the push and the HTTP API's history. */
+void write_message_fields(JsonWriter& w, const StoredMessage& m);
+
 /* notification: top-level message_id = notification_id, top-level
  * timestamp = timestamp_ms; data {"notification_id","data":<object>,
  * "timestamp"[,"replay":true]}. `data_json_object` is inserted verbatim and

@@ -91,19 +91,22 @@ std::string build_new_message(const StoredMessage& m, bool replay) {
                  m.content.size() + m.content.size() / 8);
     std::string_view id = m.message_id;
     begin_envelope(w, "new_message", &id, m.timestamp_ms);
-    w.key("data")
-        .begin_object()
-        .field_str("group_id", m.group_id)
+    w.key("data").begin_object();
+    write_message_fields(w, m);
+    if (replay) w.field_bool("replay", true);
+    w.end_object();
+    w.end_object();
+    return w.take();
+}
+
+void write_message_fields(JsonWriter& w, const StoredMessage& m) {
+    w.field_str("group_id", m.group_id)
         .field_str("message_id", m.message_id)
         .field_str("client_message_id", m.client_message_id)
         .field_str("sender_id", m.sender_id)
         .field_int("msg_type", m.msg_type)
         .field_str("content", m.content)
         .field_int("timestamp", m.timestamp_ms);
-    if (replay) w.field_bool("replay", true);
-    w.end_object();
-    w.end_object();
-    return w.take();
 }
 
 std::string build_notification(std::string_view notification_id, std::string_view data_json_object,

@@ -38,6 +38,41 @@ if added ~= nil and added <= len then removed = 0 end
 return {removed, first, entries}
 )LUA";
 
+// The newest entries, newest first (the caller reverses them), and whether
+// the stream ever lost entries to trimming (as kReplayScript says it).
+const char* const kNewestScript = R"LUA(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, {}} end
+local entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[1])
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local added, len = nil, 0
+for i = 1, #info, 2 do
+  if info[i] == 'entries-added' then added = info[i + 1]
+  elseif info[i] == 'length' then len = info[i + 1] end
+end
+local removed = 1
+if added ~= nil and added <= len then removed = 0 end
+return {removed, entries}
+)LUA";
+
+// The union with a revocation already recorded (the later end, the later
+// bound), as core/revocations merges them; then the bus entry every
+// instance acts on (core/control_entry's revoke fields).
+const char* const kRevokeScript = R"LUA(
+local until_ms, bound = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local cu, cb = string.match(cur, '^(%d+):(%-?%d+)$')
+  if cu then
+    until_ms = math.max(until_ms, tonumber(cu))
+    bound = math.max(bound, tonumber(cb))
+  end
+end
+local text = string.format('%d:%d', until_ms, bound)
+redis.call('HSET', KEYS[1], ARGV[1], text)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'op', 'revoke', 'user_id', ARGV[1], 'revocation', text)
+return text
+)LUA";
+
 const char* const kInboxedScript = R"LUA(
 local cur = redis.call('GET', KEYS[1])
 if cur then

@@ -56,6 +56,13 @@ inline constexpr int kInstanceTtlSeconds = 15;
 
 extern const char* const kAppendScript;
 extern const char* const kReplayScript;
+// KEYS[1] group:<gid>, ARGV[1] count: {removed (0|1), entries newest first}
+// (the HTTP API's history without `since`).
+extern const char* const kNewestScript;
+// KEYS[1] revoked, KEYS[2] bus; ARGV user_id, until_ms, iat_bound_s,
+// kBusMaxLen: records the revocation (merged with one in effect) and puts
+// its control entry on the bus; returns the revocation text recorded.
+extern const char* const kRevokeScript;
 // KEYS[1] notify:inboxed, ARGV[1] a notify id: stores it unless the key
 // already holds a newer (or the same) id. Returns 1 when stored.
 extern const char* const kInboxedScript;
@@ -75,6 +82,9 @@ public:
     std::string members(std::string_view gid) const { return p_ + "members:" + std::string(gid); }
     std::string user_groups(std::string_view uid) const { return p_ + "user:" + std::string(uid) + ":groups"; }
     std::string read(std::string_view uid) const { return p_ + "read:" + std::string(uid); }
+    // user id -> "<until_ms>:<iat_bound_s>" (core/revocations): revocations
+    // in effect, read by every instance at start.
+    std::string revoked() const { return p_ + "revoked"; }
     // "dedup:<sender length>:<sender>:<group length>:<group>:<client message
     // id>": a retry is the same user, group and message_id (contract v1.1);
     // the lengths keep the triple unambiguous whatever characters it holds.

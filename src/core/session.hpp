@@ -15,13 +15,17 @@ namespace pushd {
 
 struct GroupEntry;
 
+// Session::token_iat_s of a token without iat.
+inline constexpr int64_t kNoIat = INT64_MIN;
+
 struct Session {
     uint64_t id = 0;            // unique within the instance
     void* transport = nullptr;  // the io layer's connection handle (opaque here)
 
     // Authentication (PROTOCOL.md section 5).
-    std::string user_id;       // empty until authenticated
-    int64_t expires_at_s = 0;  // the token's exp
+    std::string user_id;           // empty until authenticated
+    int64_t expires_at_s = 0;      // the token's exp
+    int64_t token_iat_s = kNoIat;  // the token's iat (revocations refuse it when not after their bound)
     bool authenticated = false;
     bool deflate = false;       // permessage-deflate negotiated: queue compressed twins
     uint8_t auth_failures = 0;  // consecutive auth_failed replies

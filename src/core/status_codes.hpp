@@ -27,6 +27,7 @@ enum CloseCode : uint16_t {
     kCloseBlocked = 4003,
     kCloseSlowConsumer = 4008,
     kCloseTooManySessions = 4009,
+    kCloseDisconnected = 4010,  // by the HTTP API (/api/disconnect): the client may reconnect
 };
 
 }  // namespace pushd

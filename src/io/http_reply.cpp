@@ -6,17 +6,13 @@
 #include <cstring>
 
 namespace pushd {
-namespace {
 
-// Writes the status line and headers of `reply`. Nonzero on failure.
-int write_head(lws* wsi, const HttpReply& reply) {
+int http_write_head(lws* wsi, int status, const char* content_type, size_t body_size) {
     unsigned char head[LWS_PRE + 1024];
     unsigned char* start = head + LWS_PRE;
     unsigned char* p = start;
     unsigned char* end = head + sizeof head - 1;
-    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(reply.status), reply.content_type, reply.body.size(),
-                                    &p, end))
-        return 1;
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(status), content_type, body_size, &p, end)) return 1;
     static const char kNoStore[] = "no-store";
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      reinterpret_cast<const unsigned char*>(kNoStore), sizeof kNoStore - 1, &p, end))
@@ -24,13 +20,11 @@ int write_head(lws* wsi, const HttpReply& reply) {
     return lws_finalize_write_http_header(wsi, start, &p, end) ? 1 : 0;
 }
 
-}  // namespace
-
 int http_reply_begin(Server& server, lws* wsi, ConnData* conn, const char* uri) {
     if (!conn) return 1;
     const bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
     const HttpReply reply = route_http(server, uri ? uri : "", is_get);
-    if (write_head(wsi, reply)) return 1;
+    if (http_write_head(wsi, reply.status, reply.content_type, reply.body.size())) return 1;
     conn->http = std::make_unique<HttpExchange>();
     conn->http->reply.assign(LWS_PRE + reply.body.size(), 0);
     std::memcpy(conn->http->reply.data() + LWS_PRE, reply.body.data(), reply.body.size());

@@ -10,6 +10,11 @@ namespace pushd {
 struct ConnData;
 struct Server;
 
+/* Writes a reply's status line and headers (Content-Type, Content-Length,
+ * Cache-Control: no-store); the body follows in a later write. Nonzero on
+ * failure. */
+int http_write_head(lws* wsi, int status, const char* content_type, size_t body_size);
+
 /* LWS_CALLBACK_HTTP: answers `uri` (the path without the query): writes the
  * status line and headers now and keeps the body in `conn` for
  * HTTP_WRITEABLE. Returns nonzero when the connection should be dropped. */

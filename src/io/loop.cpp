@@ -1,5 +1,6 @@
 #include "io/loop.hpp"
 
+#include "io/api_server.hpp"
 #include "io/log.hpp"
 #include "io/server.hpp"
 #include "io/ws_server.hpp"
@@ -139,7 +140,7 @@ int server_run(Server& server) {
 
     server_apply_security(server);
     int status = 0;
-    if (ws_server_start(server) != 0) {
+    if (ws_server_start(server) != 0 || api_server_start(server) != 0) {
         status = 1;
     } else {
         LOG_INFO("pushd %s listening on %s:%lld, WebSocket path %s", PUSHD_VERSION, server.config.host.c_str(),

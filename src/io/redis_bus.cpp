@@ -1,5 +1,6 @@
 #include "io/redis_bus.hpp"
 
+#include "core/control_entry.hpp"
 #include "core/stream_id.hpp"
 #include "io/log.hpp"
 
@@ -188,6 +189,13 @@ void RedisBus::malformed(const char* stream, const std::string& id, const std::s
 void RedisBus::handle_bus_entry(const RedisEntry& e) {
     counters_->bus_entries++;
     std::string why;
+    if (is_control_entry(e.fields)) {
+        if (auto c = control_from_entry(e.fields, &why))
+            hub_->apply_control(*c, now_ms_());
+        else
+            malformed("bus", e.id, why);
+        return;
+    }
     auto m = message_from_bus_entry(e.fields, &why);
     if (!m) {
         malformed("bus", e.id, why);

@@ -36,7 +36,7 @@ void RedisStore::note_error(std::string_view what, std::string_view error) {
 }
 
 void RedisStore::on_link_up() {
-    for (Script* s : {&append_, &replay_}) {
+    for (Script* s : {&append_, &replay_, &newest_, &revoke_}) {
         link_->command({"SCRIPT", "LOAD", s->body}, [this, s](const redisReply* r, std::string_view err) {
             if (is_string(r))
                 s->sha.assign(r->str, r->len);
@@ -251,6 +251,93 @@ void RedisStore::publish_instance(const std::string& key, const std::string& jso
 
 void RedisStore::forget_instance(const std::string& key) {
     link_->command({"DEL", key}, [](const redisReply*, std::string_view) {});
+}
+
+// The HTTP API's history: the script's newest-first entries, oldest first.
+void RedisStore::history_newest(const std::string& group_id, size_t limit, std::function<void(ReplayResult)> done) {
+    run_script(newest_, {keys_.group(group_id)}, {std::to_string(limit)},
+               [this, group_id, limit, done = std::move(done)](const redisReply* r, std::string_view) {
+                   ReplayResult res;
+                   std::vector<RedisEntry> entries;
+                   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                       r->element[0]->type == REDIS_REPLY_INTEGER && redis_read_entries(r->element[1], entries)) {
+                       res.status = StoreStatus::ok;
+                       res.truncated = r->element[0]->integer != 0 && entries.size() < limit;
+                       for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+                           std::string why;
+                           if (auto m = message_from_history_entry(group_id, e->id, e->fields, &why))
+                               res.messages.push_back(std::move(*m));
+                           else
+                               note_error("history entry " + e->id + " of group " + group_id + " skipped", why);
+                       }
+                   } else if (r) {
+                       note_error("history script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
+                   }
+                   done(std::move(res));
+               });
+}
+
+void RedisStore::add_notification(const std::string& target, const std::string& data,
+                                  std::function<void(Result<std::string>)> done) {
+    link_->command({"XADD", keys_.notify(), "*", "target", target, "data", data},
+                   [this, done = std::move(done)](const redisReply* r, std::string_view err) {
+                       if (is_string(r)) return done(std::string(r->str, r->len));
+                       const std::string why =
+                           r ? std::string(redis_reply_text(r)) : std::string(err.empty() ? "no answer" : err);
+                       if (r) note_error("XADD notify", why);
+                       done(Status::fail(why));
+                   });
+}
+
+namespace {
+
+// `done` with success when Redis answered anything but an error.
+RedisLink::Callback status_of(std::function<void(Status)> done) {
+    return [done = std::move(done)](const redisReply* r, std::string_view err) {
+        if (r && !redis_reply_is_error(r)) return done(Status{});
+        done(Status::fail(r ? std::string(redis_reply_text(r)) : std::string(err.empty() ? "no answer" : err)));
+    };
+}
+
+}  // namespace
+
+void RedisStore::disconnect_user(const ControlEntry& entry, std::function<void(Status)> done) {
+    std::vector<std::string> argv{"XADD", keys_.bus(), "MAXLEN", "~", std::to_string(kBusMaxLen), "*"};
+    for (std::string& f : control_entry_fields(entry)) argv.push_back(std::move(f));
+    std::vector<std::string_view> views(argv.begin(), argv.end());
+    link_->command(views, status_of(std::move(done)));
+}
+
+void RedisStore::revoke_user(const std::string& user_id, const Revocation& r, std::function<void(Status)> done) {
+    run_script(revoke_, {keys_.revoked(), keys_.bus()},
+               {user_id, std::to_string(r.until_ms), std::to_string(r.iat_bound_s), std::to_string(kBusMaxLen)},
+               status_of(std::move(done)));
+}
+
+void RedisStore::load_revocations(int64_t now_ms,
+                                  std::function<void(std::vector<std::pair<std::string, Revocation>>)> done) {
+    link_->command({"HGETALL", keys_.revoked()},
+                   [this, now_ms, done = std::move(done)](const redisReply* r, std::string_view) {
+                       std::vector<std::pair<std::string, Revocation>> live;
+                       std::vector<std::string> over;
+                       if (r && r->type == REDIS_REPLY_ARRAY) {
+                           for (size_t i = 0; i + 1 < r->elements; i += 2) {
+                               std::string user(redis_reply_text(r->element[i]));
+                               std::optional<Revocation> rev = parse_revocation(redis_reply_text(r->element[i + 1]));
+                               if (rev && rev->until_ms > now_ms)
+                                   live.emplace_back(std::move(user), *rev);
+                               else
+                                   over.push_back(std::move(user));
+                           }
+                       }
+                       if (!over.empty()) {
+                           std::vector<std::string> argv{"HDEL", keys_.revoked()};
+                           for (std::string& u : over) argv.push_back(std::move(u));
+                           std::vector<std::string_view> views(argv.begin(), argv.end());
+                           link_->command(views, [](const redisReply*, std::string_view) {});
+                       }
+                       done(std::move(live));
+                   });
 }
 
 }  // namespace pushd

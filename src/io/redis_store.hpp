@@ -14,7 +14,9 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/control_entry.hpp"
 #include "core/redis_schema.hpp"
+#include "core/status.hpp"
 #include "core/store.hpp"
 #include "io/redis_link.hpp"
 
@@ -53,6 +55,26 @@ public:
     // `done` (may be empty) gets whether it was stored.
     void publish_instance(const std::string& key, const std::string& json, std::function<void(bool)> done = {});
 
+    // The HTTP API's history without `since`: the newest `limit` messages
+    // of the group, oldest first; truncated when fewer than `limit` are
+    // left and some were trimmed.
+    void history_newest(const std::string& group_id, size_t limit, std::function<void(ReplayResult)> done);
+
+    // XADD notify * target .. data .. (what pushctl notify and business
+    // services write); `done` gets the notification id, or why not.
+    void add_notification(const std::string& target, const std::string& data,
+                          std::function<void(Result<std::string>)> done);
+
+    // The HTTP API's disconnect: its control entry on the bus.
+    void disconnect_user(const ControlEntry& entry, std::function<void(Status)> done);
+
+    // The HTTP API's revoke: kRevokeScript (recorded, then on the bus).
+    void revoke_user(const std::string& user_id, const Revocation& r, std::function<void(Status)> done);
+
+    // The revocations recorded in Redis and still in effect at `now_ms`
+    // (the ones over are deleted on the way).
+    void load_revocations(int64_t now_ms, std::function<void(std::vector<std::pair<std::string, Revocation>>)> done);
+
     // DEL <instance key>, at shutdown.
     void forget_instance(const std::string& key);
 
@@ -81,6 +103,8 @@ private:
     RedisKeys keys_;
     Script append_{kAppendScript, {}};
     Script replay_{kReplayScript, {}};
+    Script newest_{kNewestScript, {}};
+    Script revoke_{kRevokeScript, {}};
     std::string last_error_logged_;
 };
 

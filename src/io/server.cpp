@@ -176,6 +176,11 @@ void server_init_logic(Server& server) {
     server.redis_commands->on_up = [&server] {
         server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
         server.redis_store->on_link_up();
+        // Revocations recorded before this instance's bus start come from
+        // Redis; later ones from the bus (applying one twice is harmless).
+        server.redis_store->load_revocations(wall_ms(), [&server](auto revocations) {
+            for (const auto& [user, r] : revocations) server.hub->add_revocation(user, r, wall_ms());
+        });
         publish_instance(server);
         server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
     };

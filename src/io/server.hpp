@@ -39,6 +39,12 @@ struct Server {
     int listen_fd = -1;
     uv_poll_t listen_poll{};
     lws_vhost* vhost = nullptr;
+    // The HTTP API's vhost on Api.Listen (io/api_server; nullptr: off), and
+    // its requests being carried out, by id -> their connection (an entry
+    // leaves when answered or when the connection closes first).
+    lws_vhost* api_vhost = nullptr;
+    uint64_t api_next_request = 0;
+    std::unordered_map<uint64_t, struct lws*> api_waiting;
 
     // Redis: one link for commands, one for the blocking bus reads; the
     // store (the hub's storage seam) and the bus reader on top of them.

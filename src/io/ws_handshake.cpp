@@ -178,7 +178,7 @@ int ws_handshake_admit(Server& server, lws* wsi, ConnData* conn) {
     if (std::optional<std::string> token = handshake_token(wsi)) {
         AuthResult r =
             verify_token(*token, server.config.auth.access_secret, server.config.auth.user_claim, wall_ms() / 1000);
-        if (r.error != AuthError::none) {
+        if (r.error != AuthError::none || server.hub->token_revoked(r.token, wall_ms())) {
             ws_handshake_settle(server, conn);
             return refuse(server, wsi, HandshakeRefusal::token);
         }

@@ -47,24 +47,6 @@ bool socket_address(const std::string& host, int port, sockaddr_storage* ss, soc
     return inet_pton(AF_INET, host.c_str(), &a->sin_addr) == 1;
 }
 
-// lws keeps retrying a listen address it cannot bind instead of failing, so
-// the address is tried here first: a port in use is a start-up error with a
-// reason, not a server that silently never listens. Returns "" when it can
-// be bound, else the reason.
-std::string probe_listen(const std::string& host, int port) {
-    sockaddr_storage ss;
-    socklen_t len;
-    if (!socket_address(host, port, &ss, &len)) return "";  // a name: let lws resolve it
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return std::strerror(errno);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as lws does
-    std::string err;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) err = std::strerror(errno);
-    close(fd);
-    return err;
-}
-
 // The listener is ours whenever Host is an address, for two reasons. lws
 // 4.1 accepts everything waiting on its listener in one go (its accept
 // loop runs while poll() says more is waiting), so a burst of connects
@@ -198,6 +180,24 @@ int serve_own_listener(Server& server) {
 }
 
 }  // namespace
+
+// lws keeps retrying a listen address it cannot bind instead of failing, so
+// the address is tried here first: a port in use is a start-up error with a
+// reason, not a server that silently never listens. Returns "" when it can
+// be bound, else the reason.
+std::string probe_listen(const std::string& host, int port) {
+    sockaddr_storage ss;
+    socklen_t len;
+    if (!socket_address(host, port, &ss, &len)) return "";  // a name: let lws resolve it
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return std::strerror(errno);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as lws does
+    std::string err;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) err = std::strerror(errno);
+    close(fd);
+    return err;
+}
 
 int ws_server_start(Server& server) {
     const Config& cfg = server.config;

@@ -2,9 +2,16 @@
 // (lws as a foreign-loop guest), serving WebSocket and HTTP on one port.
 #pragma once
 
+#include <string>
+
 namespace pushd {
 
 struct Server;
+
+// lws keeps retrying a listen address it cannot bind instead of failing,
+// so an address is tried here first. "" when `host`:`port` can be bound (or
+// host is a name, left to lws), else the reason.
+std::string probe_listen(const std::string& host, int port);
 
 // Creates the lws context on server.loop and binds the listener on
 // config.host:config.port, with TLS when Security.TLS.Cert/Key are set

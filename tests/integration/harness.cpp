@@ -137,7 +137,10 @@ std::string jfield(const std::string& json, const std::string& path) {
     while (v && start <= path.size()) {
         size_t dot = path.find('.', start);
         std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-        v = cJSON_GetObjectItemCaseSensitive(v, key.c_str());
+        // A number names an array's item ("messages.0.content").
+        const bool index = !key.empty() && key.find_first_not_of("0123456789") == std::string::npos;
+        v = cJSON_IsArray(v) && index ? cJSON_GetArrayItem(v, std::stoi(key))
+                                      : cJSON_GetObjectItemCaseSensitive(v, key.c_str());
         if (dot == std::string::npos) break;
         start = dot + 1;
     }

@@ -60,7 +60,8 @@ bool write_file(const std::string& path, const std::string& content);
 // loop (files, other processes); a WsClientHub has its own wait_for.
 bool wait_until(const std::function<bool()>& condition, int timeout_ms, int step_ms = 10);
 
-// A field of a JSON message by dotted path ("type", "data.code"): strings
+// A field of a JSON message by dotted path ("type", "data.code", an array
+// item by its index: "messages.0.content"): strings
 // as they are, booleans "true"/"false", numbers as integers, objects and
 // arrays as compact JSON; "" when absent, "<not json>" when unparsable.
 std::string jfield(const std::string& json, const std::string& path);

@@ -76,6 +76,9 @@ std::string standard_config(uint16_t port, uint16_t redis_port, const ConfigOver
     root.set("Redis.KeyPrefix", quoted("pushd:"));
     root.set("Auth.AccessSecret", quoted(kTestSecret));
     root.set("Log.Level", "info");
+    // The HTTP API off unless a test asks for it (Api.Listen): instances
+    // started side by side would all want the default 127.0.0.1:8890.
+    root.set("Api.Listen", quoted(""));
     for (const auto& [k, v] : overrides) root.set(k, v);
     std::string out = "# standard integration-test configuration\n";
     root.emit(out, 0);

@@ -151,7 +151,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         bool reloadable = (name.rfind("Security.", 0) == 0 && name.rfind("Security.TLS.", 0) != 0) ||
                           name.rfind("Limits.", 0) == 0 || name == "Log.Level" || name == "Log.Format";
         CHECK(spec.reloadable == reloadable);
-        CHECK(spec.secret == (name == "Redis.Pass" || name == "Auth.AccessSecret"));
+        CHECK(spec.secret == (name == "Redis.Pass" || name == "Auth.AccessSecret" || name == "Api.Keys"));
         if (spec.kind() == KeyKind::Int) {
             REQUIRE(bounds.count(name) == 1);
             CHECK(spec.min == bounds[name].first);
@@ -178,6 +178,8 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
                                          "Redis.MasterName",
                                          "Redis.Nodes",
                                          "Redis.WaitReplicas",
+                                         "Api.Listen",
+                                         "Api.Keys",
                                          "Auth.AccessSecret",
                                          "Auth.AccessExpire",
                                          "Auth.UserClaim",
@@ -708,4 +710,22 @@ TEST_CASE("Redis.Mode: sentinel needs sentinels and a master name; cluster is re
     CHECK(c.redis.mode == "sentinel");
     CHECK(c.redis.master_name == "mymaster");
     CHECK(c.redis.sentinels == std::vector<std::string>{"127.0.0.1:26379", "b:2"});
+}
+
+TEST_CASE("Api.Listen is host:port or empty, Api.Keys at least 16 characters each and hidden", "[config]") {
+    Config d = load_ok("");
+    CHECK(d.api.listen == "127.0.0.1:8890");
+    CHECK_FALSE(d.api.listen_explicit);
+    CHECK(d.api.keys.empty());
+    Config off = load_ok("Api: {Listen: \"\"}");
+    CHECK(off.api.listen.empty());
+    CHECK(off.api.listen_explicit);
+    CHECK(error_of("Api: {Listen: nowhere}") ==
+          "t.yaml:1:15: Api.Listen: expected host:port (or \"\" to turn the API off), got 'nowhere'");
+    CHECK(error_of("Api: {Keys: [\"0123456789abcdef\", short]}") ==
+          "t.yaml:1:34: Api.Keys: item 2 is shorter than 16 characters");
+    Config c = load_ok("Api: {Listen: \"0.0.0.0:9000\", Keys: [\"0123456789abcdef\"]}");
+    CHECK(c.api.keys == std::vector<std::string>{"0123456789abcdef"});
+    CHECK(config_to_lines(c).find("0123456789abcdef") == std::string::npos);
+    CHECK(load_ok("", {{"PUSHD_API_LISTEN", "127.0.0.2:1234"}}).api.listen == "127.0.0.2:1234");
 }
