@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "core/deadlines.hpp"
 #include "core/metrics.hpp"
+#include "core/presence_tracker.hpp"
 #include "core/registry.hpp"
 #include "core/session.hpp"
 #include "core/store.hpp"
@@ -43,6 +44,9 @@ struct HubContext {
     std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions;
     DeadlineQueue deadlines;
     ProtocolCounters counters;
+    // This instance's presence counts (Groups.Presence: the registry
+    // reports to it; io/redis_presence writes them to Redis).
+    PresenceTracker presence;
 
     // A live session by id (answers from storage are addressed so), or nullptr.
     Session* find_session(uint64_t id) const {
