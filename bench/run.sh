@@ -31,6 +31,8 @@ usage: bench/run.sh [options]
   --out FILE           results JSON (default bench/results/<date>.json)
   --server-cpu N       CPU for the servers and Redis (default 0)
   --client-cpu N       CPU for the load generator    (default 1)
+  --no-presence-off    skip the Groups.Presence off runs (pushd only: idle and
+                       fan-out again with presence off; the main runs have it on)
   --no-compression     skip the permessage-deflate comparison (pushd only: idle
                        connections offering it, 1 KiB fan-out both ways)
 Environment: BUILD_DIR (default <repo>/build-bench), SEEDREF_DIR (default
@@ -60,6 +62,7 @@ OUT=""
 SERVER_CPU=0
 CLIENT_CPU=1
 COMPRESSION=1
+PRESENCE_OFF=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -77,6 +80,7 @@ while [ $# -gt 0 ]; do
         --server-cpu) SERVER_CPU="$2"; shift ;;
         --client-cpu) CLIENT_CPU="$2"; shift ;;
         --no-compression) COMPRESSION=0 ;;
+        --no-presence-off) PRESENCE_OFF=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -251,6 +255,7 @@ Host: 127.0.0.1
 Redis: {Host: "$REDIS_ADDR", KeyPrefix: "$PREFIX:"}
 Auth: {AccessSecret: "$SECRET"}
 Limits: {MaxConnections: 100000, MaxConnectionsPerIp: 100000, MaxSessionsPerUser: 100000, MessagesPerSecond: 1000000, Burst: 10000000, MaxQueueBytes: 16777216}
+Groups: {Presence: ${PRESENCE_SETTING:-true}}
 Log: {Level: warn}
 EOF
             $PIN_SERVER "$PUSHD" -f "$TMP/pushd.yaml" >>"$TMP/pushd.log" 2>&1 &
@@ -338,6 +343,21 @@ case " $SERVERS " in *" pushd "*)
     ;;
 esac
 
+# Groups.Presence, pushd only: the runs above have it on (the default);
+# connect rate (idle: connections / setup_s) and fan-out CPU with it off.
+PRESENCE_JSON='{"skipped":"not requested"}'
+case " $SERVERS " in *" pushd "*)
+    if [ "$PRESENCE_OFF" = 1 ]; then
+        wait_quiet >/dev/null
+        PRESENCE_SETTING=false LABEL=idle-presence-off scenario pushd idle --connections "$CONNECTIONS" --hold "$HOLD"
+        PRESENCE_SETTING=false LABEL=fanout-presence-off scenario pushd fanout --subscribers "$SUBSCRIBERS" \
+            --rate "$RATE" --duration "$DURATION" --repeat "$REPEAT" "${REDIS_PID_ARGS[@]}"
+        PRESENCE_JSON=$(printf '{"idle_off":%s,"fanout_off":%s}' "$(cat "$TMP/pushd-idle-presence-off.json")" \
+            "$(cat "$TMP/pushd-fanout-presence-off.json")")
+    fi
+    ;;
+esac
+
 # ---- results ---------------------------------------------------------------
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 if [ -z "$OUT" ]; then
@@ -364,8 +384,8 @@ GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     printf '"settings":{"connections":%s,"subscribers":%s,"rate":%s,"duration_s":%s,"repeat":%s,"step_duration_s":%s,"sweep_start":%s,"sweep_factor":%s,"redis":%s},' \
         "$CONNECTIONS" "$SUBSCRIBERS" "$RATE" "$DURATION" "$REPEAT" "$STEP_DURATION" "$SWEEP_START" "$SWEEP_FACTOR" "$(json_str "$REDIS_ADDR")"
     printf '"cpu_busy_before":{%s},' "$BUSY_JSON"
-    printf '"pushd":%s,"seedref":%s,"pushd_at_seedref_rate":%s,"compression":%s}\n' "$(server_json pushd)" \
-    "$(server_json seedref)" "$EQUAL_JSON" "$COMPRESSION_JSON"
+    printf '"pushd":%s,"seedref":%s,"pushd_at_seedref_rate":%s,"compression":%s,"presence":%s}\n' \
+    "$(server_json pushd)" "$(server_json seedref)" "$EQUAL_JSON" "$COMPRESSION_JSON" "$PRESENCE_JSON"
 } >"$OUT"
 
 "$BENCH" report "$OUT" >"${OUT%.json}.md"

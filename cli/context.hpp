@@ -90,5 +90,6 @@ void set_group_command(CLI::App* app, Context& ctx);
 void set_publish_command(CLI::App* app, Context& ctx);
 void set_tail_command(CLI::App* app, Context& ctx);
 void set_listen_command(CLI::App* app, Context& ctx);
+void set_presence_command(CLI::App* app, Context& ctx);
 
 }  // namespace pushctl

@@ -59,6 +59,7 @@ const KeySpec kKeys[] = {
     {"Groups.AutoJoin",             PUSHD_FIELD(groups.auto_join),           0,    0,           kRestart, kPlain},
     {"Groups.HistorySize",          PUSHD_FIELD(groups.history_size),        1,    10000000,    kRestart, kPlain},   // entries
     {"Groups.DedupWindow",          PUSHD_FIELD(groups.dedup_window),        1,    604800,      kRestart, kPlain},   // seconds (7 days)
+    {"Groups.Presence",             PUSHD_FIELD(groups.presence),            0,    0,           kRestart, kPlain},
     {"Limits.MaxMessageBytes",      PUSHD_FIELD(limits.max_message_bytes),   64,   16777216,    kReload,  kPlain},   // bytes (16 MiB)
     {"Limits.MaxConnections",       PUSHD_FIELD(limits.max_connections),     1,    10000000,    kReload,  kPlain},
     {"Limits.MaxConnectionsPerIp",  PUSHD_FIELD(limits.max_connections_per_ip), 1, 10000000,    kReload,  kPlain},

@@ -55,6 +55,7 @@ struct GroupsConfig {
     bool auto_join = true;
     int64_t history_size = 1000;  // entries kept per group / inbox
     int64_t dedup_window = 300;   // seconds
+    bool presence = true;         // presence in Redis (events stream, presence queries)
 };
 
 struct LimitsConfig {

@@ -6,7 +6,7 @@ namespace pushd {
 
 Hub::Hub(const Config* config, TransportOps transport, StoreOps store, std::string instance_tag,
          size_t frame_headroom) :
-    ctx_{config, std::move(transport), std::move(store), std::move(instance_tag), frame_headroom, {}, {}, {}, {}},
+    ctx_{config, std::move(transport), std::move(store), std::move(instance_tag), frame_headroom, {}, {}, {}, {}, {}},
     output_(ctx_),
     life_(ctx_, output_, SessionPeers{auto_join_, inbox_, groups_, fanout_}),
     fanout_(ctx_, output_, life_, groups_, inbox_),
@@ -15,6 +15,7 @@ Hub::Hub(const Config* config, TransportOps transport, StoreOps store, std::stri
     auto_join_(ctx_, life_, groups_, dispatch_),
     dispatch_(ctx_, output_, DispatchPeers{life_, auto_join_, inbox_, groups_, fanout_}) {
     output_.set_overflow_handler([this](Session* s) { life_.close_slow_consumer(s); });
+    if (config->groups.presence) ctx_.registry.set_presence(&ctx_.presence);
 }
 
 Session* Hub::on_open(void* transport, const std::optional<VerifiedToken>& handshake_token, int64_t now_ms) {

@@ -135,6 +135,8 @@ public:
     uint64_t queued_bytes() const { return output_.queued_bytes(); }
     const ProtocolCounters& counters() const { return ctx_.counters; }
     const Registry& registry() const { return ctx_.registry; }
+    // This instance's presence counts (empty with Groups.Presence false).
+    PresenceTracker& presence() { return ctx_.presence; }
     // The permessage-deflate compressor (nullptr until a compressing
     // session first needed it), for its counters.
     const FrameDeflater* deflater() const { return output_.deflater(); }

@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "core/deadlines.hpp"
 #include "core/metrics.hpp"
+#include "core/presence_tracker.hpp"
 #include "core/registry.hpp"
 #include "core/revocations.hpp"
 #include "core/session.hpp"
@@ -51,6 +52,9 @@ struct HubContext {
     // point at them (Session::close_reason is a pointer): a node set, so
     // they never move; at most kMaxCloseReasons distinct ones.
     std::unordered_set<std::string> close_reasons;
+    // This instance's presence counts (Groups.Presence: the registry
+    // reports to it; io/redis_presence writes them to Redis).
+    PresenceTracker presence;
 
     // A live session by id (answers from storage are addressed so), or nullptr.
     Session* find_session(uint64_t id) const {

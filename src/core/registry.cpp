@@ -15,6 +15,7 @@ void Registry::add_user_session(Session* session, std::string_view user_id) {
         u.oldest = session;
     u.newest = session;
     u.count++;
+    if (presence_) presence_->connect(user_id);
 }
 
 const UserEntry* Registry::find_user(std::string_view user_id) const {
@@ -36,6 +37,7 @@ Registry::SubscribeResult Registry::subscribe(Session* session, std::string_view
     g.members.push_back({session, sub_index});
     session->subscriptions.push_back({&g, member_index});
     subscription_index_.emplace(SubscriptionKey{session, &g}, sub_index);
+    if (presence_ && linked(session)) presence_->join(group_id, session->user_id);
     return SubscribeResult::added;
 }
 
@@ -72,6 +74,7 @@ void Registry::remove_subscription(Session* session, uint32_t index) {
     GroupEntry* g = subs[index].group;
     const uint32_t member_index = subs[index].member_index;
     subscription_index_.erase({session, g});
+    if (presence_ && linked(session)) presence_->leave(g->id, session->user_id);
 
     // The group's member slot: move the last member into it.
     auto& members = g->members;
@@ -96,13 +99,24 @@ void Registry::remove_subscription(Session* session, uint32_t index) {
     if (members.empty()) groups_.erase(groups_.find(std::string_view(g->id)));
 }
 
-void Registry::unlink_user(Session* session) {
-    if (session->user_id.empty()) return;
+bool Registry::linked(const Session* session) const {
+    if (session->user_id.empty()) return false;
     auto it = users_.find(session->user_id);
-    if (it == users_.end()) return;
+    // Unlinked: neither end of the list, no neighbours.
+    return it != users_.end() && (session->user_prev || session->user_next || it->second.oldest == session);
+}
+
+void Registry::unlink_user(Session* session) {
+    if (!linked(session)) return;
+    auto it = users_.find(session->user_id);
     UserEntry& u = it->second;
-    // Already unlinked: neither end of the list, no neighbours.
-    if (!session->user_prev && !session->user_next && u.oldest != session) return;
+    if (presence_) {
+        // A closing connection leaves presence at once, its groups too
+        // (its subscriptions themselves stay until remove_session).
+        for (const Session::Subscription& sub : session->subscriptions)
+            presence_->leave(sub.group->id, session->user_id);
+        presence_->disconnect(session->user_id);
+    }
     if (session->user_prev)
         session->user_prev->user_next = session->user_next;
     else

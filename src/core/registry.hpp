@@ -4,6 +4,7 @@
 // operation scans all sessions or all groups.
 #pragma once
 
+#include "core/presence_tracker.hpp"
 #include "core/session.hpp"
 
 #include <cstddef>
@@ -76,6 +77,12 @@ public:
     // dropped) and its place among its user's sessions.
     void remove_session(Session* session);
 
+    // Every change of a user's sessions and of a subscription is reported
+    // to `presence` from here on (nullptr: none, Groups.Presence false). A
+    // session counts there from its auth until it closes (unlink_user) or
+    // is removed, whichever comes first.
+    void set_presence(PresenceTracker* presence) { presence_ = presence; }
+
     size_t user_count() const { return users_.size(); }
     size_t group_count() const { return groups_.size(); }
 
@@ -94,11 +101,15 @@ private:
     };
 
     void remove_subscription(Session* session, uint32_t index);
+    // Whether `session` is among its user's sessions (authenticated, not
+    // unlinked): what presence counts.
+    bool linked(const Session* session) const;
 
     std::unordered_map<SubscriptionKey, uint32_t, SubscriptionKeyHash> subscription_index_;
 
     std::unordered_map<std::string, UserEntry, StringHash, std::equal_to<>> users_;
     std::unordered_map<std::string, GroupEntry, StringHash, std::equal_to<>> groups_;
+    PresenceTracker* presence_ = nullptr;
 };
 
 }  // namespace pushd

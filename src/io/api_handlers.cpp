@@ -1,6 +1,7 @@
 #include "io/api_handlers.hpp"
 
 #include "core/control_entry.hpp"
+#include "core/presence_schema.hpp"
 #include "core/stream_id.hpp"
 #include "io/server.hpp"
 
@@ -77,6 +78,20 @@ void revoke(Server& server, ApiRevoke r, ApiRespond respond) {
     });
 }
 
+void presence(Server& server, ApiPresence q, ApiRespond respond) {
+    if (!server.redis_presence)
+        return respond(api_failed(503, "presence is off on this instance (Groups.Presence: false)"));
+    if (q.group) {
+        server.redis_presence->query_group(*q.group, [respond = std::move(respond)](Result<GroupPresence> p) {
+            respond(p.ok() ? ApiAnswer{200, group_presence_json(p.value())} : api_failed(503, kStorageDown));
+        });
+        return;
+    }
+    server.redis_presence->query_user(*q.user, [respond = std::move(respond)](Result<UserPresence> p) {
+        respond(p.ok() ? ApiAnswer{200, user_presence_json(p.value())} : api_failed(503, kStorageDown));
+    });
+}
+
 }  // namespace
 
 void api_carry_out(Server& server, ApiRequest request, ApiRespond respond) {
@@ -86,7 +101,7 @@ void api_carry_out(Server& server, ApiRequest request, ApiRespond respond) {
     if (auto* h = std::get_if<ApiHistory>(&request)) return history(server, std::move(*h), std::move(respond));
     if (auto* d = std::get_if<ApiDisconnect>(&request)) return disconnect(server, std::move(*d), std::move(respond));
     if (auto* r = std::get_if<ApiRevoke>(&request)) return revoke(server, std::move(*r), std::move(respond));
-    respond(api_failed(501, "not served by this version yet"));
+    presence(server, std::move(std::get<ApiPresence>(request)), std::move(respond));
 }
 
 }  // namespace pushd

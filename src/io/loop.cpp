@@ -69,7 +69,7 @@ void on_stop_signal(uv_signal_t* handle, int signum) {
     uint64_t budget_ms = static_cast<uint64_t>(server.config.shutdown_timeout) * 1000;
     uint64_t drain_ms = budget_ms > 500 ? budget_ms - 250 : budget_ms / 2;
     uv_timer_start(&server.drain_timer, on_drain_deadline, drain_ms, 0);
-    if (server.ws_open == 0) stop_loop(server);
+    server_connection_gone(server);  // stops the loop when nothing is left to drain
 }
 
 // SIGHUP: re-read the file; apply what can change at run time, say what
@@ -163,6 +163,7 @@ int server_run(Server& server) {
     ws_server_destroy_finish(server);
     server.redis_bus.reset();
     server.hub.reset();
+    server.redis_presence.reset();
     server.redis_store.reset();
     server.redis_bus_link.reset();
     server.redis_commands.reset();

@@ -406,6 +406,21 @@ std::string_view redis_reply_text(const redisReply* r) {
 
 bool redis_reply_is_error(const redisReply* r) { return r && r->type == REDIS_REPLY_ERROR; }
 
+bool redis_read_strings(const redisReply* r, std::vector<std::string>& out) {
+    out.clear();
+    if (!r || r->type != REDIS_REPLY_ARRAY) return false;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply* e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING)
+            out.emplace_back(e->str, e->len);
+        else if (e->type == REDIS_REPLY_INTEGER)
+            out.push_back(std::to_string(e->integer));
+        else
+            return false;
+    }
+    return true;
+}
+
 std::string_view redis_role(const redisReply* r) {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return redis_reply_text(r);
     return redis_reply_text(r->element[0]);

@@ -164,6 +164,10 @@ bool redis_read_entries(const redisReply* reply, std::vector<RedisEntry>& out);
 /* The text of a string, status or error reply; "" otherwise. */
 std::string_view redis_reply_text(const redisReply* reply);
 
+/* Reads an array of strings (integers as their decimal text) into `out`
+ * (replaced). False when the reply has another shape. */
+bool redis_read_strings(const redisReply* reply, std::vector<std::string>& out);
+
 /* True for an error reply. */
 bool redis_reply_is_error(const redisReply* reply);
 

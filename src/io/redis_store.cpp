@@ -36,14 +36,16 @@ void RedisStore::note_error(std::string_view what, std::string_view error) {
 }
 
 void RedisStore::on_link_up() {
-    for (Script* s : {&append_, &replay_, &newest_, &revoke_}) {
-        link_->command({"SCRIPT", "LOAD", s->body}, [this, s](const redisReply* r, std::string_view err) {
-            if (is_string(r))
-                s->sha.assign(r->str, r->len);
-            else if (r)
-                note_error("SCRIPT LOAD", redis_reply_text(r));
-        });
-    }
+    for (Script* s : {&append_, &replay_, &newest_, &revoke_}) load_script(*s);
+}
+
+void RedisStore::load_script(Script& script) {
+    link_->command({"SCRIPT", "LOAD", script.body}, [this, s = &script](const redisReply* r, std::string_view err) {
+        if (is_string(r))
+            s->sha.assign(r->str, r->len);
+        else if (r)
+            note_error("SCRIPT LOAD", redis_reply_text(r));
+    });
 }
 
 void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,

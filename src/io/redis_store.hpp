@@ -81,16 +81,22 @@ public:
     // The key names under Redis.KeyPrefix.
     const RedisKeys& keys() const { return keys_; }
 
-private:
+    // A server-side script and its SHA1 once loaded.
     struct Script {
         const char* body;
         std::string sha;  // "" until SCRIPT LOAD answered
     };
 
+    // SCRIPT LOAD `script` (its SHA1 replaces EVAL by EVALSHA); `script`
+    // must outlive the link's answer. Each time the link comes up.
+    void load_script(Script& script);
+
     // EVALSHA (or EVAL) `script` with keys and args; on NOSCRIPT retries
-    // once with EVAL.
+    // once with EVAL. Also io/redis_presence's scripts.
     void run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                     RedisLink::Callback done);
+
+private:
     void append(const AppendRequest& req, std::function<void(AppendResult)> done);
     void replay(const std::string& group_id, const std::string& since, size_t limit,
                 std::function<void(ReplayResult)> done);

@@ -173,6 +173,9 @@ void server_init_logic(Server& server) {
     server.redis_bus =
         std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(), server.redis_commands.get(),
                                    server.redis_store.get(), server.hub.get(), &server.counters.redis, wall_ms);
+    server.redis_presence = std::make_unique<RedisPresence>(server.loop, &server.config, server.redis_commands.get(),
+                                                            server.redis_store.get(), &server.hub->presence());
+    server.redis_presence->start();
     server.redis_commands->on_up = [&server] {
         server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
         server.redis_store->on_link_up();
@@ -181,6 +184,7 @@ void server_init_logic(Server& server) {
         server.redis_store->load_revocations(wall_ms(), [&server](auto revocations) {
             for (const auto& [user, r] : revocations) server.hub->add_revocation(user, r, wall_ms());
         });
+        server.redis_presence->on_link_up();
         publish_instance(server);
         server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
     };
@@ -200,12 +204,14 @@ void server_start_redis(Server& server) {
 
 void server_redis_tick(Server& server) {
     server.redis_bus->tick();
+    server.redis_presence->tick();
     if (server.instance_published_ms == 0 || uv_now(server.loop) - server.instance_published_ms >= kInstancePublishMs)
         publish_instance(server);
 }
 
 void server_redis_draining(Server& server) {
     if (server.redis_commands && server.redis_commands->up()) server.redis_store->forget_instance(server.instance_key);
+    if (server.redis_presence) server.redis_presence->leave([&server] { server_connection_gone(server); });
 }
 
 void server_stop_redis(Server& server) {
@@ -214,6 +220,7 @@ void server_stop_redis(Server& server) {
         if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
     }
     ws_write_stop(server);
+    if (server.redis_presence) server.redis_presence->stop();
     if (server.redis_bus_link) server.redis_bus_link->stop();
     if (server.redis_commands) server.redis_commands->stop();
     if (server.redis_sentinel) server.redis_sentinel->stop();
@@ -250,7 +257,10 @@ size_t server_apply_security(Server& server) {
 }
 
 void server_connection_gone(Server& server) {
-    if (server.draining && server.ws_open == 0) server_stop(server);
+    // The presence leave is short (bounded by the command timeout) and
+    // spares other instances' users a wrong "online" until the reaper.
+    const bool leaving = server.redis_presence && server.redis_presence->leaving();
+    if (server.draining && server.ws_open == 0 && !leaving) server_stop(server);
 }
 
 ServerGauges server_gauges(const Server& server) {

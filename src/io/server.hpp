@@ -11,6 +11,7 @@
 #include "core/metrics.hpp"
 #include "io/redis_bus.hpp"
 #include "io/redis_link.hpp"
+#include "io/redis_presence.hpp"
 #include "io/redis_sentinel.hpp"
 #include "io/redis_store.hpp"
 #include "io/ws_write.hpp"
@@ -52,6 +53,8 @@ struct Server {
     std::unique_ptr<RedisLink> redis_bus_link;
     std::unique_ptr<RedisStore> redis_store;
     std::unique_ptr<RedisBus> redis_bus;
+    // Presence across instances (Groups.Presence), on the commands link.
+    std::unique_ptr<RedisPresence> redis_presence;
     // Redis.Mode sentinel: who the master is (nullptr in single mode).
     std::unique_ptr<RedisSentinel> redis_sentinel;
     std::string instance_key;            // this instance's cluster-view key
@@ -127,8 +130,9 @@ Status server_redis_status(const Server& server);
 // session: reload time only. Returns how many it closed.
 size_t server_apply_security(Server& server);
 
-// Called when lws has freed a connection: stops the loop once draining and
-// no WebSocket connection is left.
+// Called when lws has freed a connection (and when the presence leave is
+// answered): stops the loop once draining, no WebSocket connection is left
+// and the presence leave is done.
 void server_connection_gone(Server& server);
 
 // Stops the loop (idempotent).

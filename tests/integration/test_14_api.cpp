@@ -317,3 +317,38 @@ TEST_CASE("api revoke: tokens issued until then refused everywhere, later ones w
     const int back = hub.connect(a.process.ws_options("?token=" + old_token));
     CHECK(hub.wait_open(back, 5000));
 }
+
+TEST_CASE("api presence: a group's users and a user's instances, across instances", "[api][presence]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    ApiInstance a, b;
+    REQUIRE(a.start(redis.port(), {{"Name", "inst-a"}}));
+    REQUIRE(b.start(redis.port(), {{"Name", "inst-b"}}));
+    WsClientHub hub;
+    connect_user(hub, a.process, "hana", "lobby");
+    const int h2 = connect_user(hub, b.process, "hana", "lobby");
+    connect_user(hub, b.process, "ivan");
+    // Within 2 s, asked of either instance.
+    REQUIRE(wait_until([&] { return jfield(a.call("GET", "/api/presence?user=hana").body, "connections") == "2"; },
+                       2000, 50));
+    const std::string user = b.call("GET", "/api/presence?user=hana").body;
+    CHECK(jfield(user, "user_id") == "hana");
+    CHECK(jfield(user, "online") == "true");
+    CHECK((jfield(user, "instances") == R"(["inst-a","inst-b"])" ||
+           jfield(user, "instances") == R"(["inst-b","inst-a"])"));
+    const std::string group = b.call("GET", "/api/presence?group=lobby").body;
+    CHECK(jfield(group, "group_id") == "lobby");
+    CHECK(jfield(group, "users") == R"([{"user_id":"hana","connections":2}])");
+    CHECK(jfield(a.call("GET", "/api/presence?user=nobody").body, "online") == "false");
+    hub.close(h2);
+    REQUIRE(hub.wait_closed(h2, 2000));
+    std::string after;
+    CHECK(wait_until(
+        [&] {
+            after = a.call("GET", "/api/presence?group=lobby").body;
+            return jfield(after, "users.0.connections") == "1";
+        },
+        2000, 50));
+    INFO(after);
+    CHECK(jfield(after, "users") == R"([{"user_id":"hana","connections":1}])");
+}

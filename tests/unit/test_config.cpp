@@ -90,6 +90,7 @@ TEST_CASE("defaults are those of PROTOCOL.md section 7", "[config]") {
     CHECK(c.groups.auto_join);
     CHECK(c.groups.history_size == 1000);
     CHECK(c.groups.dedup_window == 300);
+    CHECK(c.groups.presence);
     CHECK(c.limits.max_message_bytes == 65536);
     CHECK(c.limits.max_connections == 100000);
     CHECK(c.limits.max_connections_per_ip == 1000);
@@ -188,6 +189,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
                                          "Groups.AutoJoin",
                                          "Groups.HistorySize",
                                          "Groups.DedupWindow",
+                                         "Groups.Presence",
                                          "Limits.MaxMessageBytes",
                                          "Limits.MaxConnections",
                                          "Limits.MaxConnectionsPerIp",

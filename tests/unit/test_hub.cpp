@@ -1107,3 +1107,53 @@ TEST_CASE("heartbeat: silent connections are pinged after Interval and closed wi
     f.hub->tick(f.now);
     CHECK(f.closes[chatty] == 1001);
 }
+
+TEST_CASE("presence: the hub counts authenticated connections and their groups, and forgets them on close",
+          "[hub][presence]") {
+    Fixture f;
+    PresenceTracker& p = f.hub->presence();
+    Session* unauth = f.hub->on_open(nullptr, std::nullopt, f.now);
+    CHECK(p.user_count() == 0);
+    Session* a = f.open_authed("u1");
+    Session* b = f.open_authed("u1");
+    CHECK(p.user_connections("u1") == 2);
+    for (Session* s : {a, b}) {
+        f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})", f.now);
+        f.hub->on_text(s, R"({"type":"join_group","message_id":"j2","data":{"group_id":"g"}})", f.now);  // again
+    }
+    f.hub->on_text(a, R"({"type":"join_group","message_id":"j","data":{"group_id":"h"}})", f.now);
+    CHECK(p.group_connections("g", "u1") == 2);
+    CHECK(p.group_connections("h", "u1") == 1);
+
+    f.hub->on_text(b, R"({"type":"leave_group","message_id":"l","data":{"group_id":"g"}})", f.now);
+    CHECK(p.group_connections("g", "u1") == 1);
+
+    // A close counts at once (the session's subscriptions stay until the
+    // transport is gone, but not in presence); the transport's end after
+    // it changes nothing more.
+    f.hub->close_session(a, kCloseGoingAway, "bye");
+    CHECK(p.user_connections("u1") == 1);
+    CHECK(p.group_connections("g", "u1") == 0);
+    CHECK(p.group_connections("h", "u1") == 0);
+    f.hub->on_closed(a);
+    CHECK(p.user_connections("u1") == 1);
+    // A transport gone without a close first: all of it too.
+    f.hub->on_closed(b);
+    f.hub->on_closed(unauth);
+    CHECK(p.user_count() == 0);
+    CHECK(p.group_pair_count() == 0);
+}
+
+TEST_CASE("presence: Groups.Presence false counts nothing", "[hub][presence]") {
+    Fixture f;
+    f.config.groups.presence = false;
+    f.hub = std::make_unique<Hub>(
+        &f.config,
+        TransportOps{[](Session*) {}, [](Session*, uint16_t, const char*) {}, [&f] { return f.now; }, nullptr},
+        f.store->ops(), "test", 16);
+    Session* s = f.open_authed("u1");
+    f.hub->on_text(s, R"({"type":"join_group","message_id":"j","data":{"group_id":"g"}})", f.now);
+    CHECK(f.hub->presence().user_count() == 0);
+    CHECK(f.hub->presence().group_pair_count() == 0);
+    CHECK_FALSE(f.hub->presence().has_changes());
+}
