@@ -15,7 +15,7 @@ CONFIG   ?= etc/pushd.yaml
 # Debian 12 packages the build, the tests and the development run need
 # (chromium: the web chat's browser test; systemd: systemd-sysusers,
 # systemd-tmpfiles and systemd-analyze of the packaging tests; scdoc: the
-# man pages). Node.js and npm (the JavaScript
+# man pages; stunnel4: the Redis TLS recipe's test). Node.js and npm (the JavaScript
 # client's tests) are installed from Debian only when `node`/`npm` are
 # missing, so a Node.js installed otherwise is kept; likewise nginx (the
 # deploy/nginx test) as nginx-light when no nginx flavour is installed.
@@ -26,7 +26,7 @@ DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcjson-dev libjwt-dev \
         libhiredis-dev libyaml-dev libcli11-dev catch2 libsystemd-dev liburing-dev zlib1g-dev \
         libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc \
-        clang-format python3 python3-yaml python3-jsonschema debhelper dpkg-dev lintian
+        clang-format python3 python3-yaml python3-jsonschema debhelper dpkg-dev lintian stunnel4
 
 .PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak soak-asan \
         install clean deb test-deb format format-check

@@ -35,6 +35,9 @@ usage: bench/run.sh [options]
                        fan-out again with presence off; the main runs have it on)
   --no-compression     skip the permessage-deflate comparison (pushd only: idle
                        connections offering it, 1 KiB fan-out both ways)
+  --wait-replicas N    pushd with Redis.WaitReplicas N (default 0)
+  --replicas R         R replicas of the private Redis, pinned with it (default: N
+                       of --wait-replicas; with --redis, attach them yourself)
 Environment: BUILD_DIR (default <repo>/build-bench), SEEDREF_DIR (default
 <repo>/../shared/peers/seedref), MAX_BUSY (default 0.25: wait while other
 processes use more than this fraction of the CPUs before measuring).
@@ -63,6 +66,8 @@ SERVER_CPU=0
 CLIENT_CPU=1
 COMPRESSION=1
 PRESENCE_OFF=1
+WAIT_REPLICAS=0
+REPLICAS=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -81,6 +86,8 @@ while [ $# -gt 0 ]; do
         --client-cpu) CLIENT_CPU="$2"; shift ;;
         --no-compression) COMPRESSION=0 ;;
         --no-presence-off) PRESENCE_OFF=0 ;;
+        --wait-replicas) WAIT_REPLICAS="$2"; shift ;;
+        --replicas) REPLICAS="$2"; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -231,6 +238,21 @@ elif command -v redis-server >/dev/null 2>&1; then
     wait_port "$RPORT" "$REDIS_PID" || die "redis-server did not start (see $TMP/redis.log)"
     REDIS_ADDR="127.0.0.1:$RPORT"
     say "private redis-server pid $REDIS_PID on $REDIS_ADDR"
+    REPLICAS=${REPLICAS:-$WAIT_REPLICAS}
+    for i in $(seq 1 "$REPLICAS"); do
+        port=$(free_port) || die "no free port for a replica"
+        mkdir -p "$TMP/replica$i"
+        $PIN_SERVER redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP/replica$i" \
+            --logfile "$TMP/replica$i.log" --daemonize no --replicaof 127.0.0.1 "$RPORT" &
+        STARTED="$STARTED $!"
+        wait_port "$port" "$!" || die "replica $i did not start (see $TMP/replica$i.log)"
+    done
+    for i in $(seq 1 100); do
+        online=$(redis-cli -p "$RPORT" info replication | grep -c 'state=online' || true)
+        [ "$online" -ge "$REPLICAS" ] && break
+        sleep 0.1
+    done
+    [ "$REPLICAS" -eq 0 ] || say "$online replica(s) online"
 else
     REDIS_ADDR="127.0.0.1:6379"
     if [ -n "$SEEDREF_BIN" ]; then SEEDREF_BIN=""; SEEDREF_SKIP="no redis-server to run it with"; say "skipping seedref: $SEEDREF_SKIP"; fi
@@ -252,7 +274,7 @@ start_server() {
             cat >"$TMP/pushd.yaml" <<EOF
 Port: $port
 Host: 127.0.0.1
-Redis: {Host: "$REDIS_ADDR", KeyPrefix: "$PREFIX:"}
+Redis: {Host: "$REDIS_ADDR", KeyPrefix: "$PREFIX:", WaitReplicas: $WAIT_REPLICAS}
 Auth: {AccessSecret: "$SECRET"}
 Limits: {MaxConnections: 100000, MaxConnectionsPerIp: 100000, MaxSessionsPerUser: 100000, MessagesPerSecond: 1000000, Burst: 10000000, MaxQueueBytes: 16777216}
 Groups: {Presence: ${PRESENCE_SETTING:-true}}

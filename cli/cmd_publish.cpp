@@ -12,6 +12,7 @@
 #include "core/json_writer.hpp"
 #include "core/protocol.hpp"
 #include "core/redis_schema.hpp"
+#include "core/replica_wait.hpp"
 #include "redis_sync.hpp"
 
 #include <cstdio>
@@ -58,6 +59,35 @@ std::string check_options(const PublishOptions& o, size_t max_content) {
     return "";
 }
 
+// Redis.WaitReplicas: the message is acknowledged only once the replicas
+// hold it (core/replica_wait.hpp: PUBLISH then WAIT on this connection).
+// "" when confirmed or not asked for; else why not.
+std::string confirm_replicas(RedisSync& redis, const pushd::Config& cfg, const std::string& message_id) {
+    const int64_t n = cfg.redis.wait_replicas;
+    if (n <= 0) return "";
+    pushd::RedisKeys keys(cfg.redis.key_prefix);
+    Reply touch = redis.command({"PUBLISH", keys.wait_channel(), ""});
+    Reply w = touch ? redis.command({"WAIT", std::to_string(n), std::to_string(pushd::kWaitTimeoutMs)}) : nullptr;
+    if (!w) return redis.error();
+    if (w->type == REDIS_REPLY_INTEGER && w->integer >= n) return "";
+    return "not confirmed by " + std::to_string(n) + " replica(s) within " + std::to_string(pushd::kWaitTimeoutMs) +
+           " ms (Redis.WaitReplicas); retry with --message-id " + message_id + ": it is not stored twice";
+}
+
+// Redis.WaitReplicas: fewer replicas online than it asks for refuses the
+// send before anything is stored, as pushd does. "" when enough.
+std::string replicas_short(RedisSync& redis, const pushd::Config& cfg) {
+    const int64_t n = cfg.redis.wait_replicas;
+    if (n <= 0) return "";
+    Reply info = redis.command({"INFO", "replication"});
+    if (!info) return redis.error();
+    std::optional<int64_t> online;
+    if (info->type == REDIS_REPLY_STRING) online = pushd::online_replicas(std::string_view(info->str, info->len));
+    if (online && *online >= n) return "";
+    return "waiting for replicas (" + (online ? std::to_string(*online) : std::string("?")) + " of " +
+           std::to_string(n) + " online, Redis.WaitReplicas): nothing was stored";
+}
+
 int run_publish(Context& c, PublishOptions o) {
     const pushd::Config* cfg = c.config();
     if (!cfg) return kUsage;
@@ -77,6 +107,7 @@ int run_publish(Context& c, PublishOptions o) {
             return c.fail(kFailed,
                           "'" + o.from + "' is not a member of group '" + o.group + "' (Groups.RequireMembership)");
     }
+    if (std::string why = replicas_short(*redis, *cfg); !why.empty()) return c.fail(kFailed, why);
     pushd::AppendRequest req;
     req.group_id = o.group;
     req.client_message_id = *o.message_id;
@@ -95,6 +126,7 @@ int run_publish(Context& c, PublishOptions o) {
         return c.fail(kFailed, "the append script gave an unexpected reply");
     const std::string id(r->element[0]->str, r->element[0]->len);
     const bool duplicate = r->element[1]->integer != 0;
+    if (std::string why = confirm_replicas(*redis, *cfg, *o.message_id); !why.empty()) return c.fail(kFailed, why);
     if (o.json) {
         pushd::JsonWriter w;
         w.begin_object()

@@ -218,8 +218,8 @@ Status validate_listener(LoadState& st) {
 }
 
 // Redis.Mode and the addresses it needs: Sentinels and MasterName for
-// sentinel. Cluster and WaitReplicas are refused until they are served
-// (contract v1.1 section 7), rather than silently running without them.
+// sentinel. Cluster is refused until it is served (contract v1.1 section
+// 7), rather than silently running without it.
 Status validate_redis_mode(LoadState& st) {
     const RedisConfig& r = st.config.redis;
     if (r.mode != "single" && r.mode != "sentinel" && r.mode != "cluster")
@@ -227,9 +227,6 @@ Status validate_redis_mode(LoadState& st) {
                                      "expected single, sentinel or cluster, got " + quote_for_message(r.mode)));
     if (r.mode == "cluster")
         return Status::fail(error_at(st, key_index("Redis.Mode"), "cluster is not supported by this version yet"));
-    if (r.wait_replicas > 0)
-        return Status::fail(
-            error_at(st, key_index("Redis.WaitReplicas"), "waiting for replicas is not supported by this version yet"));
     if (r.mode != "sentinel") return {};
     const size_t sentinels = key_index("Redis.Sentinels");
     if (r.sentinels.empty()) return Status::fail(error_at(st, sentinels, "required with Redis.Mode: sentinel"));

@@ -156,6 +156,14 @@ void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const R
                               MetricSample{"result=\"dropped\"", static_cast<double>(r.inbox_dropped)}}});
     f.push_back(single("pushd_redis_inbox_queue", "inbox writes waiting for Redis", MetricType::gauge,
                        static_cast<double>(g.inbox_queue)));
+    if (!g.wait_used) return;
+    f.push_back(single("pushd_redis_replicas_online", "Redis.WaitReplicas: replicas online (-1: not known)",
+                       MetricType::gauge, static_cast<double>(g.replicas_online)));
+    f.push_back(MetricFamily{"pushd_redis_waits_total",
+                             "Redis.WaitReplicas: WAITs sent, by outcome (unconfirmed: fewer replicas in time)",
+                             MetricType::counter,
+                             {MetricSample{"result=\"confirmed\"", static_cast<double>(g.waits - g.waits_unconfirmed)},
+                              MetricSample{"result=\"unconfirmed\"", static_cast<double>(g.waits_unconfirmed)}}});
 }
 
 uint64_t sum(const uint64_t* v, size_t n) {
@@ -331,6 +339,7 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
         cJSON_AddStringToObject(o, "redis_master", gauges.redis_master.c_str());
         cJSON_AddNumberToObject(o, "redis_failovers", static_cast<double>(counters.redis.failovers));
     }
+    if (gauges.wait_used) cJSON_AddNumberToObject(o, "redis_replicas", static_cast<double>(gauges.replicas_online));
     cJSON_AddNumberToObject(o, "bus_entries", static_cast<double>(counters.redis.bus_entries));
     cJSON_AddNumberToObject(o, "notify_entries", static_cast<double>(counters.redis.notify_entries));
     char* text = cJSON_PrintUnformatted(o);

@@ -114,6 +114,12 @@ struct ServerGauges {
     std::string redis_master;  // sentinel mode: the master in use ("host:port"), "" while unknown
     double bus_lag_ms = 0;     // now minus the time of the newest bus/notify entry read
     uint64_t inbox_queue = 0;  // inbox writes waiting for Redis
+    // Redis.WaitReplicas > 0: online replicas last counted (-1: unknown),
+    // WAITs sent (both links) and those that fell short of N replicas.
+    bool wait_used = false;
+    int64_t replicas_online = -1;
+    uint64_t waits = 0;
+    uint64_t waits_unconfirmed = 0;
 };
 
 // One sample line of a family: `labels` is the inside of {...} already

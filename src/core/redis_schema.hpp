@@ -75,6 +75,9 @@ public:
     std::string group(std::string_view gid) const { return p_ + "group:" + std::string(gid); }
     std::string bus() const { return p_ + "bus"; }
     std::string notify() const { return p_ + "notify"; }
+    // The pub/sub channel of the PUBLISH that goes before each WAIT
+    // (core/replica_wait.hpp); nobody subscribes to it.
+    std::string wait_channel() const { return p_ + "wait"; }
     // The newest notify id whose inbox writes some instance has all done
     // (kInboxedScript): where a starting instance begins its inbox duty.
     std::string notify_inboxed() const { return p_ + "notify:inboxed"; }

@@ -3,6 +3,7 @@
 #include "core/control_entry.hpp"
 #include "core/stream_id.hpp"
 #include "io/log.hpp"
+#include "io/redis_wait.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -23,9 +24,13 @@ RedisBus::RedisBus(const Config* config, RedisLink* bus_link, RedisLink* command
     started_local_ms_(now_ms_()),
     keys_(config->redis.key_prefix),
     bus_key_(keys_.bus()),
-    notify_key_(keys_.notify()) {}
+    notify_key_(keys_.notify()) {
+    const int64_t n = config->redis.wait_replicas;
+    if (n > 0) wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(bus_link, keys_.wait_channel(), n));
+}
 
 void RedisBus::on_bus_up() {
+    drop_held();
     if (!started_)
         fix_start(link_);
     else
@@ -45,6 +50,8 @@ void RedisBus::tick() {
             fix_start(link_);
     } else if (retry_read_ && link_->up()) {
         read();
+    } else if (held_ && retry_confirm_ && link_->up()) {
+        confirm_held();
     }
     pump_inbox();
     publish_inboxed();
@@ -143,16 +150,47 @@ void RedisBus::on_read(const redisReply* r) {
         else if (key == notify_key_)
             redis_read_entries(s->element[1], notify);
     }
+    held_bus_from_ = bus_last_;
+    held_notify_from_ = notify_last_;
+    const bool hold = wait_ && !bus.empty();
     if (!bus.empty()) bus_last_ = bus.back().id;
     if (!notify.empty()) notify_last_ = notify.back().id;
     // Fewer than asked for: this read reached the streams' ends.
     if (bus.size() < kBusBatch && notify.size() < kBusBatch) read_to_end_ = true;
     for (RedisEntry& e : bus) pending_.push_back({false, std::move(e)});
     for (RedisEntry& e : notify) pending_.push_back({true, std::move(e)});
+    if (hold) {
+        held_ = true;
+        confirm_held();
+        return;
+    }
     if (deliver_some() && defer_) defer_();
 }
 
+void RedisBus::confirm_held() {
+    retry_confirm_ = false;
+    wait_->after([this, gen = hold_generation_](bool ok) {
+        if (!held_ || gen != hold_generation_) return;
+        if (!ok) {
+            retry_confirm_ = true;
+            return;
+        }
+        held_ = false;
+        if (deliver_some() && defer_) defer_();
+    });
+}
+
+void RedisBus::drop_held() {
+    if (!held_) return;
+    held_ = false;
+    hold_generation_++;
+    pending_.clear();
+    bus_last_ = held_bus_from_;
+    notify_last_ = held_notify_from_;
+}
+
 bool RedisBus::deliver_some() {
+    if (held_) return false;
     size_t entries = 0, bytes = 0;
     std::string last_id;
     while (!pending_.empty() && entries < kBusSliceEntries && bytes < kBusSliceBytes) {

@@ -29,6 +29,14 @@
 // its newest entry: an inbox replay that ends at id L has missed nothing
 // below L.
 //
+// With Redis.WaitReplicas N, a read that holds group messages is
+// delivered only once N replicas confirm it (a WAIT on this link, see
+// core/replica_wait.hpp), so no subscriber sees a message that a failover
+// then loses. Until then nothing more is read; an unconfirmed read is
+// confirmed again every tick, and one still held when the link drops is
+// forgotten and read again (from the new master after a failover) from
+// the ids before it. Reads of notifications only are not held.
+//
 // Malformed entries (missing fields, data not a JSON object, unknown target)
 // are counted, logged once with their id, and skipped.
 #pragma once
@@ -37,12 +45,14 @@
 #include "core/config.hpp"
 #include "core/hub.hpp"
 #include "core/metrics.hpp"
+#include "core/replica_wait.hpp"
 #include "io/redis_link.hpp"
 #include "io/redis_store.hpp"
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -94,6 +104,8 @@ public:
 
     // Now minus the time of the newest entry delivered (0 when caught up).
     double lag_ms() const { return lag_ms_; }
+    // The WAITs of the bus link (nullptr with WaitReplicas 0).
+    const WaitBatch* waits() const { return wait_.get(); }
     // Inbox writes waiting for Redis.
     size_t inbox_queue() const { return inbox_queue_.size(); }
 
@@ -123,6 +135,10 @@ private:
     void fix_start(RedisLink* via);
     void read();
     void on_read(const redisReply* reply);
+    // WaitReplicas: delivers the held read once the replicas confirm it.
+    void confirm_held();
+    // The link dropped with a read held: forget it, read it again.
+    void drop_held();
     void handle_bus_entry(const RedisEntry& e);
     void handle_notify_entry(const RedisEntry& e);
     void malformed(const char* stream, const std::string& id, const std::string& why);
@@ -156,6 +172,12 @@ private:
     std::string notify_last_ = "0-0";
     std::string last_read_error_;
     double lag_ms_ = 0;
+
+    std::unique_ptr<WaitBatch> wait_;               // WaitReplicas > 0 only
+    bool held_ = false;                             // pending_ waits for the replicas
+    bool retry_confirm_ = false;                    // the last WAIT fell short: tick() asks again
+    uint64_t hold_generation_ = 0;                  // a WAIT's answer for a dropped hold is stale
+    std::string held_bus_from_, held_notify_from_;  // the ids before the held read
 
     std::deque<InboxJob> inbox_queue_;
     size_t inbox_in_flight_ = 0;

@@ -3,6 +3,7 @@
 #include "core/bus_entry.hpp"
 #include "core/stream_id.hpp"
 #include "io/log.hpp"
+#include "io/redis_wait.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -26,7 +27,46 @@ constexpr StreamId kMaxStreamId{UINT64_MAX, UINT64_MAX};
 RedisStore::RedisStore(const Config* config, RedisLink* link) :
     config_(config),
     link_(link),
-    keys_(config->redis.key_prefix) {}
+    keys_(config->redis.key_prefix) {
+    const int64_t n = config->redis.wait_replicas;
+    if (n > 0) wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(link, keys_.wait_channel(), n));
+}
+
+void RedisStore::poll_replicas() {
+    if (!wait_ || !link_->up()) return;
+    redis_count_replicas(link_, [this](int64_t online) {
+        if (online != replicas_online_)
+            LOG_INFO("redis: %lld replica(s) online, WaitReplicas %lld", static_cast<long long>(online),
+                     static_cast<long long>(config_->redis.wait_replicas));
+        replicas_online_ = online;
+    });
+}
+
+std::string RedisStore::replica_shortage() const {
+    const int64_t n = config_->redis.wait_replicas;
+    if (!wait_ || replicas_online_ >= n) return "";
+    return "waiting for replicas (" + (replicas_online_ < 0 ? std::string("?") : std::to_string(replicas_online_)) +
+           " of " + std::to_string(n) + " online)";
+}
+
+template <class R>
+void RedisStore::confirmed(R res, std::function<void(R)> done) {
+    if (!wait_ || res.status == StoreStatus::unavailable) {
+        done(std::move(res));
+        return;
+    }
+    auto held = std::make_shared<R>(std::move(res));
+    wait_->after([this, held, done = std::move(done)](bool ok) {
+        if (!ok) {
+            held->status = StoreStatus::unavailable;
+            if constexpr (requires(R & x) { x.error; }) {
+                held->error = "not confirmed by " + std::to_string(config_->redis.wait_replicas) +
+                              " replica(s) within " + std::to_string(kWaitTimeoutMs) + " ms";
+            }
+        }
+        done(std::move(*held));
+    });
+}
 
 void RedisStore::note_error(std::string_view what, std::string_view error) {
     std::string line = std::string(what) + ": " + std::string(error);
@@ -36,6 +76,7 @@ void RedisStore::note_error(std::string_view what, std::string_view error) {
 }
 
 void RedisStore::on_link_up() {
+    poll_replicas();
     for (Script* s : {&append_, &replay_, &newest_, &revoke_}) load_script(*s);
 }
 
@@ -137,6 +178,12 @@ StoreOps RedisStore::ops() {
 }
 
 void RedisStore::append(const AppendRequest& req, std::function<void(AppendResult)> done) {
+    if (std::string why = replica_shortage(); !why.empty()) {  // nothing stored
+        AppendResult res;
+        res.error = std::move(why);
+        done(std::move(res));
+        return;
+    }
     ScriptArgs a = append_script_args(keys_, req, config_->groups.dedup_window, config_->groups.history_size);
     run_script(append_, std::move(a.keys), std::move(a.args),
                [this, done = std::move(done)](const redisReply* r, std::string_view err) {
@@ -151,7 +198,7 @@ void RedisStore::append(const AppendRequest& req, std::function<void(AppendResul
                    } else {
                        res.error = err;
                    }
-                   done(std::move(res));
+                   confirmed(std::move(res), std::move(done));
                });
 }
 
@@ -188,7 +235,7 @@ void RedisStore::replay(const std::string& group_id, const std::string& since, s
                    } else if (r) {
                        note_error("replay script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
                    }
-                   done(std::move(res));
+                   confirmed(std::move(res), std::move(done));
                });
 }
 

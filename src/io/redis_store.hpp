@@ -11,16 +11,25 @@
 //
 // Every failure maps to StoreStatus::unavailable: Redis unreachable, no
 // answer in time, or an error answer (logged once per distinct message).
+//
+// With Redis.WaitReplicas N (core/replica_wait.hpp): an append (new or
+// duplicate) and a group replay are answered only once N replicas confirm
+// what they wrote or read (one WAIT for all those answered meanwhile);
+// unconfirmed, they are unavailable (503). While fewer than N replicas are
+// online (INFO replication, polled by the caller about every second), an
+// append is unavailable at once, before anything is stored.
 #pragma once
 
 #include "core/config.hpp"
 #include "core/control_entry.hpp"
 #include "core/redis_schema.hpp"
+#include "core/replica_wait.hpp"
 #include "core/status.hpp"
 #include "core/store.hpp"
 #include "io/redis_link.hpp"
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,8 +54,21 @@ public:
     // The seam, bound to this store (which must outlive the ops).
     StoreOps ops();
 
-    // Loads the scripts (their SHA1s replace EVAL by EVALSHA).
+    // Loads the scripts (their SHA1s replace EVAL by EVALSHA); with
+    // WaitReplicas, counts the replicas.
     void on_link_up();
+    // The link went down: the replica count is unknown until it is back.
+    void on_link_down() { replicas_online_ = -1; }
+    // With WaitReplicas: counts the online replicas again (INFO replication).
+    void poll_replicas();
+    // With WaitReplicas and fewer replicas online than it asks for (or not
+    // known): why sends are refused ("waiting for replicas (0 of 1
+    // online)"); "" otherwise.
+    std::string replica_shortage() const;
+    // Online replicas last counted (-1: not known, or WaitReplicas 0).
+    int64_t replicas_online() const { return replicas_online_; }
+    // The WAITs of this link (nullptr with WaitReplicas 0).
+    const WaitBatch* waits() const { return wait_.get(); }
 
     // XADD inbox:<uid> MAXLEN ~ HistorySize <n.id> data .. timestamp ..
     void write_inbox(const std::string& user_id, const StoredNotification& n, std::function<void(InboxWrite)> done);
@@ -103,6 +125,10 @@ private:
     void replay_inbox(const std::string& user_id, const std::string& since, size_t limit,
                       std::function<void(InboxResult)> done);
     void note_error(std::string_view what, std::string_view error);
+    // With WaitReplicas: runs `done` once the replicas confirm, else at
+    // once; an unconfirmed `res` becomes unavailable.
+    template <class R>
+    void confirmed(R res, std::function<void(R)> done);
 
     const Config* config_;
     RedisLink* link_;
@@ -112,6 +138,8 @@ private:
     Script newest_{kNewestScript, {}};
     Script revoke_{kRevokeScript, {}};
     std::string last_error_logged_;
+    std::unique_ptr<WaitBatch> wait_;  // WaitReplicas > 0 only
+    int64_t replicas_online_ = -1;
 };
 
 }  // namespace pushd

@@ -189,7 +189,10 @@ void server_init_logic(Server& server) {
         server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
     };
     server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
-    if (server.redis_sentinel) server.redis_commands->on_down = [&server] { server.redis_sentinel->ask_now(); };
+    server.redis_commands->on_down = [&server] {
+        server.redis_store->on_link_down();
+        if (server.redis_sentinel) server.redis_sentinel->ask_now();
+    };
     defer_bus_slices(server);
     const Config& cfg = server.config;
     server.instance_key = server.redis_store->keys().instance(cfg.name, public_host(cfg), cfg.port);
@@ -205,6 +208,7 @@ void server_start_redis(Server& server) {
 void server_redis_tick(Server& server) {
     server.redis_bus->tick();
     server.redis_presence->tick();
+    server.redis_store->poll_replicas();
     if (server.instance_published_ms == 0 || uv_now(server.loop) - server.instance_published_ms >= kInstancePublishMs)
         publish_instance(server);
 }
@@ -231,6 +235,8 @@ Status server_redis_status(const Server& server) {
         return Status::fail("redis: " + server.redis_commands->reason());
     if (server.redis_bus_link && !server.redis_bus_link->up())
         return Status::fail("redis bus: " + server.redis_bus_link->reason());
+    if (std::string why = server.redis_store ? server.redis_store->replica_shortage() : ""; !why.empty())
+        return Status::fail(why);
     return {};
 }
 
@@ -285,6 +291,14 @@ ServerGauges server_gauges(const Server& server) {
     if (server.redis_bus) {
         g.bus_lag_ms = server.redis_bus->lag_ms();
         g.inbox_queue = server.redis_bus->inbox_queue();
+    }
+    if (const WaitBatch* w = server.redis_store ? server.redis_store->waits() : nullptr) {
+        g.wait_used = true;
+        g.replicas_online = server.redis_store->replicas_online();
+        for (const WaitBatch* b : {w, server.redis_bus->waits()}) {
+            g.waits += b->waits();
+            g.waits_unconfirmed += b->unconfirmed();
+        }
     }
     return g;
 }
