@@ -4,6 +4,7 @@
 #include "io/log.hpp"
 
 #include <hiredis/hiredis.h>
+#include <uv.h>
 
 #include <cstdlib>
 #include <memory>
@@ -94,7 +95,7 @@ void RedisBus::fix_start(RedisLink* via) {
 }
 
 void RedisBus::read() {
-    if (!started_ || reading_ || !pending_.empty() || !link_->up()) return;
+    if (!started_ || reading_ || pending_.size() >= kBusSliceEntries || !link_->up()) return;
     reading_ = true;
     retry_read_ = false;
     static constexpr const char* kCount = "512";
@@ -146,12 +147,26 @@ void RedisBus::on_read(const redisReply* r) {
     if (!notify.empty()) notify_last_ = notify.back().id;
     // Fewer than asked for: this read reached the streams' ends.
     if (bus.size() < kBusBatch && notify.size() < kBusBatch) read_to_end_ = true;
-    for (RedisEntry& e : bus) pending_.push_back({false, std::move(e)});
-    for (RedisEntry& e : notify) pending_.push_back({true, std::move(e)});
-    if (deliver_some() && defer_) defer_();
+    const auto now_us = static_cast<int64_t>(uv_hrtime() / 1000);
+    for (RedisEntry& e : bus) pending_.push_back({false, now_us, std::move(e)});
+    for (RedisEntry& e : notify) pending_.push_back({true, now_us, std::move(e)});
+    coalescer_.on_arrival(bus.size() + notify.size(), now_us);
+    read();  // while these wait, the next ones arrive
+    if (pending_.empty()) {
+        note_caught_up();  // an answer with no entry in it
+    } else if (defer_) {
+        defer_();
+    } else {
+        while (deliver_slice() > 0) {}
+    }
 }
 
-bool RedisBus::deliver_some() {
+int64_t RedisBus::hold_us(int64_t now_us) const {
+    if (pending_.empty()) return 0;
+    return coalescer_.hold_us(pending_.size(), pending_.front().read_us, now_us);
+}
+
+size_t RedisBus::deliver_slice() {
     size_t entries = 0, bytes = 0;
     std::string last_id;
     while (!pending_.empty() && entries < kBusSliceEntries && bytes < kBusSliceBytes) {
@@ -166,11 +181,11 @@ bool RedisBus::deliver_some() {
         last_id = std::move(r.entry.id);
     }
     if (!last_id.empty()) note_lag(last_id);
+    if (entries > 0) counters_->bus_slices++;
     pump_inbox();
-    if (!pending_.empty()) return true;
-    note_caught_up();
+    if (pending_.empty()) note_caught_up();
     read();
-    return false;
+    return entries;
 }
 
 void RedisBus::note_lag(const std::string& id) {

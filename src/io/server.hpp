@@ -52,6 +52,8 @@ struct Server {
     std::unique_ptr<Hub> hub;
     // --no-io-uring clears it (main); read once by ws_write_init.
     bool io_uring_allowed = true;
+    // --bus-coalesce (main): when bus entries may wait to share a flush.
+    CoalesceMode bus_coalesce = CoalesceMode::automatic;
     WritePath writes;  // io/ws_write: the end-of-iteration flush
 
     // WebSocket connections lws still holds (from ESTABLISHED until lws
@@ -84,6 +86,7 @@ struct Server {
     uv_timer_t watchdog_timer{};    // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
     uv_check_t bus_check{};         // delivers the bus's next slice after the sockets were serviced
     uv_idle_t bus_idle{};           // keeps the loop from blocking while slices are left
+    uv_timer_t bus_hold_timer{};    // ends a hold of bus entries (coalescing under load)
     lws_retry_bo_t retry_policy{};  // heartbeat policy; must outlive the context
 };
 
