@@ -15,7 +15,7 @@ void BusCoalescer::on_arrival(size_t entries, int64_t now_us) {
     if (entries == 0) return;
     if (seen_ && now_us - last_arrival_us_ >= settings_.idle_gap_us) {
         // A quiet spell: what was measured before says nothing about now.
-        gap_us_ = cost_us_ = flush_us_ = 0;
+        gap_us_ = cost_us_ = flush_us_ = loop_busy_ = 0;
         busy_ = false;
     } else if (seen_) {
         const double gap = static_cast<double>(std::max<int64_t>(now_us - last_arrival_us_, 0));
@@ -34,9 +34,14 @@ void BusCoalescer::on_delivered(size_t entries, int64_t took_us) {
     update_busy();
 }
 
+void BusCoalescer::on_loop_busy(double share) {
+    loop_busy_ = smooth(loop_busy_, std::clamp(share, 0.0, 1.0), settings_.smoothing);
+    update_busy();
+}
+
 double BusCoalescer::load() const {
-    if (gap_us_ <= 0 || cost_us_ <= 0) return 0;
-    return cost_us_ / gap_us_;
+    const double delivering = gap_us_ > 0 && cost_us_ > 0 ? cost_us_ / gap_us_ : 0;
+    return std::max(delivering, loop_busy_);
 }
 
 // Hysteresis: holding starts at enter_load and stops below leave_load, so

@@ -9,10 +9,11 @@
 // connection; the loop never gets ahead. Holding entries while the loop is
 // busy lets the next flush carry everything that arrived meanwhile.
 //
-// The policy measures two things: the time between bus entries (per entry,
-// an exponential average) and what delivering and flushing one entry costs
-// (likewise). Their ratio is the share of the loop's time spent delivering
-// ("load"). Entries are held only while that share is high (from
+// The policy measures the time between bus entries (per entry, an
+// exponential average), what delivering and flushing one entry costs
+// (likewise), and the share of the time the loop is not waiting for events
+// (from the caller). The larger of that share and cost/gap is the "load":
+// how busy the loop is. Entries are held only while the load is high (from
 // enter_load until it falls below leave_load) and entries come closer
 // together than max_hold_us; then for about one flush's duration, never
 // longer than max_hold_us, and not once max_entries wait. A gap of
@@ -52,6 +53,11 @@ public:
     /* `entries` (> 0) were delivered and flushed, which took `took_us`. */
     void on_delivered(size_t entries, int64_t took_us);
 
+    /* Since the last call, the loop was busy (not waiting for events) this
+     * share of the time, 0 to 1: its other work (requests, storage
+     * replies) and time it could not run count too. */
+    void on_loop_busy(double share);
+
     /* How much longer the `pending` entries, the oldest read at
      * `oldest_us`, may wait before they are delivered: 0 to deliver now,
      * else at most settings.max_hold_us after the oldest was read. */
@@ -59,7 +65,8 @@ public:
 
     /* Holding entries now (the load is high). */
     bool busy() const { return busy_; }
-    /* The share of the time spent delivering (0 until measured). */
+    /* How busy the loop is: the larger of the share of the time spent
+     * delivering and the loop's busy share (0 until measured). */
     double load() const;
     /* The hold the policy aims for now (0 when not busy): one flush's
      * duration or the time between entries, the longer, within
@@ -77,6 +84,7 @@ private:
     double gap_us_ = 0;            // average time between entries (0: unknown)
     double cost_us_ = 0;           // average delivery + flush time per entry (0: unknown)
     double flush_us_ = 0;          // average duration of one delivery + flush
+    double loop_busy_ = 0;         // average busy share of the loop
     bool busy_ = false;
 };
 

@@ -103,6 +103,8 @@ public:
     // note_delivered (entries, microseconds the two took).
     int64_t hold_us(int64_t now_us) const;
     void note_delivered(size_t entries, int64_t took_us) { coalescer_.on_delivered(entries, took_us); }
+    // The loop's busy share since the last call (BusCoalescer::on_loop_busy).
+    void note_loop_busy(double share) { coalescer_.on_loop_busy(share); }
     const BusCoalescer& coalescer() const { return coalescer_; }
     // Replaces the coalescing policy (before the first read: --bus-coalesce).
     void set_coalesce_mode(CoalesceMode mode) {

@@ -148,6 +148,19 @@ constexpr int64_t kMinTimerHoldUs = 500;
 
 void run_bus(Server& s);
 
+// Tells the bus how busy the loop was since the last delivery: the share of
+// the time it was not waiting in the poll (UV_METRICS_IDLE_TIME).
+void note_loop_busy(Server& s, uint64_t now_ns) {
+    const uint64_t idle = uv_metrics_idle_time(s.loop);
+    const uint64_t wall = now_ns - s.bus_sample_ns;
+    if (s.bus_sample_ns != 0 && wall > 0 && idle >= s.bus_sample_idle_ns) {
+        const double idle_share = static_cast<double>(idle - s.bus_sample_idle_ns) / static_cast<double>(wall);
+        s.redis_bus->note_loop_busy(1.0 - idle_share);
+    }
+    s.bus_sample_ns = now_ns;
+    s.bus_sample_idle_ns = idle;
+}
+
 // Delivers the bus's next slice and flushes its writes before the next
 // poll; tells the bus how long the two took (its coalescing policy's
 // measure of load). Keeps the check and idle handles going while entries
@@ -155,6 +168,7 @@ void run_bus(Server& s);
 void deliver_bus_slice(Server& s) {
     uv_timer_stop(&s.bus_hold_timer);
     const uint64_t t0 = uv_hrtime();
+    note_loop_busy(s, t0);
     const size_t entries = s.redis_bus->deliver_slice();
     ws_flush_pending(s);
     s.redis_bus->note_delivered(entries, static_cast<int64_t>((uv_hrtime() - t0) / 1000));
@@ -191,6 +205,7 @@ void run_bus(Server& s) {
 // slices are left), and its writes go out before the next poll. Under load
 // the slice may wait a little for more entries (run_bus).
 void defer_bus_slices(Server& server) {
+    uv_loop_configure(server.loop, UV_METRICS_IDLE_TIME);  // for note_loop_busy
     uv_check_init(server.loop, &server.bus_check);
     uv_idle_init(server.loop, &server.bus_idle);
     uv_timer_init(server.loop, &server.bus_hold_timer);

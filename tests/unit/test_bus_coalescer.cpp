@@ -141,3 +141,44 @@ TEST_CASE("off never holds; always holds every slice for max_hold_us", "[bus_coa
     fresh.on_arrival(1, kT0);
     CHECK(fresh.hold_us(1, kT0, kT0) == always.max_hold_us);
 }
+
+TEST_CASE("a loop busy with other work holds entries that come close together", "[bus_coalescer]") {
+    BusCoalescer c;
+    // Cheap flushes (a small group), but the loop has no time to spare:
+    // requests, storage replies, a CPU shared with others.
+    int64_t t = kT0;
+    for (int i = 0; i < 40; i++, t += 1300) {
+        c.on_arrival(1, t);
+        c.on_delivered(1, 100);
+        c.on_loop_busy(0.9);
+    }
+    CHECK(c.load() >= 0.8);
+    REQUIRE(c.busy());
+    c.on_arrival(1, t);
+    CHECK(c.hold_us(1, t, t) == c.hold_window_us());
+    CHECK(c.hold_window_us() >= 1300);
+    // The same loop, idle: no holding.
+    for (int i = 0; i < 40; i++, t += 1300) {
+        c.on_arrival(1, t);
+        c.on_delivered(1, 100);
+        c.on_loop_busy(0.05);
+    }
+    CHECK_FALSE(c.busy());
+    CHECK(c.hold_us(1, t, t) == 0);
+}
+
+TEST_CASE("a fully busy loop still never holds entries 10 ms apart", "[bus_coalescer]") {
+    BusCoalescer c;
+    int64_t t = kT0;
+    for (int i = 0; i < 100; i++, t += 10000) {
+        c.on_arrival(1, t);
+        c.on_loop_busy(1.0);
+        CHECK(c.hold_us(1, t, t) == 0);
+        c.on_delivered(1, 8000);
+    }
+    CHECK(c.busy());
+    // Out-of-range shares are clamped.
+    c.on_loop_busy(7.5);
+    c.on_loop_busy(-3);
+    CHECK(c.load() <= 1.0);
+}
