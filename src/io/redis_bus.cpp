@@ -6,6 +6,7 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -150,7 +151,7 @@ void RedisBus::on_read(const redisReply* r) {
     const auto now_us = static_cast<int64_t>(uv_hrtime() / 1000);
     for (RedisEntry& e : bus) pending_.push_back({false, now_us, std::move(e)});
     for (RedisEntry& e : notify) pending_.push_back({true, now_us, std::move(e)});
-    coalescer_.on_arrival(bus.size() + notify.size(), now_us);
+    coalescer_.on_arrival(bus.size() + notify.size(), newest_entry_us(bus, notify));
     read();  // while these wait, the next ones arrive
     if (pending_.empty()) {
         note_caught_up();  // an answer with no entry in it
@@ -159,6 +160,20 @@ void RedisBus::on_read(const redisReply* r) {
     } else {
         while (deliver_slice() > 0) {}
     }
+}
+
+// When the newest entry of a read was stored, in microseconds of Redis's
+// clock (its id's time): the coalescing policy measures the time between
+// entries by when they were stored, not by when this instance got round
+// to reading them (a loop that falls behind reads bursts of entries that
+// were stored 10 ms apart).
+int64_t RedisBus::newest_entry_us(const std::vector<RedisEntry>& bus, const std::vector<RedisEntry>& notify) {
+    uint64_t ms = 0;
+    for (const std::vector<RedisEntry>* v : {&bus, &notify}) {
+        if (v->empty()) continue;
+        if (auto id = parse_stream_id(v->back().id)) ms = std::max(ms, id->ms);
+    }
+    return static_cast<int64_t>(ms) * 1000;
 }
 
 int64_t RedisBus::hold_us(int64_t now_us) const {

@@ -142,6 +142,7 @@ private:
         RedisEntry entry;
     };
 
+    static int64_t newest_entry_us(const std::vector<RedisEntry>& bus, const std::vector<RedisEntry>& notify);
     void fix_start(RedisLink* via);
     void read();
     void on_read(const redisReply* reply);
