@@ -3,12 +3,16 @@
 # (the original architecture in ../shared/peers/seedref). See bench/README.md.
 #
 # Builds Release binaries (build-bench/), builds seedref in a temporary copy,
-# starts a private redis-server, then for each server runs three scenarios,
+# starts a private redis-server, then for each server runs four scenarios,
 # each against a freshly started server pinned to CPU 0 with the load
 # generator (pushd-bench) pinned to CPU 1:
 #   idle    N authenticated idle connections: server RSS per connection
 #   fanout  S subscribers in one group, one publisher at R msg/s for D s
 #   sweep   the highest rate with zero loss (steps, bisection, then a D s run)
+#   closed  S subscribers, one publisher keeping W sends in flight for D s
+#   groups  the closed loop with 10,000 subscribers in 100 groups, 10 publishers
+#   broadcast  `all` notifications (XADD to notify) to 10,000 connections at
+#           B/s (pushd only: seedref has no notifications)
 # Prints the table (pushd, seedref, ratios, targets) and writes the JSON to
 # bench/results/<date>.json (and the table beside it as .md).
 #
@@ -28,6 +32,10 @@ usage: bench/run.sh [options]
   --duration S         fan-out window, seconds     (default 10)
   --repeat N           fan-out windows; the median one is reported (default 3)
   --step-duration S    sweep step window, seconds  (default 5)
+  --in-flight W        closed loop: sends kept in flight (default 16)
+  --scenarios LIST     which of "idle fanout sweep closed groups broadcast" to run (default all)
+  --broadcast-rate B   broadcast: notifications/s to all (default 10)
+  --pushd-args ARGS    extra pushd arguments (e.g. "--bus-coalesce off")
   --out FILE           results JSON (default bench/results/<date>.json)
   --server-cpu N       CPU for the servers and Redis (default 0)
   --client-cpu N       CPU for the load generator    (default 1)
@@ -68,10 +76,18 @@ COMPRESSION=1
 PRESENCE_OFF=1
 WAIT_REPLICAS=0
 REPLICAS=""
+IN_FLIGHT=16
+SCENARIOS="idle fanout sweep closed groups broadcast"
+BROADCAST_RATE=10
+GROUP_SUBSCRIBERS=10000
+GROUP_COUNT=100
+PUBLISHERS=10
+PUSHD_ARGS=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) CONNECTIONS=1000; SUBSCRIBERS=200; DURATION=3; STEP_DURATION=2; HOLD=1; REPEAT=1 ;;
+        --quick) CONNECTIONS=1000; SUBSCRIBERS=200; DURATION=3; STEP_DURATION=2; HOLD=1; REPEAT=1
+                 GROUP_SUBSCRIBERS=1000; GROUP_COUNT=10; PUBLISHERS=2 ;;
         --only) SERVERS="$2"; shift ;;
         --redis) REDIS_ADDR="$2"; shift ;;
         --no-build) DO_BUILD=0 ;;
@@ -81,6 +97,10 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift ;;
         --repeat) REPEAT="$2"; shift ;;
         --step-duration) STEP_DURATION="$2"; shift ;;
+        --in-flight) IN_FLIGHT="$2"; shift ;;
+        --scenarios) SCENARIOS="$2"; shift ;;
+        --pushd-args) PUSHD_ARGS="$2"; shift ;;
+        --broadcast-rate) BROADCAST_RATE="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --server-cpu) SERVER_CPU="$2"; shift ;;
         --client-cpu) CLIENT_CPU="$2"; shift ;;
@@ -280,7 +300,8 @@ Limits: {MaxConnections: 100000, MaxConnectionsPerIp: 100000, MaxSessionsPerUser
 Groups: {Presence: ${PRESENCE_SETTING:-true}}
 Log: {Level: warn}
 EOF
-            $PIN_SERVER "$PUSHD" -f "$TMP/pushd.yaml" >>"$TMP/pushd.log" 2>&1 &
+            # shellcheck disable=SC2086 # PUSHD_ARGS: words on purpose
+            $PIN_SERVER "$PUSHD" -f "$TMP/pushd.yaml" $PUSHD_ARGS >>"$TMP/pushd.log" 2>&1 &
             ;;
         seedref)
             $PIN_SERVER "$SEEDREF_BIN" -host 127.0.0.1 -port "$port" -redis "$REDIS_ADDR" \
@@ -318,16 +339,41 @@ scenario() {
     [ -s "$out" ] || echo 'null' >"$out"
 }
 
+# True when scenario $1 is in --scenarios.
+wanted() { case " $SCENARIOS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 BUSY_JSON=""
 for name in $SERVERS; do
     if [ "$name" = seedref ] && [ -z "$SEEDREF_BIN" ]; then continue; fi
     busy=$(wait_quiet)
     BUSY_JSON="$BUSY_JSON${BUSY_JSON:+,}\"$name\":$busy"
-    scenario "$name" idle --connections "$CONNECTIONS" --hold "$HOLD"
-    scenario "$name" fanout --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" --repeat "$REPEAT" \
-        "${REDIS_PID_ARGS[@]}"
-    scenario "$name" sweep --subscribers "$SUBSCRIBERS" --start "$SWEEP_START" --factor "$SWEEP_FACTOR" \
-        --step-duration "$STEP_DURATION" --duration "$DURATION" "${REDIS_PID_ARGS[@]}"
+    if wanted idle; then scenario "$name" idle --connections "$CONNECTIONS" --hold "$HOLD"; fi
+    if wanted fanout; then
+        scenario "$name" fanout --subscribers "$SUBSCRIBERS" --rate "$RATE" --duration "$DURATION" \
+            --repeat "$REPEAT" "${REDIS_PID_ARGS[@]}"
+    fi
+    if wanted sweep; then
+        scenario "$name" sweep --subscribers "$SUBSCRIBERS" --start "$SWEEP_START" --factor "$SWEEP_FACTOR" \
+            --step-duration "$STEP_DURATION" --duration "$DURATION" "${REDIS_PID_ARGS[@]}"
+    fi
+    # The closed loop counts acks: seedref acks each send once stored, as pushd does.
+    if wanted closed; then
+        scenario "$name" closed --subscribers "$SUBSCRIBERS" --in-flight "$IN_FLIGHT" \
+            --duration "$DURATION" --repeat "$REPEAT" "${REDIS_PID_ARGS[@]}"
+    fi
+    if wanted groups; then
+        LABEL=groups scenario "$name" closed --subscribers "$GROUP_SUBSCRIBERS" --groups "$GROUP_COUNT" \
+            --publishers "$PUBLISHERS" --in-flight "$IN_FLIGHT" --duration "$DURATION" --repeat 1 "${REDIS_PID_ARGS[@]}"
+    fi
+    if wanted broadcast; then
+        if [ "$name" = seedref ]; then
+            say "seedref: broadcast skipped (it has no notifications: no notify stream, no 'all' target)"
+            echo '{"skipped":"seedref has no notifications (no notify stream, no all target)"}' >"$TMP/seedref-broadcast.json"
+        else
+            scenario "$name" broadcast --connections "$CONNECTIONS" --rate "$BROADCAST_RATE" --duration "$DURATION" \
+                --redis "$REDIS_ADDR" --key-prefix "$PREFIX:" "${REDIS_PID_ARGS[@]}"
+        fi
+    fi
 done
 
 # p99 at equal load: pushd at seedref's highest zero-loss rate (each
@@ -394,8 +440,11 @@ server_json() {
         return
     fi
     case " $SERVERS " in *" $name "*) ;; *) printf '{"skipped":"not requested"}'; return ;; esac
-    printf '{"idle":%s,"fanout":%s,"sweep":%s}' "$(cat "$TMP/$name-idle.json")" \
-        "$(cat "$TMP/$name-fanout.json")" "$(cat "$TMP/$name-sweep.json")"
+    local scen out=""
+    for scen in idle fanout sweep closed groups broadcast; do
+        if [ -s "$TMP/$name-$scen.json" ]; then out="$out${out:+,}\"$scen\":$(cat "$TMP/$name-$scen.json")"; fi
+    done
+    printf '{%s}' "$out"
 }
 MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
@@ -403,8 +452,9 @@ GIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
     printf '{"date":"%s","git":%s,' "$DATE" "$(json_str "$GIT")"
     printf '"machine":{"cpus":%s,"model":%s,"kernel":%s},' "$NCPU" "$(json_str "$MODEL")" "$(json_str "$(uname -r)")"
     printf '"pinning":{"server_cpu":%s,"client_cpu":%s,"pinned":%s},' "$SERVER_CPU" "$CLIENT_CPU" "$([ -n "$PIN_SERVER" ] && echo true || echo false)"
-    printf '"settings":{"connections":%s,"subscribers":%s,"rate":%s,"duration_s":%s,"repeat":%s,"step_duration_s":%s,"sweep_start":%s,"sweep_factor":%s,"redis":%s},' \
-        "$CONNECTIONS" "$SUBSCRIBERS" "$RATE" "$DURATION" "$REPEAT" "$STEP_DURATION" "$SWEEP_START" "$SWEEP_FACTOR" "$(json_str "$REDIS_ADDR")"
+    printf '"settings":{"connections":%s,"subscribers":%s,"rate":%s,"duration_s":%s,"repeat":%s,"step_duration_s":%s,"sweep_start":%s,"sweep_factor":%s,"in_flight":%s,"scenarios":%s,"pushd_args":%s,"redis":%s},' \
+        "$CONNECTIONS" "$SUBSCRIBERS" "$RATE" "$DURATION" "$REPEAT" "$STEP_DURATION" "$SWEEP_START" "$SWEEP_FACTOR" \
+        "$IN_FLIGHT" "$(json_str "$SCENARIOS")" "$(json_str "$PUSHD_ARGS")" "$(json_str "$REDIS_ADDR")"
     printf '"cpu_busy_before":{%s},' "$BUSY_JSON"
     printf '"pushd":%s,"seedref":%s,"pushd_at_seedref_rate":%s,"compression":%s,"presence":%s}\n' \
     "$(server_json pushd)" "$(server_json seedref)" "$EQUAL_JSON" "$COMPRESSION_JSON" "$PRESENCE_JSON"

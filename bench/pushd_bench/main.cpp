@@ -3,6 +3,8 @@
 //
 //   pushd-bench idle   --url ws://127.0.0.1:P/ws --connections N [--hold S]
 //   pushd-bench fanout --url ... --subscribers N --rate R --duration S
+//   pushd-bench closed --url ... --subscribers N --in-flight W [--groups G --publishers P]
+//   pushd-bench broadcast --url ... --connections N --rate R --redis HOST:PORT --key-prefix P
 //   pushd-bench sweep  --url ... --subscribers N [--start R --factor F ...]
 //   pushd-bench report RESULTS.json   (the table of a bench/run.sh run)
 // Common: --secret S (default: the -f configuration's Auth.AccessSecret),
@@ -38,7 +40,8 @@ struct Args {
     std::string secret;
     std::string user_claim;
     pushd_bench::Options o;
-    Scenario scenario = nullptr;  // idle, fanout, sweep
+    Scenario scenario = nullptr;  // idle, fanout, closed, sweep
+    size_t in_flight = 16;        // closed: W
     std::string report_file;      // report
 };
 
@@ -136,6 +139,54 @@ void add_fanout_command(CLI::App& app, Args& a) {
     fan->callback([&a] { a.scenario = pushd_bench::run_fanout; });
 }
 
+void add_closed_command(CLI::App& app, Args& a) {
+    CLI::App* closed = app.add_subcommand(
+        "closed", "closed loop: publishers keeping W sends in flight each, N subscribers in G groups");
+    add_common(closed, a);
+    add_fanout(closed, a);
+    closed->add_option("--in-flight", a.in_flight, "W: unacknowledged sends kept in flight")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    closed->add_option("--groups", a.o.groups, "groups; subscriber i joins group i mod G (many-group: 100)")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    closed->add_option("--publishers", a.o.publishers, "publishers, each W in flight, one per group (G multiple of P)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    closed->add_option("--repeat", a.o.repeat, "windows to run; the one with the median CPU per delivery is reported")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    closed->callback([&a] {
+        a.o.max_inflight = a.in_flight;
+        a.scenario = pushd_bench::run_closed;
+    });
+}
+
+void add_broadcast_command(CLI::App& app, Args& a) {
+    CLI::App* b = app.add_subcommand(
+        "broadcast", "notifications to `all` (XADD to the notify stream) reaching N connections: deliveries, CPU");
+    add_common(b, a);
+    b->add_option("--connections", a.o.connections, "connections (each gets every notification)")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    b->add_option("--rate", a.o.rate, "notifications/s")->check(CLI::Range(0.1, 100000.0))->capture_default_str();
+    b->add_option("--duration", a.o.duration_s, "measured window, seconds")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    b->add_option("--repeat", a.o.repeat, "windows; the one with the median CPU per delivery is reported")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    b->add_option("--content-bytes", a.o.content_bytes, "content length in each notification's data (>= ~32)")
+        ->check(CLI::Range(0, 1 << 20))
+        ->capture_default_str();
+    b->add_option("--warmup", a.o.warmup_s, "unmeasured seconds of sending first (0: none)")
+        ->check(CLI::Range(0.0, 60.0))
+        ->capture_default_str();
+    b->add_option("--redis", a.o.redis_addr, "the Redis the server reads, IPv4:PORT")->capture_default_str();
+    b->add_option("--key-prefix", a.o.key_prefix, "the server's Redis.KeyPrefix")->capture_default_str();
+    b->callback([&a] { a.scenario = pushd_bench::run_broadcast; });
+}
+
 void add_sweep_command(CLI::App& app, Args& a) {
     CLI::App* sweep = app.add_subcommand("sweep", "step the fan-out rate up to the highest one with zero loss");
     add_common(sweep, a);
@@ -218,6 +269,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     add_idle_command(app, a);
     add_fanout_command(app, a);
+    add_closed_command(app, a);
+    add_broadcast_command(app, a);
     add_sweep_command(app, a);
     add_report_command(app, a);
     try {

@@ -6,6 +6,7 @@
 #include "client/requests.hpp"
 #include "core/auth.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -77,7 +78,14 @@ std::string filler_text(size_t n) {
 Runner::Runner(const Options& o, size_t capacity) :
     o_(o),
     loop_(capacity),
-    run_id_(std::string("m").append(std::to_string(now_ns() % 1000000000000ull)).append("-")) {}
+    run_id_(std::string("m").append(std::to_string(now_ns() % 1000000000000ull)).append("-")) {
+    if (o_.groups <= 1) {
+        group_names_.push_back(o_.group);
+    } else {
+        for (size_t g = 0; g < o_.groups; ++g) group_names_.push_back(o_.group + "-" + std::to_string(g));
+    }
+    group_sent_.assign(group_names_.size(), 0);
+}
 
 bool Runner::init(std::string& err) {
     raise_nofile_limit();
@@ -92,19 +100,21 @@ bool Runner::init(std::string& err) {
     return true;
 }
 
-bool Runner::sign_tokens(size_t count, long publisher_index, std::string& err) {
+bool Runner::sign_tokens(size_t count, size_t publishers, std::string& err) {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     tokens_.resize(count);
     for (size_t i = 0; i < count; ++i) {
-        std::string user =
-            o_.user_prefix + (static_cast<long>(i) == publisher_index ? std::string("pub") : std::to_string(i));
+        std::string user = o_.user_prefix + (i >= publishers ? std::to_string(i)
+                                             : i == 0        ? std::string("pub")
+                                                             : "pub" + std::to_string(i));
         tokens_[i] = pushd::sign_token(o_.secret, o_.user_claim, user, now, now + 6 * 3600);
         if (tokens_[i].empty()) {
             err = "cannot sign a token for user '" + user + "' (empty secret?)";
             return false;
         }
     }
-    publisher_ = publisher_index;
+    publishers_ = publishers;
+    publisher_sent_.assign(publishers, PublisherCount{});
     return true;
 }
 
@@ -141,23 +151,74 @@ void Runner::fail_unfinished(const std::vector<uint32_t>& idx, size_t started) {
     }
 }
 
-// One send_message from the publisher carrying its send time and seq.
+// The content of send `seq`: "t=<send time> s=<seq>" and the padding.
+const std::string& Runner::next_content(uint64_t seq, const std::string& pad) {
+    content_buf_.assign("t=").append(std::to_string(now_ns())).append(" s=").append(std::to_string(seq)).append(pad);
+    return content_buf_;
+}
+
+// One send_message from publisher `pub` carrying its send time and seq, to
+// the next of its groups (g = pub.index mod P, in turn).
 void Runner::send_one(Conn& pub, Window& w, const std::string& pad) {
+    PublisherCount& pc = publisher_sent_[pub.index];
+    const size_t per_publisher = std::max<size_t>(1, group_names_.size() / publishers_);
+    const size_t g = (pub.index + publishers_ * (pc.sent % per_publisher)) % group_names_.size();
+    pc.sent++;
+    group_sent_[g]++;
     const uint64_t seq = next_seq_++;
-    const uint64_t t = now_ns();
     id_buf_.assign(run_id_).append(std::to_string(seq));
-    content_buf_.assign("t=").append(std::to_string(t)).append(" s=").append(std::to_string(seq)).append(pad);
     send_buf_.clear();
-    pushd::requests::append_send_message(send_buf_, id_buf_, o_.group, content_buf_);
+    pushd::requests::append_send_message(send_buf_, id_buf_, group_names_[g], next_content(seq, pad));
     loop_.send_text(pub, send_buf_);
     w.sent++;
 }
 
+// One notification to every connection, through the external sender.
+void Runner::send_external(Window& w, const std::string& pad) {
+    const uint64_t seq = next_seq_++;
+    w.sent++;
+    if (external_(next_content(seq, pad))) {
+        w.acked_ok++;
+        group_sent_[0]++;
+    } else {
+        w.ack_failed++;
+    }
+}
+
+// Rate mode: the sends due by `now` (at most 1000 per pass if the loop fell
+// behind), publishers in turn. A publisher's unsent bytes are bounded: a
+// server that stops reading makes it fall short, not grow. False when
+// nothing could be sent.
+bool Runner::send_due(Window& w, uint64_t total, double interval, uint64_t now, const std::string& pad) {
+    for (int i = 0; i < 1000 && w.sent < total; ++i) {
+        const uint64_t due = w.t0 + static_cast<uint64_t>(static_cast<double>(w.sent) * interval);
+        if (due > now) break;
+        if (publishers_ == 0) {
+            send_external(w, pad);
+            continue;
+        }
+        Conn& pub = loop_.conn(static_cast<uint32_t>(w.sent % publishers_));
+        if (pub.out.size() - pub.out_off >= kMaxPublisherBacklog) return false;
+        send_one(pub, w, pad);
+    }
+    return true;
+}
+
+// Closed loop: each publisher keeps o.max_inflight sends unanswered.
+void Runner::keep_in_flight(Window& w, const std::string& pad) {
+    for (uint32_t k = 0; k < publishers_; ++k) {
+        const PublisherCount& pc = publisher_sent_[k];
+        for (int i = 0; i < 1000 && pc.sent - std::min(pc.answered, pc.sent) < o_.max_inflight; ++i)
+            send_one(loop_.conn(k), w, pad);
+    }
+}
+
 void Runner::run_window(Window& w, double rate, double duration_s) {
-    Conn& pub = loop_.conn(static_cast<uint32_t>(publisher_));
     const std::string pad = o_.content_bytes > kMarkerBytes ? filler_text(o_.content_bytes - kMarkerBytes) : "";
     w.first_seq = next_seq_;
     for (size_t i = 0; i < loop_.capacity(); ++i) loop_.conn(static_cast<uint32_t>(i)).app_received = 0;
+    group_sent_.assign(group_names_.size(), 0);
+    publisher_sent_.assign(publishers_, PublisherCount{});
     w_ = &w;
     w.t0 = now_ns();
     w.end = w.t0 + static_cast<uint64_t>(duration_s * 1e9);
@@ -166,20 +227,11 @@ void Runner::run_window(Window& w, double rate, double duration_s) {
     // Busy loop, bounded by the window's end.
     for (;;) {
         const uint64_t now = now_ns();
-        if (now >= w.end || pub.app_phase != kReady) break;
-        if (rate > 0) {
-            // Catch up at most 1000 sends per pass if the loop fell behind.
-            // The publisher's unsent bytes are bounded too: a server that
-            // stops reading makes the publisher fall short, not grow.
-            for (int i = 0; i < 1000 && w.sent < total && pub.out.size() - pub.out_off < kMaxPublisherBacklog; ++i) {
-                uint64_t due = w.t0 + static_cast<uint64_t>(static_cast<double>(w.sent) * interval);
-                if (due > now) break;
-                send_one(pub, w, pad);
-            }
-        } else {
-            for (int i = 0; i < 1000 && w.sent - (w.acked_ok + w.ack_failed) < o_.max_inflight; ++i)
-                send_one(pub, w, pad);
-        }
+        if (now >= w.end || !publisher_down_reason().empty()) break;
+        if (rate > 0)
+            send_due(w, total, interval, now, pad);
+        else
+            keep_in_flight(w, pad);
         loop_.poll(0);
     }
 }
@@ -189,7 +241,7 @@ void Runner::drain(Window& w, uint64_t expected, size_t first, size_t count) {
     for (uint64_t i = 0; now_ns() < deadline; ++i) {
         if (w.acked_ok + w.ack_failed >= w.sent) {
             if (w.delivered >= expected) break;
-            if (w.closed_subscribers > 0 && (i & 255) == 0 && all_caught_up(first, count, w.sent)) break;
+            if (w.closed_subscribers > 0 && (i & 255) == 0 && all_caught_up(first, count)) break;
         }
         loop_.poll(0);
     }
@@ -219,19 +271,31 @@ std::vector<uint32_t> Runner::not_ready_in(size_t first, size_t count) const {
     return idx;
 }
 
-bool Runner::all_caught_up(size_t first, size_t count, uint64_t sent) const {
+bool Runner::all_caught_up(size_t first, size_t count) const {
     for (size_t i = first; i < first + count; ++i) {
         const Conn& c = loop_.conn(static_cast<uint32_t>(i));
-        if (c.app_phase == kReady && c.app_received < sent) return false;
+        if (c.app_phase == kReady && c.app_received < group_sent_[group_of(c.index)]) return false;
     }
     return true;
 }
 
+uint64_t Runner::expected_deliveries(size_t first, size_t count) const {
+    uint64_t n = 0;
+    for (size_t i = first; i < first + count; ++i) {
+        const Conn& c = loop_.conn(static_cast<uint32_t>(i));
+        if (c.app_phase == kReady) n += group_sent_[group_of(c.index)];
+    }
+    return n;
+}
+
 std::string Runner::publisher_down_reason() const {
-    const Conn& pub = loop_.conn(static_cast<uint32_t>(publisher_));
-    if (pub.app_phase == kReady) return "";
-    return "the server closed the publisher's connection (close code " + std::to_string(pub.close_code) +
-           (pub.error ? std::string(", ") + pub.error : std::string()) + ")";
+    for (uint32_t k = 0; k < publishers_; ++k) {
+        const Conn& pub = loop_.conn(k);
+        if (pub.app_phase == kReady) continue;
+        return "the server closed a publisher's connection (close code " + std::to_string(pub.close_code) +
+               (pub.error ? std::string(", ") + pub.error : std::string()) + ")";
+    }
+    return "";
 }
 
 void Runner::note_failure(Conn& c, const char* fallback) {
@@ -283,9 +347,10 @@ void Runner::on_text(Conn& c, std::string_view m, uint64_t rx) {
         on_setup_reply(c, kind);
         return;
     }
-    if (kind == ReplyKind::new_message) {
+    if (kind == ReplyKind::new_message || kind == ReplyKind::notification) {
         on_delivery(c, m, rx);
     } else if (w_ && is_publisher(c)) {
+        if (kind == ReplyKind::ack_ok || kind == ReplyKind::ack_failed) publisher_sent_[c.index].answered++;
         if (kind == ReplyKind::ack_ok)
             w_->acked_ok++;
         else if (kind == ReplyKind::ack_failed)
@@ -301,7 +366,8 @@ void Runner::on_setup_reply(Conn& c, ReplyKind kind) {
         if (kind == ReplyKind::auth_success) {
             if (join_ && !is_publisher(c)) {
                 c.app_phase = kJoinSent;
-                loop_.send_text(c, pushd::requests::join_group("j" + std::to_string(c.index), o_.group));
+                loop_.send_text(
+                    c, pushd::requests::join_group("j" + std::to_string(c.index), group_names_[group_of(c.index)]));
             } else {
                 ready(c);
             }

@@ -1,8 +1,12 @@
 // The connections of one pushd-bench scenario and their protocol state
 // machine: connect -> auth -> (join_group) -> ready. Deliveries and acks are
-// counted into the Window being measured, if any; the publisher (when the
-// scenario has one) sends send_message frames carrying their send time and
-// sequence number, which the subscribers' deliveries are matched against.
+// counted into the Window being measured, if any; the publishers (when the
+// scenario has some: indices 0..P-1, subscribers after them) send
+// send_message frames carrying their send time and sequence number, which
+// the subscribers' deliveries are matched against. With o.groups groups,
+// subscriber i joins group (i - P) mod G and publisher k sends to the
+// groups g = k (mod P) in turn, so each group has one publisher and its
+// order is checked.
 //
 // Not thread-safe; every wait is bounded by a deadline.
 #pragma once
@@ -15,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -31,13 +36,21 @@ public:
      * with `err` set on failure. */
     bool init(std::string& err);
 
-    /* Signs one token per connection (index i -> user <prefix>i; index
-     * `publisher_index`, if >= 0, -> <prefix>pub). False with `err` set when
-     * signing failed (an empty secret). */
-    bool sign_tokens(size_t count, long publisher_index, std::string& err);
+    /* Signs one token per connection (index i -> user <prefix>i; the first
+     * `publishers` indices -> <prefix>pub, <prefix>pub1, ...). False with
+     * `err` set when signing failed (an empty secret). */
+    bool sign_tokens(size_t count, size_t publishers, std::string& err);
 
-    /* Subscribers (every connection but the publisher) join o.group after
-     * auth (default: they do not). */
+    /* The first subscriber's index (= the number of publishers). */
+    size_t first_subscriber() const { return publishers_; }
+
+    /* Broadcast: with no publisher connection, each send goes through
+     * `send` (true: stored, counted as acknowledged) and is owed to every
+     * connection (a notification to `all`). Rate mode only. */
+    void set_external_send(std::function<bool(const std::string& content)> send) { external_ = std::move(send); }
+
+    /* Subscribers (every connection but the publishers) join their group
+     * after auth (default: they do not). */
     void set_join(bool join) { join_ = join; }
 
     /* Connects and authenticates (and joins) every index in `idx`, at most
@@ -45,9 +58,10 @@ public:
      * are ready; the others are counted in failures(). */
     size_t open(const std::vector<uint32_t>& idx, double timeout_s);
 
-    /* Sends from the publisher at `rate` msg/s (0: keeping o.max_inflight
-     * unacknowledged) for `duration_s`, busy-polling; `w` counts. Leaves
-     * `w` counting (stop_counting() ends it) so the caller's drain counts too. */
+    /* Sends from the publishers at `rate` msg/s in all (0: each keeping
+     * o.max_inflight unacknowledged) for `duration_s`, busy-polling; `w`
+     * counts. Leaves `w` counting (stop_counting() ends it) so the
+     * caller's drain counts too. */
     void run_window(Window& w, double rate, double duration_s);
 
     /* Busy-polls for at most o.drain_s until every send is acknowledged and
@@ -78,10 +92,14 @@ public:
     std::vector<uint32_t> not_ready_in(size_t first, size_t count) const;
 
     /* True when every ready connection in [first, first+count) received
-     * `sent` messages in the current window. */
-    bool all_caught_up(size_t first, size_t count, uint64_t sent) const;
+     * every message sent to its group in the current window. */
+    bool all_caught_up(size_t first, size_t count) const;
 
-    /* Why the publisher is no longer ready ("" while it is). */
+    /* Deliveries owed in the current window to the ready connections in
+     * [first, first+count): the messages sent to each one's group. */
+    uint64_t expected_deliveries(size_t first, size_t count) const;
+
+    /* Why a publisher is no longer ready ("" while all are). */
     std::string publisher_down_reason() const;
 
     /* Closes every connection (no callbacks). */
@@ -102,13 +120,27 @@ private:
     void setup_failed(Conn& c, const char* why);
     void note_failure(Conn& c, const char* fallback);
     void send_one(Conn& pub, Window& w, const std::string& pad);
+    void send_external(Window& w, const std::string& pad);
+    const std::string& next_content(uint64_t seq, const std::string& pad);
+    bool send_due(Window& w, uint64_t total, double interval, uint64_t now, const std::string& pad);
+    void keep_in_flight(Window& w, const std::string& pad);
     void fail_unfinished(const std::vector<uint32_t>& idx, size_t started);
-    bool is_publisher(const Conn& c) const { return static_cast<long>(c.index) == publisher_; }
+    bool is_publisher(const Conn& c) const { return c.index < publishers_; }
+    size_t group_of(uint32_t index) const { return (index - publishers_) % group_names_.size(); }
+
+    // A publisher's sends and answered sends in the current window.
+    struct PublisherCount {
+        uint64_t sent = 0, answered = 0;
+    };
 
     Options o_;
     Loop loop_;
     std::vector<std::string> tokens_;
-    long publisher_ = -1;
+    size_t publishers_ = 0;
+    std::vector<std::string> group_names_;        // o.group, or o.group-0 .. o.group-(G-1)
+    std::vector<uint64_t> group_sent_;            // sends to each group in the current window
+    std::vector<PublisherCount> publisher_sent_;  // per publisher, the current window
+    std::function<bool(const std::string&)> external_;
     bool join_ = false;
     std::map<std::string, uint64_t> failures_;
     std::map<int, uint64_t> close_codes_;

@@ -2,6 +2,7 @@
 #include "scenarios.hpp"
 
 #include "host_sample.hpp"
+#include "notify_sender.hpp"
 #include "runner.hpp"
 #include "window.hpp"
 #include "window_json.hpp"
@@ -54,10 +55,11 @@ void note_window(const Window& w, const WindowFigures& f, const Verdict& v) {
 bool measure_window(Runner& r, cJSON* j, double rate, double duration_s, size_t first, size_t count) {
     const Options& o = r.opts();
     Window w;
-    const size_t live = r.ready_in(first, count);
+    // Each message reaches the members of its group: live / groups of them.
+    const size_t live = r.ready_in(first, count) / std::max<size_t>(1, o.groups);
     const HostSample before = take_host_sample(o.server_pid, o.redis_pid, r.loop_stats(), now_ns());
     r.run_window(w, rate, duration_s);
-    r.drain(w, w.sent * live, first, count);
+    r.drain(w, r.expected_deliveries(first, count), first, count);
     const HostSample after = take_host_sample(o.server_pid, o.redis_pid, r.loop_stats(), now_ns());
     r.stop_counting();
     const WindowFigures f = window_figures(w, rate, duration_s, live, before, after);
@@ -74,7 +76,7 @@ bool warm_up(Runner& r, std::string& err) {
     Window w;
     r.run_window(w, std::min(o.rate > 0 ? o.rate : 100.0, 100.0), o.warmup_s);
     const uint64_t until = now_ns() + 5000000000ull;
-    while (now_ns() < until && w.delivered < w.sent * o.subscribers) r.poll(1);
+    while (now_ns() < until && w.delivered < r.expected_deliveries(r.first_subscriber(), o.subscribers)) r.poll(1);
     r.stop_counting();
     const std::string down = r.publisher_down_reason();
     if (!down.empty()) {
@@ -82,31 +84,34 @@ bool warm_up(Runner& r, std::string& err) {
         return false;
     }
     if (w.delivered == 0) {
-        err = "warm-up: no new_message reached any subscriber (is the publisher allowed to send to '" + o.group + "'?)";
+        err =
+            "warm-up: no new_message reached any subscriber (are the publishers allowed to send to '" + o.group + "'?)";
         return false;
     }
     r.settle(0.3);
     return true;
 }
 
-// Publisher at index 0, subscribers 1..n. Returns false with err on setup failure.
+// Publishers at indices 0..P-1, subscribers P..P+n-1. Returns false with
+// err on setup failure.
 bool setup_fanout(Runner& r, std::string& err, double& setup_s) {
     const Options& o = r.opts();
-    const size_t n = o.subscribers;
+    const size_t n = o.subscribers, p = o.publishers;
     if (!r.init(err)) return false;
-    if (!r.sign_tokens(n + 1, 0, err)) return false;
+    if (!r.sign_tokens(n + p, p, err)) return false;
     r.set_join(true);
     const uint64_t t0 = now_ns();
-    std::vector<uint32_t> idx(n);
-    for (size_t i = 0; i < n; ++i) idx[i] = static_cast<uint32_t>(i + 1);
+    std::vector<uint32_t> idx(n), pubs(p);
+    for (size_t i = 0; i < n; ++i) idx[i] = static_cast<uint32_t>(i + p);
+    for (size_t i = 0; i < p; ++i) pubs[i] = static_cast<uint32_t>(i);
     note("fanout: connecting %.0f subscribers to group", static_cast<double>(n));
     size_t ready = r.open(idx, o.setup_timeout_s);
     if (ready < n) {
         err = "only " + std::to_string(ready) + " of " + std::to_string(n) + " subscribers joined";
         return false;
     }
-    if (r.open({0}, 10) != 1) {
-        err = "the publisher could not connect and authenticate";
+    if (r.open(pubs, 10) != p) {
+        err = "a publisher could not connect and authenticate";
         return false;
     }
     setup_s = secs(now_ns() - t0);
@@ -141,13 +146,12 @@ bool recover(Runner& r) {
     for (int attempt = 0; attempt < 30; ++attempt) {
         Window w;
         r.run_window(w, 2, 0.5);  // exactly one message
-        const size_t live = r.ready_in(1, o.subscribers);
+        const uint64_t want = r.expected_deliveries(r.first_subscriber(), o.subscribers);
         const uint64_t until = now_ns() + 2000000000ull;
-        while (now_ns() < until &&
-               (w.acked_ok + w.ack_failed < w.sent || (w.acked_ok > 0 && w.delivered < w.sent * live)))
+        while (now_ns() < until && (w.acked_ok + w.ack_failed < w.sent || (w.acked_ok > 0 && w.delivered < want)))
             r.poll(1);
         r.stop_counting();
-        if (w.acked_ok == w.sent && w.sent > 0 && w.delivered >= w.sent * live) return true;
+        if (w.acked_ok == w.sent && w.sent > 0 && w.delivered >= want) return true;
         r.settle(0.5);
     }
     return false;
@@ -156,7 +160,7 @@ bool recover(Runner& r) {
 // Reconnects subscribers that were closed during a window. True if all are back.
 bool repair(Runner& r) {
     const Options& o = r.opts();
-    const std::vector<uint32_t> idx = r.not_ready_in(1, o.subscribers);
+    const std::vector<uint32_t> idx = r.not_ready_in(r.first_subscriber(), o.subscribers);
     if (idx.empty()) return true;
     note("reconnecting %.0f closed subscribers", static_cast<double>(idx.size()));
     return r.open(idx, o.setup_timeout_s) == idx.size();
@@ -242,7 +246,7 @@ struct Sweep {
         }
         cJSON* s = cJSON_CreateObject();
         cJSON_AddItemToArray(steps, s);
-        const bool pass = measure_window(r, s, rate, dur, 1, r.opts().subscribers);
+        const bool pass = measure_window(r, s, rate, dur, r.first_subscriber(), r.opts().subscribers);
         if (obj) *obj = s;
         r.settle(0.5);
         if (!pass && !recover(r)) err = "the server did not recover after a failed step (no successful send for 30 s)";
@@ -314,7 +318,7 @@ cJSON* run_idle(const Options& o, bool& ok) {
     cJSON_AddNumberToObject(out, "connections", static_cast<double>(o.connections));
     Runner r(o, o.connections);
     std::string err;
-    if (!r.init(err) || !r.sign_tokens(o.connections, -1, err)) {
+    if (!r.init(err) || !r.sign_tokens(o.connections, 0, err)) {
         cJSON_AddStringToObject(out, "error", err.c_str());
         return out;
     }
@@ -346,21 +350,26 @@ cJSON* run_idle(const Options& o, bool& ok) {
     return out;
 }
 
-cJSON* run_fanout(const Options& o, bool& ok) {
-    ok = false;
-    cJSON* out = cJSON_CreateObject();
-    Runner r(o, o.subscribers + 1);
-    if (!begin_group_scenario(o, r, out, "fanout")) return out;
+namespace {
+
+// fanout and closed: o.repeat windows at o.rate (0: closed loop, o.max_inflight
+// sends unacknowledged at most), reported under `mode`.
+// o.repeat measured windows on the connections [first, first+count), each
+// after a failed one waiting for the server to recover; their results in
+// `out` (add_fanout_result).
+void measure_windows(Runner& r, cJSON* out, size_t first, size_t count) {
+    const Options& o = r.opts();
     const int repeat = std::max(1, o.repeat);
     cJSON* windows = cJSON_CreateArray();
     std::vector<std::pair<double, int>> order;  // (CPU per delivery, else -deliveries/s; window)
     uint64_t lost_all = 0;
     bool all_pass = true;
     for (int i = 0; i < repeat; ++i) {
-        note("fanout: measuring %.0f msg/s for %.0f s (window %.0f of %.0f)", o.rate, o.duration_s, i + 1.0, repeat);
+        note("measuring %.0f msg/s (0: closed loop) for %.0f s (window %.0f of %.0f)", o.rate, o.duration_s, i + 1.0,
+             repeat);
         cJSON* wj = cJSON_CreateObject();
         cJSON_AddItemToArray(windows, wj);
-        const bool pass = measure_window(r, wj, o.rate, o.duration_s, 1, o.subscribers);
+        const bool pass = measure_window(r, wj, o.rate, o.duration_s, first, count);
         all_pass = all_pass && pass;
         lost_all += static_cast<uint64_t>(cJSON_GetObjectItemCaseSensitive(wj, "lost")->valuedouble);
         const cJSON* cpu = cJSON_GetObjectItemCaseSensitive(wj, "cpu_us_per_delivery");
@@ -372,6 +381,68 @@ cJSON* run_fanout(const Options& o, bool& ok) {
         }
     }
     add_fanout_result(out, windows, std::move(order), repeat, lost_all, all_pass, r);
+}
+
+cJSON* run_group_windows(const Options& o, bool& ok, const char* mode) {
+    ok = false;
+    cJSON* out = cJSON_CreateObject();
+    Runner r(o, o.subscribers + o.publishers);
+    if (!begin_group_scenario(o, r, out, mode)) return out;
+    measure_windows(r, out, r.first_subscriber(), o.subscribers);
+    r.close_all();
+    ok = true;
+    return out;
+}
+
+}  // namespace
+
+cJSON* run_fanout(const Options& o, bool& ok) { return run_group_windows(o, ok, "fanout"); }
+
+cJSON* run_closed(const Options& o, bool& ok) {
+    Options closed = o;
+    closed.rate = 0;
+    ok = false;
+    if (o.publishers == 0 || o.groups % o.publishers != 0) {
+        cJSON* out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "error", "--groups must be a multiple of --publishers (one publisher per group)");
+        return out;
+    }
+    cJSON* out = run_group_windows(closed, ok, o.groups > 1 ? "groups" : "closed");
+    cJSON_AddNumberToObject(out, "in_flight", static_cast<double>(o.max_inflight));
+    // ("subscribers", from the window, counts those each message reaches.)
+    cJSON_AddNumberToObject(out, "subscribers_total", static_cast<double>(o.subscribers));
+    cJSON_AddNumberToObject(out, "groups", static_cast<double>(std::max<size_t>(1, o.groups)));
+    cJSON_AddNumberToObject(out, "publishers", static_cast<double>(o.publishers));
+    return out;
+}
+
+cJSON* run_broadcast(const Options& o, bool& ok) {
+    ok = false;
+    cJSON* out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "mode", "broadcast");
+    add_host_info(out, o);
+    cJSON_AddNumberToObject(out, "connections", static_cast<double>(o.connections));
+    cJSON_AddNumberToObject(out, "content_bytes", static_cast<double>(o.content_bytes));
+    Options bo = o;
+    bo.publishers = 0;
+    bo.subscribers = o.connections;
+    Runner r(bo, o.connections);
+    NotifySender sender;
+    std::string err;
+    if (!sender.connect(o.redis_addr, o.key_prefix, err) || !r.init(err) || !r.sign_tokens(o.connections, 0, err)) {
+        cJSON_AddStringToObject(out, "error", err.c_str());
+        return out;
+    }
+    r.set_external_send([&sender](const std::string& content) { return sender.send_all(content); });
+    std::vector<uint32_t> idx(o.connections);
+    for (size_t i = 0; i < o.connections; ++i) idx[i] = static_cast<uint32_t>(i);
+    note("broadcast: opening %.0f connections", static_cast<double>(o.connections));
+    if (r.open(idx, o.setup_timeout_s) < o.connections || (o.warmup_s > 0 && !warm_up(r, err))) {
+        cJSON_AddStringToObject(out, "error", err.empty() ? "not every connection authenticated" : err.c_str());
+        if (!r.failures().empty()) cJSON_AddItemToObject(out, "failures", failures_json(r));
+        return out;
+    }
+    measure_windows(r, out, 0, o.connections);
     r.close_all();
     ok = true;
     return out;
@@ -380,7 +451,7 @@ cJSON* run_fanout(const Options& o, bool& ok) {
 cJSON* run_sweep(const Options& o, bool& ok) {
     ok = false;
     cJSON* out = cJSON_CreateObject();
-    Runner r(o, o.subscribers + 1);
+    Runner r(o, o.subscribers + o.publishers);
     if (!begin_group_scenario(o, r, out, "sweep")) return out;
     cJSON_AddNumberToObject(out, "subscribers", static_cast<double>(o.subscribers));
     Sweep sw{r, cJSON_AddArrayToObject(out, "steps")};

@@ -36,14 +36,20 @@ struct Options {
 
     // fanout / sweep
     size_t subscribers = 1000;
-    std::string group = "bench";
-    double rate = 100;  // messages/s from the publisher; 0: as fast as allowed
+    std::string group = "bench";  // with groups > 1: bench-0 .. bench-(groups-1)
+    size_t groups = 1;            // subscriber i joins group i mod groups
+    size_t publishers = 1;        // publisher k sends to the groups g = k (mod publishers), in turn
+    double rate = 100;            // messages/s from the publisher; 0: as fast as allowed
     double duration_s = 10;
     double drain_s = 5;         // bound on waiting for stragglers after the window
     size_t content_bytes = 64;  // content length (timestamp marker + padding)
     size_t max_inflight = 64;   // rate 0: unacknowledged sends at most
     double warmup_s = 1;        // unmeasured sending before the first window
     int repeat = 1;             // fanout: windows to run; the median one is the result
+
+    // broadcast: the Redis the server reads and its key prefix
+    std::string redis_addr = "127.0.0.1:6379";
+    std::string key_prefix = "pushd:";
 
     // sweep
     double start_rate = 100;
@@ -68,6 +74,19 @@ cJSON* run_idle(const Options& o, bool& ok);
  * every window is listed. `ok` false when setup failed; loss is reported,
  * not an error. Never returns null. */
 cJSON* run_fanout(const Options& o, bool& ok);
+
+/* The closed loop: as run_fanout, but each publisher keeps o.max_inflight
+ * sends unacknowledged (a new send_message as soon as an ack comes back)
+ * instead of a fixed rate; reported as mode "closed" (one group) or
+ * "groups" (o.groups groups, o.publishers publishers; groups must be a
+ * multiple of publishers) with "in_flight". Never returns null. */
+cJSON* run_closed(const Options& o, bool& ok);
+
+/* o.connections authenticated connections; notifications to `all` stored
+ * in Redis (XADD to the notify stream, as a business service does) at
+ * o.rate for o.duration_s, o.repeat windows; every connection should get
+ * every one. Reported as mode "broadcast", like fanout. Never returns null. */
+cJSON* run_broadcast(const Options& o, bool& ok);
 
 /* Steps the rate from start_rate by `factor` until a window loses messages
  * or falls short of the requested rate by more than `tolerance`, bisects

@@ -69,6 +69,7 @@ ReplyKind peek_reply_kind(std::string_view m) {
     if (e == std::string_view::npos) return ReplyKind::other;
     std::string_view t = m.substr(p + 1, e - p - 1);
     if (t == "new_message") return ReplyKind::new_message;
+    if (t == "notification") return ReplyKind::notification;
     if (t == "ack") {
         size_t v = value_after(m, "\"success\"", e);
         return (v < m.size() && m[v] == 't') ? ReplyKind::ack_ok : ReplyKind::ack_failed;

@@ -42,7 +42,7 @@ struct Reply {
 std::optional<Reply> read_reply(std::string_view text);
 
 // A frame's kind as the load generator tells them apart.
-enum class ReplyKind { new_message, ack_ok, ack_failed, auth_success, auth_failed, error, other };
+enum class ReplyKind { new_message, notification, ack_ok, ack_failed, auth_success, auth_failed, error, other };
 
 /* The kind of `text` without parsing it: the value of the first "type" key
  * (pushd and the reference server both write it first) and, for an ack, of

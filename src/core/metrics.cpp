@@ -145,6 +145,12 @@ void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const R
     f.push_back(single("pushd_redis_malformed_entries_total",
                        "bus and notify entries skipped as malformed (missing fields, bad data, unknown target)",
                        MetricType::counter, static_cast<double>(r.malformed_entries)));
+    f.push_back(single("pushd_redis_bus_slices_total",
+                       "slices of bus and notify entries delivered, each followed by one flush of the writes",
+                       MetricType::counter, static_cast<double>(r.bus_slices)));
+    f.push_back(single("pushd_redis_bus_holds_total",
+                       "slices held back under load so that they carry more entries (coalescing)", MetricType::counter,
+                       static_cast<double>(r.bus_holds)));
     f.push_back(single("pushd_redis_bus_lag_ms",
                        "milliseconds between the newest bus or notify entry read and its id's time", MetricType::gauge,
                        g.bus_lag_ms));

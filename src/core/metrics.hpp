@@ -41,6 +41,8 @@ struct RedisCounters {
     uint64_t bus_entries = 0;                // group messages read from the bus stream
     uint64_t notify_entries = 0;             // entries read from the notify stream
     uint64_t malformed_entries = 0;          // bus/notify entries skipped as malformed
+    uint64_t bus_slices = 0;                 // slices of bus/notify entries delivered (one flush each)
+    uint64_t bus_holds = 0;                  // slices held back under load to carry more (BusCoalescer)
     uint64_t inbox_stored = 0;               // inbox entries this instance wrote
     uint64_t inbox_already = 0;              // inbox writes refused: another instance wrote it first
     uint64_t inbox_dropped = 0;              // inbox writes given up (queue full, refused by Redis)

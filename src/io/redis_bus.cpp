@@ -6,7 +6,9 @@
 #include "io/redis_wait.hpp"
 
 #include <hiredis/hiredis.h>
+#include <uv.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -102,7 +104,10 @@ void RedisBus::fix_start(RedisLink* via) {
 }
 
 void RedisBus::read() {
-    if (!started_ || reading_ || !pending_.empty() || !link_->up()) return;
+    if (!started_ || reading_ || held_ || !link_->up()) return;
+    // Reads ahead while a slice's worth is pending; with WaitReplicas one
+    // read at a time, since a held read is dropped and read again whole.
+    if (wait_ ? !pending_.empty() : pending_.size() >= kBusSliceEntries) return;
     reading_ = true;
     retry_read_ = false;
     static constexpr const char* kCount = "512";
@@ -157,14 +162,29 @@ void RedisBus::on_read(const redisReply* r) {
     if (!notify.empty()) notify_last_ = notify.back().id;
     // Fewer than asked for: this read reached the streams' ends.
     if (bus.size() < kBusBatch && notify.size() < kBusBatch) read_to_end_ = true;
-    for (RedisEntry& e : bus) pending_.push_back({false, std::move(e)});
-    for (RedisEntry& e : notify) pending_.push_back({true, std::move(e)});
+    const auto now_us = static_cast<int64_t>(uv_hrtime() / 1000);
+    for (RedisEntry& e : bus) pending_.push_back({false, now_us, std::move(e)});
+    for (RedisEntry& e : notify) pending_.push_back({true, now_us, std::move(e)});
+    coalescer_.on_arrival(bus.size() + notify.size(), newest_entry_us(bus, notify));
     if (hold) {
         held_ = true;
         confirm_held();
         return;
     }
-    if (deliver_some() && defer_) defer_();
+    read();  // while these wait, the next ones arrive (not with WaitReplicas: see read())
+    deliver_pending();
+}
+
+// Hands the pending entries on: to the server's check handle (which asks
+// hold_us() first), or at once without one.
+void RedisBus::deliver_pending() {
+    if (pending_.empty()) {
+        note_caught_up();  // an answer with no entry in it
+    } else if (defer_) {
+        defer_();
+    } else {
+        while (deliver_slice() > 0) {}
+    }
 }
 
 void RedisBus::confirm_held() {
@@ -176,7 +196,7 @@ void RedisBus::confirm_held() {
             return;
         }
         held_ = false;
-        if (deliver_some() && defer_) defer_();
+        deliver_pending();
     });
 }
 
@@ -189,8 +209,27 @@ void RedisBus::drop_held() {
     notify_last_ = held_notify_from_;
 }
 
-bool RedisBus::deliver_some() {
-    if (held_) return false;
+// When the newest entry of a read was stored, in microseconds of Redis's
+// clock (its id's time): the coalescing policy measures the time between
+// entries by when they were stored, not by when this instance got round
+// to reading them (a loop that falls behind reads bursts of entries that
+// were stored 10 ms apart).
+int64_t RedisBus::newest_entry_us(const std::vector<RedisEntry>& bus, const std::vector<RedisEntry>& notify) {
+    uint64_t ms = 0;
+    for (const std::vector<RedisEntry>* v : {&bus, &notify}) {
+        if (v->empty()) continue;
+        if (auto id = parse_stream_id(v->back().id)) ms = std::max(ms, id->ms);
+    }
+    return static_cast<int64_t>(ms) * 1000;
+}
+
+int64_t RedisBus::hold_us(int64_t now_us) const {
+    if (pending_.empty() || held_) return 0;
+    return coalescer_.hold_us(pending_.size(), pending_.front().read_us, now_us);
+}
+
+size_t RedisBus::deliver_slice() {
+    if (held_) return 0;
     size_t entries = 0, bytes = 0;
     std::string last_id;
     while (!pending_.empty() && entries < kBusSliceEntries && bytes < kBusSliceBytes) {
@@ -205,11 +244,11 @@ bool RedisBus::deliver_some() {
         last_id = std::move(r.entry.id);
     }
     if (!last_id.empty()) note_lag(last_id);
+    if (entries > 0) counters_->bus_slices++;
     pump_inbox();
-    if (!pending_.empty()) return true;
-    note_caught_up();
+    if (pending_.empty()) note_caught_up();
     read();
-    return false;
+    return entries;
 }
 
 void RedisBus::note_lag(const std::string& id) {

@@ -41,6 +41,7 @@
 // are counted, logged once with their id, and skipped.
 #pragma once
 
+#include "core/bus_coalescer.hpp"
 #include "core/bus_entry.hpp"
 #include "core/config.hpp"
 #include "core/hub.hpp"
@@ -65,7 +66,9 @@ inline constexpr uint64_t kBusBlockMs = 1000;
 // A batch is delivered in slices of at most this many entries or bytes,
 // one slice per loop iteration, so that sockets are written between slices
 // and a burst read at once does not pile up in the output queues of
-// clients that keep up (Limits.MaxQueueBytes).
+// clients that keep up (Limits.MaxQueueBytes). The next XREAD is sent while
+// fewer than a slice wait, so entries held for coalescing (BusCoalescer)
+// keep arriving: at most a slice plus two reads are ever pending.
 inline constexpr size_t kBusSliceEntries = 64;
 inline constexpr size_t kBusSliceBytes = 16 * 1024;
 // Inbox writes queued at most while Redis is away; the oldest are dropped
@@ -93,14 +96,32 @@ public:
     // with an error answer, and queued inbox writes.
     void tick();
 
-    // `defer` is called when entries read are left for the next loop
-    // iteration: the caller must then call deliver_some() once per
-    // iteration, after the sockets were serviced, until it returns false.
+    // `defer` is called when entries were read: the caller must then, in
+    // this loop iteration after the sockets were serviced and once per
+    // iteration after that, ask hold_us() and call deliver_slice() (at
+    // once, or when the hold is over) until nothing is pending.
     void set_defer(std::function<void()> defer) { defer_ = std::move(defer); }
 
-    // Delivers the next slice of entries read; true when more are left.
-    // The next XREAD is sent once all are delivered.
-    bool deliver_some();
+    // Delivers the next slice of entries read and returns how many it
+    // delivered; reads on while fewer than a slice are left.
+    size_t deliver_slice();
+    bool has_pending() const { return !pending_.empty(); }
+
+    // How long the pending entries may still wait for more to join them
+    // before deliver_slice (0: deliver now); `now_us` from uv_hrtime. The
+    // caller reports each delivery and the flush after it with
+    // note_delivered (entries, microseconds the two took).
+    int64_t hold_us(int64_t now_us) const;
+    void note_delivered(size_t entries, int64_t took_us) { coalescer_.on_delivered(entries, took_us); }
+    // The loop's busy share since the last call (BusCoalescer::on_loop_busy).
+    void note_loop_busy(double share) { coalescer_.on_loop_busy(share); }
+    const BusCoalescer& coalescer() const { return coalescer_; }
+    // Replaces the coalescing policy (before the first read: --bus-coalesce).
+    void set_coalesce_mode(CoalesceMode mode) {
+        CoalesceSettings settings;
+        settings.mode = mode;
+        coalescer_ = BusCoalescer(settings);
+    }
 
     // Now minus the time of the newest entry delivered (0 when caught up).
     double lag_ms() const { return lag_ms_; }
@@ -128,15 +149,18 @@ private:
     };
 
     struct Read {
-        bool notify;  // from the notify stream, else the bus
+        bool notify;      // from the notify stream, else the bus
+        int64_t read_us;  // when it was read (uv_hrtime, microseconds)
         RedisEntry entry;
     };
 
+    static int64_t newest_entry_us(const std::vector<RedisEntry>& bus, const std::vector<RedisEntry>& notify);
     void fix_start(RedisLink* via);
     void read();
     void on_read(const redisReply* reply);
     // WaitReplicas: delivers the held read once the replicas confirm it.
     void confirm_held();
+    void deliver_pending();
     // The link dropped with a read held: forget it, read it again.
     void drop_held();
     void handle_bus_entry(const RedisEntry& e);
@@ -162,6 +186,7 @@ private:
     int64_t started_local_ms_;  // the instance's start, local clock
     std::function<void()> defer_;
     std::deque<Read> pending_;  // read, not yet delivered
+    BusCoalescer coalescer_;    // when to deliver them
     RedisKeys keys_;
     std::string bus_key_, notify_key_;
     bool started_ = false;  // start fixed

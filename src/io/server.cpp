@@ -142,25 +142,79 @@ StoreOps hub_store_ops(Server& server) {
     return store_ops;
 }
 
+// A hold shorter than this is not worth a timer (they count milliseconds):
+// the entries go at once.
+constexpr int64_t kMinTimerHoldUs = 500;
+
+void run_bus(Server& s);
+
+// Tells the bus how busy the loop was since the last delivery: the share of
+// the time it was not waiting in the poll (UV_METRICS_IDLE_TIME).
+void note_loop_busy(Server& s, uint64_t now_ns) {
+    const uint64_t idle = uv_metrics_idle_time(s.loop);
+    const uint64_t wall = now_ns - s.bus_sample_ns;
+    if (s.bus_sample_ns != 0 && wall > 0 && idle >= s.bus_sample_idle_ns) {
+        const double idle_share = static_cast<double>(idle - s.bus_sample_idle_ns) / static_cast<double>(wall);
+        s.redis_bus->note_loop_busy(1.0 - idle_share);
+    }
+    s.bus_sample_ns = now_ns;
+    s.bus_sample_idle_ns = idle;
+}
+
+// Delivers the bus's next slice and flushes its writes before the next
+// poll; tells the bus how long the two took (its coalescing policy's
+// measure of load). Keeps the check and idle handles going while entries
+// are left.
+void deliver_bus_slice(Server& s) {
+    uv_timer_stop(&s.bus_hold_timer);
+    const uint64_t t0 = uv_hrtime();
+    note_loop_busy(s, t0);
+    const size_t entries = s.redis_bus->deliver_slice();
+    ws_flush_pending(s);
+    s.redis_bus->note_delivered(entries, static_cast<int64_t>((uv_hrtime() - t0) / 1000));
+    if (s.redis_bus->has_pending()) {
+        uv_idle_start(&s.bus_idle, [](uv_idle_t*) {});
+        uv_check_start(&s.bus_check, [](uv_check_t* h) { run_bus(*static_cast<Server*>(h->data)); });
+    } else {
+        uv_idle_stop(&s.bus_idle);
+        uv_check_stop(&s.bus_check);
+    }
+}
+
+// After the sockets were serviced: the pending bus entries go now, or wait
+// (the loop blocks meanwhile) for the hold the bus's policy asks for, on a
+// millisecond timer that delivers whatever is pending when it fires.
+void run_bus(Server& s) {
+    const int64_t hold = s.redis_bus->hold_us(static_cast<int64_t>(uv_hrtime() / 1000));
+    if (hold < kMinTimerHoldUs) {
+        deliver_bus_slice(s);
+        return;
+    }
+    uv_idle_stop(&s.bus_idle);
+    uv_check_stop(&s.bus_check);
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&s.bus_hold_timer))) return;  // already holding
+    s.counters.redis.bus_holds++;
+    uv_update_time(s.loop);  // the timer counts from now, not from the iteration's start
+    const auto ms = static_cast<uint64_t>((hold + 500) / 1000);
+    uv_timer_start(
+        &s.bus_hold_timer, [](uv_timer_t* t) { deliver_bus_slice(*static_cast<Server*>(t->data)); }, ms, 0);
+}
+
 // The bus delivers in slices: each runs after the sockets were serviced
 // (a check handle, with an idle one keeping the loop from blocking while
-// slices are left), and its writes go out before the next poll.
+// slices are left), and its writes go out before the next poll. Under load
+// the slice may wait a little for more entries (run_bus).
 void defer_bus_slices(Server& server) {
+    uv_loop_configure(server.loop, UV_METRICS_IDLE_TIME);  // for note_loop_busy
     uv_check_init(server.loop, &server.bus_check);
     uv_idle_init(server.loop, &server.bus_idle);
+    uv_timer_init(server.loop, &server.bus_hold_timer);
     server.bus_check.data = &server;
+    server.bus_hold_timer.data = &server;
     server.redis_bus->set_defer([&server] {
         if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&server.bus_check))) return;
         uv_idle_start(&server.bus_idle, [](uv_idle_t*) {});
-        uv_check_start(&server.bus_check, [](uv_check_t* h) {
-            Server& s = *static_cast<Server*>(h->data);
-            bool more = s.redis_bus->deliver_some();
-            ws_flush_pending(s);  // this slice's writes, before the next poll
-            if (!more) {
-                uv_idle_stop(&s.bus_idle);
-                uv_check_stop(&s.bus_check);
-            }
-        });
+        uv_check_start(&server.bus_check, [](uv_check_t* h) { run_bus(*static_cast<Server*>(h->data)); });
     });
 }
 
@@ -176,6 +230,7 @@ void server_init_logic(Server& server) {
     server.redis_presence = std::make_unique<RedisPresence>(server.loop, &server.config, server.redis_commands.get(),
                                                             server.redis_store.get(), &server.hub->presence());
     server.redis_presence->start();
+    server.redis_bus->set_coalesce_mode(server.bus_coalesce);
     server.redis_commands->on_up = [&server] {
         server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
         server.redis_store->on_link_up();
@@ -220,7 +275,8 @@ void server_redis_draining(Server& server) {
 
 void server_stop_redis(Server& server) {
     for (uv_handle_t* h :
-         {reinterpret_cast<uv_handle_t*>(&server.bus_check), reinterpret_cast<uv_handle_t*>(&server.bus_idle)}) {
+         {reinterpret_cast<uv_handle_t*>(&server.bus_check), reinterpret_cast<uv_handle_t*>(&server.bus_idle),
+          reinterpret_cast<uv_handle_t*>(&server.bus_hold_timer)}) {
         if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
     }
     ws_write_stop(server);

@@ -62,6 +62,8 @@ struct Server {
     std::unique_ptr<Hub> hub;
     // --no-io-uring clears it (main); read once by ws_write_init.
     bool io_uring_allowed = true;
+    // --bus-coalesce (main): when bus entries may wait to share a flush.
+    CoalesceMode bus_coalesce = CoalesceMode::automatic;
     WritePath writes;  // io/ws_write: the end-of-iteration flush
 
     // WebSocket connections lws still holds (from ESTABLISHED until lws
@@ -94,11 +96,14 @@ struct Server {
     uv_signal_t sig_hup{};
     uv_timer_t drain_timer{};
     uv_timer_t tick_timer{};
-    uv_timer_t redis_timer{};       // bus retries, inbox retries, cluster view
-    uv_timer_t watchdog_timer{};    // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
-    uv_check_t bus_check{};         // delivers the bus's next slice after the sockets were serviced
-    uv_idle_t bus_idle{};           // keeps the loop from blocking while slices are left
-    lws_retry_bo_t retry_policy{};  // heartbeat policy; must outlive the context
+    uv_timer_t redis_timer{};         // bus retries, inbox retries, cluster view
+    uv_timer_t watchdog_timer{};      // WATCHDOG=1 to systemd (WatchdogSec=), when asked for
+    uv_check_t bus_check{};           // delivers the bus's next slice after the sockets were serviced
+    uv_idle_t bus_idle{};             // keeps the loop from blocking while slices are left
+    uv_timer_t bus_hold_timer{};      // ends a hold of bus entries (coalescing under load)
+    uint64_t bus_sample_ns = 0;       // uv_hrtime and the loop's idle time at the last delivery:
+    uint64_t bus_sample_idle_ns = 0;  // the loop's busy share between deliveries
+    lws_retry_bo_t retry_policy{};    // heartbeat policy; must outlive the context
 };
 
 // Creates the Redis links, the store on them, the hub and the bus reader

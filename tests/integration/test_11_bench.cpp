@@ -68,6 +68,19 @@ TEST_CASE("pushd-bench idle and fanout against pushd", "[bench]") {
         CHECK(jfield(j, "pass") == "true");
         CHECK(!jfield(j, "cpu_us_per_delivery").empty());
     }
+    SECTION("closed: W sends in flight, every one delivered to every subscriber") {
+        RunResult r = run_bench({"closed", "--url", url, "--secret", kTestSecret, "--subscribers", "5", "--in-flight",
+                                 "4", "--duration", "1", "--warmup", "0", "--server-pid", pid});
+        INFO(r.output);
+        CHECK(r.exit.exit_code == 0);
+        const std::string j = result_line(r.output);
+        CHECK(jfield(j, "mode") == "closed");
+        CHECK(jfield(j, "in_flight") == "4");
+        const long sent = std::stol(jfield(j, "sent"));
+        CHECK(sent > 4);  // acks came back and made room for more
+        CHECK(jfield(j, "delivered") == std::to_string(sent * 5));
+        CHECK(jfield(j, "lost") == "0");
+    }
     SECTION("usage and failures: exit 2 and 1") {
         CHECK(run_bench({"fanout", "--url", "http://nowhere", "--secret", "s"}).exit.exit_code == 2);
         CHECK(run_bench({"-f", "/nonexistent/pushd.yaml", "report", "x.json"}).exit.exit_code == 2);

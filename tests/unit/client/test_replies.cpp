@@ -79,6 +79,7 @@ TEST_CASE("read_reply reads every server frame the server builds", "[replies]") 
 TEST_CASE("peek_reply_kind agrees with read_reply on the server's frames", "[replies]") {
     StoredMessage m{"g1", "7-0", "c-1", "u1", 1, "hello", 7};
     CHECK(peek_reply_kind(build_new_message(m, false)) == ReplyKind::new_message);
+    CHECK(peek_reply_kind(build_notification("9-0", R"({"a":1})", 1, false)) == ReplyKind::notification);
     CHECK(peek_reply_kind(build_ack_ok("j", 1)) == ReplyKind::ack_ok);
     CHECK(peek_reply_kind(build_ack_fail("j", ReplyCode::storage_unavailable, "x", 1)) == ReplyKind::ack_failed);
     CHECK(peek_reply_kind(build_auth_success("a", "1", "s", 1, 1)) == ReplyKind::auth_success);
