@@ -1,10 +1,15 @@
 #include "io/ws_mask_check.hpp"
 
+#include "io/ws_handshake.hpp"
+
+#include <dlfcn.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace pushd {
@@ -16,14 +21,17 @@ enum class Phase : uint8_t {
     head,     // in the HTTP request head, looking for its blank line
     header,   // in a frame header
     payload,  // skipping a frame's payload
+    refused,  // the request head was too long: answered 431, lws reads the end
 };
 
 struct Watch {
     Phase phase = Phase::off;
     uint8_t head_match = 0;   // bytes of "\r\n\r\n" matched so far
+    uint32_t head_bytes = 0;  // bytes of the request head read so far
     uint8_t header[14] = {};  // the frame header being read
     uint8_t header_len = 0;
     uint64_t payload_left = 0;
+    bool tls = false;       // read through SSL_read: the head is lws's to bound
     bool unmasked = false;  // a client frame without the mask bit was read
 };
 
@@ -56,14 +64,20 @@ uint64_t payload_size(const uint8_t* h) {
     return n;
 }
 
-// Follows the stream over `n` bytes just read.
-void follow(Watch& w, const uint8_t* p, size_t n) {
+// Follows the stream over `n` bytes just read. False when the request head
+// runs past kMaxRequestHeadBytes (the watch is then `refused`).
+bool follow(Watch& w, const uint8_t* p, size_t n) {
     static const char kEnd[] = "\r\n\r\n";
     size_t i = 0;
     while (i < n) {
         switch (w.phase) {
-        case Phase::off: return;
+        case Phase::off:
+        case Phase::refused: return true;
         case Phase::head:
+            if (!w.tls && ++w.head_bytes > kMaxRequestHeadBytes) {
+                w.phase = Phase::refused;
+                return false;
+            }
             w.head_match = p[i] == static_cast<uint8_t>(kEnd[w.head_match]) ? w.head_match + 1 : (p[i] == '\r' ? 1 : 0);
             i++;
             if (w.head_match == 4) w.phase = Phase::header;
@@ -85,16 +99,27 @@ void follow(Watch& w, const uint8_t* p, size_t n) {
         }
         }
     }
+    return true;
+}
+
+// Answers a request head that ran past kMaxRequestHeadBytes (lws 4.1 has no
+// hook to answer it) and ends our side; lws then reads the end of the
+// stream and closes the connection.
+void refuse_head(int fd) {
+    const std::string reply = http_refusal(kHttpHeadTooLarge);
+    (void)::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(fd, SHUT_WR);
 }
 
 }  // namespace
 
-void mask_check_watch(int fd) {
+void mask_check_watch(int fd, bool tls) {
     if (fd < 0) return;
     std::vector<Watch>& t = watches();
     if (static_cast<size_t>(fd) >= t.size()) t.resize(static_cast<size_t>(fd) + 1);
     t[static_cast<size_t>(fd)] = Watch{};
     t[static_cast<size_t>(fd)].phase = Phase::head;
+    t[static_cast<size_t>(fd)].tls = tls;
 }
 
 void mask_check_forget(int fd) {
@@ -110,12 +135,31 @@ bool mask_check_unmasked(int fd) {
 
 // lws 4.1 reads plain (not TLS) sockets with recv(2) and records the mask
 // bit of a client frame without checking it. pushd's own recv follows the
-// frames of watched descriptors on their way into lws; every other
-// descriptor (hiredis reads with recv too) passes straight through.
+// request head and frames of watched descriptors on their way into lws;
+// every other descriptor (hiredis reads with recv too) passes straight
+// through.
 extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
+    pushd::Watch* w = pushd::watch_of(fd);
+    if (w && w->phase == pushd::Phase::refused) return 0;  // answered 431: lws reads the end
     const ssize_t n = ::recvfrom(fd, buf, len, flags, nullptr, nullptr);
-    if (n > 0 && !(flags & MSG_PEEK)) {
-        if (pushd::Watch* w = pushd::watch_of(fd))
+    if (n > 0 && !(flags & MSG_PEEK) && w &&
+        !pushd::follow(*w, static_cast<const uint8_t*>(buf), static_cast<size_t>(n))) {
+        pushd::refuse_head(fd);
+        return 0;
+    }
+    return n;
+}
+
+// lws 4.1 reads TLS connections with SSL_read: the same watch follows the
+// decrypted bytes (the descriptor is the one lws gave OpenSSL). Every
+// other caller (pushctl's and the tests' clients) passes straight through.
+extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
+    using Read = int (*)(SSL*, void*, int);
+    static const Read real = reinterpret_cast<Read>(dlsym(RTLD_NEXT, "SSL_read"));
+    if (!real) return -1;
+    const int n = real(ssl, buf, num);
+    if (n > 0) {
+        if (pushd::Watch* w = pushd::watch_of(SSL_get_fd(ssl)))
             pushd::follow(*w, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
     }
     return n;
