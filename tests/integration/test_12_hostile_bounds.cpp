@@ -40,6 +40,10 @@ constexpr long kRssGrowthKb = 64 * 1024;
 // What a flood through Redis to a non-reader may add at its peak: its
 // queue (Limits.MaxQueueBytes, 1 MiB) and the messages in flight.
 constexpr long kQueueRssGrowthKb = 32 * 1024;
+// ASan keeps freed blocks in its quarantine (quarantine_size_mb, 256 MiB by
+// default) before reusing them: a case that pushes ~100 MB through the heap
+// fills it (seen: 302 MiB peak growth under ASan, 3.8 MiB without).
+constexpr long kAsanQuarantineKb = 256 * 1024;
 
 // Under the sanitizers (make integration-asan sets ASAN_OPTIONS) pushd
 // is slower and its heap larger (redzones, the quarantine of freed
@@ -344,8 +348,8 @@ struct Target {
     }
     // The bounds every case asserts, after its attack: the canary's worst
     // round trip, and the growth of the server's memory at its peak, by at
-    // most `max_growth_kb`.
-    void check_bounds(Canary& canary, long max_growth_kb = kRssGrowthKb) {
+    // most `max_growth_kb` (plus `sanitized_extra_kb` under the sanitizers).
+    void check_bounds(Canary& canary, long max_growth_kb = kRssGrowthKb, long sanitized_extra_kb = 0) {
         // Some rounds after the attack too: the server may still be busy with it.
         const int after = canary.rounds() + 20;
         CHECK(wait_until([&] { return canary.rounds() >= after || !canary.ok(); }, 5000, 10));
@@ -356,7 +360,7 @@ struct Target {
         CHECK(canary.ok());
         CHECK(canary.rounds() > 0);
         CHECK(canary.worst_ms() < kCanaryMaxMs * sanitized_factor());
-        CHECK(peak_growth < max_growth_kb * sanitized_factor());
+        CHECK(peak_growth < max_growth_kb * sanitized_factor() + (sanitized_factor() > 1 ? sanitized_extra_kb : 0));
         CHECK(pushd.running());
     }
 };
@@ -537,5 +541,5 @@ TEST_CASE("a client that never reads while publishers offer its group 10 MB/s co
     ::close(quiet);
     // The server's memory grows by its queue bound and what is in flight,
     // never by what the non-reader did not take (the flood is ~100 MB).
-    t.check_bounds(canary, kQueueRssGrowthKb);
+    t.check_bounds(canary, kQueueRssGrowthKb, kAsanQuarantineKb);
 }
