@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <optional>
@@ -45,6 +46,22 @@ IpAddr peer_address(lws* wsi) {
     return addr;
 }
 
+// The ?token= argument, whatever its length (the request head bounds it;
+// core/auth refuses one over kMaxTokenBytes): lws_get_urlarg_by_name
+// skips an argument longer than its buffer, which would let a long token
+// pass as no token at all. An empty string for "token" or "token=".
+std::optional<std::string> query_token(lws* wsi) {
+    for (int i = 0;; i++) {
+        const int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        std::string arg(static_cast<size_t>(std::max(len, 0)) + 1, '\0');
+        const int n = lws_hdr_copy_fragment(wsi, arg.data(), static_cast<int>(arg.size()), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0) return std::nullopt;  // no more arguments
+        arg.resize(static_cast<size_t>(n));
+        if (arg == "token") return std::string();
+        if (arg.rfind("token=", 0) == 0) return arg.substr(6);
+    }
+}
+
 // The token offered at the handshake: the Authorization header's Bearer
 // token when present (it wins over the query), else ?token=. nullopt when
 // neither was offered; an empty string when one was offered empty.
@@ -59,14 +76,7 @@ std::optional<std::string> handshake_token(lws* wsi) {
     } else if (len > 0) {
         return std::string();  // absurdly long: treated as an invalid token
     }
-    char arg[kMaxTokenBytes + 8];
-    const char* v = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof arg);
-    if (v) return std::string(v);
-    // lws returns NULL for "token=" with nothing after it as well.
-    for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
-        if (std::strcmp(arg, "token") == 0 || std::strcmp(arg, "token=") == 0) return std::string();
-    }
-    return std::nullopt;
+    return query_token(wsi);
 }
 
 const char* status_reason(int status) {
@@ -75,6 +85,7 @@ const char* status_reason(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 429: return "Too Many Requests";
+    case kHttpHeadTooLarge: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
     }
     return "Error";
@@ -87,12 +98,7 @@ const char* status_reason(int status) {
 // (contract section 1 says HTTP/1.1).
 int refuse(Server& server, lws* wsi, HandshakeRefusal why) {
     server.counters.ws_handshakes_refused[static_cast<size_t>(why)]++;
-    const int status = refusal_http_status(why);
-    const std::string body = std::to_string(status) + " " + status_reason(status) + "\n";
-    const std::string reply =
-        "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
-        "\r\nserver: pushd\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
-        "\r\nconnection: close\r\n\r\n" + body;
+    const std::string reply = http_refusal(refusal_http_status(why));
     std::vector<unsigned char> buf(LWS_PRE + reply.size());
     std::memcpy(buf.data() + LWS_PRE, reply.data(), reply.size());
     lws_write(wsi, buf.data() + LWS_PRE, reply.size(), LWS_WRITE_HTTP_HEADERS);
@@ -185,6 +191,13 @@ int ws_handshake_admit(Server& server, lws* wsi, ConnData* conn) {
         conn->handshake_token = std::make_unique<VerifiedToken>(std::move(r.token));
     }
     return 0;
+}
+
+std::string http_refusal(int status) {
+    const std::string body = std::to_string(status) + " " + status_reason(status) + "\n";
+    return "HTTP/1.1 " + std::to_string(status) + " " + status_reason(status) +
+           "\r\nserver: pushd\r\ncontent-type: text/plain\r\ncontent-length: " + std::to_string(body.size()) +
+           "\r\nconnection: close\r\n\r\n" + body;
 }
 
 }  // namespace pushd

@@ -1,10 +1,15 @@
 #include "io/ws_mask_check.hpp"
 
+#include "io/ws_handshake.hpp"
+
+#include <dlfcn.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -17,23 +22,27 @@ enum class Phase : uint8_t {
     head,     // in the HTTP request head, looking for its blank line
     header,   // in a frame header
     payload,  // skipping a frame's payload
+    refused,  // the request head was too long: answered 431, lws reads the end
 };
 
 struct Watch {
     Phase phase = Phase::off;
     uint8_t head_match = 0;   // bytes of "\r\n\r\n" matched so far
+    uint32_t head_bytes = 0;  // bytes of the request head read so far
     uint8_t header[14] = {};  // the frame header being read
     uint8_t header_len = 0;
     uint64_t payload_left = 0;
+    bool tls = false;       // read through SSL_read: the head is lws's to bound
     bool unmasked = false;  // a client frame without the mask bit was read
 };
 
 // A watch at rest: between two frames of an upgraded connection, nothing
 // seen amiss. That is where an idle connection always is, so it costs one
-// bit in `watched` and no Watch: only connections in their request head or
-// with a frame read partly (or an unmasked frame seen) have an entry in
-// `active`. A single loop thread reads them (one Server per thread would
-// need one table each; pushd runs one).
+// bit in `watched` and no Watch: only connections in their request head,
+// with a frame read partly, or with something seen amiss have an entry in
+// `active` (a table of Watch per descriptor cost ~50 bytes per idle
+// connection). A single loop thread reads them (one Server per thread
+// would need one table each; pushd runs one).
 bool at_rest(const Watch& w) {
     return w.phase == Phase::header && w.header_len == 0 && w.payload_left == 0 && !w.unmasked;
 }
@@ -65,6 +74,13 @@ void set_watched(int fd, bool on) {
     bits[word] = on ? (bits[word] | bit) : (bits[word] & ~bit);
 }
 
+// The watch of `fd` when it is not at rest, else nullptr.
+Watch* active_watch(int fd) {
+    std::unordered_map<int, Watch>& active = watches().active;
+    const auto it = active.find(fd);
+    return it == active.end() ? nullptr : &it->second;
+}
+
 // Bytes a frame header takes in all, once its first two are known.
 uint8_t header_size(const uint8_t* h) {
     const uint8_t len7 = h[1] & 0x7f;
@@ -81,14 +97,20 @@ uint64_t payload_size(const uint8_t* h) {
     return n;
 }
 
-// Follows the stream over `n` bytes just read.
-void follow(Watch& w, const uint8_t* p, size_t n) {
+// Follows the stream over `n` bytes just read. False when the request head
+// runs past kMaxRequestHeadBytes (the watch is then `refused`).
+bool follow(Watch& w, const uint8_t* p, size_t n) {
     static const char kEnd[] = "\r\n\r\n";
     size_t i = 0;
     while (i < n) {
         switch (w.phase) {
-        case Phase::off: return;
+        case Phase::off:
+        case Phase::refused: return true;
         case Phase::head:
+            if (!w.tls && ++w.head_bytes > kMaxRequestHeadBytes) {
+                w.phase = Phase::refused;
+                return false;
+            }
             w.head_match = p[i] == static_cast<uint8_t>(kEnd[w.head_match]) ? w.head_match + 1 : (p[i] == '\r' ? 1 : 0);
             i++;
             if (w.head_match == 4) w.phase = Phase::header;
@@ -110,15 +132,25 @@ void follow(Watch& w, const uint8_t* p, size_t n) {
         }
         }
     }
+    return true;
 }
 
-// Follows `n` bytes just read from watched `fd`; keeps its Watch only
-// while it is not at rest.
-void follow_fd(int fd, const uint8_t* p, size_t n) {
+// Answers a request head that ran past kMaxRequestHeadBytes (lws 4.1 has no
+// hook to answer it) and ends our side; lws then reads the end of the
+// stream and closes the connection.
+void refuse_head(int fd) {
+    const std::string reply = http_refusal(kHttpHeadTooLarge);
+    (void)::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(fd, SHUT_WR);
+}
+
+// Follows `n` bytes just read from watched `fd` (follow's answer); keeps
+// its Watch only while it is not at rest.
+bool follow_fd(int fd, const uint8_t* p, size_t n) {
     std::unordered_map<int, Watch>& active = watches().active;
     const auto it = active.find(fd);
     Watch w = it == active.end() ? Watch{Phase::header} : it->second;
-    follow(w, p, n);
+    const bool ok = follow(w, p, n);
     if (at_rest(w)) {
         if (it != active.end()) active.erase(it);
     } else if (it != active.end()) {
@@ -126,14 +158,17 @@ void follow_fd(int fd, const uint8_t* p, size_t n) {
     } else {
         active.emplace(fd, w);
     }
+    return ok;
 }
 
 }  // namespace
 
-void mask_check_watch(int fd) {
+void mask_check_watch(int fd, bool tls) {
     if (fd < 0) return;
     set_watched(fd, true);
-    watches().active[fd] = Watch{Phase::head};
+    Watch w{Phase::head};
+    w.tls = tls;
+    watches().active[fd] = w;
 }
 
 void mask_check_forget(int fd) {
@@ -143,20 +178,42 @@ void mask_check_forget(int fd) {
 }
 
 bool mask_check_unmasked(int fd) {
-    const std::unordered_map<int, Watch>& active = watches().active;
-    const auto it = active.find(fd);
-    return it != active.end() && it->second.unmasked;
+    const Watch* w = active_watch(fd);
+    return w && w->unmasked;
 }
 
 }  // namespace pushd
 
 // lws 4.1 reads plain (not TLS) sockets with recv(2) and records the mask
 // bit of a client frame without checking it. pushd's own recv follows the
-// frames of watched descriptors on their way into lws; every other
-// descriptor (hiredis reads with recv too) passes straight through.
+// request head and frames of watched descriptors on their way into lws;
+// every other descriptor (hiredis reads with recv too) passes straight
+// through.
 extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
+    const bool watched = pushd::is_watched(fd);
+    if (watched) {
+        const pushd::Watch* w = pushd::active_watch(fd);
+        if (w && w->phase == pushd::Phase::refused) return 0;  // answered 431: lws reads the end
+    }
     const ssize_t n = ::recvfrom(fd, buf, len, flags, nullptr, nullptr);
-    if (n > 0 && !(flags & MSG_PEEK)) {
+    if (n > 0 && !(flags & MSG_PEEK) && watched &&
+        !pushd::follow_fd(fd, static_cast<const uint8_t*>(buf), static_cast<size_t>(n))) {
+        pushd::refuse_head(fd);
+        return 0;
+    }
+    return n;
+}
+
+// lws 4.1 reads TLS connections with SSL_read: the same watch follows the
+// decrypted bytes (the descriptor is the one lws gave OpenSSL). Every
+// other caller (pushctl's and the tests' clients) passes straight through.
+extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
+    using Read = int (*)(SSL*, void*, int);
+    static const Read real = reinterpret_cast<Read>(dlsym(RTLD_NEXT, "SSL_read"));
+    if (!real) return -1;
+    const int n = real(ssl, buf, num);
+    if (n > 0) {
+        const int fd = SSL_get_fd(ssl);
         if (pushd::is_watched(fd)) pushd::follow_fd(fd, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
     }
     return n;

@@ -22,13 +22,13 @@ constexpr uint16_t kCloseProtocolError = 1002;
 
 Server& server_of(lws* wsi) { return *static_cast<Server*>(lws_context_user(lws_get_context(wsi))); }
 
-// A connection was accepted: its ConnData, the watch of its frames' masks
-// (plain TCP only: lws reads TLS through OpenSSL), the connection limits.
+// A connection was accepted: its ConnData, the watch of its request head
+// and frames' masks, the connection limits.
 int on_accept(Server& server, lws* wsi) {
     ConnData* conn = conn_attach(wsi);
     server.accepted++;
     conn->fd = lws_get_socket_fd(wsi);
-    if (!lws_is_ssl(wsi)) mask_check_watch(conn->fd);
+    mask_check_watch(conn->fd, lws_is_ssl(wsi));
     return ws_handshake_accept(server, wsi, conn);
 }
 

@@ -163,7 +163,7 @@ void set_heartbeat_backstop(Server& server, lws_context_creation_info& info) {
 void set_handshake_limits(lws_context_creation_info& info) {
     info.timeout_secs = kHandshakeDeadlineSeconds;          // TLS accept, waiting for a header buffer
     info.timeout_secs_ah_idle = kHandshakeDeadlineSeconds;  // the request head, from accept
-    info.max_http_header_data = static_cast<unsigned short>(kMaxRequestHeadBytes);
+    info.max_http_header_data = static_cast<unsigned short>(kLwsHeadBytes);
 }
 
 // Serves our own listener on the loop: its connections go to the vhost.
