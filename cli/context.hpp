@@ -91,5 +91,6 @@ void set_publish_command(CLI::App* app, Context& ctx);
 void set_tail_command(CLI::App* app, Context& ctx);
 void set_listen_command(CLI::App* app, Context& ctx);
 void set_presence_command(CLI::App* app, Context& ctx);
+void set_control_commands(CLI::App* app, Context& ctx);
 
 }  // namespace pushctl

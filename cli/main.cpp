@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     pushctl::set_tail_command(&app, ctx);
     pushctl::set_listen_command(&app, ctx);
     pushctl::set_presence_command(&app, ctx);
+    pushctl::set_control_commands(&app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 
 #include "core/bus_entry.hpp"
 #include "core/stream_id.hpp"
+#include "io/history_reply.hpp"
 #include "io/log.hpp"
 #include "io/redis_wait.hpp"
 
@@ -213,28 +214,13 @@ void RedisStore::replay(const std::string& group_id, const std::string& since, s
     }
     run_script(replay_, {keys_.group(group_id)}, {format_stream_id(*since_id), std::to_string(limit)},
                [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view) {
-                   ReplayResult res;
-                   std::vector<RedisEntry> entries;
-                   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-                       r->element[0]->type == REDIS_REPLY_INTEGER && is_string(r->element[1]) &&
-                       redis_read_entries(r->element[2], entries)) {
-                       res.status = StoreStatus::ok;
-                       auto first = parse_stream_id(std::string_view(r->element[1]->str, r->element[1]->len));
-                       // Entries were trimmed and `since` is older than the
-                       // oldest one left: some newer than `since` may be gone.
-                       res.truncated = r->element[0]->integer != 0 && first && since < *first;
-                       res.messages.reserve(entries.size());
-                       for (RedisEntry& e : entries) {
-                           std::string why;
-                           if (auto m = message_from_history_entry(group_id, e.id, e.fields, &why)) {
-                               res.messages.push_back(std::move(*m));
-                           } else {
-                               note_error("history entry " + e.id + " of group " + group_id + " skipped", why);
-                           }
-                       }
-                   } else if (r) {
+                   std::vector<std::string> skipped;
+                   std::optional<ReplayResult> read = read_replay_reply(r, group_id, since, skipped);
+                   for (const std::string& why : skipped)
+                       note_error("history entry of group " + group_id + " skipped", why);
+                   if (!read && r)
                        note_error("replay script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
-                   }
+                   ReplayResult res = read ? std::move(*read) : ReplayResult{};
                    confirmed(std::move(res), std::move(done));
                });
 }
@@ -306,22 +292,13 @@ void RedisStore::forget_instance(const std::string& key) {
 void RedisStore::history_newest(const std::string& group_id, size_t limit, std::function<void(ReplayResult)> done) {
     run_script(newest_, {keys_.group(group_id)}, {std::to_string(limit)},
                [this, group_id, limit, done = std::move(done)](const redisReply* r, std::string_view) {
-                   ReplayResult res;
-                   std::vector<RedisEntry> entries;
-                   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                       r->element[0]->type == REDIS_REPLY_INTEGER && redis_read_entries(r->element[1], entries)) {
-                       res.status = StoreStatus::ok;
-                       res.truncated = r->element[0]->integer != 0 && entries.size() < limit;
-                       for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
-                           std::string why;
-                           if (auto m = message_from_history_entry(group_id, e->id, e->fields, &why))
-                               res.messages.push_back(std::move(*m));
-                           else
-                               note_error("history entry " + e->id + " of group " + group_id + " skipped", why);
-                       }
-                   } else if (r) {
+                   std::vector<std::string> skipped;
+                   std::optional<ReplayResult> read = read_newest_reply(r, group_id, limit, skipped);
+                   for (const std::string& why : skipped)
+                       note_error("history entry of group " + group_id + " skipped", why);
+                   if (!read && r)
                        note_error("history script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
-                   }
+                   ReplayResult res = read ? std::move(*read) : ReplayResult{};
                    done(std::move(res));
                });
 }

@@ -352,3 +352,46 @@ TEST_CASE("api presence: a group's users and a user's instances, across instance
     INFO(after);
     CHECK(jfield(after, "users") == R"([{"user_id":"hana","connections":1}])");
 }
+
+TEST_CASE("pushctl kick, revoke and history act as the API does", "[api][pushctl]") {
+    RedisProcess redis;
+    REQUIRE(redis.start());
+    ApiInstance a, b;
+    REQUIRE(a.start(redis.port()));
+    REQUIRE(b.start(redis.port()));
+    const std::string cfg = a.process.config_path();
+    WsClientHub hub;
+    const int k = connect_user(hub, b.process, "kim");
+    RunResult kick = run_pushctl({"-f", cfg, "kick", "--user", "kim", "--reason", "bye", "--json"});
+    CHECK(kick.exit.ok());
+    CHECK(kick.output == "{}\n");
+    REQUIRE(hub.wait_closed(k, 1000));
+    CHECK(hub.close_code(k) == 4010);
+    CHECK(hub.close_reason(k) == "bye");
+
+    const int r = connect_user(hub, b.process, "rae");
+    RunResult revoke = run_pushctl({"-f", cfg, "revoke", "--user", "rae", "--seconds", "60"});
+    CHECK(revoke.exit.ok());
+    REQUIRE(hub.wait_closed(r, 1000));
+    CHECK(hub.close_code(r) == 4001);
+    const int again = hub.connect(a.process.ws_options("?token=" + user_token("rae")));
+    CHECK_FALSE(hub.wait_open(again, 2000));
+    CHECK(hub.handshake_status(again) == 401);
+    CHECK(run_pushctl({"-f", cfg, "revoke", "--user", "rae", "--seconds", "0"}).exit.exit_code == 2);
+
+    for (int i = 1; i <= 3; i++)
+        REQUIRE(a.call("POST", "/api/publish",
+                       R"({"group_id":"hist","sender_id":"s","content":"c)" + std::to_string(i) + "\"}")
+                    .status == 200);
+    RunResult json = run_pushctl({"-f", cfg, "history", "--group", "hist", "--limit", "2", "--json"});
+    CHECK(json.exit.ok());
+    CHECK(json.output == a.call("GET", "/api/history?group=hist&limit=2").body + "\n");
+    RunResult human = run_pushctl({"-f", cfg, "history", "--group", "hist"});
+    CHECK(human.exit.ok());
+    CHECK(human.output.find("\ts\tc1\n") != std::string::npos);
+    CHECK(human.output.find("\ts\tc3\n") != std::string::npos);
+    const std::string first = jfield(a.call("GET", "/api/history?group=hist").body, "messages.0.message_id");
+    RunResult page = run_pushctl({"-f", cfg, "history", "--group", "hist", "--since", first, "--json"});
+    CHECK(page.output == a.call("GET", "/api/history?group=hist&since=" + first).body + "\n");
+    CHECK(run_pushctl({"-f", cfg, "history", "--group", "hist", "--limit", "0"}).exit.exit_code == 2);
+}
