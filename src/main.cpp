@@ -22,7 +22,7 @@ struct Options {
     bool check_only = false;
     bool print_config = false;
     bool no_io_uring = false;
-    pushd::CoalesceMode bus_coalesce = pushd::CoalesceMode::automatic;
+    std::string bus_coalesce_name = "auto";
 };
 
 // Parses argv into `o`; an exit status when pushd must exit now (--help,
@@ -34,13 +34,11 @@ int parse_options(int argc, char** argv, Options& o) {
     app.add_flag("--print-config", o.print_config, "print the effective configuration as Key=value lines and exit");
     app.add_flag("--no-io-uring", o.no_io_uring,
                  "write with one send() per connection instead of batching through io_uring");
-    const std::map<std::string, pushd::CoalesceMode> modes = {{"auto", pushd::CoalesceMode::automatic},
-                                                              {"off", pushd::CoalesceMode::off},
-                                                              {"always", pushd::CoalesceMode::always}};
-    app.add_option("--bus-coalesce", o.bus_coalesce,
+    // Read as text: CLI11 prints a uint8_t enum's values as raw bytes in --help.
+    app.add_option("--bus-coalesce", o.bus_coalesce_name,
                    "hold bus entries under load so that one write carries several frames: auto (default), off, "
                    "always (tests)")
-        ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case));
+        ->transform(CLI::IsMember({"auto", "off", "always"}, CLI::ignore_case));
     app.set_version_flag("-v,--version", std::string("pushd ") + PUSHD_VERSION);
     try {
         app.parse(argc, argv);
@@ -96,7 +94,9 @@ int serve(const Options& o, const pushd::Config& config, const pushd::EnvLookup&
         server.env = env;
         server.loop = &loop;
         server.io_uring_allowed = !o.no_io_uring;
-        server.bus_coalesce = o.bus_coalesce;
+        server.bus_coalesce = o.bus_coalesce_name == "off"      ? pushd::CoalesceMode::off
+                              : o.bus_coalesce_name == "always" ? pushd::CoalesceMode::always
+                                                                : pushd::CoalesceMode::automatic;
         status = pushd::server_run(server);
     }
     uv_loop_close(&loop);
