@@ -28,7 +28,7 @@ DEPS := build-essential cmake pkg-config clang libclang-rt-14-dev \
         libssl-dev openssl redis-server redis-tools curl chromium systemd scdoc \
         clang-format python3 python3-yaml python3-jsonschema debhelper dpkg-dev lintian stunnel4
 
-.PHONY: all deps configure build run test asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak soak-asan \
+.PHONY: all deps configure build run test integration asan-build unit-asan integration-asan fuzz-build fuzz fuzz-check bench chaos soak soak-asan \
         install clean deb test-deb format format-check
 
 all: build
@@ -115,6 +115,11 @@ format-check: deps
 # (integration-asan: the same tests, and ASan/UBSan/LSan reports fail it);
 # ctest's plain `integration` is for local runs (ctest -R integration), left
 # out here to keep make test under 30 minutes on 2 cores.
+# The plain integration suite (not built by `build`): local runs.
+integration: build
+	cmake --build $(BUILD) -j $(JOBS) --target integration_tests
+	cd $(BUILD) && ctest --output-on-failure -R '^integration$$'
+
 test: build unit-asan integration-asan fuzz-check
 	cd $(BUILD) && ctest --output-on-failure -E '^integration$$'
 
