@@ -42,7 +42,7 @@ std::optional<ControlEntry> control_from_entry(const EntryFields& fields, std::s
 std::string close_reason_text(std::string_view reason) {
     if (reason.size() <= kMaxCloseReasonBytes) return std::string(reason);
     size_t n = kMaxCloseReasonBytes;
-    // Back to the start of a character: continuation bytes are 10xxxxxx.
+    // Back to the start of a character: UTF-8 continuation bytes have 0b10 as their top two bits.
     while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) n--;
     return std::string(reason.substr(0, n));
 }

@@ -79,8 +79,8 @@ void revoke(Server& server, ApiRevoke r, ApiRespond respond) {
 }
 
 void presence(Server& server, ApiPresence q, ApiRespond respond) {
-    if (!server.redis_presence)
-        return respond(api_failed(503, "presence is off on this instance (Groups.Presence: false)"));
+    // Always answered from Redis: with Groups.Presence false here, other
+    // instances may still keep presence.
     if (q.group) {
         server.redis_presence->query_group(*q.group, [respond = std::move(respond)](Result<GroupPresence> p) {
             respond(p.ok() ? ApiAnswer{200, group_presence_json(p.value())} : api_failed(503, kStorageDown));

@@ -216,12 +216,7 @@ void RedisStore::replay(const std::string& group_id, const std::string& since, s
                [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view) {
                    std::vector<std::string> skipped;
                    std::optional<ReplayResult> read = read_replay_reply(r, group_id, since, skipped);
-                   for (const std::string& why : skipped)
-                       note_error("history entry of group " + group_id + " skipped", why);
-                   if (!read && r)
-                       note_error("replay script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
-                   ReplayResult res = read ? std::move(*read) : ReplayResult{};
-                   confirmed(std::move(res), std::move(done));
+                   confirmed(history_result(std::move(read), skipped, r, group_id, "replay script"), std::move(done));
                });
 }
 
@@ -288,18 +283,20 @@ void RedisStore::forget_instance(const std::string& key) {
     link_->command({"DEL", key}, [](const redisReply*, std::string_view) {});
 }
 
+ReplayResult RedisStore::history_result(std::optional<ReplayResult> read, const std::vector<std::string>& skipped,
+                                        const redisReply* r, const std::string& group_id, std::string_view script) {
+    for (const std::string& why : skipped) note_error("history entry of group " + group_id + " skipped", why);
+    if (!read && r) note_error(script, redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
+    return read ? std::move(*read) : ReplayResult{};
+}
+
 // The HTTP API's history: the script's newest-first entries, oldest first.
 void RedisStore::history_newest(const std::string& group_id, size_t limit, std::function<void(ReplayResult)> done) {
     run_script(newest_, {keys_.group(group_id)}, {std::to_string(limit)},
                [this, group_id, limit, done = std::move(done)](const redisReply* r, std::string_view) {
                    std::vector<std::string> skipped;
                    std::optional<ReplayResult> read = read_newest_reply(r, group_id, limit, skipped);
-                   for (const std::string& why : skipped)
-                       note_error("history entry of group " + group_id + " skipped", why);
-                   if (!read && r)
-                       note_error("history script", redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply");
-                   ReplayResult res = read ? std::move(*read) : ReplayResult{};
-                   done(std::move(res));
+                   done(history_result(std::move(read), skipped, r, group_id, "history script"));
                });
 }
 

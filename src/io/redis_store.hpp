@@ -125,6 +125,10 @@ private:
     void replay_inbox(const std::string& user_id, const std::string& since, size_t limit,
                       std::function<void(InboxResult)> done);
     void note_error(std::string_view what, std::string_view error);
+    // A history script's answer as read (io/history_reply), its skipped
+    // entries and a refused answer logged; unavailable when not read.
+    ReplayResult history_result(std::optional<ReplayResult> read, const std::vector<std::string>& skipped,
+                                const redisReply* r, const std::string& group_id, std::string_view script);
     // With WaitReplicas: runs `done` once the replicas confirm, else at
     // once; an unconfirmed `res` becomes unavailable.
     template <class R>
