@@ -1,0 +1,100 @@
+// Redis.Mode cluster: commands routed to the master that serves their
+// key's slot, over one RedisLink per master.
+//
+// The slot map comes from CLUSTER SLOTS, asked of any reachable node (the
+// seeds of Redis.Nodes first, then every node the map named): at start,
+// after a MOVED, when a node's link goes down, and every kRefreshMs.
+// A MOVED answer patches the map at once (the full map follows) and the
+// command is sent again to the named node; an ASK answer sends ASKING and
+// the command to the named node (the map is kept: the slot is still
+// migrating). At most kMaxRedirects redirects per command, then the
+// command fails ("too many redirects").
+//
+// A command whose slot has no master with a link that is up fails at once
+// (callback with nullptr and the reason), like a link that is down.
+#pragma once
+
+#include "core/cluster_slots.hpp"
+#include "core/metrics.hpp"
+#include "io/redis_link.hpp"
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pushd {
+
+class RedisCluster {
+public:
+    // Like RedisLink::Callback, plus the link that gave the answer (nullptr
+    // when none did): a WAIT that must confirm the write goes on it.
+    using Callback = std::function<void(const redisReply* reply, std::string_view error, RedisLink* via)>;
+
+    static constexpr uint64_t kRefreshMs = 5000;
+    static constexpr int kMaxRedirects = 5;
+    // Links at most (masters a map may name; more are refused and logged).
+    static constexpr size_t kMaxNodes = 1000;
+
+    // `base` gives pass, db (must be 0), timeouts and ping interval for every
+    // node link; `seeds` are "host:port". Everything must outlive the cluster.
+    RedisCluster(uv_loop_t* loop, RedisLinkOptions base, std::vector<std::string> seeds, RedisCounters* counters);
+    ~RedisCluster();
+    RedisCluster(const RedisCluster&) = delete;
+    RedisCluster& operator=(const RedisCluster&) = delete;
+
+    void start();
+    // As RedisLink::stop: the loop must run afterwards before destruction.
+    void stop();
+
+    // Routes by the slot of `key`.
+    void command(std::string_view key, const std::vector<std::string_view>& argv, Callback cb,
+                 uint64_t timeout_ms = 0);
+    // Routes by command_key(argv) (any master when it has none).
+    void command(const std::vector<std::string_view>& argv, Callback cb, uint64_t timeout_ms = 0);
+
+    // Every slot has a master whose link is up.
+    bool up() const;
+    // Why not ("slot 5000 has no master", "127.0.0.1:7001: Connection
+    // refused"); "" when up.
+    std::string reason() const;
+    // "host:port" of the master serving `slot` ("" when none known).
+    const std::string& master_of(uint16_t slot) const { return map_.master_of(slot); }
+    const SlotMap& map() const { return map_; }
+    // The link to the master of `slot`, nullptr when none (not started).
+    RedisLink* link_for(uint16_t slot);
+    // Each node link (for scripts to load, health and metrics).
+    std::vector<RedisLink*> links();
+    // Ask for the map now (coalesced with one in flight).
+    void refresh();
+
+    // A node's link came up (load scripts on it, count its replicas).
+    std::function<void(RedisLink& link)> on_node_up;
+    // The map changed (bus shard readers retarget).
+    std::function<void()> on_map_changed;
+
+    // Counters for /metrics: MOVED and ASK redirects followed, maps that
+    // changed a slot's master.
+    uint64_t moved() const { return moved_; }
+    uint64_t asks() const { return asks_; }
+    uint64_t map_changes() const { return map_changes_; }
+
+private:
+    // Implementation's choice.
+    uv_loop_t* loop_;
+    RedisLinkOptions base_;
+    std::vector<std::string> seeds_;
+    RedisCounters* counters_;
+    SlotMap map_;
+    std::map<std::string, std::unique_ptr<RedisLink>> links_;
+    uint64_t moved_ = 0, asks_ = 0, map_changes_ = 0;
+};
+
+/* Reads a CLUSTER SLOTS reply; false when it has another shape. */
+bool redis_read_slots(const redisReply* reply, std::vector<SlotRange>& out);
+
+}  // namespace pushd
