@@ -42,7 +42,7 @@ struct KickOptions {
 int run_kick(Context& c, const KickOptions& o) {
     if (!pushd::valid_user_id(o.user)) return c.fail(kUsage, "kick: --user must be a user id of 1..128 bytes");
     pushd::ControlEntry e{pushd::ControlOp::disconnect, o.user, pushd::close_reason_text(o.reason), {}};
-    const pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    const pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     std::vector<std::string> args{"XADD", keys.bus(), "MAXLEN", "~", std::to_string(pushd::kBusMaxLen), "*"};
     for (std::string& f : pushd::control_entry_fields(e)) args.push_back(std::move(f));
     if (!run(c, args, "kick")) return c.error->status;
@@ -63,7 +63,7 @@ int run_revoke(Context& c, const RevokeOptions& o) {
     if (o.seconds < 1 || o.seconds > pushd::kApiMaxRevokeSeconds)
         return c.fail(kUsage, "revoke: --seconds must be 1.." + std::to_string(pushd::kApiMaxRevokeSeconds));
     const int64_t now = now_ms();
-    const pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    const pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     if (!run(c,
              {"EVAL", pushd::kRevokeScript, "2", keys.revoked(), keys.bus(), o.user,
               std::to_string(now + o.seconds * 1000), std::to_string(now / 1000), std::to_string(pushd::kBusMaxLen)},
@@ -95,7 +95,7 @@ int run_history(Context& c, const HistoryOptions& o) {
     std::optional<pushd::StreamId> since;
     if (!o.since.empty() && !(since = pushd::parse_stream_id(o.since)))
         return c.fail(kUsage, "history: --since must be a message id (<ms>-<seq>)");
-    const pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    const pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     const std::string limit = std::to_string(o.limit);
     Reply r =
         since ? run(c, {"EVAL", pushd::kReplayScript, "1", keys.group(o.group), pushd::format_stream_id(*since), limit},

@@ -22,7 +22,7 @@ int change_members(Context& c, const GroupArgs& a, bool add) {
     if (a.group.empty() || a.users.empty()) return c.fail(kUsage, "group: give a group id and at least one user id");
     auto redis = open_redis(c);
     if (!redis) return c.error ? c.error->status : kFailed;
-    pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     const char* op = add ? "SADD" : "SREM";
     std::vector<std::string> members{op, keys.members(a.group)};
     members.insert(members.end(), a.users.begin(), a.users.end());
@@ -43,7 +43,7 @@ int list_members(Context& c, const GroupArgs& a) {
     if (a.group.empty() || !a.users.empty()) return c.fail(kUsage, "group members: give exactly one group id");
     auto redis = open_redis(c);
     if (!redis) return c.error ? c.error->status : kFailed;
-    pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     Reply r = redis->command({"SMEMBERS", keys.members(a.group)});
     if (!r) return c.fail(kFailed, redis->error());
     if (r->type != REDIS_REPLY_ARRAY) return c.fail(kFailed, "SMEMBERS: unexpected reply");

@@ -45,7 +45,7 @@ int run_notify(Context& c, const NotifyOptions& o) {
     std::string target = o.all ? "all" : !o.group.empty() ? "group:" + o.group : "user:" + o.users;
     auto redis = open_redis(c);
     if (!redis) return c.error->status;
-    pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     Reply r = redis->command({"XADD", keys.notify(), "*", "target", target, "data", data});
     if (!r) return c.fail(kFailed, redis->error());
     if (r->type != REDIS_REPLY_STRING) {

@@ -4,6 +4,7 @@
 // API's answer (PROTOCOL.md section 9).
 #include "context.hpp"
 #include "core/presence_schema.hpp"
+#include "core/redis_schema.hpp"
 #include "io/redis_link.hpp"
 #include "redis_sync.hpp"
 
@@ -23,7 +24,11 @@ struct PresenceOptions {
 bool run_query(Context& c, const std::string& script, const std::string& id, std::vector<std::string>& out) {
     auto redis = open_redis(c);
     if (!redis) return false;
-    Reply r = redis->command({"EVAL", script, "0", c.config()->redis.key_prefix, id});
+    // The one key declared is not read by the script (it builds its key
+    // names from the prefix): it routes the call to the presence keys'
+    // slot in cluster mode.
+    const std::string prefix = pushd::redis_keys(c.config()->redis).presence_prefix();
+    Reply r = redis->command({"EVAL", script, "1", prefix + "events", prefix, id});
     if (!r) return c.fail(kFailed, redis->error()), false;
     if (r->type == REDIS_REPLY_ERROR) return c.fail(kFailed, std::string("presence: ") + r->str), false;
     if (!pushd::redis_read_strings(r.get(), out)) return c.fail(kFailed, "presence: unexpected reply"), false;

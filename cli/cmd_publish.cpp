@@ -65,7 +65,7 @@ std::string check_options(const PublishOptions& o, size_t max_content) {
 std::string confirm_replicas(RedisSync& redis, const pushd::Config& cfg, const std::string& message_id) {
     const int64_t n = cfg.redis.wait_replicas;
     if (n <= 0) return "";
-    pushd::RedisKeys keys(cfg.redis.key_prefix);
+    pushd::RedisKeys keys = pushd::redis_keys(cfg.redis);
     Reply touch = redis.command({"PUBLISH", keys.wait_channel(), ""});
     Reply w = touch ? redis.command({"WAIT", std::to_string(n), std::to_string(pushd::kWaitTimeoutMs)}) : nullptr;
     if (!w) return redis.error();
@@ -96,7 +96,7 @@ int run_publish(Context& c, PublishOptions o) {
     if (!o.message_id) o.message_id = fresh_message_id();
     auto redis = open_redis(c);
     if (!redis) return c.error->status;
-    pushd::RedisKeys keys(cfg->redis.key_prefix);
+    pushd::RedisKeys keys = pushd::redis_keys(cfg->redis);
     if (cfg->groups.require_membership) {  // as pushd checks send_message
         Reply m = redis->command({"SISMEMBER", keys.members(o.group), o.from});
         if (!m) return c.fail(kFailed, redis->error());

@@ -163,7 +163,7 @@ void print_table(const std::vector<Json>& instances, const cJSON* total) {
 int run_cluster(Context& c) {
     auto redis = open_redis(c);
     if (!redis) return c.error->status;
-    pushd::RedisKeys keys(c.config()->redis.key_prefix);
+    pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
     std::set<std::string> names;
     std::vector<Json> instances;
     if (!scan_instance_keys(c, *redis, keys.instance_pattern(), names)) return kFailed;

@@ -15,6 +15,10 @@
 //           "id" is written as "field_stream"/"field_id"; of repeated names
 //           the first wins; invalid UTF-8 bytes become U+FFFD).
 //
+// In cluster mode the bus is Redis.BusShards streams in different slots:
+// tail reads each (and notify) without blocking, pausing when none had
+// anything; with --group only that group's shard.
+//
 // --group GID keeps only GID's messages (notifications are all printed);
 // --count N exits 0 after N lines. SIGINT/SIGTERM end it with exit 0
 // within about half a second (the XREAD blocks at most that long).
@@ -29,6 +33,8 @@
 #include "redis_sync.hpp"
 #include "stop_signal.hpp"
 
+#include <time.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -40,6 +46,7 @@ namespace {
 
 constexpr const char* kBlockMs = "500";
 constexpr const char* kBatch = "512";
+constexpr long kClusterPollMs = 100;
 
 struct TailOptions {
     std::optional<std::string> group;
@@ -157,39 +164,84 @@ bool earlier(const TailEntry& a, const TailEntry& b) {
     return !a.notify && b.notify;
 }
 
+// One stream tail follows, and the last id read from it.
+struct Followed {
+    std::string key;
+    bool notify = false;
+    std::string last;
+};
+
+// The next entries of `streams`: one XREAD BLOCK over all of them on one
+// Redis; in cluster mode (keys in several slots) one XREAD each without
+// blocking, then a pause of kClusterPollMs when none had anything. False after
+// recording the error.
+bool read_batch(Context& c, RedisSync& redis, std::vector<Followed>& streams, bool clustered,
+                std::vector<TailEntry>& batch) {
+    std::vector<std::vector<Followed*>> calls;
+    if (clustered) {
+        for (Followed& f : streams) calls.push_back({&f});
+    } else {
+        calls.emplace_back();
+        for (Followed& f : streams) calls.back().push_back(&f);
+    }
+    for (const std::vector<Followed*>& call : calls) {
+        std::vector<std::string> argv{"XREAD", "COUNT", kBatch};
+        if (!clustered) argv.insert(argv.end(), {"BLOCK", kBlockMs});
+        argv.push_back("STREAMS");
+        for (const Followed* f : call) argv.push_back(f->key);
+        for (const Followed* f : call) argv.push_back(f->last);
+        Reply r = redis.command(argv);
+        if (!r) return stop_requested() || (c.fail(kFailed, redis.error()), false);
+        if (r->type == REDIS_REPLY_NIL) continue;
+        if (r->type != REDIS_REPLY_ARRAY) {
+            return c.fail(kFailed, std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")),
+                   false;
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply* s = r->element[i];
+            if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) continue;
+            const std::string_view key = pushd::redis_reply_text(s->element[0]);
+            std::vector<pushd::RedisEntry> entries;
+            if (!pushd::redis_read_entries(s->element[1], entries) || entries.empty()) continue;
+            for (Followed* f : call) {
+                if (f->key != key) continue;
+                f->last = entries.back().id;
+                for (pushd::RedisEntry& e : entries) batch.push_back({f->notify, std::move(e)});
+            }
+        }
+    }
+    if (clustered && batch.empty()) {
+        // Nothing new anywhere: a short pause (a signal ends it at once).
+        timespec pause{0, kClusterPollMs * 1000000L};
+        nanosleep(&pause, nullptr);
+    }
+    return true;
+}
+
 int run_tail(Context& c, const TailOptions& o) {
     if (o.group && (!pushd::valid_group_id(*o.group) || !pushd::utf8_valid(*o.group)))
         return c.fail(kUsage, "--group: a group id is 1..128 bytes of UTF-8 without control characters");
     install_stop_signals();
     auto redis = open_redis(c);
     if (!redis) return c.error->status;
-    pushd::RedisKeys keys(c.config()->redis.key_prefix);
-    const std::string bus = keys.bus(), notify = keys.notify();
+    pushd::RedisKeys keys = pushd::redis_keys(c.config()->redis);
+    std::vector<Followed> streams;
+    if (o.group) {
+        streams.push_back({keys.bus_of_group(*o.group), false, ""});
+    } else {
+        for (size_t i = 0; i < keys.bus_shards(); ++i) streams.push_back({keys.bus_shard(i), false, ""});
+    }
+    streams.push_back({keys.notify(), true, ""});
     redis->command({"CLIENT", "SETNAME", "pushctl-tail"});
-    auto bus_start = newest_id(c, *redis, bus);
-    auto notify_start = bus_start ? newest_id(c, *redis, notify) : std::nullopt;
-    if (!notify_start) return kFailed;
-    std::string bus_last = *bus_start, notify_last = *notify_start;
+    for (Followed& f : streams) {
+        auto start = newest_id(c, *redis, f.key);
+        if (!start) return kFailed;
+        f.last = *start;
+    }
     int64_t printed = 0;
     while (!stop_requested()) {
-        Reply r = redis->command(
-            {"XREAD", "COUNT", kBatch, "BLOCK", kBlockMs, "STREAMS", bus, notify, bus_last, notify_last});
-        if (!r) return stop_requested() ? kOk : c.fail(kFailed, redis->error());
-        if (r->type == REDIS_REPLY_NIL) continue;
-        if (r->type != REDIS_REPLY_ARRAY) {
-            return c.fail(kFailed,
-                          std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
-        }
         std::vector<TailEntry> batch;
-        for (size_t i = 0; i < r->elements; i++) {
-            const redisReply* s = r->element[i];
-            if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) continue;
-            const bool is_notify = pushd::redis_reply_text(s->element[0]) == notify;
-            std::vector<pushd::RedisEntry> entries;
-            if (!pushd::redis_read_entries(s->element[1], entries) || entries.empty()) continue;
-            (is_notify ? notify_last : bus_last) = entries.back().id;
-            for (pushd::RedisEntry& e : entries) batch.push_back({is_notify, std::move(e)});
-        }
+        if (!read_batch(c, *redis, streams, keys.clustered(), batch)) return kFailed;
         std::stable_sort(batch.begin(), batch.end(), earlier);
         for (const TailEntry& t : batch) {
             if (!wanted(o, t)) continue;

@@ -72,6 +72,10 @@ private:
  * hold even ranges, as `redis-cli --cluster create` makes them). */
 std::string bus_shard_tag(size_t shard, size_t shards);
 
+/* A hash tag that hashes to `slot`: "w<k>" for the smallest such k (a key
+ * for a write that must land on whichever node serves the slot). */
+std::string slot_tag(uint16_t slot);
+
 /* The bus shard a group's messages go to: key_slot(group_id) * shards / 16384
  * (so equal groups always land on the same shard, whatever instance or
  * pushctl computes it). */

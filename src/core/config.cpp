@@ -49,6 +49,7 @@ const KeySpec kKeys[] = {
     {"Redis.MasterName",            PUSHD_FIELD(redis.master_name),          0,    0,           kRestart, kPlain},
     {"Redis.Nodes",                 PUSHD_FIELD(redis.nodes),                0,    0,           kRestart, kPlain},   // host:port list
     {"Redis.WaitReplicas",          PUSHD_FIELD(redis.wait_replicas),        0,    16,          kRestart, kPlain},
+    {"Redis.BusShards",             PUSHD_FIELD(redis.bus_shards),           1,    1024,        kRestart, kPlain},   // cluster: bus streams
     {"Api.Listen",                  PUSHD_FIELD(api.listen),                 0,    0,           kRestart, kPlain},   // host:port, "" off
     {"Api.Keys",                    PUSHD_FIELD(api.keys),                   0,    0,           kRestart, kSecret},  // >= 16 bytes each
     {"Auth.AccessSecret",           PUSHD_FIELD(auth.access_secret),         0,    0,           kRestart, kSecret},  // required
@@ -217,24 +218,33 @@ Status validate_listener(LoadState& st) {
     return {};
 }
 
+// A non-empty list of host:port (Redis.Sentinels, Redis.Nodes).
+Status validate_address_list(LoadState& st, const char* key, const std::vector<std::string>& list) {
+    const size_t index = key_index(key);
+    if (list.empty())
+        return Status::fail(error_at(st, index, std::string("required with Redis.Mode: ") + st.config.redis.mode));
+    for (size_t n = 0; n < list.size(); ++n) {
+        if (!parse_host_port(list[n]))
+            return Status::fail(where_of_item(st, index, n) + ": " + key + ": item " + std::to_string(n + 1) + " " +
+                                quote_for_message(list[n]) + " is not host:port");
+    }
+    return {};
+}
+
 // Redis.Mode and the addresses it needs: Sentinels and MasterName for
-// sentinel. Cluster is refused until it is served (contract v1.1 section
-// 7), rather than silently running without it.
+// sentinel, Nodes (and DB 0, the only one a cluster has) for cluster.
 Status validate_redis_mode(LoadState& st) {
     const RedisConfig& r = st.config.redis;
     if (r.mode != "single" && r.mode != "sentinel" && r.mode != "cluster")
         return Status::fail(error_at(st, key_index("Redis.Mode"),
                                      "expected single, sentinel or cluster, got " + quote_for_message(r.mode)));
-    if (r.mode == "cluster")
-        return Status::fail(error_at(st, key_index("Redis.Mode"), "cluster is not supported by this version yet"));
-    if (r.mode != "sentinel") return {};
-    const size_t sentinels = key_index("Redis.Sentinels");
-    if (r.sentinels.empty()) return Status::fail(error_at(st, sentinels, "required with Redis.Mode: sentinel"));
-    for (size_t n = 0; n < r.sentinels.size(); ++n) {
-        if (!parse_host_port(r.sentinels[n]))
-            return Status::fail(where_of_item(st, sentinels, n) + ": Redis.Sentinels: item " + std::to_string(n + 1) +
-                                " " + quote_for_message(r.sentinels[n]) + " is not host:port");
+    if (r.mode == "cluster") {
+        if (r.db != 0)
+            return Status::fail(error_at(st, key_index("Redis.DB"), "must be 0 with Redis.Mode: cluster"));
+        return validate_address_list(st, "Redis.Nodes", r.nodes);
     }
+    if (r.mode != "sentinel") return {};
+    if (Status err = validate_address_list(st, "Redis.Sentinels", r.sentinels); !err.ok()) return err;
     if (r.master_name.empty())
         return Status::fail(error_at(st, key_index("Redis.MasterName"), "required with Redis.Mode: sentinel"));
     return {};

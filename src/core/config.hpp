@@ -27,6 +27,9 @@ struct RedisConfig {
     std::string master_name;             // mode sentinel: the master's name at the sentinels
     std::vector<std::string> nodes;      // mode cluster: seed "host:port" list
     int64_t wait_replicas = 0;           // WAIT for this many replicas before an ack
+    // Mode cluster: the bus is this many streams, each in its own slot
+    // (core/cluster_slots.hpp); every instance must use the same number.
+    int64_t bus_shards = 12;
 };
 
 // The HTTP API for business services (PROTOCOL.md section 9).

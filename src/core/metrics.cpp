@@ -135,8 +135,16 @@ void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const R
     f.push_back(std::move(cmds));
     f.push_back(std::move(connects));
     f.push_back(std::move(losses));
-    f.push_back(single("pushd_redis_failovers_total", "sentinel mode: changes of the master in use",
+    f.push_back(single("pushd_redis_failovers_total",
+                       "sentinel mode: changes of the master in use; cluster mode: changes of the slot map",
                        MetricType::counter, static_cast<double>(r.failovers)));
+    if (g.cluster) {
+        f.push_back(MetricFamily{"pushd_redis_redirects_total",
+                                 "cluster mode: MOVED and ASK redirects followed",
+                                 MetricType::counter,
+                                 {MetricSample{"kind=\"moved\"", static_cast<double>(g.cluster_moved)},
+                                  MetricSample{"kind=\"ask\"", static_cast<double>(g.cluster_asks)}}});
+    }
     f.push_back(MetricFamily{"pushd_redis_stream_entries_total",
                              "entries read from Redis streams, by stream",
                              MetricType::counter,
@@ -341,9 +349,12 @@ std::string render_stats_json(const ServerGauges& gauges, const ServerCounters& 
     bool redis_up = true;
     for (size_t l = 0; l < kRedisLinks; l++) redis_up = redis_up && (gauges.redis_up[l] || !gauges.redis_used[l]);
     cJSON_AddNumberToObject(o, "redis_up", redis_up ? 1 : 0);
-    if (gauges.redis_used[static_cast<size_t>(RedisLinkId::sentinel)]) {
+    if (gauges.redis_used[static_cast<size_t>(RedisLinkId::sentinel)] || gauges.cluster) {
         cJSON_AddStringToObject(o, "redis_master", gauges.redis_master.c_str());
         cJSON_AddNumberToObject(o, "redis_failovers", static_cast<double>(counters.redis.failovers));
+    }
+    if (gauges.cluster) {
+        cJSON_AddNumberToObject(o, "redis_redirects", static_cast<double>(gauges.cluster_moved + gauges.cluster_asks));
     }
     if (gauges.wait_used) cJSON_AddNumberToObject(o, "redis_replicas", static_cast<double>(gauges.replicas_online));
     cJSON_AddNumberToObject(o, "bus_entries", static_cast<double>(counters.redis.bus_entries));

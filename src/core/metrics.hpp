@@ -37,7 +37,7 @@ struct RedisCounters {
     uint64_t commands[kRedisLinks][kRedisResults] = {};
     uint64_t connects[kRedisLinks] = {};     // links established (AUTH/SELECT done)
     uint64_t link_losses[kRedisLinks] = {};  // established links that went down
-    uint64_t failovers = 0;                  // sentinel mode: the master's address changed
+    uint64_t failovers = 0;                  // sentinel: the master's address changed; cluster: the slot map did
     uint64_t bus_entries = 0;                // group messages read from the bus stream
     uint64_t notify_entries = 0;             // entries read from the notify stream
     uint64_t malformed_entries = 0;          // bus/notify entries skipped as malformed
@@ -113,7 +113,11 @@ struct ServerGauges {
     bool redis_up[kRedisLinks] = {};  // each Redis link established
     // The links this instance uses (the sentinel link only in sentinel mode).
     bool redis_used[kRedisLinks] = {true, true, false};
-    std::string redis_master;  // sentinel mode: the master in use ("host:port"), "" while unknown
+    std::string redis_master;  // sentinel mode: the master in use ("host:port"), "" while unknown;
+                               // cluster mode: the masters of the slot map, comma-separated
+    bool cluster = false;      // Redis.Mode cluster
+    uint64_t cluster_moved = 0;  // MOVED redirects followed
+    uint64_t cluster_asks = 0;   // ASK redirects followed
     double bus_lag_ms = 0;     // now minus the time of the newest bus/notify entry read
     uint64_t inbox_queue = 0;  // inbox writes waiting for Redis
     // Redis.WaitReplicas > 0: online replicas last counted (-1: unknown),

@@ -1,5 +1,7 @@
 #include "core/redis_schema.hpp"
 
+#include "core/cluster_slots.hpp"
+#include "core/config.hpp"
 #include "core/stream_id.hpp"
 
 namespace pushd {
@@ -88,9 +90,21 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 )LUA";
 
+RedisKeys::RedisKeys(std::string prefix, size_t bus_shards) : p_(std::move(prefix)) {
+    for (size_t i = 0; i < bus_shards; ++i) tags_.push_back(bus_shard_tag(i, bus_shards));
+}
+
+size_t RedisKeys::shard_of(std::string_view gid) const {
+    return tags_.empty() ? 0 : bus_shard_of(gid, tags_.size());
+}
+
+RedisKeys redis_keys(const RedisConfig& redis) {
+    return RedisKeys(redis.key_prefix, redis.mode == "cluster" ? static_cast<size_t>(redis.bus_shards) : 0);
+}
+
 std::string RedisKeys::dedup(std::string_view sender, std::string_view group_id,
                              std::string_view client_message_id) const {
-    std::string k = p_ + "dedup:" + std::to_string(sender.size()) + ":";
+    std::string k = tagged(shard_of(group_id)) + "dedup:" + std::to_string(sender.size()) + ":";
     k.append(sender);
     k += ':';
     k += std::to_string(group_id.size());
@@ -102,7 +116,7 @@ std::string RedisKeys::dedup(std::string_view sender, std::string_view group_id,
 }
 
 std::string RedisKeys::instance(std::string_view name, std::string_view host, long long port) const {
-    std::string k = p_ + "instance:";
+    std::string k = instances() + "instance:";
     k.append(name);
     k += ':';
     k.append(host);
@@ -120,7 +134,8 @@ std::string bus_start_id(int64_t redis_now_ms, int64_t local_now_ms, int64_t loc
 ScriptArgs append_script_args(const RedisKeys& keys, const AppendRequest& req, int64_t dedup_window_s,
                               int64_t history_size) {
     ScriptArgs a;
-    a.keys = {keys.dedup(req.sender_id, req.group_id, req.client_message_id), keys.group(req.group_id), keys.bus()};
+    a.keys = {keys.dedup(req.sender_id, req.group_id, req.client_message_id), keys.group(req.group_id),
+              keys.bus_of_group(req.group_id)};
     a.args = {std::to_string(dedup_window_s), std::to_string(history_size),
               std::to_string(kBusMaxLen),     req.group_id,
               req.client_message_id,          req.sender_id,

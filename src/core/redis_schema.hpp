@@ -67,41 +67,72 @@ extern const char* const kRevokeScript;
 // already holds a newer (or the same) id. Returns 1 when stored.
 extern const char* const kInboxedScript;
 
-// Key names under one prefix.
+// Key names under one prefix. With Redis.Mode cluster (bus_shards > 0)
+// every key carries a hash tag (PROTOCOL.md section 6), so that the keys
+// one script touches share a slot: a group's history, its dedup keys and
+// its bus shard carry the shard's tag ("<prefix>{<tag>}:group:<gid>",
+// core/cluster_slots.hpp); `revoked` carries shard 0's (it goes with the
+// control entries on that shard); the presence keys, `events` included,
+// carry "{presence}"; the keys of one user or group carry its id
+// ("<prefix>members:{<gid>}"), so they spread over the masters; notify
+// carries "{notify}". docs/PROTOCOL.md section 6 lists the layout.
 class RedisKeys {
 public:
-    explicit RedisKeys(std::string prefix) : p_(std::move(prefix)) {}
+    explicit RedisKeys(std::string prefix, size_t bus_shards = 0);
 
-    std::string group(std::string_view gid) const { return p_ + "group:" + std::string(gid); }
-    std::string bus() const { return p_ + "bus"; }
-    std::string notify() const { return p_ + "notify"; }
+    std::string group(std::string_view gid) const { return tagged(shard_of(gid)) + "group:" + std::string(gid); }
+    // The bus stream a group's messages go to (the only one without shards).
+    std::string bus_of_group(std::string_view gid) const { return bus_shard(shard_of(gid)); }
+    // Bus shard `i` (0 <= i < bus_shards()); shard 0 carries control entries.
+    std::string bus_shard(size_t i) const { return tagged(i) + "bus"; }
+    std::string bus() const { return bus_shard(0); }
+    // 1 without shards.
+    size_t bus_shards() const { return tags_.empty() ? 1 : tags_.size(); }
+    bool clustered() const { return !tags_.empty(); }
+    std::string notify() const { return p_ + (clustered() ? "{notify}" : "notify"); }
     // The pub/sub channel of the PUBLISH that goes before each WAIT
     // (core/replica_wait.hpp); nobody subscribes to it.
     std::string wait_channel() const { return p_ + "wait"; }
     // The newest notify id whose inbox writes some instance has all done
     // (kInboxedScript): where a starting instance begins its inbox duty.
-    std::string notify_inboxed() const { return p_ + "notify:inboxed"; }
-    std::string inbox(std::string_view uid) const { return p_ + "inbox:" + std::string(uid); }
-    std::string members(std::string_view gid) const { return p_ + "members:" + std::string(gid); }
-    std::string user_groups(std::string_view uid) const { return p_ + "user:" + std::string(uid) + ":groups"; }
-    std::string read(std::string_view uid) const { return p_ + "read:" + std::string(uid); }
+    std::string notify_inboxed() const { return notify() + ":inboxed"; }
+    std::string inbox(std::string_view uid) const { return p_ + "inbox:" + id(uid); }
+    std::string members(std::string_view gid) const { return p_ + "members:" + id(gid); }
+    std::string user_groups(std::string_view uid) const { return p_ + "user:" + id(uid) + ":groups"; }
+    std::string read(std::string_view uid) const { return p_ + "read:" + id(uid); }
     // user id -> "<until_ms>:<iat_bound_s>" (core/revocations): revocations
     // in effect, read by every instance at start.
-    std::string revoked() const { return p_ + "revoked"; }
+    std::string revoked() const { return tagged(0) + "revoked"; }
     // "dedup:<sender length>:<sender>:<group length>:<group>:<client message
     // id>": a retry is the same user, group and message_id (contract v1.1);
     // the lengths keep the triple unambiguous whatever characters it holds.
     std::string dedup(std::string_view sender, std::string_view group_id, std::string_view client_message_id) const;
-    // "instance:<name>:<host>:<port>", the cluster view (pushctl stats --cluster).
+    // "instance:<name>:<host>:<port>", the cluster view (pushctl stats
+    // --cluster); in cluster mode all under "{instances}", one slot.
     std::string instance(std::string_view name, std::string_view host, long long port) const;
-    // The pattern matching every instance key (for SCAN).
-    std::string instance_pattern() const { return p_ + "instance:*"; }
+    // The pattern matching every instance key (for SCAN; in cluster mode on
+    // the master of the "{instances}" slot).
+    std::string instance_pattern() const { return instances() + "instance:*"; }
+    // What the presence scripts (core/presence_schema.hpp) put before their
+    // key names: the prefix, and in cluster mode the "{presence}" tag.
+    std::string presence_prefix() const { return clustered() ? p_ + "{presence}:" : p_; }
 
     const std::string& prefix() const { return p_; }
 
 private:
+    size_t shard_of(std::string_view gid) const;
+    // An id as it goes in a key: in braces in cluster mode.
+    std::string id(std::string_view v) const { return clustered() ? "{" + std::string(v) + "}" : std::string(v); }
+    std::string instances() const { return clustered() ? p_ + "{instances}:" : p_; }
+    // The prefix, then shard i's hash tag in cluster mode.
+    std::string tagged(size_t i) const { return tags_.empty() ? p_ : p_ + "{" + tags_[i] + "}:"; }
     std::string p_;
+    std::vector<std::string> tags_;  // per bus shard; empty without shards
 };
+
+struct RedisConfig;
+/* The key layout `redis` asks for: shards only with Mode cluster. */
+RedisKeys redis_keys(const RedisConfig& redis);
 
 // The KEYS and ARGV of one script run.
 struct ScriptArgs {

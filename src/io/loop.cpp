@@ -165,8 +165,10 @@ int server_run(Server& server) {
     server.hub.reset();
     server.redis_presence.reset();
     server.redis_store.reset();
-    server.redis_bus_link.reset();
     server.redis_commands.reset();
+    server.redis_bus_links.clear();
+    server.redis_commands_link.reset();
+    server.redis_cluster.reset();
     if (status == 0) LOG_INFO("shutdown complete");
     return status;
 }

@@ -3,6 +3,7 @@
 #include "core/control_entry.hpp"
 #include "core/stream_id.hpp"
 #include "io/log.hpp"
+#include "core/cluster_slots.hpp"
 #include "io/redis_wait.hpp"
 
 #include <hiredis/hiredis.h>
@@ -14,164 +15,225 @@
 
 namespace pushd {
 
-RedisBus::RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store, Hub* hub,
-                   RedisCounters* counters, std::function<int64_t()> now_ms) :
+namespace {
+
+constexpr const char* kCount = "512";
+constexpr const char* kBlock = "1000";
+static_assert(kBusBatch == 512 && kBusBlockMs == 1000, "keep the XREAD arguments in step");
+
+}  // namespace
+
+RedisBus::RedisBus(const Config* config, std::vector<RedisLink*> bus_links, RedisCommands* commands,
+                   RedisStore* store, Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms) :
     config_(config),
-    link_(bus_link),
-    commands_(commands_link),
+    commands_(commands),
     store_(store),
     hub_(hub),
     counters_(counters),
     now_ms_(std::move(now_ms)),
     started_local_ms_(now_ms_()),
-    keys_(config->redis.key_prefix),
-    bus_key_(keys_.bus()),
-    notify_key_(keys_.notify()) {
+    keys_(redis_keys(config->redis)) {
     const int64_t n = config->redis.wait_replicas;
-    if (n > 0) wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(bus_link, keys_.wait_channel(), n));
+    const size_t shards = keys_.bus_shards();
+    for (size_t i = 0; i < bus_links.size(); ++i) {
+        auto r = std::make_unique<Reader>();
+        r->link = bus_links[i];
+        // One link: the bus and notify in one XREAD; else shard i, and
+        // notify alone on the last link.
+        if (bus_links.size() == 1 || i < shards) r->streams.push_back({keys_.bus_shard(i), false});
+        if (bus_links.size() == 1 || i == shards) r->streams.push_back({keys_.notify(), true});
+        const bool carries_bus = !r->streams.front().notify;
+        if (n > 0 && carries_bus) {
+            r->wait = std::make_unique<WaitBatch>(
+                n, keys_.clustered() ? redis_marker_wait_issue(r->link, keys_.bus_shard(i) + ":wait", n)
+                                     : redis_wait_issue(r->link, keys_.wait_channel(), n));
+        }
+        readers_.push_back(std::move(r));
+    }
 }
 
-void RedisBus::on_bus_up() {
-    drop_held();
-    if (!started_)
-        fix_start(link_);
+RedisBus::~RedisBus() = default;
+
+std::vector<const WaitBatch*> RedisBus::waits() const {
+    std::vector<const WaitBatch*> all;
+    for (const auto& r : readers_) {
+        if (r->wait) all.push_back(r->wait.get());
+    }
+    return all;
+}
+
+void RedisBus::on_bus_up(size_t reader) {
+    Reader& r = *readers_.at(reader);
+    drop_held(r);
+    if (!r.started)
+        fix_start(r);
     else
-        read();
+        read(r);
 }
 
-void RedisBus::on_commands_up() {
-    if (!started_) fix_start(commands_);
-    pump_inbox();
-}
+void RedisBus::on_commands_up() { pump_inbox(); }
 
 void RedisBus::tick() {
-    if (!started_) {
-        if (commands_->up())
-            fix_start(commands_);
-        else if (link_->up())
-            fix_start(link_);
-    } else if (retry_read_ && link_->up()) {
-        read();
-    } else if (held_ && retry_confirm_ && link_->up()) {
-        confirm_held();
+    for (auto& rp : readers_) {
+        Reader& r = *rp;
+        if (!r.link->up()) continue;
+        if (!r.started)
+            fix_start(r);
+        else if (r.retry_read)
+            read(r);
+        else if (r.held && r.retry_confirm)
+            confirm_held(r);
     }
     pump_inbox();
     publish_inboxed();
 }
 
-// Fixes where reading starts: the instance's start, in Redis's clock
-// (bus_start_id), asked on whichever link reaches Redis first. On the
-// commands link TIME goes ahead of every replay the hub can ask for (a
-// link answers in order, and nothing is sent on it before it is up), so
-// the bus covers everything stored after any replay's read.
+// Fixes where a reader starts: the instance's start, in the clock of the
+// Redis server it reads (bus_start_id, TIME on its own link). Whatever
+// the instance asks of that server later (a replay's read) happened after
+// the instance started, so the bus covers everything stored after it.
 //
 // The notify stream starts earlier when some notifications stored before
 // this start have not been written to inboxes by any instance yet (the
 // notify:inboxed marker): those are read for their inbox writes only
 // (catch-up), so that every instance writes each inbox in notify order and
 // none skips an entry another one has not written yet.
-void RedisBus::fix_start(RedisLink* via) {
-    if (started_ || fetching_) return;
-    fetching_ = true;
+void RedisBus::fix_start(Reader& r) {
+    if (r.started || r.fetching) return;
+    r.fetching = true;
     auto redis_ms = std::make_shared<int64_t>(-1);
-    via->command({"TIME"}, [this, redis_ms](const redisReply* r, std::string_view) {
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING) {
-            *redis_ms = std::strtoll(r->element[0]->str, nullptr, 10) * 1000 +
-                        std::strtoll(r->element[1]->str, nullptr, 10) / 1000;
-        } else if (r) {
-            std::string e(redis_reply_is_error(r) ? redis_reply_text(r) : "unexpected reply to TIME");
-            if (e != last_read_error_) LOG_WARN("redis bus: cannot read Redis's clock: %s", e.c_str());
-            last_read_error_ = e;
+    r.link->command({"TIME"}, [this, &r, redis_ms](const redisReply* t, std::string_view) {
+        if (t && t->type == REDIS_REPLY_ARRAY && t->elements == 2 && t->element[0]->type == REDIS_REPLY_STRING &&
+            t->element[1]->type == REDIS_REPLY_STRING) {
+            *redis_ms = std::strtoll(t->element[0]->str, nullptr, 10) * 1000 +
+                        std::strtoll(t->element[1]->str, nullptr, 10) / 1000;
+        } else if (t) {
+            std::string e(redis_reply_is_error(t) ? redis_reply_text(t) : "unexpected reply to TIME");
+            if (e != r.last_error) LOG_WARN("redis bus: cannot read Redis's clock: %s", e.c_str());
+            r.last_error = e;
         }
-    });
-    via->command({"GET", keys_.notify_inboxed()}, [this, redis_ms](const redisReply* r, std::string_view) {
-        fetching_ = false;
-        if (started_ || *redis_ms < 0 || !r || redis_reply_is_error(r))
-            return;  // the next link-up or tick() asks again
-        bus_last_ = bus_start_id(*redis_ms, now_ms_(), started_local_ms_);
-        notify_last_ = bus_last_;
-        live_notify_after_ = *parse_stream_id(bus_last_);
-        if (r->type == REDIS_REPLY_STRING) {
-            auto marker = parse_stream_id(std::string_view(r->str, r->len));
-            if (marker && *marker < live_notify_after_) notify_last_ = format_stream_id(*marker);
+        if (*redis_ms < 0) {
+            r.fetching = false;  // the next link-up or tick() asks again
+            return;
         }
-        started_ = true;
-        LOG_INFO("redis bus: reading %s after %s (this instance's start), %s after %s", bus_key_.c_str(),
-                 bus_last_.c_str(), notify_key_.c_str(), notify_last_.c_str());
-        read();
+        if (!r.streams.back().notify) return start_at(r, *redis_ms, {});
+        commands_->command({"GET", keys_.notify_inboxed()}, [this, &r, redis_ms](const redisReply* g, std::string_view) {
+            if (!g || redis_reply_is_error(g)) {
+                r.fetching = false;
+                return;
+            }
+            start_at(r, *redis_ms, g->type == REDIS_REPLY_STRING ? std::string(g->str, g->len) : std::string());
+        });
     });
 }
 
-void RedisBus::read() {
-    if (!started_ || reading_ || held_ || !link_->up()) return;
-    // Reads ahead while a slice's worth is pending; with WaitReplicas one
-    // read at a time, since a held read is dropped and read again whole.
-    if (wait_ ? !pending_.empty() : pending_.size() >= kBusSliceEntries) return;
-    reading_ = true;
-    retry_read_ = false;
-    static constexpr const char* kCount = "512";
-    static constexpr const char* kBlock = "1000";
-    static_assert(kBusBatch == 512 && kBusBlockMs == 1000, "keep the XREAD arguments in step");
-    link_->command(
-        {"XREAD", "COUNT", kCount, "BLOCK", kBlock, "STREAMS", bus_key_, notify_key_, bus_last_, notify_last_},
-        [this](const redisReply* r, std::string_view) {
-            reading_ = false;
-            on_read(r);
+void RedisBus::start_at(Reader& r, int64_t redis_ms, const std::string& inboxed) {
+    r.fetching = false;
+    if (r.started) return;
+    const std::string start = bus_start_id(redis_ms, now_ms_(), started_local_ms_);
+    for (Stream& s : r.streams) {
+        s.last = start;
+        if (!s.notify) continue;
+        live_notify_after_ = *parse_stream_id(start);
+        if (auto marker = parse_stream_id(inboxed); marker && *marker < live_notify_after_)
+            s.last = format_stream_id(*marker);
+    }
+    r.started = true;
+    for (const Stream& s : r.streams)
+        LOG_INFO("redis bus: reading %s after %s", s.key.c_str(), s.last.c_str());
+    read(r);
+}
+
+void RedisBus::read(Reader& r) {
+    if (!r.started || r.reading || r.held || !r.link->up()) return;
+    // Reads ahead while fewer than a slice's worth are pending.
+    if (pending_.size() >= kBusSliceEntries) return;
+    r.reading = true;
+    r.retry_read = false;
+    std::vector<std::string_view> argv{"XREAD", "COUNT", kCount, "BLOCK", kBlock, "STREAMS"};
+    for (const Stream& s : r.streams) argv.push_back(s.key);
+    for (const Stream& s : r.streams) argv.push_back(s.last);
+    r.link->command(
+        argv,
+        [this, &r](const redisReply* reply, std::string_view) {
+            r.reading = false;
+            on_read(r, reply);
         },
         kBusBlockMs + 2000);
 }
 
-void RedisBus::on_read(const redisReply* r) {
-    if (!r) {
+void RedisBus::read_all() {
+    for (auto& r : readers_) read(*r);
+}
+
+// An XREAD answer that is not entries: nothing new (nil), not answered, or
+// an error (a MOVED in cluster mode: the map is asked again). True when it
+// was one of those.
+bool RedisBus::read_failed(Reader& r, const redisReply* reply) {
+    if (!reply) {
         // Not answered: the link is down (on_bus_up resumes) or was busy.
-        if (link_->up()) retry_read_ = true;
-        return;
+        if (r.link->up()) r.retry_read = true;
+        return true;
     }
-    if (r->type == REDIS_REPLY_NIL) {  // nothing new within the block time
+    if (reply->type == REDIS_REPLY_NIL) {  // nothing new within the block time
         lag_ms_ = 0;
-        read_to_end_ = true;
+        for (Stream& s : r.streams) s.read_to_end = true;
         note_caught_up();
-        read();
-        return;
+        read(r);
+        return true;
     }
-    if (r->type != REDIS_REPLY_ARRAY) {
-        std::string e = redis_reply_is_error(r) ? std::string(redis_reply_text(r)) : "unexpected reply to XREAD";
-        if (e != last_read_error_) LOG_WARN("redis bus: XREAD failed: %s (retrying every second)", e.c_str());
-        last_read_error_ = e;
-        retry_read_ = true;
-        return;
-    }
-    last_read_error_.clear();
+    if (reply->type == REDIS_REPLY_ARRAY) return false;
+    std::string e = redis_reply_is_error(reply) ? std::string(redis_reply_text(reply)) : "unexpected reply to XREAD";
+    if (e != r.last_error) LOG_WARN("redis bus: XREAD failed: %s (retrying every second)", e.c_str());
+    r.last_error = e;
+    r.retry_read = true;
+    if (on_redirect && parse_redirect(e)) on_redirect();
+    return true;
+}
+
+void RedisBus::on_read(Reader& r, const redisReply* reply) {
+    if (read_failed(r, reply)) return;
+    r.last_error.clear();
     // The last ids move at once: what was read is delivered even if the
     // link drops meanwhile, and never read again.
-    std::vector<RedisEntry> bus, notify;
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply* s = r->element[i];
+    std::vector<std::vector<RedisEntry>> got(r.streams.size());
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply* s = reply->element[i];
         if (s->type != REDIS_REPLY_ARRAY || s->elements != 2) continue;
         std::string_view key = redis_reply_text(s->element[0]);
-        if (key == bus_key_)
-            redis_read_entries(s->element[1], bus);
-        else if (key == notify_key_)
-            redis_read_entries(s->element[1], notify);
+        for (size_t k = 0; k < r.streams.size(); ++k) {
+            if (key == r.streams[k].key) redis_read_entries(s->element[1], got[k]);
+        }
     }
-    held_bus_from_ = bus_last_;
-    held_notify_from_ = notify_last_;
-    const bool hold = wait_ && !bus.empty();
-    if (!bus.empty()) bus_last_ = bus.back().id;
-    if (!notify.empty()) notify_last_ = notify.back().id;
-    // Fewer than asked for: this read reached the streams' ends.
-    if (bus.size() < kBusBatch && notify.size() < kBusBatch) read_to_end_ = true;
     const auto now_us = static_cast<int64_t>(uv_hrtime() / 1000);
-    for (RedisEntry& e : bus) pending_.push_back({false, now_us, std::move(e)});
-    for (RedisEntry& e : notify) pending_.push_back({true, now_us, std::move(e)});
-    coalescer_.on_arrival(bus.size() + notify.size(), newest_entry_us(bus, notify));
+    bool hold = false, to_end = true;
+    size_t count = 0;
+    int64_t newest_us = 0;
+    for (size_t k = 0; k < r.streams.size(); ++k) {
+        Stream& s = r.streams[k];
+        s.held_from = s.last;
+        if (got[k].empty()) continue;
+        s.last = got[k].back().id;
+        if (got[k].size() >= kBusBatch) to_end = false;
+        if (r.wait && !s.notify) hold = true;
+        if (auto id = parse_stream_id(s.last)) newest_us = std::max(newest_us, static_cast<int64_t>(id->ms) * 1000);
+        count += got[k].size();
+    }
+    // Fewer than asked for: this read reached the streams' ends.
+    if (to_end) {
+        for (Stream& s : r.streams) s.read_to_end = true;
+    }
+    std::deque<Read>& into = hold ? r.held_entries : pending_;
+    for (size_t k = 0; k < r.streams.size(); ++k) {
+        for (RedisEntry& e : got[k]) into.push_back({r.streams[k].notify, now_us, std::move(e)});
+    }
+    coalescer_.on_arrival(count, newest_us);
     if (hold) {
-        held_ = true;
-        confirm_held();
+        r.held = true;
+        confirm_held(r);
         return;
     }
-    read();  // while these wait, the next ones arrive (not with WaitReplicas: see read())
+    read(r);  // while these wait, the next ones arrive
     deliver_pending();
 }
 
@@ -187,49 +249,40 @@ void RedisBus::deliver_pending() {
     }
 }
 
-void RedisBus::confirm_held() {
-    retry_confirm_ = false;
-    wait_->after([this, gen = hold_generation_](bool ok) {
-        if (!held_ || gen != hold_generation_) return;
+// WaitReplicas: the read's entries join the pending ones once the
+// replicas confirm them.
+void RedisBus::confirm_held(Reader& r) {
+    r.retry_confirm = false;
+    r.wait->after([this, &r, gen = r.hold_generation](bool ok) {
+        if (!r.held || gen != r.hold_generation) return;
         if (!ok) {
-            retry_confirm_ = true;
+            r.retry_confirm = true;
             return;
         }
-        held_ = false;
+        r.held = false;
+        for (Read& e : r.held_entries) pending_.push_back(std::move(e));
+        r.held_entries.clear();
+        read(r);
         deliver_pending();
     });
 }
 
-void RedisBus::drop_held() {
-    if (!held_) return;
-    held_ = false;
-    hold_generation_++;
-    pending_.clear();
-    bus_last_ = held_bus_from_;
-    notify_last_ = held_notify_from_;
-}
-
-// When the newest entry of a read was stored, in microseconds of Redis's
-// clock (its id's time): the coalescing policy measures the time between
-// entries by when they were stored, not by when this instance got round
-// to reading them (a loop that falls behind reads bursts of entries that
-// were stored 10 ms apart).
-int64_t RedisBus::newest_entry_us(const std::vector<RedisEntry>& bus, const std::vector<RedisEntry>& notify) {
-    uint64_t ms = 0;
-    for (const std::vector<RedisEntry>* v : {&bus, &notify}) {
-        if (v->empty()) continue;
-        if (auto id = parse_stream_id(v->back().id)) ms = std::max(ms, id->ms);
-    }
-    return static_cast<int64_t>(ms) * 1000;
+// The link dropped with a read held: forget it, read it again from the
+// ids before it (from the new master after a failover).
+void RedisBus::drop_held(Reader& r) {
+    if (!r.held) return;
+    r.held = false;
+    r.hold_generation++;
+    r.held_entries.clear();
+    for (Stream& s : r.streams) s.last = s.held_from;
 }
 
 int64_t RedisBus::hold_us(int64_t now_us) const {
-    if (pending_.empty() || held_) return 0;
+    if (pending_.empty()) return 0;
     return coalescer_.hold_us(pending_.size(), pending_.front().read_us, now_us);
 }
 
 size_t RedisBus::deliver_slice() {
-    if (held_) return 0;
     size_t entries = 0, bytes = 0;
     std::string last_id;
     while (!pending_.empty() && entries < kBusSliceEntries && bytes < kBusSliceBytes) {
@@ -247,7 +300,7 @@ size_t RedisBus::deliver_slice() {
     if (entries > 0) counters_->bus_slices++;
     pump_inbox();
     if (pending_.empty()) note_caught_up();
-    read();
+    read_all();
     return entries;
 }
 
@@ -300,8 +353,14 @@ void RedisBus::handle_notify_entry(const RedisEntry& e) {
     notify_handled_ = n->id;
 }
 
+// Every notify stream read to its end since the start, and all handled.
 void RedisBus::note_caught_up() {
-    if (caught_up_ || !read_to_end_ || !pending_.empty()) return;
+    if (caught_up_ || !pending_.empty()) return;
+    for (const auto& r : readers_) {
+        for (const Stream& s : r->streams) {
+            if (s.notify && (!s.read_to_end || r->held)) return;
+        }
+    }
     caught_up_ = true;
     std::vector<std::function<void()>> ready = std::move(catchup_waiters_);
     catchup_waiters_.clear();

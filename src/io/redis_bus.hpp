@@ -3,8 +3,14 @@
 // services), on its own link (a blocked XREAD holds its connection), in
 // batches, remembering the last id read from each stream.
 //
+// Redis.Mode cluster: the bus is Redis.BusShards streams, each in its own
+// slot (core/redis_schema.hpp), and a blocked XREAD may name keys of one
+// slot only: one link reads each shard, and one more the notify stream,
+// each link connected to the master of its stream's slot. Every reader
+// keeps its own last ids and start; their entries join one pending queue.
+//
 // Start: reading starts at the instance's start (in Redis's clock: TIME
-// on whichever link reaches Redis first, see bus_start_id), whenever Redis
+// on the reader's link, see bus_start_id), whenever Redis
 // first answers: an instance started during an outage delivers everything
 // stored after it started, and a restart pushes no older history to live
 // clients. After a reconnect it resumes from the remembered ids, so
@@ -81,17 +87,20 @@ class RedisBus {
 public:
     // Everything passed must outlive the bus. `hub` receives deliveries;
     // `now_ms` is the wall clock (for the lag gauge).
-    RedisBus(const Config* config, RedisLink* bus_link, RedisLink* commands_link, RedisStore* store, Hub* hub,
-             RedisCounters* counters, std::function<int64_t()> now_ms);
+    // `bus_links`: one (it reads the bus and notify), or in cluster mode
+    // one per bus shard then one for notify (shards + 1).
+    RedisBus(const Config* config, std::vector<RedisLink*> bus_links, RedisCommands* commands, RedisStore* store,
+             Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms);
+    ~RedisBus();
     RedisBus(const RedisBus&) = delete;
     RedisBus& operator=(const RedisBus&) = delete;
 
-    // Call from the bus link's on_up: fixes the start once, then reads.
-    void on_bus_up();
-    // Call from the commands link's on_up, before anything else is sent on
-    // it: fixes the start once (ahead of any replay), flushes queued inbox
-    // writes.
+    // Call from bus link `reader`'s on_up: fixes its start once, then reads.
+    void on_bus_up(size_t reader);
+    // Call when the commands are up again: flushes queued inbox writes.
     void on_commands_up();
+    // An XREAD was answered with a redirect (cluster mode: ask for the map).
+    std::function<void()> on_redirect;
     // Call periodically (about every second): retries a read that failed
     // with an error answer, and queued inbox writes.
     void tick();
@@ -125,8 +134,8 @@ public:
 
     // Now minus the time of the newest entry delivered (0 when caught up).
     double lag_ms() const { return lag_ms_; }
-    // The WAITs of the bus link (nullptr with WaitReplicas 0).
-    const WaitBatch* waits() const { return wait_.get(); }
+    // The WAITs of the bus links (none with WaitReplicas 0).
+    std::vector<const WaitBatch*> waits() const;
     // Inbox writes waiting for Redis.
     size_t inbox_queue() const { return inbox_queue_.size(); }
 
@@ -138,9 +147,6 @@ public:
     // notifications began (core/replay_gate.hpp). At most one waiter per
     // session (the hub asks one inbox replay at a time per session).
     void after_inbox_writes(const std::string& user_id, std::function<void()> fn);
-    // The ids reading resumes after ("0-0" before the start ids are known).
-    const std::string& last_bus_id() const { return bus_last_; }
-    const std::string& last_notify_id() const { return notify_last_; }
 
 private:
     struct InboxJob {
@@ -154,15 +160,38 @@ private:
         RedisEntry entry;
     };
 
-    static int64_t newest_entry_us(const std::vector<RedisEntry>& bus, const std::vector<RedisEntry>& notify);
-    void fix_start(RedisLink* via);
-    void read();
-    void on_read(const redisReply* reply);
-    // WaitReplicas: delivers the held read once the replicas confirm it.
-    void confirm_held();
+    // One stream a reader reads, and where it is.
+    struct Stream {
+        std::string key;
+        bool notify = false;      // the notify stream, else a bus (shard)
+        std::string last = "0-0";  // the last id read ("0-0": start not known)
+        std::string held_from;    // the last id before a held read
+        bool read_to_end = false;  // a read since the start returned everything there was
+    };
+    // One bus link and what it reads.
+    struct Reader {
+        RedisLink* link = nullptr;
+        std::vector<Stream> streams;  // one or two (one XREAD)
+        bool started = false;         // start fixed
+        bool fetching = false;
+        bool reading = false;
+        bool retry_read = false;  // the last read got an error answer: tick() retries
+        std::string last_error;
+        std::unique_ptr<WaitBatch> wait;  // WaitReplicas > 0 and a bus stream only
+        bool held = false;                // held_entries wait for the replicas
+        bool retry_confirm = false;       // the last WAIT fell short: tick() asks again
+        uint64_t hold_generation = 0;     // a WAIT's answer for a dropped hold is stale
+        std::deque<Read> held_entries;
+    };
+    void fix_start(Reader& r);
+    void start_at(Reader& r, int64_t redis_ms, const std::string& inboxed);
+    void read(Reader& r);
+    void read_all();
+    bool read_failed(Reader& r, const redisReply* reply);
+    void on_read(Reader& r, const redisReply* reply);
+    void confirm_held(Reader& r);
     void deliver_pending();
-    // The link dropped with a read held: forget it, read it again.
-    void drop_held();
+    void drop_held(Reader& r);
     void handle_bus_entry(const RedisEntry& e);
     void handle_notify_entry(const RedisEntry& e);
     void malformed(const char* stream, const std::string& id, const std::string& why);
@@ -177,8 +206,7 @@ private:
     void publish_inboxed();
 
     const Config* config_;
-    RedisLink* link_;
-    RedisLink* commands_;
+    RedisCommands* commands_;
     RedisStore* store_;
     Hub* hub_;
     RedisCounters* counters_;
@@ -188,22 +216,8 @@ private:
     std::deque<Read> pending_;  // read, not yet delivered
     BusCoalescer coalescer_;    // when to deliver them
     RedisKeys keys_;
-    std::string bus_key_, notify_key_;
-    bool started_ = false;  // start fixed
-    bool fetching_ = false;
-    bool reading_ = false;
-    bool retry_read_ = false;  // the last read got an error answer: tick() retries
-    std::string bus_last_ = "0-0";
-    std::string notify_last_ = "0-0";
-    std::string last_read_error_;
+    std::vector<std::unique_ptr<Reader>> readers_;
     double lag_ms_ = 0;
-
-    std::unique_ptr<WaitBatch> wait_;               // WaitReplicas > 0 only
-    bool held_ = false;                             // pending_ waits for the replicas
-    bool retry_confirm_ = false;                    // the last WAIT fell short: tick() asks again
-    uint64_t hold_generation_ = 0;                  // a WAIT's answer for a dropped hold is stale
-    std::string held_bus_from_, held_notify_from_;  // the ids before the held read
-
     std::deque<InboxJob> inbox_queue_;
     size_t inbox_in_flight_ = 0;
     std::deque<InboxJob> inbox_failed_;  // not answered; requeued in order once none are in flight
@@ -211,8 +225,7 @@ private:
     std::unordered_map<std::string, size_t> unsent_per_user_;  // queued, not yet sent
     std::unordered_map<std::string, std::vector<std::function<void()>>> inbox_waiters_;
     StreamId live_notify_after_{};  // notify entries up to it: inbox writes only (catch-up)
-    bool read_to_end_ = false;      // a read since the start returned everything there was
-    bool caught_up_ = false;        // ... and all of it was handled
+    bool caught_up_ = false;        // every notify stream read to its end since the start, all handled
     std::vector<std::function<void()>> catchup_waiters_;
     std::string notify_handled_;     // the last notify entry handled
     std::string inboxed_published_;  // the last notify:inboxed this instance stored

@@ -24,23 +24,26 @@ std::string reply_error(const redisReply* r, std::string_view error) {
 template <class T, class Read>
 void run_query(RedisStore* store, RedisStore::Script& script, const std::string& prefix, const std::string& id,
                Read read, std::function<void(Result<T>)> done) {
-    store->run_script(script, {}, {prefix, id},
-                      [id, read, done = std::move(done)](const redisReply* r, std::string_view error) {
-                          std::vector<std::string> flat;
-                          if (!redis_read_strings(r, flat)) return done(Status::fail(reply_error(r, error)));
-                          std::optional<T> p = read(id, flat);
-                          if (!p) return done(Status::fail(reply_error(nullptr, "unexpected answer")));
-                          done(std::move(*p));
-                      });
+    store->run_script(
+        script, {}, {prefix, id},
+        [id, read, done = std::move(done)](const redisReply* r, std::string_view error) {
+            std::vector<std::string> flat;
+            if (!redis_read_strings(r, flat)) return done(Status::fail(reply_error(r, error)));
+            std::optional<T> p = read(id, flat);
+            if (!p) return done(Status::fail(reply_error(nullptr, "unexpected answer")));
+            done(std::move(*p));
+        },
+        prefix);
 }
 
 }  // namespace
 
-RedisPresence::RedisPresence(uv_loop_t* loop, const Config* config, RedisLink* link, RedisStore* store,
+RedisPresence::RedisPresence(uv_loop_t* loop, const Config* config, RedisCommands* link, RedisStore* store,
                              PresenceTracker* tracker) :
     loop_(loop),
     config_(config),
     link_(link),
+    prefix_(redis_keys(config->redis).presence_prefix()),
     store_(store),
     tracker_(tracker) {}
 
@@ -57,8 +60,12 @@ void RedisPresence::stop() {
     timer_open_ = false;
 }
 
+void RedisPresence::load_scripts(RedisLink& on) {
+    for (RedisStore::Script* s : {&apply_, &sync_, &reap_, &group_, &user_}) store_->load_script(*s, on);
+}
+
 void RedisPresence::on_link_up() {
-    for (RedisStore::Script* s : {&apply_, &sync_, &reap_, &group_, &user_}) store_->load_script(*s);
+    if (link_->link()) load_scripts(*link_->link());
     registered_ = false;  // Redis may have lost it, or reaped it while away
     write();
 }
@@ -83,15 +90,17 @@ void RedisPresence::write() {
     }
     in_flight_ = true;
     auto sent = std::make_shared<PresenceChanges>(tracker_->take_changes());
-    store_->run_script(apply_, {}, presence_apply_args(config_->redis.key_prefix, config_->name, *sent),
-                       [this, sent](const redisReply* r, std::string_view error) { written(r, error, *sent, false); });
+    store_->run_script(apply_, {}, presence_apply_args(prefix_, config_->name, *sent),
+                       [this, sent](const redisReply* r, std::string_view error) { written(r, error, *sent, false); },
+                       prefix_);
 }
 
 void RedisPresence::sync() {
     in_flight_ = true;
     auto state = std::make_shared<PresenceChanges>(tracker_->snapshot());
-    store_->run_script(sync_, {}, presence_sync_args(config_->redis.key_prefix, config_->name, *state, true),
-                       [this, state](const redisReply* r, std::string_view error) { written(r, error, *state, true); });
+    store_->run_script(sync_, {}, presence_sync_args(prefix_, config_->name, *state, true),
+                       [this, state](const redisReply* r, std::string_view error) { written(r, error, *state, true); },
+                       prefix_);
 }
 
 void RedisPresence::written(const redisReply* r, std::string_view error, const PresenceChanges& sent, bool was_sync) {
@@ -118,12 +127,13 @@ void RedisPresence::written(const redisReply* r, std::string_view error, const P
 void RedisPresence::reap() {
     if (reaping_ || !link_->up()) return;
     reaping_ = true;
-    store_->run_script(reap_, {}, {config_->redis.key_prefix, std::to_string(kPresenceReapLimit)},
+    store_->run_script(reap_, {}, {prefix_, std::to_string(kPresenceReapLimit)},
                        [this](const redisReply* r, std::string_view) {
                            reaping_ = false;
                            if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
                                LOG_INFO("presence: removed %lld dead instance(s)", r->integer);
-                       });
+                       },
+                       prefix_);
 }
 
 void RedisPresence::leave(std::function<void()> done) {
@@ -131,19 +141,20 @@ void RedisPresence::leave(std::function<void()> done) {
     leaving_ = true;
     if (nothing_to_do) return;
     leave_in_flight_ = true;
-    store_->run_script(sync_, {}, presence_sync_args(config_->redis.key_prefix, config_->name, {}, false),
+    store_->run_script(sync_, {}, presence_sync_args(prefix_, config_->name, {}, false),
                        [this, done = std::move(done)](const redisReply*, std::string_view) {
                            leave_in_flight_ = false;
                            done();
-                       });
+                       },
+                       prefix_);
 }
 
 void RedisPresence::query_group(const std::string& group_id, std::function<void(Result<GroupPresence>)> done) {
-    run_query<GroupPresence>(store_, group_, config_->redis.key_prefix, group_id, read_group_presence, std::move(done));
+    run_query<GroupPresence>(store_, group_, prefix_, group_id, read_group_presence, std::move(done));
 }
 
 void RedisPresence::query_user(const std::string& user_id, std::function<void(Result<UserPresence>)> done) {
-    run_query<UserPresence>(store_, user_, config_->redis.key_prefix, user_id, read_user_presence, std::move(done));
+    run_query<UserPresence>(store_, user_, prefix_, user_id, read_user_presence, std::move(done));
 }
 
 }  // namespace pushd

@@ -35,7 +35,8 @@ namespace pushd {
 class RedisPresence {
 public:
     // Everything must outlive the presence; `tracker` is the hub's.
-    RedisPresence(uv_loop_t* loop, const Config* config, RedisLink* link, RedisStore* store, PresenceTracker* tracker);
+    RedisPresence(uv_loop_t* loop, const Config* config, RedisCommands* link, RedisStore* store,
+                  PresenceTracker* tracker);
     RedisPresence(const RedisPresence&) = delete;
     RedisPresence& operator=(const RedisPresence&) = delete;
 
@@ -47,6 +48,8 @@ public:
 
     // The link came up: loads the scripts, then syncs the whole state.
     void on_link_up();
+    // Loads the scripts on `on` (cluster mode: each node link as it comes up).
+    void load_scripts(RedisLink& on);
     // Once a second: heartbeat (or the sync it asks for) and reaper.
     void tick();
     // Shutdown: removes this instance's entries (its users' offline where
@@ -74,7 +77,8 @@ private:
 
     uv_loop_t* loop_;
     const Config* config_;
-    RedisLink* link_;
+    RedisCommands* link_;
+    std::string prefix_;  // RedisKeys::presence_prefix
     RedisStore* store_;
     PresenceTracker* tracker_;
     RedisStore::Script apply_{kPresenceApplyScript.c_str(), {}};

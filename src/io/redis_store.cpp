@@ -1,6 +1,7 @@
 #include "io/redis_store.hpp"
 
 #include "core/bus_entry.hpp"
+#include "core/cluster_slots.hpp"
 #include "core/stream_id.hpp"
 #include "io/history_reply.hpp"
 #include "io/log.hpp"
@@ -25,39 +26,87 @@ constexpr StreamId kMaxStreamId{UINT64_MAX, UINT64_MAX};
 
 }  // namespace
 
-RedisStore::RedisStore(const Config* config, RedisLink* link) :
+RedisStore::RedisStore(const Config* config, RedisCommands* link) :
     config_(config),
     link_(link),
-    keys_(config->redis.key_prefix) {
+    keys_(redis_keys(config->redis)) {
     const int64_t n = config->redis.wait_replicas;
-    if (n > 0) wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(link, keys_.wait_channel(), n));
+    if (n > 0 && link->link()) wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(link->link(), keys_.wait_channel(), n));
 }
 
 void RedisStore::poll_replicas() {
-    if (!wait_ || !link_->up()) return;
-    redis_count_replicas(link_, [this](int64_t online) {
-        if (online != replicas_online_)
-            LOG_INFO("redis: %lld replica(s) online, WaitReplicas %lld", static_cast<long long>(online),
-                     static_cast<long long>(config_->redis.wait_replicas));
-        replicas_online_ = online;
-    });
+    if (config_->redis.wait_replicas <= 0 || !link_->up()) return;
+    std::vector<RedisLink*> links = link_->cluster() ? link_->cluster()->links() : std::vector<RedisLink*>{link_->link()};
+    // Cluster mode: each master has its own replicas; the gauge shows the
+    // fewest behind any of them.
+    auto counts = std::make_shared<std::unordered_map<RedisLink*, int64_t>>();
+    auto left = std::make_shared<size_t>(links.size());
+    for (RedisLink* l : links) {
+        redis_count_replicas(l, [this, l, counts, left](int64_t online) {
+            (*counts)[l] = online;
+            if (--*left > 0) return;
+            int64_t least = counts->empty() ? -1 : INT64_MAX;
+            for (const auto& [link, n] : *counts) least = std::min(least, n);
+            if (least != replicas_online_)
+                LOG_INFO("redis: %lld replica(s) online, WaitReplicas %lld", static_cast<long long>(least),
+                         static_cast<long long>(config_->redis.wait_replicas));
+            replicas_online_ = least;
+            node_replicas_ = std::move(*counts);
+        });
+    }
 }
 
 std::string RedisStore::replica_shortage() const {
     const int64_t n = config_->redis.wait_replicas;
-    if (!wait_ || replicas_online_ >= n) return "";
+    if (n <= 0 || replicas_online_ >= n) return "";
     return "waiting for replicas (" + (replicas_online_ < 0 ? std::string("?") : std::to_string(replicas_online_)) +
            " of " + std::to_string(n) + " online)";
 }
 
+// The shortage that refuses a send to `key`: cluster mode asks only of the
+// master serving its slot, so sends to other masters go on.
+std::string RedisStore::replica_shortage_for(const std::string& key) const {
+    if (!link_->cluster() || config_->redis.wait_replicas <= 0) return replica_shortage();
+    RedisLink* link = link_->cluster()->link_for(key_slot(key));
+    auto it = node_replicas_.find(link);
+    const int64_t online = it == node_replicas_.end() ? -1 : it->second;
+    const int64_t n = config_->redis.wait_replicas;
+    if (online >= n) return "";
+    return "waiting for replicas (" + (online < 0 ? std::string("?") : std::to_string(online)) + " of " +
+           std::to_string(n) + " online)";
+}
+
+// Cluster mode: the WAITs of the node link that answered, made on first
+// use. Its marker write goes to a key of a slot that node serves, since
+// a cluster's PUBLISH is not replicated (see wait_marker_key).
+WaitBatch* RedisStore::waits_of(RedisLink* via) {
+    if (wait_) return wait_.get();
+    if (!via || !link_->cluster()) return nullptr;
+    std::unique_ptr<WaitBatch>& w = node_waits_[via];
+    if (!w) {
+        const int64_t n = config_->redis.wait_replicas;
+        RedisCluster* cluster = link_->cluster();
+        w = std::make_unique<WaitBatch>(n, redis_cluster_wait_issue(via, cluster, keys_.prefix(), n));
+    }
+    return w.get();
+}
+
+std::vector<const WaitBatch*> RedisStore::waits() const {
+    std::vector<const WaitBatch*> all;
+    if (wait_) all.push_back(wait_.get());
+    for (const auto& [link, w] : node_waits_) all.push_back(w.get());
+    return all;
+}
+
 template <class R>
-void RedisStore::confirmed(R res, std::function<void(R)> done) {
-    if (!wait_ || res.status == StoreStatus::unavailable) {
+void RedisStore::confirmed(R res, std::function<void(R)> done, RedisLink* via) {
+    if (config_->redis.wait_replicas <= 0 || res.status == StoreStatus::unavailable) {
         done(std::move(res));
         return;
     }
+    WaitBatch* waits = waits_of(via);
     auto held = std::make_shared<R>(std::move(res));
-    wait_->after([this, held, done = std::move(done)](bool ok) {
+    auto answer = [this, held, done = std::move(done)](bool ok) {
         if (!ok) {
             held->status = StoreStatus::unavailable;
             if constexpr (requires(R & x) { x.error; }) {
@@ -66,7 +115,9 @@ void RedisStore::confirmed(R res, std::function<void(R)> done) {
             }
         }
         done(std::move(*held));
-    });
+    };
+    if (!waits) return answer(false);
+    waits->after(std::move(answer));
 }
 
 void RedisStore::note_error(std::string_view what, std::string_view error) {
@@ -78,11 +129,15 @@ void RedisStore::note_error(std::string_view what, std::string_view error) {
 
 void RedisStore::on_link_up() {
     poll_replicas();
-    for (Script* s : {&append_, &replay_, &newest_, &revoke_}) load_script(*s);
+    if (link_->link()) load_scripts(*link_->link());
 }
 
-void RedisStore::load_script(Script& script) {
-    link_->command({"SCRIPT", "LOAD", script.body}, [this, s = &script](const redisReply* r, std::string_view err) {
+void RedisStore::load_scripts(RedisLink& on) {
+    for (Script* s : {&append_, &replay_, &newest_, &revoke_}) load_script(*s, on);
+}
+
+void RedisStore::load_script(Script& script, RedisLink& on) {
+    on.command({"SCRIPT", "LOAD", script.body}, [this, s = &script](const redisReply* r, std::string_view err) {
         if (is_string(r))
             s->sha.assign(r->str, r->len);
         else if (r)
@@ -91,9 +146,20 @@ void RedisStore::load_script(Script& script) {
 }
 
 void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                            RedisLink::Callback done) {
+                            RedisLink::Callback done, std::string route_key) {
+    run_script_via(script, std::move(keys), std::move(args),
+                   [done = std::move(done)](const redisReply* r, std::string_view err, RedisLink*) { done(r, err); },
+                   std::move(route_key));
+}
+
+// A NOSCRIPT answer (Redis restarted, SCRIPT FLUSH, a cluster node that
+// has not loaded it yet) is retried once with EVAL, which also caches the
+// script on that server: the SHA1 stays right for the next EVALSHA.
+void RedisStore::run_script_via(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                                RedisCluster::Callback done, std::string route_key) {
     auto call = std::make_shared<ScriptCall>(ScriptCall{std::move(keys), std::move(args)});
-    auto issue = [this](Script& s, const ScriptCall& c, bool by_sha, RedisLink::Callback cb) {
+    auto issue = [this, route_key = std::move(route_key)](Script& s, const ScriptCall& c, bool by_sha,
+                                                          RedisCluster::Callback cb) {
         const std::string nkeys = std::to_string(c.keys.size());
         std::vector<std::string_view> argv;
         argv.reserve(3 + c.keys.size() + c.args.size());
@@ -102,17 +168,17 @@ void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::
         argv.push_back(nkeys);
         for (const std::string& k : c.keys) argv.push_back(k);
         for (const std::string& a : c.args) argv.push_back(a);
-        link_->command(argv, std::move(cb));
+        link_->command_via(argv, std::move(cb), route_key);
     };
     const bool by_sha = !script.sha.empty();
     issue(script, *call, by_sha,
-          [this, &script, call, by_sha, issue, done = std::move(done)](const redisReply* r, std::string_view err) {
+          [&script, call, by_sha, issue, done = std::move(done)](const redisReply* r, std::string_view err,
+                                                                 RedisLink* via) {
               if (by_sha && redis_reply_is_error(r) && redis_reply_text(r).starts_with("NOSCRIPT")) {
-                  script.sha.clear();  // EVAL loads it again; the next SCRIPT LOAD restores the sha
                   issue(script, *call, false, done);
                   return;
               }
-              done(r, err);
+              done(r, err, via);
           });
 }
 
@@ -179,15 +245,15 @@ StoreOps RedisStore::ops() {
 }
 
 void RedisStore::append(const AppendRequest& req, std::function<void(AppendResult)> done) {
-    if (std::string why = replica_shortage(); !why.empty()) {  // nothing stored
+    ScriptArgs a = append_script_args(keys_, req, config_->groups.dedup_window, config_->groups.history_size);
+    if (std::string why = replica_shortage_for(a.keys[1]); !why.empty()) {  // nothing stored
         AppendResult res;
         res.error = std::move(why);
         done(std::move(res));
         return;
     }
-    ScriptArgs a = append_script_args(keys_, req, config_->groups.dedup_window, config_->groups.history_size);
-    run_script(append_, std::move(a.keys), std::move(a.args),
-               [this, done = std::move(done)](const redisReply* r, std::string_view err) {
+    run_script_via(append_, std::move(a.keys), std::move(a.args),
+               [this, done = std::move(done)](const redisReply* r, std::string_view err, RedisLink* via) {
                    AppendResult res;
                    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_string(r->element[0]) &&
                        r->element[1]->type == REDIS_REPLY_INTEGER) {
@@ -199,7 +265,7 @@ void RedisStore::append(const AppendRequest& req, std::function<void(AppendResul
                    } else {
                        res.error = err;
                    }
-                   confirmed(std::move(res), std::move(done));
+                   confirmed(std::move(res), std::move(done), via);
                });
 }
 
@@ -212,11 +278,13 @@ void RedisStore::replay(const std::string& group_id, const std::string& since, s
         done(std::move(r));
         return;
     }
-    run_script(replay_, {keys_.group(group_id)}, {format_stream_id(*since_id), std::to_string(limit)},
-               [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view) {
+    run_script_via(replay_, {keys_.group(group_id)}, {format_stream_id(*since_id), std::to_string(limit)},
+               [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view,
+                                                                           RedisLink* via) {
                    std::vector<std::string> skipped;
                    std::optional<ReplayResult> read = read_replay_reply(r, group_id, since, skipped);
-                   confirmed(history_result(std::move(read), skipped, r, group_id, "replay script"), std::move(done));
+                   confirmed(history_result(std::move(read), skipped, r, group_id, "replay script"), std::move(done),
+                             via);
                });
 }
 

@@ -26,10 +26,12 @@
 #include "core/replica_wait.hpp"
 #include "core/status.hpp"
 #include "core/store.hpp"
+#include "io/redis_commands.hpp"
 #include "io/redis_link.hpp"
 
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -47,7 +49,7 @@ class RedisStore {
 public:
     // `config` and `link` must outlive the store; call on_link_up() from
     // the link's on_up.
-    RedisStore(const Config* config, RedisLink* link);
+    RedisStore(const Config* config, RedisCommands* link);
     RedisStore(const RedisStore&) = delete;
     RedisStore& operator=(const RedisStore&) = delete;
 
@@ -57,18 +59,25 @@ public:
     // Loads the scripts (their SHA1s replace EVAL by EVALSHA); with
     // WaitReplicas, counts the replicas.
     void on_link_up();
+    // Cluster mode: a node's link came up; loads the scripts on it.
+    void load_scripts(RedisLink& on);
     // The link went down: the replica count is unknown until it is back.
-    void on_link_down() { replicas_online_ = -1; }
+    void on_link_down() {
+        replicas_online_ = -1;
+        node_replicas_.clear();
+    }
     // With WaitReplicas: counts the online replicas again (INFO replication).
     void poll_replicas();
     // With WaitReplicas and fewer replicas online than it asks for (or not
     // known): why sends are refused ("waiting for replicas (0 of 1
     // online)"); "" otherwise.
     std::string replica_shortage() const;
+    // The same for a send that writes `key` (cluster mode: that key's master).
+    std::string replica_shortage_for(const std::string& key) const;
     // Online replicas last counted (-1: not known, or WaitReplicas 0).
     int64_t replicas_online() const { return replicas_online_; }
     // The WAITs of this link (nullptr with WaitReplicas 0).
-    const WaitBatch* waits() const { return wait_.get(); }
+    std::vector<const WaitBatch*> waits() const;
 
     // XADD inbox:<uid> MAXLEN ~ HistorySize <n.id> data .. timestamp ..
     void write_inbox(const std::string& user_id, const StoredNotification& n, std::function<void(InboxWrite)> done);
@@ -109,14 +118,17 @@ public:
         std::string sha;  // "" until SCRIPT LOAD answered
     };
 
-    // SCRIPT LOAD `script` (its SHA1 replaces EVAL by EVALSHA); `script`
-    // must outlive the link's answer. Each time the link comes up.
-    void load_script(Script& script);
-
+    // SCRIPT LOAD `script` on `on` (its SHA1 replaces EVAL by EVALSHA);
+    // `script` must outlive the link's answer. Each time a link comes up.
+    void load_script(Script& script, RedisLink& on);
     // EVALSHA (or EVAL) `script` with keys and args; on NOSCRIPT retries
-    // once with EVAL. Also io/redis_presence's scripts.
+    // once with EVAL. Also io/redis_presence's scripts. Cluster mode routes
+    // by the first key, or by `route_key` for a script without keys.
     void run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-                    RedisLink::Callback done);
+                    RedisLink::Callback done, std::string route_key = {});
+    // The same, with the link that answered.
+    void run_script_via(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+                        RedisCluster::Callback done, std::string route_key = {});
 
 private:
     void append(const AppendRequest& req, std::function<void(AppendResult)> done);
@@ -129,21 +141,25 @@ private:
     // entries and a refused answer logged; unavailable when not read.
     ReplayResult history_result(std::optional<ReplayResult> read, const std::vector<std::string>& skipped,
                                 const redisReply* r, const std::string& group_id, std::string_view script);
-    // With WaitReplicas: runs `done` once the replicas confirm, else at
-    // once; an unconfirmed `res` becomes unavailable.
+    // With WaitReplicas: runs `done` once the replicas of `via` (the link
+    // that answered) confirm, else at once; unconfirmed, `res` becomes
+    // unavailable.
     template <class R>
-    void confirmed(R res, std::function<void(R)> done);
+    void confirmed(R res, std::function<void(R)> done, RedisLink* via);
+    WaitBatch* waits_of(RedisLink* via);
 
     const Config* config_;
-    RedisLink* link_;
+    RedisCommands* link_;
     RedisKeys keys_;
     Script append_{kAppendScript, {}};
     Script replay_{kReplayScript, {}};
     Script newest_{kNewestScript, {}};
     Script revoke_{kRevokeScript, {}};
     std::string last_error_logged_;
-    std::unique_ptr<WaitBatch> wait_;  // WaitReplicas > 0 only
+    std::unique_ptr<WaitBatch> wait_;  // WaitReplicas > 0, single and sentinel mode
+    std::unordered_map<RedisLink*, std::unique_ptr<WaitBatch>> node_waits_;  // ... cluster mode, per node link
     int64_t replicas_online_ = -1;
+    std::unordered_map<RedisLink*, int64_t> node_replicas_;  // per link, last counted
 };
 
 }  // namespace pushd

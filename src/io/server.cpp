@@ -2,6 +2,7 @@
 #include "io/ws_conn.hpp"
 #include "io/ws_write.hpp"
 
+#include "core/cluster_slots.hpp"
 #include "core/frame.hpp"
 #include "core/json_writer.hpp"
 #include "io/log.hpp"
@@ -99,13 +100,42 @@ void init_sentinel(Server& server, RedisLinkOptions& commands, RedisLinkOptions&
         o->require_master = true;
     }
     server.redis_sentinel->on_master_changed = [&server] {
-        server.redis_commands->retarget();
-        server.redis_bus_link->retarget();
+        server.redis_commands_link->retarget();
+        for (auto& l : server.redis_bus_links) l->retarget();
     };
 }
 
-// The two Redis links (commands, bus; in sentinel mode also who the master
-// is) and the store on the commands link.
+// Redis.Mode cluster: the router (one link per master) for commands, and
+// one bus link per shard plus one for notify, each connected to the master
+// of its stream's slot and retargeted when the slot map changes.
+void create_cluster(Server& server, RedisLinkOptions commands, RedisLinkOptions bus) {
+    const Config& cfg = server.config;
+    commands.require_master = true;
+    server.redis_cluster =
+        std::make_unique<RedisCluster>(server.loop, commands, cfg.redis.nodes, &server.counters.redis);
+    const RedisKeys keys = redis_keys(cfg.redis);
+    for (size_t i = 0; i <= keys.bus_shards(); ++i) {
+        RedisLinkOptions o = bus;
+        o.require_master = true;
+        const uint16_t slot = key_slot(i < keys.bus_shards() ? keys.bus_shard(i) : keys.notify());
+        o.resolve = [&server, slot](std::string* host, int* port) {
+            auto hp = parse_host_port(server.redis_cluster->master_of(slot));
+            if (!hp) return false;
+            *host = hp->host;
+            *port = hp->port;
+            return true;
+        };
+        server.redis_bus_links.push_back(std::make_unique<RedisLink>(server.loop, o, &server.counters.redis));
+    }
+    server.redis_cluster->on_map_changed = [&server] {
+        server.counters.redis.failovers++;
+        for (auto& l : server.redis_bus_links) l->retarget();
+    };
+    server.redis_commands = std::make_unique<RedisCommands>(server.redis_cluster.get());
+}
+
+// The Redis links (commands, bus; in sentinel mode also who the master
+// is, in cluster mode the router) and the store on the commands.
 void create_redis(Server& server) {
     const Config& cfg = server.config;
     RedisLinkOptions base;
@@ -121,9 +151,14 @@ void create_redis(Server& server) {
     RedisLinkOptions bus = base;
     bus.id = RedisLinkId::bus;
     bus.max_in_flight = 16;
-    if (cfg.redis.mode == "sentinel") init_sentinel(server, commands, bus);
-    server.redis_commands = std::make_unique<RedisLink>(server.loop, commands, &server.counters.redis);
-    server.redis_bus_link = std::make_unique<RedisLink>(server.loop, bus, &server.counters.redis);
+    if (cfg.redis.mode == "cluster") {
+        create_cluster(server, commands, bus);
+    } else {
+        if (cfg.redis.mode == "sentinel") init_sentinel(server, commands, bus);
+        server.redis_commands_link = std::make_unique<RedisLink>(server.loop, commands, &server.counters.redis);
+        server.redis_bus_links.push_back(std::make_unique<RedisLink>(server.loop, bus, &server.counters.redis));
+        server.redis_commands = std::make_unique<RedisCommands>(server.redis_commands_link.get());
+    }
     server.redis_store = std::make_unique<RedisStore>(&server.config, server.redis_commands.get());
 }
 
@@ -220,34 +255,63 @@ void defer_bus_slices(Server& server) {
 
 }  // namespace
 
+namespace {
+
+// The commands reach Redis (again): what waited for it goes.
+void commands_up(Server& server) {
+    server.redis_commands_up = true;
+    server.redis_bus->on_commands_up();
+    server.redis_store->on_link_up();
+    // Revocations recorded before this instance's bus start come from
+    // Redis; later ones from the bus (applying one twice is harmless).
+    server.redis_store->load_revocations(wall_ms(), [&server](auto revocations) {
+        for (const auto& [user, r] : revocations) server.hub->add_revocation(user, r, wall_ms());
+    });
+    server.redis_presence->on_link_up();
+    publish_instance(server);
+    server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
+}
+
+void commands_down(Server& server) {
+    server.redis_commands_up = false;
+    server.redis_store->on_link_down();
+    if (server.redis_sentinel) server.redis_sentinel->ask_now();
+}
+
+// Cluster mode: the commands are up once every slot has a master whose
+// link is up; a node link coming up gets the scripts first.
+void watch_cluster(Server& server) {
+    server.redis_cluster->on_node_up = [&server](RedisLink& link) {
+        server.redis_store->load_scripts(link);
+        server.redis_presence->load_scripts(link);
+        if (!server.redis_commands_up && server.redis_cluster->up()) commands_up(server);
+    };
+}
+
+}  // namespace
+
 void server_init_logic(Server& server) {
     create_redis(server);
     server.hub =
         std::make_unique<Hub>(&server.config, transport_ops(server), hub_store_ops(server), instance_tag(), LWS_PRE);
-    server.redis_bus =
-        std::make_unique<RedisBus>(&server.config, server.redis_bus_link.get(), server.redis_commands.get(),
-                                   server.redis_store.get(), server.hub.get(), &server.counters.redis, wall_ms);
+    std::vector<RedisLink*> bus_links;
+    for (auto& l : server.redis_bus_links) bus_links.push_back(l.get());
+    server.redis_bus = std::make_unique<RedisBus>(&server.config, bus_links, server.redis_commands.get(),
+                                                  server.redis_store.get(), server.hub.get(), &server.counters.redis,
+                                                  wall_ms);
     server.redis_presence = std::make_unique<RedisPresence>(server.loop, &server.config, server.redis_commands.get(),
                                                             server.redis_store.get(), &server.hub->presence());
     server.redis_presence->start();
     server.redis_bus->set_coalesce_mode(server.bus_coalesce);
-    server.redis_commands->on_up = [&server] {
-        server.redis_bus->on_commands_up();  // first: the bus start precedes every replay
-        server.redis_store->on_link_up();
-        // Revocations recorded before this instance's bus start come from
-        // Redis; later ones from the bus (applying one twice is harmless).
-        server.redis_store->load_revocations(wall_ms(), [&server](auto revocations) {
-            for (const auto& [user, r] : revocations) server.hub->add_revocation(user, r, wall_ms());
-        });
-        server.redis_presence->on_link_up();
-        publish_instance(server);
-        server.hub->on_storage_up();  // inbox replays and AutoJoins that waited
-    };
-    server.redis_bus_link->on_up = [&server] { server.redis_bus->on_bus_up(); };
-    server.redis_commands->on_down = [&server] {
-        server.redis_store->on_link_down();
-        if (server.redis_sentinel) server.redis_sentinel->ask_now();
-    };
+    for (size_t i = 0; i < server.redis_bus_links.size(); ++i)
+        server.redis_bus_links[i]->on_up = [&server, i] { server.redis_bus->on_bus_up(i); };
+    if (server.redis_cluster) {
+        watch_cluster(server);
+        server.redis_bus->on_redirect = [&server] { server.redis_cluster->refresh(); };
+    } else {
+        server.redis_commands_link->on_up = [&server] { commands_up(server); };
+        server.redis_commands_link->on_down = [&server] { commands_down(server); };
+    }
     defer_bus_slices(server);
     const Config& cfg = server.config;
     server.instance_key = server.redis_store->keys().instance(cfg.name, public_host(cfg), cfg.port);
@@ -256,11 +320,18 @@ void server_init_logic(Server& server) {
 
 void server_start_redis(Server& server) {
     if (server.redis_sentinel) server.redis_sentinel->start();
-    server.redis_commands->start();
-    server.redis_bus_link->start();
+    if (server.redis_cluster) server.redis_cluster->start();
+    if (server.redis_commands_link) server.redis_commands_link->start();
+    for (auto& l : server.redis_bus_links) l->start();
 }
 
 void server_redis_tick(Server& server) {
+    if (server.redis_cluster && server.redis_cluster->up() != server.redis_commands_up) {
+        if (server.redis_commands_up)
+            commands_down(server);
+        else
+            commands_up(server);
+    }
     server.redis_bus->tick();
     server.redis_presence->tick();
     server.redis_store->poll_replicas();
@@ -281,16 +352,18 @@ void server_stop_redis(Server& server) {
     }
     ws_write_stop(server);
     if (server.redis_presence) server.redis_presence->stop();
-    if (server.redis_bus_link) server.redis_bus_link->stop();
-    if (server.redis_commands) server.redis_commands->stop();
+    for (auto& l : server.redis_bus_links) l->stop();
+    if (server.redis_commands_link) server.redis_commands_link->stop();
+    if (server.redis_cluster) server.redis_cluster->stop();
     if (server.redis_sentinel) server.redis_sentinel->stop();
 }
 
 Status server_redis_status(const Server& server) {
     if (server.redis_commands && !server.redis_commands->up())
         return Status::fail("redis: " + server.redis_commands->reason());
-    if (server.redis_bus_link && !server.redis_bus_link->up())
-        return Status::fail("redis bus: " + server.redis_bus_link->reason());
+    for (const auto& l : server.redis_bus_links) {
+        if (!l->up()) return Status::fail("redis bus: " + l->reason());
+    }
     if (std::string why = server.redis_store ? server.redis_store->replica_shortage() : ""; !why.empty())
         return Status::fail(why);
     return {};
@@ -337,7 +410,15 @@ ServerGauges server_gauges(const Server& server) {
     g.uptime_seconds = static_cast<double>(uv_now(server.loop) - server.start_ms) / 1000.0;
     g.draining = server.draining;
     if (server.redis_commands) g.redis_up[static_cast<size_t>(RedisLinkId::commands)] = server.redis_commands->up();
-    if (server.redis_bus_link) g.redis_up[static_cast<size_t>(RedisLinkId::bus)] = server.redis_bus_link->up();
+    g.redis_up[static_cast<size_t>(RedisLinkId::bus)] = !server.redis_bus_links.empty();
+    for (const auto& l : server.redis_bus_links) g.redis_up[static_cast<size_t>(RedisLinkId::bus)] &= l->up();
+    if (server.redis_cluster) {
+        g.cluster = true;
+        g.cluster_moved = server.redis_cluster->moved();
+        g.cluster_asks = server.redis_cluster->asks();
+        for (const std::string& m : server.redis_cluster->map().masters())
+            g.redis_master += (g.redis_master.empty() ? "" : ",") + m;
+    }
     if (server.redis_sentinel) {
         const size_t sentinel = static_cast<size_t>(RedisLinkId::sentinel);
         g.redis_used[sentinel] = true;
@@ -348,10 +429,12 @@ ServerGauges server_gauges(const Server& server) {
         g.bus_lag_ms = server.redis_bus->lag_ms();
         g.inbox_queue = server.redis_bus->inbox_queue();
     }
-    if (const WaitBatch* w = server.redis_store ? server.redis_store->waits() : nullptr) {
+    if (server.redis_store && server.config.redis.wait_replicas > 0) {
         g.wait_used = true;
         g.replicas_online = server.redis_store->replicas_online();
-        for (const WaitBatch* b : {w, server.redis_bus->waits()}) {
+        std::vector<const WaitBatch*> all = server.redis_store->waits();
+        for (const WaitBatch* b : server.redis_bus->waits()) all.push_back(b);
+        for (const WaitBatch* b : all) {
             g.waits += b->waits();
             g.waits_unconfirmed += b->unconfirmed();
         }

@@ -10,6 +10,8 @@
 #include "core/hub.hpp"
 #include "core/metrics.hpp"
 #include "io/redis_bus.hpp"
+#include "io/redis_cluster.hpp"
+#include "io/redis_commands.hpp"
 #include "io/redis_link.hpp"
 #include "io/redis_presence.hpp"
 #include "io/redis_sentinel.hpp"
@@ -47,10 +49,15 @@ struct Server {
     uint64_t api_next_request = 0;
     std::unordered_map<uint64_t, struct lws*> api_waiting;
 
-    // Redis: one link for commands, one for the blocking bus reads; the
-    // store (the hub's storage seam) and the bus reader on top of them.
-    std::unique_ptr<RedisLink> redis_commands;
-    std::unique_ptr<RedisLink> redis_bus_link;
+    // Redis: one link for commands (Redis.Mode cluster: the router, one
+    // link per master), the links for the blocking bus reads (one; in
+    // cluster mode one per bus shard and one for notify); the store (the
+    // hub's storage seam) and the bus reader on top of them.
+    std::unique_ptr<RedisLink> redis_commands_link;
+    std::unique_ptr<RedisCluster> redis_cluster;
+    std::unique_ptr<RedisCommands> redis_commands;
+    std::vector<std::unique_ptr<RedisLink>> redis_bus_links;
+    bool redis_commands_up = false;  // cluster mode: up when last looked (commands_up runs on the change)
     std::unique_ptr<RedisStore> redis_store;
     std::unique_ptr<RedisBus> redis_bus;
     // Presence across instances (Groups.Presence), on the commands link.

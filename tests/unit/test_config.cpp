@@ -126,6 +126,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
         {"ShutdownTimeout", {1, 3600}},
         {"Redis.DB", {0, 65535}},
         {"Redis.WaitReplicas", {0, 16}},
+        {"Redis.BusShards", {1, 1024}},
         {"Auth.AccessExpire", {1, 31536000}},
         {"Auth.AuthTimeout", {1, 3600}},
         {"Groups.HistorySize", {1, 10000000}},
@@ -179,6 +180,7 @@ TEST_CASE("the key table: names, bounds, reload class, env names", "[config]") {
                                          "Redis.MasterName",
                                          "Redis.Nodes",
                                          "Redis.WaitReplicas",
+                                         "Redis.BusShards",
                                          "Api.Listen",
                                          "Api.Keys",
                                          "Auth.AccessSecret",
@@ -695,7 +697,7 @@ TEST_CASE("config_to_lines masks secrets", "[config]") {
     CHECK(text.find("Security.IpBlacklist=10.0.0.0/8,::1\n") != std::string::npos);
 }
 
-TEST_CASE("Redis.Mode: sentinel needs sentinels and a master name; cluster is refused for now", "[config]") {
+TEST_CASE("Redis.Mode: sentinel needs sentinels and a master name, cluster nodes and DB 0", "[config]") {
     CHECK(error_of("Redis: {Mode: primary}") ==
           "t.yaml:1:15: Redis.Mode: expected single, sentinel or cluster, got 'primary'");
     CHECK(error_of("Redis: {Mode: sentinel, MasterName: m}") ==
@@ -704,7 +706,16 @@ TEST_CASE("Redis.Mode: sentinel needs sentinels and a master name; cluster is re
           "t.yaml: Redis.MasterName: required with Redis.Mode: sentinel");
     CHECK(error_of("Redis: {Mode: sentinel, MasterName: m, Sentinels: [\"a:1\", nohost]}") ==
           "t.yaml:1:59: Redis.Sentinels: item 2 'nohost' is not host:port");
-    CHECK(error_of("Redis: {Mode: cluster, Nodes: [\"a:1\"]}").find("cluster is not supported") != std::string::npos);
+    CHECK(error_of("Redis: {Mode: cluster}") == "t.yaml: Redis.Nodes: required with Redis.Mode: cluster");
+    CHECK(error_of("Redis: {Mode: cluster, Nodes: [\"a:1\", \"b\"]}") ==
+          "t.yaml:1:39: Redis.Nodes: item 2 'b' is not host:port");
+    CHECK(error_of("Redis: {Mode: cluster, DB: 1, Nodes: [\"a:1\"]}") ==
+          "t.yaml:1:28: Redis.DB: must be 0 with Redis.Mode: cluster");
+    CHECK(error_of("Redis: {Mode: cluster, BusShards: 0, Nodes: [\"a:1\"]}").find("Redis.BusShards") !=
+          std::string::npos);
+    Config k = load_ok("Redis: {Mode: cluster, Nodes: [\"127.0.0.1:7000\", \"b:7001\"], BusShards: 3}");
+    CHECK(k.redis.nodes == std::vector<std::string>{"127.0.0.1:7000", "b:7001"});
+    CHECK(k.redis.bus_shards == 3);
     Config c = load_ok("Redis: {Mode: sentinel, MasterName: mymaster, Sentinels: [\"127.0.0.1:26379\", \"b:2\"]}");
     CHECK(c.redis.mode == "sentinel");
     CHECK(c.redis.master_name == "mymaster");
