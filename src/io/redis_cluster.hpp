@@ -52,8 +52,7 @@ public:
     void stop();
 
     // Routes by the slot of `key`.
-    void command(std::string_view key, const std::vector<std::string_view>& argv, Callback cb,
-                 uint64_t timeout_ms = 0);
+    void command(std::string_view key, const std::vector<std::string_view>& argv, Callback cb, uint64_t timeout_ms = 0);
     // Routes by command_key(argv) (any master when it has none).
     void command(const std::vector<std::string_view>& argv, Callback cb, uint64_t timeout_ms = 0);
 
@@ -84,17 +83,54 @@ public:
     uint64_t map_changes() const { return map_changes_; }
 
 private:
-    // Implementation's choice.
+    // One command on its way: its own copy of the arguments (a redirect
+    // sends it again after the caller's have gone).
+    struct Request;
+    static void on_tick(uv_timer_t* t);
+    void tick();
+    void route(const std::shared_ptr<Request>& req);
+    void answered(const std::shared_ptr<Request>& req, const std::string& address, RedisLink* link,
+                  const redisReply* reply, std::string_view error);
+    // The link to `address`, created (and started) on demand; nullptr when
+    // stopped or kMaxNodes links exist.
+    RedisLink* link_at(const std::string& address);
+    RedisLink* any_up_link(std::string* address);
+    // The reply of CLUSTER SLOTS asked of `host` (empty hosts in it mean that one).
+    void slots_answered(const redisReply* reply, const std::string& host);
+    void apply(SlotMap next, const std::vector<SlotRange>& ranges);
+    void map_changed();
+    void retire_unused();
+    bool probe_resolve(std::string* host, int* port);
+
     uv_loop_t* loop_;
     RedisLinkOptions base_;
     std::vector<std::string> seeds_;
     RedisCounters* counters_;
     SlotMap map_;
+    bool have_map_ = false;
+    std::vector<std::string> owners_;  // masters that serve at least one slot
     std::map<std::string, std::unique_ptr<RedisLink>> links_;
+    // Links stopped because their node serves no slot any more: freed two
+    // ticks later (their timers close asynchronously).
+    std::vector<std::unique_ptr<RedisLink>> retired_, retired_old_;
+    // The map link: asks CLUSTER SLOTS of any node (seeds, then the nodes
+    // the map named), the next one at each connect attempt.
+    std::unique_ptr<RedisLink> probe_;
+    std::vector<std::string> candidates_;
+    size_t next_candidate_ = 0;
+    std::string probe_address_;
+    uv_timer_t timer_{};
+    bool timer_open_ = false;
+    bool started_ = false, stopped_ = false;
+    bool refreshing_ = false, refresh_again_ = false, refresh_wanted_ = false;
+    uint64_t last_refresh_ms_ = 0;
     uint64_t moved_ = 0, asks_ = 0, map_changes_ = 0;
 };
 
-/* Reads a CLUSTER SLOTS reply; false when it has another shape. */
-bool redis_read_slots(const redisReply* reply, std::vector<SlotRange>& out);
+/* Reads a CLUSTER SLOTS reply; false when it has another shape. A node
+ * named with an empty host (Redis does so when it does not know its own
+ * address) is given `asked_host`, the host of the node asked; one named
+ * "?" (unknown endpoint) is left out. */
+bool redis_read_slots(const redisReply* reply, std::vector<SlotRange>& out, const std::string& asked_host = "");
 
 }  // namespace pushd
