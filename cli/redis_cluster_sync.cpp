@@ -3,6 +3,7 @@
 #include "core/host_port.hpp"
 #include "io/redis_cluster.hpp"
 
+#include <strings.h>
 #include <sys/time.h>
 
 namespace pushctl {
@@ -93,17 +94,52 @@ Reply ClusterSync::run(redisContext* c, const std::vector<std::string>& args) {
 }
 
 Reply ClusterSync::command_on(const std::string& address, const std::vector<std::string>& args) {
+    sent_ = false;
     redisContext* c = node(address);
     if (!c) return nullptr;
     last_node_ = address;
+    sent_ = true;
     return run(c, args);
 }
 
-Reply ClusterSync::command(const std::vector<std::string>& args) {
+namespace {
+
+bool is(const std::string& name, const char* upper) { return strcasecmp(name.c_str(), upper) == 0; }
+
+}  // namespace
+
+std::string ClusterSync::route(const std::vector<std::string>& args, uint16_t* slot) const {
     const std::vector<std::string_view> views(args.begin(), args.end());
     const std::optional<std::string_view> key = pushd::command_key(views);
-    const uint16_t slot = key ? pushd::key_slot(*key) : 0;
-    std::string address = key ? map_.master_of(slot) : (map_.masters().empty() ? "" : map_.masters().front());
+    *slot = key ? pushd::key_slot(*key) : 0;
+    if (key) return map_.master_of(*slot);
+    const std::vector<std::string> m = masters();
+    return m.empty() ? "" : m.front();
+}
+
+Reply ClusterSync::command(const std::vector<std::string>& args) {
+    if (args.empty()) {
+        error_ = "no command";
+        return nullptr;
+    }
+    if (is(args[0], "MULTI") || multi_) return transaction(args);
+    // WAIT counts the replicas of the writes before it: on their node.
+    if (is(args[0], "WAIT") && !last_node_.empty()) return command_on(last_node_, args);
+    Reply r = routed(args);
+    if (r || sent_) return r;  // sent and not answered: it may have run, no second try
+    // The node cannot be reached (a failover?): the map again, one more try.
+    const std::string failed = error_;
+    if (!connect()) {
+        error_ = failed + "; " + error_;
+        return nullptr;
+    }
+    return routed(args);
+}
+
+Reply ClusterSync::routed(const std::vector<std::string>& args) {
+    sent_ = false;
+    uint16_t slot = 0;
+    std::string address = route(args, &slot);
     bool asking = false;
     for (int redirects = 0;; redirects++) {
         if (address.empty()) {
@@ -120,12 +156,53 @@ Reply ClusterSync::command(const std::vector<std::string>& args) {
             return nullptr;
         }
         asking = redirect->ask;
+        if (redirect->address.front() == ':') {  // the node does not know its address: the one asked
+            const std::optional<pushd::HostPort> hp = pushd::parse_host_port(address);
+            if (hp) redirect->address = hp->host + redirect->address;
+        }
         address = redirect->address;
         if (!asking) {
             map_.set(redirect->slot, address);
             read_map(address);  // the full map, when that node gives it
         }
     }
+}
+
+// A transaction runs on one node: MULTI goes to the first master, and moves
+// (DISCARD there, MULTI again) to the master of the first command's key.
+// Its commands are not redirected: one whose slot another master serves is
+// refused by Redis (MOVED), and EXEC then fails (EXECABORT), as a
+// transaction over several slots cannot run in a cluster.
+Reply ClusterSync::transaction(const std::vector<std::string>& args) {
+    if (is(args[0], "MULTI")) {
+        const std::vector<std::string> m = masters();
+        if (m.empty()) {
+            error_ = "redis cluster: no master known";
+            return nullptr;
+        }
+        Reply r = command_on(m.front(), args);
+        multi_ = r && r->type != REDIS_REPLY_ERROR;
+        multi_node_ = m.front();
+        multi_empty_ = true;
+        return r;
+    }
+    if (is(args[0], "EXEC") || is(args[0], "DISCARD")) {
+        multi_ = false;
+        return command_on(multi_node_, args);
+    }
+    uint16_t slot = 0;
+    const std::string target = route(args, &slot);
+    if (multi_empty_ && !target.empty() && target != multi_node_) {
+        Reply discarded = command_on(multi_node_, {"DISCARD"});
+        Reply begun = command_on(target, {"MULTI"});
+        if (!begun || begun->type == REDIS_REPLY_ERROR) {
+            multi_ = false;
+            return begun;
+        }
+        multi_node_ = target;
+    }
+    multi_empty_ = false;
+    return command_on(multi_node_, args);
 }
 
 std::vector<std::string> ClusterSync::masters() const {

@@ -34,7 +34,12 @@ public:
 
     // Runs `args` on the master of its key's slot (any master when it has
     // no key, see pushd::command_key). nullptr with error() set on a
-    // connection failure or too many redirects; a Redis error is returned.
+    // connection failure or too many redirects (a node that cannot be
+    // reached: the map is read again and the command tried once more, as it
+    // was not sent); a Redis error is returned. WAIT goes
+    // to the node of the command before it; MULTI ... EXEC to the master of
+    // the first command's key, without redirects (a transaction over
+    // several slots fails with EXECABORT: Redis cannot run one).
     Reply command(const std::vector<std::string>& args);
 
     // Runs `args` on the node at `address` ("host:port"), no redirect
@@ -55,6 +60,9 @@ private:
     using Context = std::unique_ptr<redisContext, ContextDeleter>;
 
     redisContext* node(const std::string& address);
+    std::string route(const std::vector<std::string>& args, uint16_t* slot) const;
+    Reply routed(const std::vector<std::string>& args);
+    Reply transaction(const std::vector<std::string>& args);
     Reply run(redisContext* c, const std::vector<std::string>& args);
     bool read_map(const std::string& address);
 
@@ -64,6 +72,10 @@ private:
     pushd::SlotMap map_;
     std::map<std::string, Context> nodes_;
     std::string last_node_;
+    bool sent_ = false;         // the last command_on got as far as sending
+    bool multi_ = false;        // inside MULTI ... EXEC
+    bool multi_empty_ = false;  // no command queued yet
+    std::string multi_node_;
     std::string error_;
 };
 

@@ -39,6 +39,10 @@ public:
     // redirect followed. Outside mode cluster `address` is ignored.
     Reply command_on(const std::string& address, const std::vector<std::string>& args);
 
+    // Redis.Mode cluster: keys of different slots are on different
+    // masters (no transaction spans them).
+    bool cluster() const { return cluster_ != nullptr; }
+
     const std::string& error() const { return cluster_ ? cluster_->error() : error_; }
 
 private:
