@@ -299,6 +299,10 @@ void RedisCluster::command(const std::vector<std::string_view>& argv, Callback c
 }
 
 void RedisCluster::route(const std::shared_ptr<Request>& req) {
+    if (stopped_) {
+        req->cb(nullptr, "shutting down", nullptr);
+        return;
+    }
     std::string address = req->ask;
     if (address.empty() && req->keyed) address = map_.master_of(req->slot);
     if (address.empty() && !req->keyed && !owners_.empty()) {
@@ -313,8 +317,7 @@ void RedisCluster::route(const std::shared_ptr<Request>& req) {
     }
     RedisLink* link = address.empty() ? nullptr : link_at(address);
     if (!link) {
-        const std::string why = stopped_          ? "shutting down"
-                                : !have_map_      ? "no slot map yet (" + probe_->reason() + ")"
+        const std::string why = !have_map_        ? "no slot map yet (" + probe_->reason() + ")"
                                 : address.empty() ? "slot " + std::to_string(req->slot) + " has no master"
                                                   : "no link to " + address;
         req->cb(nullptr, why, nullptr);

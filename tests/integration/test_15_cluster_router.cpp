@@ -57,7 +57,13 @@ struct Router {
     Loop loop;
     pushd::RedisCounters counters;
     RedisCluster cluster;
+    int node_ups = 0, maps_seen = 0;  // on_node_up and on_map_changed calls
     explicit Router(std::vector<std::string> seeds) : cluster(&loop.loop, options(), std::move(seeds), &counters) {
+        cluster.on_node_up = [this](RedisLink& link) {
+            CHECK(link.up());
+            node_ups++;
+        };
+        cluster.on_map_changed = [this] { maps_seen++; };
         cluster.start();
     }
     ~Router() {
@@ -123,6 +129,10 @@ TEST_CASE("the cluster router routes by slot and follows ASK and MOVED", "[redis
     CHECK(r.cluster.reason() == "");
     const std::vector<std::string> masters = cluster.masters();
     REQUIRE(masters.size() == 3);
+    CHECK(r.node_ups == 3);
+    CHECK(r.maps_seen == 1);
+    CHECK(r.cluster.links().size() == 3);
+    CHECK(r.cluster.map_changes() == 0);  // the first map is no change
 
     // Every master's range: written through the router, read on that master.
     for (const std::string& m : masters) {
@@ -215,7 +225,39 @@ TEST_CASE("the cluster router routes by slot and follows ASK and MOVED", "[redis
     CHECK(std::string(sync_moved->str, sync_moved->len) == "before");
     CHECK(sync.last_node() == b);
     CHECK(sync.command({"GET", other})->type == REDIS_REPLY_STRING);
+    CHECK(r.maps_seen >= 2);
     CHECK(r.loop.run_until([&] { return r.cluster.up(); }, 2000));
+
+    // stop() fails what is in flight, at once.
+    Answer blocked;
+    r.cluster.command(
+        {"BLPOP", key_on(cluster, a, "empty"), "5"},
+        [&](const redisReply* reply, std::string_view error, RedisLink*) {
+            blocked.done = true;
+            blocked.failed = reply == nullptr;
+            blocked.error = std::string(error);
+        },
+        7000);
+    r.loop.run_until([] { return false; }, 100);
+    CHECK_FALSE(blocked.done);
+    r.cluster.stop();
+    CHECK(blocked.done);
+    CHECK(blocked.failed);
+    CHECK(blocked.error.find("shutting down") != std::string::npos);
+    CHECK(run(r, {"GET", key}).error == "shutting down");
+}
+
+TEST_CASE("the cluster router fails fast while no node answers", "[redis-cluster]") {
+    Router r({"127.0.0.1:" + std::to_string(free_port())});
+    r.loop.run_until([] { return false; }, 200);
+    CHECK_FALSE(r.cluster.up());
+    CHECK(r.cluster.reason().rfind("no slot map yet (", 0) == 0);
+    Answer a = run(r, {"GET", "k"});
+    CHECK(a.done);
+    CHECK(a.failed);
+    CHECK(a.error.rfind("no slot map yet", 0) == 0);
+    CHECK(r.cluster.link_for(0) == nullptr);
+    CHECK(r.cluster.links().empty());
 }
 
 TEST_CASE("the cluster router serves a crashed master's slots from its promoted replica", "[redis-cluster]") {
@@ -260,6 +302,7 @@ TEST_CASE("the cluster router serves a crashed master's slots from its promoted 
     CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() < 5000);
     CHECK(r.cluster.master_of(slot) != victim);
     CHECK(r.cluster.map_changes() > changes);
+    CHECK(r.maps_seen >= 2);
     CHECK(r.cluster.reason() == "");
     REQUIRE(cluster.wait_ok());
     CHECK(r.cluster.master_of(slot) == cluster.master_of(slot));
