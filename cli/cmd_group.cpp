@@ -26,10 +26,15 @@ int change_members(Context& c, const GroupArgs& a, bool add) {
     const char* op = add ? "SADD" : "SREM";
     std::vector<std::string> members{op, keys.members(a.group)};
     members.insert(members.end(), a.users.begin(), a.users.end());
-    // Both sets change together or not at all.
-    std::vector<std::vector<std::string>> cmds{{"MULTI"}, members};
+    // Both sets change together or not at all. Not in a cluster, where they
+    // are in different slots: there each change is its own command (all
+    // idempotent: after a failure, running it again completes it).
+    std::vector<std::vector<std::string>> cmds{members};
     for (const std::string& u : a.users) cmds.push_back({op, keys.user_groups(u), a.group});
-    cmds.push_back({"EXEC"});
+    if (!redis->cluster()) {
+        cmds.insert(cmds.begin(), std::vector<std::string>{"MULTI"});
+        cmds.push_back({"EXEC"});
+    }
     for (const auto& cmd : cmds) {
         Reply r = redis->command(cmd);
         if (!r) return c.fail(kFailed, redis->error());

@@ -7,6 +7,11 @@
 namespace pushctl {
 
 bool RedisSync::connect(const pushd::RedisConfig& config, int timeout_ms) {
+    if (config.mode == "cluster") {
+        cluster_ = std::make_unique<ClusterSync>(config.nodes, config.pass, timeout_ms);
+        return cluster_->connect();
+    }
+    host_ = config.host;
     auto hp = pushd::parse_host_port(config.host);
     if (!hp) {
         error_ = "Redis.Host: expected host:port, got '" + config.host + "'";
@@ -32,7 +37,18 @@ bool RedisSync::connect(const pushd::RedisConfig& config, int timeout_ms) {
     return true;
 }
 
+std::vector<std::string> RedisSync::masters() const {
+    if (cluster_) return cluster_->masters();
+    return {host_};
+}
+
+Reply RedisSync::command_on(const std::string& address, const std::vector<std::string>& args) {
+    if (cluster_) return cluster_->command_on(address, args);
+    return command(args);
+}
+
 Reply RedisSync::command(const std::vector<std::string>& args) {
+    if (cluster_) return cluster_->command(args);
     if (!ctx_) {
         error_ = "not connected";
         return nullptr;

@@ -75,7 +75,10 @@ bool redis_read_slots(const redisReply* reply, std::vector<SlotRange>& out, cons
 
 RedisCluster::RedisCluster(uv_loop_t* loop, RedisLinkOptions base, std::vector<std::string> seeds,
                            RedisCounters* counters) :
-    loop_(loop), base_(std::move(base)), seeds_(std::move(seeds)), counters_(counters) {
+    loop_(loop),
+    base_(std::move(base)),
+    seeds_(std::move(seeds)),
+    counters_(counters) {
     base_.resolve = nullptr;
     candidates_ = seeds_;
     RedisLinkOptions o = base_;
@@ -134,7 +137,10 @@ void RedisCluster::tick() {
     // Links retired since the last tick stop now, outside their callbacks;
     // those stopped a tick ago have closed their timers and go.
     retired_old_.clear();
-    for (auto& link : retired_) link->stop();
+    for (auto& link : retired_) {
+        link->stop();  // its commands in flight have failed: nobody waits on it
+        if (on_link_retired) on_link_retired(*link);
+    }
     retired_old_.swap(retired_);
     const uint64_t now = uv_now(loop_);
     const uint64_t every = up() ? kRefreshMs : kDownRefreshMs;
@@ -296,6 +302,10 @@ void RedisCluster::command(const std::vector<std::string_view>& argv, Callback c
 }
 
 void RedisCluster::route(const std::shared_ptr<Request>& req) {
+    if (stopped_) {
+        req->cb(nullptr, "shutting down", nullptr);
+        return;
+    }
     std::string address = req->ask;
     if (address.empty() && req->keyed) address = map_.master_of(req->slot);
     if (address.empty() && !req->keyed && !owners_.empty()) {
@@ -310,8 +320,7 @@ void RedisCluster::route(const std::shared_ptr<Request>& req) {
     }
     RedisLink* link = address.empty() ? nullptr : link_at(address);
     if (!link) {
-        const std::string why = stopped_ ? "shutting down"
-                                : !have_map_ ? "no slot map yet (" + probe_->reason() + ")"
+        const std::string why = !have_map_        ? "no slot map yet (" + probe_->reason() + ")"
                                 : address.empty() ? "slot " + std::to_string(req->slot) + " has no master"
                                                   : "no link to " + address;
         req->cb(nullptr, why, nullptr);
@@ -319,7 +328,9 @@ void RedisCluster::route(const std::shared_ptr<Request>& req) {
     }
     // ASKING right before the command on the same connection: Redis runs
     // them in order, and the ASKING flag holds for the next command only.
-    if (!req->ask.empty()) link->command({"ASKING"}, [](const redisReply*, std::string_view) {}, req->timeout_ms);
+    if (!req->ask.empty())
+        link->command(
+            {"ASKING"}, [](const redisReply*, std::string_view) {}, req->timeout_ms);
     link->command(
         req->argv,
         [this, req, address, link](const redisReply* r, std::string_view error) {

@@ -52,8 +52,7 @@ public:
     void stop();
 
     // Routes by the slot of `key`.
-    void command(std::string_view key, const std::vector<std::string_view>& argv, Callback cb,
-                 uint64_t timeout_ms = 0);
+    void command(std::string_view key, const std::vector<std::string_view>& argv, Callback cb, uint64_t timeout_ms = 0);
     // Routes by command_key(argv) (any master when it has none).
     void command(const std::vector<std::string_view>& argv, Callback cb, uint64_t timeout_ms = 0);
 
@@ -76,6 +75,9 @@ public:
     std::function<void(RedisLink& link)> on_node_up;
     // The map changed (bus shard readers retarget).
     std::function<void()> on_map_changed;
+    // A link to a node that serves no slot any more was stopped (its
+    // commands in flight have failed); it is freed later: forget it.
+    std::function<void(RedisLink& link)> on_link_retired;
 
     // Counters for /metrics: MOVED and ASK redirects followed, maps that
     // changed a slot's master.

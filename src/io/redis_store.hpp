@@ -61,6 +61,11 @@ public:
     void on_link_up();
     // Cluster mode: a node's link came up; loads the scripts on it.
     void load_scripts(RedisLink& on);
+    // Cluster mode: a node's link was retired; its WAITs and counts go.
+    void forget_link(RedisLink& link) {
+        node_waits_.erase(&link);
+        node_replicas_.erase(&link);
+    }
     // The link went down: the replica count is unknown until it is back.
     void on_link_down() {
         replicas_online_ = -1;

@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 
@@ -128,7 +129,7 @@ void create_cluster(Server& server, RedisLinkOptions commands, RedisLinkOptions 
         server.redis_bus_links.push_back(std::make_unique<RedisLink>(server.loop, o, &server.counters.redis));
     }
     server.redis_cluster->on_map_changed = [&server] {
-        server.counters.redis.failovers++;
+        server.counters.redis.failovers = server.redis_cluster->map_changes();
         for (auto& l : server.redis_bus_links) l->retarget();
     };
     server.redis_commands = std::make_unique<RedisCommands>(server.redis_cluster.get());
@@ -286,6 +287,7 @@ void watch_cluster(Server& server) {
         server.redis_presence->load_scripts(link);
         if (!server.redis_commands_up && server.redis_cluster->up()) commands_up(server);
     };
+    server.redis_cluster->on_link_retired = [&server](RedisLink& link) { server.redis_store->forget_link(link); };
 }
 
 }  // namespace
@@ -416,8 +418,12 @@ ServerGauges server_gauges(const Server& server) {
         g.cluster = true;
         g.cluster_moved = server.redis_cluster->moved();
         g.cluster_asks = server.redis_cluster->asks();
-        for (const std::string& m : server.redis_cluster->map().masters())
-            g.redis_master += (g.redis_master.empty() ? "" : ",") + m;
+        std::vector<std::string> masters;  // those serving slots, in slot order
+        for (size_t slot = 0; slot < kClusterSlots; ++slot) {
+            const std::string& m = server.redis_cluster->master_of(static_cast<uint16_t>(slot));
+            if (!m.empty() && std::find(masters.begin(), masters.end(), m) == masters.end()) masters.push_back(m);
+        }
+        for (const std::string& m : masters) g.redis_master += (g.redis_master.empty() ? "" : ",") + m;
     }
     if (server.redis_sentinel) {
         const size_t sentinel = static_cast<size_t>(RedisLinkId::sentinel);
