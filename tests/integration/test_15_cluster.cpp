@@ -17,6 +17,8 @@
 #include <set>
 
 using namespace pushd::test;
+using pushd::HttpRequest;
+using pushd::HttpResponse;
 using pushd::WsClientHub;
 
 namespace {
@@ -206,6 +208,7 @@ TEST_CASE("cluster mode: messages, replays, notifications, AutoJoin, the API and
     hub.send_text(bob, send("g1", "m-auto", "for erin"));
     REQUIRE(jfield(next_of(hub, bob, "ack"), "data.success") == "true");
     CHECK(jfield(next_of(hub, erin, "new_message"), "data.content") == "for erin");
+    CHECK(jfield(next_of(hub, alice, "new_message"), "data.content") == "for erin");  // alice is in g1 too
 
     // The HTTP API: publish and history.
     const HttpResponse pub =
@@ -258,27 +261,38 @@ TEST_CASE("cluster mode: a slot with live traffic moves to another master (ASK, 
     const int subscribers[2] = {open_user(hub, a, "carol", {"room"}), open_user(hub, b, "dave", {"room"})};
     std::map<std::string, std::string> acked;  // content -> server id
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    for (int round = 0; round < 12; round++) {
-        if (round == 3) REQUIRE(cluster.begin_move(slot, from, to));
-        if (round == 5) {
-            REQUIRE(cluster.migrate_keys(slot, from, to));
-            // The history is on `to` now and `from` still serves the slot:
-            // a replay (one key) is answered ASK and read from `to`.
-            const double asks = a.metric("pushd_redis_redirects_total{kind=\"ask\"}");
-            const int late = open_user(hub, a, "erin");
-            hub.send_text(late, join("room", "0"));
-            const std::string ack = next_of(hub, late, "ack");
-            CHECK(jfield(ack, "data.success") == "true");
-            CHECK(a.metric("pushd_redis_redirects_total{kind=\"ask\"}") > asks);
-        }
-        if (round == 7) REQUIRE(cluster.finish_move(slot, from, to));
+    auto round_of_sends = [&](int round) {
         for (int s = 0; s < 2; s++) {
             const std::string content = std::string(s ? "b-" : "a-") + std::to_string(round);
             const std::string id = send_until_acked(hub, senders[s], "room", content, deadline);
             REQUIRE(!id.empty());
             acked[content] = id;
         }
-    }
+    };
+    for (int round = 0; round < 3; round++) round_of_sends(round);
+
+    // While the slot migrates, the send script (three keys, its dedup key
+    // always new) cannot run on either side: `from` answers ASK, `to`
+    // TRYAGAIN. Sends are 503 and store nothing; the sender retries.
+    REQUIRE(cluster.begin_move(slot, from, to));
+    hub.send_text(senders[0], send("room", "during", "during"));
+    CHECK(jfield(next_of(hub, senders[0], "ack"), "data.code") == "503");
+    REQUIRE(cluster.migrate_keys(slot, from, to));
+    // The history is on `to` now and `from` still serves the slot: a
+    // replay (one key) is answered ASK and read from `to`.
+    const double asks = a.metric("pushd_redis_redirects_total{kind=\"ask\"}");
+    const int late = open_user(hub, a, "erin");
+    hub.send_text(late, join("room", "0"));
+    CHECK(receive(hub, late, 6).size() == 6);
+    CHECK(jfield(next_of(hub, late, "ack"), "data.replayed") == "6");
+    CHECK(a.metric("pushd_redis_redirects_total{kind=\"ask\"}") > asks);
+    REQUIRE(cluster.finish_move(slot, from, to));
+
+    // `to` serves it for good: the first commands there are MOVED, the map
+    // follows, sends resume (the 503 above retried first).
+    acked["during"] = send_until_acked(hub, senders[0], "room", "during", deadline);
+    REQUIRE(!acked["during"].empty());
+    for (int round = 3; round < 8; round++) round_of_sends(round);
     CHECK(cluster.master_of(slot) == to);
     CHECK(a.metric("pushd_redis_redirects_total{kind=\"moved\"}") + b.metric("pushd_redis_redirects_total{kind=\"moved\"}") > 0);
 
