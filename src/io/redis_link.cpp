@@ -165,7 +165,7 @@ void RedisLink::stop() {
 void RedisLink::connect() {
     if (stopped_ || ac_) return;
     if (options_.resolve && !options_.resolve(&options_.host, &options_.port)) {
-        set_down_reason("no master known yet (asking the sentinels)");
+        set_down_reason(options_.unresolved_reason);
         schedule_retry();
         return;
     }

@@ -54,6 +54,8 @@ struct RedisLinkOptions {
     // (sentinel mode: the master the sentinels name). False: no address
     // known yet; the attempt waits for the next retry.
     std::function<bool(std::string* host, int* port)> resolve;
+    // Why the link is down while resolve() knows no address.
+    std::string unresolved_reason = "no master known yet (asking the sentinels)";
     // The handshake checks ROLE: a server that is not a master (a demoted
     // one after a failover) is refused and the link retries.
     bool require_master = false;

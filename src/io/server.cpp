@@ -118,6 +118,7 @@ void create_cluster(Server& server, RedisLinkOptions commands, RedisLinkOptions 
     for (size_t i = 0; i <= keys.bus_shards(); ++i) {
         RedisLinkOptions o = bus;
         o.require_master = true;
+        o.unresolved_reason = "no master known yet (reading the slot map)";
         const uint16_t slot = key_slot(i < keys.bus_shards() ? keys.bus_shard(i) : keys.notify());
         o.resolve = [&server, slot](std::string* host, int* port) {
             auto hp = parse_host_port(server.redis_cluster->master_of(slot));
