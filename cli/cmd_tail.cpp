@@ -194,7 +194,8 @@ bool read_batch(Context& c, RedisSync& redis, std::vector<Followed>& streams, bo
         if (!r) return stop_requested() || (c.fail(kFailed, redis.error()), false);
         if (r->type == REDIS_REPLY_NIL) continue;
         if (r->type != REDIS_REPLY_ARRAY) {
-            return c.fail(kFailed, std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")),
+            return c.fail(kFailed,
+                          std::string("XREAD: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")),
                    false;
         }
         for (size_t i = 0; i < r->elements; i++) {

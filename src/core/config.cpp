@@ -239,8 +239,7 @@ Status validate_redis_mode(LoadState& st) {
         return Status::fail(error_at(st, key_index("Redis.Mode"),
                                      "expected single, sentinel or cluster, got " + quote_for_message(r.mode)));
     if (r.mode == "cluster") {
-        if (r.db != 0)
-            return Status::fail(error_at(st, key_index("Redis.DB"), "must be 0 with Redis.Mode: cluster"));
+        if (r.db != 0) return Status::fail(error_at(st, key_index("Redis.DB"), "must be 0 with Redis.Mode: cluster"));
         return validate_address_list(st, "Redis.Nodes", r.nodes);
     }
     if (r.mode != "sentinel") return {};

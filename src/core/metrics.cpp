@@ -111,6 +111,20 @@ constexpr ProtocolRow kProtocolRows[] = {
 constexpr const char* kRedisLinkNames[kRedisLinks] = {"commands", "bus", "sentinel"};
 constexpr const char* kRedisResultNames[kRedisResults] = {"ok", "error", "failed"};
 
+// Sentinel and cluster mode: the master (or slot map) changes and the
+// redirects followed.
+void failover_families(std::vector<MetricFamily>& f, const ServerGauges& g, const RedisCounters& r) {
+    f.push_back(single("pushd_redis_failovers_total",
+                       "sentinel mode: changes of the master in use; cluster mode: changes of the slot map",
+                       MetricType::counter, static_cast<double>(r.failovers)));
+    if (!g.cluster) return;
+    f.push_back(MetricFamily{"pushd_redis_redirects_total",
+                             "cluster mode: MOVED and ASK redirects followed",
+                             MetricType::counter,
+                             {MetricSample{"kind=\"moved\"", static_cast<double>(g.cluster_moved)},
+                              MetricSample{"kind=\"ask\"", static_cast<double>(g.cluster_asks)}}});
+}
+
 void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const RedisCounters& r) {
     MetricFamily up{"pushd_redis_up", "1 while the Redis link is established, by link", MetricType::gauge, {}};
     MetricFamily cmds{"pushd_redis_commands_total",
@@ -135,16 +149,7 @@ void redis_families(std::vector<MetricFamily>& f, const ServerGauges& g, const R
     f.push_back(std::move(cmds));
     f.push_back(std::move(connects));
     f.push_back(std::move(losses));
-    f.push_back(single("pushd_redis_failovers_total",
-                       "sentinel mode: changes of the master in use; cluster mode: changes of the slot map",
-                       MetricType::counter, static_cast<double>(r.failovers)));
-    if (g.cluster) {
-        f.push_back(MetricFamily{"pushd_redis_redirects_total",
-                                 "cluster mode: MOVED and ASK redirects followed",
-                                 MetricType::counter,
-                                 {MetricSample{"kind=\"moved\"", static_cast<double>(g.cluster_moved)},
-                                  MetricSample{"kind=\"ask\"", static_cast<double>(g.cluster_asks)}}});
-    }
+    failover_families(f, g, r);
     f.push_back(MetricFamily{"pushd_redis_stream_entries_total",
                              "entries read from Redis streams, by stream",
                              MetricType::counter,

@@ -113,13 +113,13 @@ struct ServerGauges {
     bool redis_up[kRedisLinks] = {};  // each Redis link established
     // The links this instance uses (the sentinel link only in sentinel mode).
     bool redis_used[kRedisLinks] = {true, true, false};
-    std::string redis_master;  // sentinel mode: the master in use ("host:port"), "" while unknown;
-                               // cluster mode: the masters of the slot map, comma-separated
-    bool cluster = false;      // Redis.Mode cluster
+    std::string redis_master;    // sentinel mode: the master in use ("host:port"), "" while unknown;
+                                 // cluster mode: the masters of the slot map, comma-separated
+    bool cluster = false;        // Redis.Mode cluster
     uint64_t cluster_moved = 0;  // MOVED redirects followed
     uint64_t cluster_asks = 0;   // ASK redirects followed
-    double bus_lag_ms = 0;     // now minus the time of the newest bus/notify entry read
-    uint64_t inbox_queue = 0;  // inbox writes waiting for Redis
+    double bus_lag_ms = 0;       // now minus the time of the newest bus/notify entry read
+    uint64_t inbox_queue = 0;    // inbox writes waiting for Redis
     // Redis.WaitReplicas > 0: online replicas last counted (-1: unknown),
     // WAITs sent (both links) and those that fell short of N replicas.
     bool wait_used = false;

@@ -94,9 +94,7 @@ RedisKeys::RedisKeys(std::string prefix, size_t bus_shards) : p_(std::move(prefi
     for (size_t i = 0; i < bus_shards; ++i) tags_.push_back(bus_shard_tag(i, bus_shards));
 }
 
-size_t RedisKeys::shard_of(std::string_view gid) const {
-    return tags_.empty() ? 0 : bus_shard_of(gid, tags_.size());
-}
+size_t RedisKeys::shard_of(std::string_view gid) const { return tags_.empty() ? 0 : bus_shard_of(gid, tags_.size()); }
 
 RedisKeys redis_keys(const RedisConfig& redis) {
     return RedisKeys(redis.key_prefix, redis.mode == "cluster" ? static_cast<size_t>(redis.bus_shards) : 0);

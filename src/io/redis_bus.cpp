@@ -1,9 +1,9 @@
 #include "io/redis_bus.hpp"
 
+#include "core/cluster_slots.hpp"
 #include "core/control_entry.hpp"
 #include "core/stream_id.hpp"
 #include "io/log.hpp"
-#include "core/cluster_slots.hpp"
 #include "io/redis_wait.hpp"
 
 #include <hiredis/hiredis.h>
@@ -23,8 +23,8 @@ static_assert(kBusBatch == 512 && kBusBlockMs == 1000, "keep the XREAD arguments
 
 }  // namespace
 
-RedisBus::RedisBus(const Config* config, std::vector<RedisLink*> bus_links, RedisCommands* commands,
-                   RedisStore* store, Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms) :
+RedisBus::RedisBus(const Config* config, std::vector<RedisLink*> bus_links, RedisCommands* commands, RedisStore* store,
+                   Hub* hub, RedisCounters* counters, std::function<int64_t()> now_ms) :
     config_(config),
     commands_(commands),
     store_(store),
@@ -117,13 +117,14 @@ void RedisBus::fix_start(Reader& r) {
             return;
         }
         if (!r.streams.back().notify) return start_at(r, *redis_ms, {});
-        commands_->command({"GET", keys_.notify_inboxed()}, [this, &r, redis_ms](const redisReply* g, std::string_view) {
-            if (!g || redis_reply_is_error(g)) {
-                r.fetching = false;
-                return;
-            }
-            start_at(r, *redis_ms, g->type == REDIS_REPLY_STRING ? std::string(g->str, g->len) : std::string());
-        });
+        commands_->command(
+            {"GET", keys_.notify_inboxed()}, [this, &r, redis_ms](const redisReply* g, std::string_view) {
+                if (!g || redis_reply_is_error(g)) {
+                    r.fetching = false;
+                    return;
+                }
+                start_at(r, *redis_ms, g->type == REDIS_REPLY_STRING ? std::string(g->str, g->len) : std::string());
+            });
     });
 }
 
@@ -139,8 +140,7 @@ void RedisBus::start_at(Reader& r, int64_t redis_ms, const std::string& inboxed)
             s.last = format_stream_id(*marker);
     }
     r.started = true;
-    for (const Stream& s : r.streams)
-        LOG_INFO("redis bus: reading %s after %s", s.key.c_str(), s.last.c_str());
+    for (const Stream& s : r.streams) LOG_INFO("redis bus: reading %s after %s", s.key.c_str(), s.last.c_str());
     read(r);
 }
 

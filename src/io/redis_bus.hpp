@@ -163,9 +163,9 @@ private:
     // One stream a reader reads, and where it is.
     struct Stream {
         std::string key;
-        bool notify = false;      // the notify stream, else a bus (shard)
+        bool notify = false;       // the notify stream, else a bus (shard)
         std::string last = "0-0";  // the last id read ("0-0": start not known)
-        std::string held_from;    // the last id before a held read
+        std::string held_from;     // the last id before a held read
         bool read_to_end = false;  // a read since the start returned everything there was
     };
     // One bus link and what it reads.

@@ -22,8 +22,9 @@ void RedisCommands::command_via(const std::vector<std::string_view>& argv, Redis
         return;
     }
     RedisLink* link = link_;
-    link_->command(argv,
-                   [cb = std::move(cb), link](const redisReply* r, std::string_view error) { cb(r, error, r ? link : nullptr); });
+    link_->command(argv, [cb = std::move(cb), link](const redisReply* r, std::string_view error) {
+        cb(r, error, r ? link : nullptr);
+    });
 }
 
 bool RedisCommands::up() const { return link_ ? link_->up() : cluster_->up(); }

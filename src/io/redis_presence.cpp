@@ -90,17 +90,17 @@ void RedisPresence::write() {
     }
     in_flight_ = true;
     auto sent = std::make_shared<PresenceChanges>(tracker_->take_changes());
-    store_->run_script(apply_, {}, presence_apply_args(prefix_, config_->name, *sent),
-                       [this, sent](const redisReply* r, std::string_view error) { written(r, error, *sent, false); },
-                       prefix_);
+    store_->run_script(
+        apply_, {}, presence_apply_args(prefix_, config_->name, *sent),
+        [this, sent](const redisReply* r, std::string_view error) { written(r, error, *sent, false); }, prefix_);
 }
 
 void RedisPresence::sync() {
     in_flight_ = true;
     auto state = std::make_shared<PresenceChanges>(tracker_->snapshot());
-    store_->run_script(sync_, {}, presence_sync_args(prefix_, config_->name, *state, true),
-                       [this, state](const redisReply* r, std::string_view error) { written(r, error, *state, true); },
-                       prefix_);
+    store_->run_script(
+        sync_, {}, presence_sync_args(prefix_, config_->name, *state, true),
+        [this, state](const redisReply* r, std::string_view error) { written(r, error, *state, true); }, prefix_);
 }
 
 void RedisPresence::written(const redisReply* r, std::string_view error, const PresenceChanges& sent, bool was_sync) {
@@ -127,13 +127,14 @@ void RedisPresence::written(const redisReply* r, std::string_view error, const P
 void RedisPresence::reap() {
     if (reaping_ || !link_->up()) return;
     reaping_ = true;
-    store_->run_script(reap_, {}, {prefix_, std::to_string(kPresenceReapLimit)},
-                       [this](const redisReply* r, std::string_view) {
-                           reaping_ = false;
-                           if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-                               LOG_INFO("presence: removed %lld dead instance(s)", r->integer);
-                       },
-                       prefix_);
+    store_->run_script(
+        reap_, {}, {prefix_, std::to_string(kPresenceReapLimit)},
+        [this](const redisReply* r, std::string_view) {
+            reaping_ = false;
+            if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+                LOG_INFO("presence: removed %lld dead instance(s)", r->integer);
+        },
+        prefix_);
 }
 
 void RedisPresence::leave(std::function<void()> done) {
@@ -141,12 +142,13 @@ void RedisPresence::leave(std::function<void()> done) {
     leaving_ = true;
     if (nothing_to_do) return;
     leave_in_flight_ = true;
-    store_->run_script(sync_, {}, presence_sync_args(prefix_, config_->name, {}, false),
-                       [this, done = std::move(done)](const redisReply*, std::string_view) {
-                           leave_in_flight_ = false;
-                           done();
-                       },
-                       prefix_);
+    store_->run_script(
+        sync_, {}, presence_sync_args(prefix_, config_->name, {}, false),
+        [this, done = std::move(done)](const redisReply*, std::string_view) {
+            leave_in_flight_ = false;
+            done();
+        },
+        prefix_);
 }
 
 void RedisPresence::query_group(const std::string& group_id, std::function<void(Result<GroupPresence>)> done) {

@@ -31,12 +31,14 @@ RedisStore::RedisStore(const Config* config, RedisCommands* link) :
     link_(link),
     keys_(redis_keys(config->redis)) {
     const int64_t n = config->redis.wait_replicas;
-    if (n > 0 && link->link()) wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(link->link(), keys_.wait_channel(), n));
+    if (n > 0 && link->link())
+        wait_ = std::make_unique<WaitBatch>(n, redis_wait_issue(link->link(), keys_.wait_channel(), n));
 }
 
 void RedisStore::poll_replicas() {
     if (config_->redis.wait_replicas <= 0 || !link_->up()) return;
-    std::vector<RedisLink*> links = link_->cluster() ? link_->cluster()->links() : std::vector<RedisLink*>{link_->link()};
+    std::vector<RedisLink*> links =
+        link_->cluster() ? link_->cluster()->links() : std::vector<RedisLink*>{link_->link()};
     // Cluster mode: each master has its own replicas; the gauge shows the
     // fewest behind any of them.
     auto counts = std::make_shared<std::unordered_map<RedisLink*, int64_t>>();
@@ -147,9 +149,10 @@ void RedisStore::load_script(Script& script, RedisLink& on) {
 
 void RedisStore::run_script(Script& script, std::vector<std::string> keys, std::vector<std::string> args,
                             RedisLink::Callback done, std::string route_key) {
-    run_script_via(script, std::move(keys), std::move(args),
-                   [done = std::move(done)](const redisReply* r, std::string_view err, RedisLink*) { done(r, err); },
-                   std::move(route_key));
+    run_script_via(
+        script, std::move(keys), std::move(args),
+        [done = std::move(done)](const redisReply* r, std::string_view err, RedisLink*) { done(r, err); },
+        std::move(route_key));
 }
 
 // A NOSCRIPT answer (Redis restarted, SCRIPT FLUSH, a cluster node that
@@ -253,20 +256,20 @@ void RedisStore::append(const AppendRequest& req, std::function<void(AppendResul
         return;
     }
     run_script_via(append_, std::move(a.keys), std::move(a.args),
-               [this, done = std::move(done)](const redisReply* r, std::string_view err, RedisLink* via) {
-                   AppendResult res;
-                   if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_string(r->element[0]) &&
-                       r->element[1]->type == REDIS_REPLY_INTEGER) {
-                       res.status = r->element[1]->integer ? StoreStatus::duplicate : StoreStatus::ok;
-                       res.server_message_id.assign(r->element[0]->str, r->element[0]->len);
-                   } else if (r) {
-                       res.error = redis_reply_is_error(r) ? std::string(redis_reply_text(r)) : "unexpected reply";
-                       note_error("append script", res.error);
-                   } else {
-                       res.error = err;
-                   }
-                   confirmed(std::move(res), std::move(done), via);
-               });
+                   [this, done = std::move(done)](const redisReply* r, std::string_view err, RedisLink* via) {
+                       AppendResult res;
+                       if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_string(r->element[0]) &&
+                           r->element[1]->type == REDIS_REPLY_INTEGER) {
+                           res.status = r->element[1]->integer ? StoreStatus::duplicate : StoreStatus::ok;
+                           res.server_message_id.assign(r->element[0]->str, r->element[0]->len);
+                       } else if (r) {
+                           res.error = redis_reply_is_error(r) ? std::string(redis_reply_text(r)) : "unexpected reply";
+                           note_error("append script", res.error);
+                       } else {
+                           res.error = err;
+                       }
+                       confirmed(std::move(res), std::move(done), via);
+                   });
 }
 
 void RedisStore::replay(const std::string& group_id, const std::string& since, size_t limit,
@@ -279,13 +282,13 @@ void RedisStore::replay(const std::string& group_id, const std::string& since, s
         return;
     }
     run_script_via(replay_, {keys_.group(group_id)}, {format_stream_id(*since_id), std::to_string(limit)},
-               [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view,
-                                                                           RedisLink* via) {
-                   std::vector<std::string> skipped;
-                   std::optional<ReplayResult> read = read_replay_reply(r, group_id, since, skipped);
-                   confirmed(history_result(std::move(read), skipped, r, group_id, "replay script"), std::move(done),
-                             via);
-               });
+                   [this, group_id, since = *since_id, done = std::move(done)](const redisReply* r, std::string_view,
+                                                                               RedisLink* via) {
+                       std::vector<std::string> skipped;
+                       std::optional<ReplayResult> read = read_replay_reply(r, group_id, since, skipped);
+                       confirmed(history_result(std::move(read), skipped, r, group_id, "replay script"),
+                                 std::move(done), via);
+                   });
 }
 
 void RedisStore::replay_inbox(const std::string& user_id, const std::string& since, size_t limit,

@@ -27,9 +27,8 @@ void marker_wait(RedisLink* link, const std::string& marker_key, const std::stri
                  WaitBatch::Answer answer) {
     static const std::string timeout = std::to_string(kWaitTimeoutMs);
     auto written = std::make_shared<bool>(false);
-    link->command({"SET", marker_key, "", "PX", "10000"}, [written](const redisReply* r, std::string_view) {
-        *written = r && !redis_reply_is_error(r);
-    });
+    link->command({"SET", marker_key, "", "PX", "10000"},
+                  [written](const redisReply* r, std::string_view) { *written = r && !redis_reply_is_error(r); });
     link->command({"WAIT", replicas, timeout},
                   [written, answer = std::move(answer)](const redisReply* r, std::string_view) {
                       answer(*written && r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1);

@@ -29,8 +29,7 @@ class RedisCluster;
  * "<prefix>{<tag>}:wait" in a slot the node serves (slot_tag); when that
  * write is refused (the slot moved meanwhile) the WAIT counts as not
  * answered. */
-WaitBatch::Issue redis_cluster_wait_issue(RedisLink* link, RedisCluster* cluster, std::string prefix,
-                                          int64_t replicas);
+WaitBatch::Issue redis_cluster_wait_issue(RedisLink* link, RedisCluster* cluster, std::string prefix, int64_t replicas);
 
 /* Asks `link` for INFO replication; `done` gets the online replicas, or
  * -1 when not answered or not a master. */

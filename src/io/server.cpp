@@ -299,9 +299,9 @@ void server_init_logic(Server& server) {
         std::make_unique<Hub>(&server.config, transport_ops(server), hub_store_ops(server), instance_tag(), LWS_PRE);
     std::vector<RedisLink*> bus_links;
     for (auto& l : server.redis_bus_links) bus_links.push_back(l.get());
-    server.redis_bus = std::make_unique<RedisBus>(&server.config, bus_links, server.redis_commands.get(),
-                                                  server.redis_store.get(), server.hub.get(), &server.counters.redis,
-                                                  wall_ms);
+    server.redis_bus =
+        std::make_unique<RedisBus>(&server.config, bus_links, server.redis_commands.get(), server.redis_store.get(),
+                                   server.hub.get(), &server.counters.redis, wall_ms);
     server.redis_presence = std::make_unique<RedisPresence>(server.loop, &server.config, server.redis_commands.get(),
                                                             server.redis_store.get(), &server.hub->presence());
     server.redis_presence->start();

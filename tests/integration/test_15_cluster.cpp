@@ -224,8 +224,8 @@ TEST_CASE("cluster mode: messages, replays, notifications, AutoJoin, the API and
     RunResult add = run_pushctl({"-f", cfg, "group", "add", "g4", "frank"});
     REQUIRE(add.exit.ok());
     CHECK(on_master_of(cluster, kKeys.members("g4"), {"SISMEMBER", kKeys.members("g4"), "frank"}).integer == 1);
-    CHECK(on_master_of(cluster, kKeys.user_groups("frank"), {"SISMEMBER", kKeys.user_groups("frank"), "g4"})
-              .integer == 1);
+    CHECK(on_master_of(cluster, kKeys.user_groups("frank"), {"SISMEMBER", kKeys.user_groups("frank"), "g4"}).integer ==
+          1);
     RunResult pub2 = run_pushctl({"-f", cfg, "publish", "--group", "g5", "--from", "ops", "via pushctl"});
     REQUIRE(pub2.exit.ok());
     CHECK(jfield(next_of(hub, alice, "new_message"), "data.content") == "via pushctl");
@@ -294,7 +294,9 @@ TEST_CASE("cluster mode: a slot with live traffic moves to another master (ASK, 
     REQUIRE(!acked["during"].empty());
     for (int round = 3; round < 8; round++) round_of_sends(round);
     CHECK(cluster.master_of(slot) == to);
-    CHECK(a.metric("pushd_redis_redirects_total{kind=\"moved\"}") + b.metric("pushd_redis_redirects_total{kind=\"moved\"}") > 0);
+    CHECK(a.metric("pushd_redis_redirects_total{kind=\"moved\"}") +
+              b.metric("pushd_redis_redirects_total{kind=\"moved\"}") >
+          0);
 
     // Every acked message is in the history on the new master, once; each
     // subscriber saw exactly that history, in order.
@@ -339,9 +341,12 @@ TEST_CASE("cluster mode, WaitReplicas 1: a master killed under traffic; nothing 
             // Its replica is promoted (node timeout 1 s); it has no replica
             // of its own, so WaitReplicas holds sends to its slots until the
             // old master comes back as the new one's replica.
-            REQUIRE(wait_until([&] { return !cluster.master_of(pushd::key_slot(kKeys.group("room"))).empty() &&
-                                            cluster.master_of(pushd::key_slot(kKeys.group("room"))) != victim; },
-                               15000, 100));
+            REQUIRE(wait_until(
+                [&] {
+                    return !cluster.master_of(pushd::key_slot(kKeys.group("room"))).empty() &&
+                           cluster.master_of(pushd::key_slot(kKeys.group("room"))) != victim;
+                },
+                15000, 100));
             // Groups on other masters are served meanwhile.
             CHECK(!send_until_acked(hub, senders[0], calm, "calm", deadline).empty());
             REQUIRE(cluster.node(victim)->start());
