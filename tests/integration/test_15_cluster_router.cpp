@@ -147,6 +147,25 @@ TEST_CASE("the cluster router routes by slot and follows ASK and MOVED", "[redis
     CHECK(run(r, {"PING"}).text == "PONG");
     CHECK(r.cluster.moved() == 0);
 
+    // Many commands in flight at once, over every slot's master.
+    const int kMany = 3000;
+    int answered = 0, ok = 0;
+    for (int i = 0; i < kMany; i++) {
+        const std::string k = "bulk:" + std::to_string(i);
+        r.cluster.command({"SET", k, std::to_string(i)},
+                          [&](const redisReply* reply, std::string_view, RedisLink* via) {
+                              answered++;
+                              if (via && pushd::redis_reply_text(reply) == "OK") ok++;
+                          });
+    }
+    REQUIRE(r.loop.run_until([&] { return answered == kMany; }, 10000));
+    CHECK(ok == kMany);
+    for (int i = 0; i < kMany; i += 97) {
+        const std::string k = "bulk:" + std::to_string(i);
+        CHECK(cluster.command(cluster.master_of(key_slot(k)), {"GET", k}).text() == std::to_string(i));
+    }
+    CHECK(r.cluster.moved() == 0);
+
     // pushctl's blocking client routes the same way.
     pushctl::ClusterSync sync(cluster.addresses(), "", 2000);
     REQUIRE(sync.connect());
