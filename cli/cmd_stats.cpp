@@ -51,12 +51,13 @@ int run_instance(Context& c) {
     return kOk;
 }
 
-// Every instance key (SCAN MATCH), at most kMaxInstances. False after
-// recording the error.
-bool scan_instance_keys(Context& c, RedisSync& redis, const std::string& pattern, std::set<std::string>& out) {
+// Every instance key (SCAN MATCH) on `node`, at most kMaxInstances. False
+// after recording the error.
+bool scan_node(Context& c, RedisSync& redis, const std::string& node, const std::string& pattern,
+               std::set<std::string>& out) {
     std::string cursor = "0";
     for (int calls = 0; calls < kMaxScanCalls; calls++) {
-        Reply r = redis.command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+        Reply r = redis.command_on(node, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
         if (!r) {
             c.fail(kFailed, redis.error());
             return false;
@@ -73,6 +74,13 @@ bool scan_instance_keys(Context& c, RedisSync& redis, const std::string& pattern
         cursor.assign(r->element[0]->str, r->element[0]->len);
         if (cursor == "0" || out.size() >= kMaxInstances) return true;
     }
+    return true;
+}
+
+// Every instance key, on every master (Redis.Mode cluster spreads them).
+bool scan_instance_keys(Context& c, RedisSync& redis, const std::string& pattern, std::set<std::string>& out) {
+    for (const std::string& node : redis.masters())
+        if (!scan_node(c, redis, node, pattern, out)) return false;
     return true;
 }
 

@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include <algorithm>
+
 namespace pushctl {
 
 ClusterSync::ClusterSync(std::vector<std::string> seeds, std::string pass, int timeout_ms) :
@@ -113,7 +115,10 @@ std::string ClusterSync::route(const std::vector<std::string>& args, uint16_t* s
     const std::optional<std::string_view> key = pushd::command_key(views);
     *slot = key ? pushd::key_slot(*key) : 0;
     if (key) return map_.master_of(*slot);
+    // Any master: the last one used while it still is one (PUBLISH then
+    // WAIT after a write count that write's replicas), else the first.
     const std::vector<std::string> m = masters();
+    if (std::find(m.begin(), m.end(), last_node_) != m.end()) return last_node_;
     return m.empty() ? "" : m.front();
 }
 

@@ -33,7 +33,8 @@ public:
     bool connect();
 
     // Runs `args` on the master of its key's slot (any master when it has
-    // no key, see pushd::command_key). nullptr with error() set on a
+    // no key, see pushd::command_key: the master last used, so PUBLISH and
+    // WAIT after a write go where it went). nullptr with error() set on a
     // connection failure or too many redirects (a node that cannot be
     // reached: the map is read again and the command tried once more, as it
     // was not sent); a Redis error is returned. WAIT goes

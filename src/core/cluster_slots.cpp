@@ -40,7 +40,7 @@ bool keyless(std::string_view name) {
     static constexpr std::string_view kKeyless[] = {
         "PING",  "INFO",      "TIME",     "SCRIPT",  "WAIT",    "CLUSTER", "ROLE",     "ASKING",    "READONLY",
         "AUTH",  "READWRITE", "ECHO",     "DBSIZE",  "FLUSHDB", "SCAN",    "KEYS",     "RANDOMKEY", "PUBLISH",
-        "HELLO", "SELECT",    "FLUSHALL", "COMMAND", "CONFIG",  "CLIENT",  "FUNCTION", "MEMORY",    "LASTSAVE",
+        "HELLO", "SELECT",    "FLUSHALL", "COMMAND", "CONFIG",  "CLIENT",  "FUNCTION", "LASTSAVE",
     };
     for (std::string_view k : kKeyless)
         if (iequals(name, k)) return true;

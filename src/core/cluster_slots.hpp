@@ -39,7 +39,8 @@ std::optional<Redirect> parse_redirect(std::string_view error);
 /* The key a command is routed by: for EVAL/EVALSHA the first key (none when
  * numkeys is 0), for XREAD/XREADGROUP the first stream after STREAMS,
  * for commands without keys (PING, INFO, TIME, SCRIPT, WAIT, CLUSTER,
- * ROLE) none, otherwise argv[1]. nullopt: no key, any master will do. */
+ * ROLE, and the others cluster_slots.cpp lists: PUBLISH, SCAN, DBSIZE...)
+ * none, otherwise argv[1]. nullopt: no key, any master will do. */
 std::optional<std::string_view> command_key(const std::vector<std::string_view>& argv);
 
 // Slot -> master address; interned addresses so a map is 32 KiB + masters.

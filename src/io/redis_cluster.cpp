@@ -129,6 +129,10 @@ void RedisCluster::stop() {
     probe_->stop();
     for (auto& [address, link] : links_) link->stop();
     for (auto& link : retired_) link->stop();
+    fresh_.clear();
+    std::map<std::string, std::vector<std::shared_ptr<Request>>> waiting;
+    waiting.swap(waiting_);
+    for (auto& [address, requests] : waiting) fail_waiting(requests, "shutting down");
 }
 
 void RedisCluster::on_tick(uv_timer_t* t) { static_cast<RedisCluster*>(t->data)->tick(); }
@@ -143,6 +147,7 @@ void RedisCluster::tick() {
     }
     retired_old_.swap(retired_);
     const uint64_t now = uv_now(loop_);
+    expire_waits(now);
     const uint64_t every = up() ? kRefreshMs : kDownRefreshMs;
     if (now - last_refresh_ms_ >= every) refresh();
 }
@@ -239,15 +244,23 @@ void RedisCluster::map_changed() {
 // Links to nodes that serve no slot are retired: stopped at the next tick,
 // as this may run inside one of their callbacks.
 void RedisCluster::retire_unused() {
+    std::vector<std::shared_ptr<Request>> rerouted;
     for (auto it = links_.begin(); it != links_.end();) {
         if (std::find(owners_.begin(), owners_.end(), it->first) != owners_.end()) {
             ++it;
             continue;
         }
         LOG_INFO("redis cluster: %s serves no slot, its link closes", it->first.c_str());
+        fresh_.erase(it->first);
+        auto w = waiting_.find(it->first);
+        if (w != waiting_.end()) {
+            rerouted.insert(rerouted.end(), w->second.begin(), w->second.end());
+            waiting_.erase(w);
+        }
         retired_.push_back(std::move(it->second));
         it = links_.erase(it);
     }
+    for (const auto& req : rerouted) route(req);  // to the slot's new master
 }
 
 RedisLink* RedisCluster::link_at(const std::string& address) {
@@ -266,14 +279,16 @@ RedisLink* RedisCluster::link_at(const std::string& address) {
     o.require_master = true;  // a demoted master is refused, and the map asked again
     auto link = std::make_unique<RedisLink>(loop_, std::move(o), counters_);
     RedisLink* raw = link.get();
-    raw->on_up = [this, raw] {
+    raw->on_up = [this, raw, address] {
         if (refresh_wanted_) refresh();
         if (on_node_up) on_node_up(*raw);
+        release(address);
     };
     raw->on_down = [this] {
         if (!stopped_) refresh();
     };
     links_.emplace(address, std::move(link));
+    fresh_[address] = uv_now(loop_);
     raw->start();
     return raw;
 }
@@ -326,6 +341,14 @@ void RedisCluster::route(const std::shared_ptr<Request>& req) {
         req->cb(nullptr, why, nullptr);
         return;
     }
+    auto fresh = fresh_.find(address);
+    if (!link->up() && fresh != fresh_.end()) {
+        auto& waiting = waiting_[address];
+        if (waiting.size() < base_.max_in_flight) {
+            waiting.push_back(req);
+            return;
+        }
+    }
     // ASKING right before the command on the same connection: Redis runs
     // them in order, and the ASKING flag holds for the next command only.
     if (!req->ask.empty())
@@ -372,6 +395,38 @@ void RedisCluster::answered(const std::shared_ptr<Request>& req, const std::stri
         refresh();
     }
     route(req);
+}
+
+void RedisCluster::release(const std::string& address) {
+    fresh_.erase(address);
+    auto it = waiting_.find(address);
+    if (it == waiting_.end()) return;
+    std::vector<std::shared_ptr<Request>> requests = std::move(it->second);
+    waiting_.erase(it);
+    for (const auto& req : requests) route(req);
+}
+
+void RedisCluster::expire_waits(uint64_t now) {
+    for (auto it = fresh_.begin(); it != fresh_.end();) {
+        if (now - it->second < base_.connect_timeout_ms) {
+            ++it;
+            continue;
+        }
+        const std::string address = it->first;
+        it = fresh_.erase(it);
+        auto w = waiting_.find(address);
+        if (w == waiting_.end()) continue;
+        std::vector<std::shared_ptr<Request>> requests = std::move(w->second);
+        waiting_.erase(w);
+        auto link = links_.find(address);
+        fail_waiting(requests, address + ": " + (link == links_.end() ? "no link" : link->second->reason()));
+        // (fail_waiting's callbacks may change fresh_: start over.)
+        it = fresh_.lower_bound(address);
+    }
+}
+
+void RedisCluster::fail_waiting(std::vector<std::shared_ptr<Request>>& requests, const std::string& why) {
+    for (const auto& req : requests) req->cb(nullptr, why, nullptr);
 }
 
 bool RedisCluster::up() const {

@@ -11,7 +11,10 @@
 // command fails ("too many redirects").
 //
 // A command whose slot has no master with a link that is up fails at once
-// (callback with nullptr and the reason), like a link that is down.
+// (callback with nullptr and the reason), like a link that is down; but
+// one for a node whose link was just created (a new master after a
+// failover, a MOVED or an ASK to a node not linked before) waits for that
+// link's first connect, at most base.connect_timeout_ms.
 #pragma once
 
 #include "core/cluster_slots.hpp"
@@ -103,6 +106,11 @@ private:
     void apply(SlotMap next, const std::vector<SlotRange>& ranges);
     void map_changed();
     void retire_unused();
+    // The link to `address` came up for the first time: its waiting
+    // commands go. Waits past the connect timeout fail (from the tick).
+    void release(const std::string& address);
+    void expire_waits(uint64_t now);
+    void fail_waiting(std::vector<std::shared_ptr<Request>>& requests, const std::string& why);
     bool probe_resolve(std::string* host, int* port);
 
     uv_loop_t* loop_;
@@ -113,6 +121,10 @@ private:
     bool have_map_ = false;
     std::vector<std::string> owners_;  // masters that serve at least one slot
     std::map<std::string, std::unique_ptr<RedisLink>> links_;
+    // Links created and never up yet (-> when created), and the commands
+    // waiting for them.
+    std::map<std::string, uint64_t> fresh_;
+    std::map<std::string, std::vector<std::shared_ptr<Request>>> waiting_;
     // Links stopped because their node serves no slot any more: freed two
     // ticks later (their timers close asynchronously).
     std::vector<std::unique_ptr<RedisLink>> retired_, retired_old_;

@@ -176,6 +176,19 @@ std::vector<std::string> RedisClusterProcess::masters() {
     return out;
 }
 
+std::vector<std::string> RedisClusterProcess::replicas_of(const std::string& address) {
+    std::vector<std::string> out;
+    const std::string info = command(address, {"INFO", "replication"}, 1000).str;
+    // slave0:ip=127.0.0.1,port=21001,state=online,offset=...,lag=0
+    for (size_t p = 0; (p = info.find(",port=", p)) != std::string::npos; p++) {
+        const size_t ip = info.rfind("ip=", p);
+        if (ip == std::string::npos) continue;
+        const size_t end = info.find(',', p + 6);
+        out.push_back(info.substr(ip + 3, p - ip - 3) + ":" + info.substr(p + 6, end - p - 6));
+    }
+    return out;
+}
+
 std::string RedisClusterProcess::node_id(const std::string& address) {
     return command(address, {"CLUSTER", "MYID"}).text();
 }

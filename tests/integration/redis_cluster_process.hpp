@@ -41,6 +41,8 @@ public:
     std::string master_of(uint16_t slot);
     // The masters that serve slots, as a live node's CLUSTER SLOTS says.
     std::vector<std::string> masters();
+    // The replicas of the master at `address` (its INFO replication).
+    std::vector<std::string> replicas_of(const std::string& address);
     // A node's id (CLUSTER MYID); "" on failure.
     std::string node_id(const std::string& address);
 

@@ -147,6 +147,25 @@ TEST_CASE("the cluster router routes by slot and follows ASK and MOVED", "[redis
     CHECK(run(r, {"PING"}).text == "PONG");
     CHECK(r.cluster.moved() == 0);
 
+    // Many commands in flight at once, over every slot's master.
+    const int kMany = 3000;
+    int answered = 0, ok = 0;
+    for (int i = 0; i < kMany; i++) {
+        const std::string k = "bulk:" + std::to_string(i);
+        r.cluster.command({"SET", k, std::to_string(i)},
+                          [&](const redisReply* reply, std::string_view, RedisLink* via) {
+                              answered++;
+                              if (via && pushd::redis_reply_text(reply) == "OK") ok++;
+                          });
+    }
+    REQUIRE(r.loop.run_until([&] { return answered == kMany; }, 10000));
+    CHECK(ok == kMany);
+    for (int i = 0; i < kMany; i += 97) {
+        const std::string k = "bulk:" + std::to_string(i);
+        CHECK(cluster.command(cluster.master_of(key_slot(k)), {"GET", k}).text() == std::to_string(i));
+    }
+    CHECK(r.cluster.moved() == 0);
+
     // pushctl's blocking client routes the same way.
     pushctl::ClusterSync sync(cluster.addresses(), "", 2000);
     REQUIRE(sync.connect());
@@ -265,7 +284,27 @@ TEST_CASE("the cluster router serves a crashed master's slots from its promoted 
     start(cluster);
     Router r(cluster.addresses());
     REQUIRE(r.loop.run_until([&] { return r.cluster.up(); }, 5000));
-    const std::string victim = cluster.masters().at(1);
+    const std::vector<std::string> masters = cluster.masters();
+    REQUIRE(masters.size() == 3);
+
+    // A planned failover (CLUSTER FAILOVER on a replica): the old master
+    // stays connected and answers MOVED; the command waits for the link to
+    // the new master instead of failing.
+    const std::string planned = masters[0];
+    const std::vector<std::string> replicas = cluster.replicas_of(planned);
+    REQUIRE(replicas.size() == 1);
+    const std::string planned_key = key_on(cluster, planned, "planned");
+    REQUIRE(run(r, {"SET", planned_key, "p"}).text == "OK");
+    REQUIRE(cluster.command(replicas[0], {"CLUSTER", "FAILOVER"}).text() == "OK");
+    REQUIRE(wait_until([&] { return cluster.master_of(key_slot(planned_key)) == replicas[0]; }, 10000, 20));
+    REQUIRE(cluster.wait_ok());
+    Answer after = run(r, {"GET", planned_key});
+    INFO(after.error);
+    CHECK(after.text == "p");
+    CHECK(r.cluster.master_of(key_slot(planned_key)) == replicas[0]);
+    CHECK(r.loop.run_until([&] { return r.cluster.up(); }, 2000));
+
+    const std::string victim = masters[1];
     const std::string key = key_on(cluster, victim, "survives");
     const uint16_t slot = key_slot(key);
     Answer set = run(r, {"SET", key, "kept"});
