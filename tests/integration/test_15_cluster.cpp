@@ -150,7 +150,7 @@ HttpResponse api(uint16_t port, const std::string& method, const std::string& pa
 }  // namespace
 
 TEST_CASE("cluster mode: messages, replays, notifications, AutoJoin, the API and pushctl across shards",
-          "[redis][cluster]") {
+          "[redis][redis-cluster]") {
     RedisClusterProcess cluster(3, 1);
     REQUIRE(cluster.start());
     const uint16_t api_port = free_port();
@@ -243,7 +243,7 @@ TEST_CASE("cluster mode: messages, replays, notifications, AutoJoin, the API and
 }
 
 TEST_CASE("cluster mode: a slot with live traffic moves to another master (ASK, then MOVED); nothing is lost",
-          "[redis][cluster][reshard]") {
+          "[redis][redis-cluster][reshard]") {
     RedisClusterProcess cluster(3, 1);
     REQUIRE(cluster.start());
     PushdProcess a, b;
@@ -314,7 +314,7 @@ TEST_CASE("cluster mode: a slot with live traffic moves to another master (ASK, 
 }
 
 TEST_CASE("cluster mode, WaitReplicas 1: a master killed under traffic; nothing acked is lost",
-          "[redis][cluster][wait]") {
+          "[redis][redis-cluster][wait]") {
     RedisClusterProcess cluster(3, 1);
     REQUIRE(cluster.start());
     PushdProcess a, b;
