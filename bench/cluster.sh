@@ -13,6 +13,9 @@
 # here; what it shows is the Redis CPU each message costs, which gives the
 # paper estimate printed last (one core per master).
 #
+# The cluster runs twice: with Redis.BusShards at its default (12) and at
+# the number of masters (one shard per master: fewer, fuller bus reads).
+#
 # usage: bench/cluster.sh [--duration S] [--publishers P] [--groups G] [--in-flight W] [--masters M]
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,7 +105,7 @@ Auth: {AccessSecret: "$SECRET"}
 Limits: {MaxConnections: 100000, MaxConnectionsPerIp: 100000, MaxSessionsPerUser: 100000, MessagesPerSecond: 1000000, Burst: 10000000, MaxQueueBytes: 16777216}
 Log: {Level: warn}
 EOF
-    $PIN_SERVER "$PUSHD" -f "$TMP/pushd.yaml" >>"$TMP/pushd-$label.log" 2>&1 &
+    $PIN_SERVER "$PUSHD" -f "$TMP/pushd.yaml" >>"$TMP/pushd.log" 2>&1 &
     pid=$!
     STARTED="$STARTED $pid"
     for _ in $(seq 200); do
@@ -112,10 +115,10 @@ EOF
     read -r r0 m0 < <(redis_totals "${ports[@]}")
     local p0
     p0=$(proc_cpu_s "$pid")
-    out=$TMP/$label.json
+    out="$TMP/${label//[ ,]/_}.json"
     $PIN_CLIENT "$BENCH" closed --url "ws://127.0.0.1:$port/ws" --secret "$SECRET" --user-prefix "cb-" \
         --subscribers "$NGROUPS" --groups "$NGROUPS" --publishers "$PUBLISHERS" --in-flight "$IN_FLIGHT" \
-        --duration "$DURATION" --server-pid "$pid" >"$out" 2>"$TMP/bench-$label.log"
+        --duration "$DURATION" --server-pid "$pid" >"$out" 2>"$out.log"
     read -r r1 m1 < <(redis_totals "${ports[@]}")
     local p1
     p1=$(proc_cpu_s "$pid")
@@ -155,7 +158,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 nodes=$(printf '"%s", ' "${addrs[@]}")
-run_setup cluster "{Mode: cluster, Nodes: [${nodes%, }]}" "${ports[@]}"
+run_setup "cluster, 12 shards" "{Mode: cluster, Nodes: [${nodes%, }]}" "${ports[@]}"
+run_setup "cluster, $MASTERS shards" "{Mode: cluster, Nodes: [${nodes%, }], BusShards: $MASTERS}" "${ports[@]}"
 
 echo
 echo "Each master's share of the cluster's Redis CPU:"
