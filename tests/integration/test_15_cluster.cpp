@@ -338,6 +338,8 @@ TEST_CASE("cluster mode, WaitReplicas 1: a master killed under traffic; nothing 
         if (round == 5) {
             last_before_kill = id_less(acked["b-4"], acked["a-4"]) ? acked["a-4"] : acked["b-4"];
             REQUIRE(cluster.kill(victim));
+            // Some slots have no reachable master (then no replica to wait for): degraded.
+            CHECK(wait_until([&] { return a.get("/health", 1000).status == 503; }, 5000, 20));
             // Its replica is promoted (node timeout 1 s); it has no replica
             // of its own, so WaitReplicas holds sends to its slots until the
             // old master comes back as the new one's replica.
@@ -369,6 +371,8 @@ TEST_CASE("cluster mode, WaitReplicas 1: a master killed under traffic; nothing 
         CHECK(ids.count(id) == 1);
     }
     for (int sub : subscribers) CHECK(receive(hub, sub, stored.size(), 10000) == stored);
+    CHECK(wait_until([&] { return a.get("/health", 1000).status == 200; }, 10000, 50));
+    CHECK(a.metric("pushd_redis_failovers_total") > 0);
     // A subscriber recovering with since gets the rest, on either instance.
     for (PushdProcess* p : {&a, &b}) {
         const int late = open_user(hub, *p, "erin");
