@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 
 namespace pushd_bench {
@@ -33,9 +34,12 @@ constexpr size_t kMarkerBytes = 32;
 // Reads "t=<ns> s=<seq>" from the content of a new_message. false if absent.
 bool parse_marker(std::string_view m, uint64_t& t, uint64_t& seq) {
     static constexpr std::string_view kNeedle = "\"content\":\"t=";
-    size_t k = m.find(kNeedle);
-    if (k == std::string_view::npos) return false;
-    size_t p = k + kNeedle.size();
+    // memmem, not string_view::find: find stops at every '"' of the JSON
+    // (a memchr and a compare each), ~8% of the generator's CPU in the
+    // closed loop, where the generator is the busier process.
+    const void* hit = memmem(m.data(), m.size(), kNeedle.data(), kNeedle.size());
+    if (!hit) return false;
+    size_t p = static_cast<size_t>(static_cast<const char*>(hit) - m.data()) + kNeedle.size();
     t = 0;
     size_t digits = 0;
     while (p < m.size() && m[p] >= '0' && m[p] <= '9' && digits < 20)

@@ -1,5 +1,7 @@
 #include "core/presence_tracker.hpp"
 
+#include "core/registry.hpp"
+
 namespace pushd {
 namespace {
 
@@ -44,16 +46,7 @@ void PresenceTracker::mark(std::unordered_set<std::string>& dirty, const std::st
     if (first && on_change) on_change();
 }
 
-void PresenceTracker::connect(std::string_view user_id) {
-    std::string key(user_id);
-    add(users_, key, +1);
-    mark(dirty_users_, key);
-}
-
-void PresenceTracker::disconnect(std::string_view user_id) {
-    std::string key(user_id);
-    if (add(users_, key, -1)) mark(dirty_users_, key);
-}
+void PresenceTracker::user_changed(std::string_view user_id) { mark(dirty_users_, std::string(user_id)); }
 
 void PresenceTracker::join(std::string_view group_id, std::string_view user_id) {
     std::string key = pair_key(group_id, user_id);
@@ -69,22 +62,22 @@ void PresenceTracker::leave(std::string_view group_id, std::string_view user_id)
 PresenceChanges PresenceTracker::take_changes() {
     PresenceChanges out;
     out.users.reserve(dirty_users_.size());
-    for (const std::string& u : dirty_users_) out.users.push_back({u, count_of(users_, u)});
+    for (const std::string& u : dirty_users_) out.users.push_back({u, user_connections(u)});
     out.groups.reserve(dirty_groups_.size());
     for (const std::string& k : dirty_groups_) out.groups.push_back(split_pair_key(k, count_of(groups_, k)));
-    dirty_users_.clear();
-    dirty_groups_.clear();
+    clear_marks();
     return out;
 }
 
 PresenceChanges PresenceTracker::snapshot() {
     PresenceChanges out;
-    out.users.reserve(users_.size());
-    for (const auto& [u, n] : users_) out.users.push_back({u, n});
+    if (users_) {
+        out.users.reserve(users_->user_count());
+        users_->for_each_user([&out](const std::string& u, const UserEntry& e) { out.users.push_back({u, e.count}); });
+    }
     out.groups.reserve(groups_.size());
     for (const auto& [k, n] : groups_) out.groups.push_back(split_pair_key(k, n));
-    dirty_users_.clear();
-    dirty_groups_.clear();
+    clear_marks();
     return out;
 }
 
@@ -93,9 +86,25 @@ void PresenceTracker::mark_unsent(const PresenceChanges& sent) {
     for (const PresenceGroupCount& g : sent.groups) mark(dirty_groups_, pair_key(g.group_id, g.user_id));
 }
 
-uint32_t PresenceTracker::user_connections(std::string_view user_id) const {
-    return count_of(users_, std::string(user_id));
+// The marks go; so do their tables' buckets once a burst (thousands of
+// connects between two writes) made them large: an idle instance keeps
+// none of that.
+void PresenceTracker::clear_marks() {
+    constexpr size_t kKeepBuckets = 1024;
+    for (std::unordered_set<std::string>* dirty : {&dirty_users_, &dirty_groups_}) {
+        if (dirty->bucket_count() > kKeepBuckets)
+            std::unordered_set<std::string>().swap(*dirty);
+        else
+            dirty->clear();
+    }
 }
+
+uint32_t PresenceTracker::user_connections(std::string_view user_id) const {
+    const UserEntry* u = users_ ? users_->find_user(user_id) : nullptr;
+    return u ? u->count : 0;
+}
+
+size_t PresenceTracker::user_count() const { return users_ ? users_->user_count() : 0; }
 
 uint32_t PresenceTracker::group_connections(std::string_view group_id, std::string_view user_id) const {
     return count_of(groups_, pair_key(group_id, user_id));

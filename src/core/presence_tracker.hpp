@@ -6,6 +6,11 @@
 // changed counts and writes them to Redis, where the scripts of
 // core/presence_schema turn them into cluster-wide online/offline events.
 //
+// A user's count is the Registry's own (its linked sessions, UserEntry::
+// count), read when Redis is to learn it: the tracker keeps no per-user
+// table of its own, only the (group, user) counts the Registry does not
+// have (that per-user copy cost ~100 bytes a connected user; issue 16).
+//
 // Counts, not deltas, go to Redis: writing one twice changes nothing, so a
 // batch whose answer was lost is simply sent again. The dirty sets are
 // bounded by the counts themselves (one entry per user and per
@@ -13,6 +18,7 @@
 // of growing.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -44,11 +50,19 @@ struct PresenceChanges {
     bool empty() const { return users.empty() && groups.empty(); }
 };
 
+class Registry;
+
 class PresenceTracker {
 public:
-    // An authenticated connection of `user_id` opened / closed.
-    void connect(std::string_view user_id);
-    void disconnect(std::string_view user_id);
+    // Where the users' counts are read: `users` (the Registry that reports
+    // here; it must outlive the tracker's use). Until set, every user
+    // count reads 0.
+    void read_users_from(const Registry* users) { users_ = users; }
+
+    // The number of authenticated connections of `user_id` changed (the
+    // Registry's count is already, or is about to be, the new one: it is
+    // read when the changes are taken).
+    void user_changed(std::string_view user_id);
     // A connection of `user_id` subscribed to / unsubscribed from `group_id`.
     void join(std::string_view group_id, std::string_view user_id);
     void leave(std::string_view group_id, std::string_view user_id);
@@ -65,7 +79,7 @@ public:
 
     uint32_t user_connections(std::string_view user_id) const;
     uint32_t group_connections(std::string_view group_id, std::string_view user_id) const;
-    size_t user_count() const { return users_.size(); }
+    size_t user_count() const;
     size_t group_pair_count() const { return groups_.size(); }
 
     // Called when the first change after a take_changes/snapshot is marked:
@@ -78,8 +92,9 @@ private:
     static std::string pair_key(std::string_view group_id, std::string_view user_id);
     static PresenceGroupCount split_pair_key(const std::string& key, uint32_t connections);
     void mark(std::unordered_set<std::string>& dirty, const std::string& key);
+    void clear_marks();
 
-    std::unordered_map<std::string, uint32_t> users_;
+    const Registry* users_ = nullptr;
     std::unordered_map<std::string, uint32_t> groups_;
     std::unordered_set<std::string> dirty_users_;
     std::unordered_set<std::string> dirty_groups_;

@@ -15,7 +15,7 @@ void Registry::add_user_session(Session* session, std::string_view user_id) {
         u.oldest = session;
     u.newest = session;
     u.count++;
-    if (presence_) presence_->connect(user_id);
+    if (presence_) presence_->user_changed(user_id);
 }
 
 const UserEntry* Registry::find_user(std::string_view user_id) const {
@@ -115,7 +115,7 @@ void Registry::unlink_user(Session* session) {
         // (its subscriptions themselves stay until remove_session).
         for (const Session::Subscription& sub : session->subscriptions)
             presence_->leave(sub.group->id, session->user_id);
-        presence_->disconnect(session->user_id);
+        presence_->user_changed(session->user_id);  // the count drops below
     }
     if (session->user_prev)
         session->user_prev->user_next = session->user_next;

@@ -78,10 +78,20 @@ public:
     void remove_session(Session* session);
 
     // Every change of a user's sessions and of a subscription is reported
-    // to `presence` from here on (nullptr: none, Groups.Presence false). A
-    // session counts there from its auth until it closes (unlink_user) or
-    // is removed, whichever comes first.
-    void set_presence(PresenceTracker* presence) { presence_ = presence; }
+    // to `presence` from here on (nullptr: none, Groups.Presence false),
+    // which reads its users' counts from here. A session counts there from
+    // its auth until it closes (unlink_user) or is removed, whichever comes
+    // first.
+    void set_presence(PresenceTracker* presence) {
+        presence_ = presence;
+        if (presence_) presence_->read_users_from(this);  // its user counts are ours
+    }
+
+    // Calls `fn(user_id, entry)` for every user with linked sessions here.
+    template <class Fn>
+    void for_each_user(Fn&& fn) const {
+        for (const auto& [id, entry] : users_) fn(id, entry);
+    }
 
     size_t user_count() const { return users_.size(); }
     size_t group_count() const { return groups_.size(); }

@@ -11,6 +11,7 @@
 
 #include <libwebsockets.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +79,10 @@ struct ConnData {
     // once, losing the close frame (issue 17, failure 1).
     bool close_timer_armed = false;
     bool close_requested = false;
+
+    // The second of the last lws_validity_confirmed (wall clock, modulo 256:
+    // it fits the padding): confirmed once a second at most (io/ws_protocol).
+    uint8_t validity_s = 0;
 };
 
 /* Creates the ConnData of `wsi` and hangs it on the wsi's opaque user data

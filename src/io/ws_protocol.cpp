@@ -64,6 +64,19 @@ void uncount_ip(Server& server, ConnData* conn) {
     if (it != server.per_ip.end() && --it->second == 0) server.per_ip.erase(it);
 }
 
+// Tells lws the peer is alive (its validity hangup is only the backstop of
+// our heartbeat: Heartbeat.Timeout + 10 s), once a second at most. Each
+// confirmation re-inserts the connection's timer in lws 4.1's one sorted
+// list of every connection's timers, a walk of ~all of them: per message
+// from a publisher that was ~7% of the server's CPU in the closed loop
+// (issue 16, bench/README.md).
+void confirm_alive(lws* wsi, ConnData* conn, int64_t now_ms) {
+    const auto second = static_cast<uint8_t>(now_ms / 1000);
+    if (conn->validity_s == second) return;
+    conn->validity_s = second;
+    lws_validity_confirmed(wsi);
+}
+
 // Closes from inside this connection's own receive callback: the hub marks
 // the session closing (as for any close), and lws sends the close frame
 // when the callback returns -1.
@@ -83,8 +96,9 @@ int on_receive(Server& server, lws* wsi, ConnData* conn, const char* in, size_t 
     Session* s = conn->session;
     if (!s || s->closing) return 0;
     if (mask_check_unmasked(conn->fd)) return close_now(server, wsi, conn, kCloseProtocolError, "unmasked frame");
-    lws_validity_confirmed(wsi);  // any traffic shows the peer is alive
-    server.hub->touch(s, wall_ms());
+    const int64_t now_ms = wall_ms();
+    confirm_alive(wsi, conn, now_ms);  // any traffic shows the peer is alive
+    server.hub->touch(s, now_ms);
     if (lws_frame_is_binary(wsi))
         return close_now(server, wsi, conn, kCloseUnsupported, "binary frames are not supported");
     const size_t held = conn->rx ? conn->rx->size() : 0;
@@ -202,8 +216,9 @@ int callback(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, s
         return conn ? on_receive(server_of(wsi), wsi, conn, static_cast<const char*>(in), len) : -1;
     case LWS_CALLBACK_RECEIVE_PONG:
         // Only pongs with a payload get here (lws drops empty ones): ours.
-        lws_validity_confirmed(wsi);
-        if (conn && conn->session) server_of(wsi).hub->touch(conn->session, wall_ms());
+        if (!conn) return 0;
+        confirm_alive(wsi, conn, wall_ms());
+        if (conn->session) server_of(wsi).hub->touch(conn->session, wall_ms());
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         if (conn) conn->peer_closed = true;

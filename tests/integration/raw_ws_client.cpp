@@ -88,6 +88,12 @@ std::optional<RawMessage> RawWsClient::recv(int timeout_ms) {
             inbox_.pop_front();
             return m;
         }
+        // The close frame came in the same read as the messages just
+        // returned: it ends the stream now, not a wait for more bytes.
+        if (closed_) {
+            error_ = "closed with " + std::to_string(ws_.close_code());
+            return std::nullopt;
+        }
         std::string bytes;
         bytes.swap(pending_);
         if (bytes.empty() && !read_some(fd_, bytes, deadline)) {
@@ -99,10 +105,7 @@ std::optional<RawMessage> RawWsClient::recv(int timeout_ms) {
             error_ = ws_.error_text();
             return std::nullopt;
         }
-        if (st == ws::FeedStatus::closed && inbox_.empty()) {
-            error_ = "closed with " + std::to_string(ws_.close_code());
-            return std::nullopt;
-        }
+        if (st == ws::FeedStatus::closed) closed_ = true;
     }
 }
 

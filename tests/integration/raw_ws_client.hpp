@@ -48,6 +48,7 @@ private:
     RawWsConn ws_{1 << 20};
     std::deque<RawMessage> inbox_;
     std::string pending_;  // bytes read with the handshake answer
+    bool closed_ = false;  // a close frame came (after the messages still in inbox_)
 };
 
 }  // namespace pushd::test

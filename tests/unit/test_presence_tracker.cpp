@@ -2,6 +2,7 @@
 // answers built from the query scripts' replies.
 #include "core/presence_schema.hpp"
 #include "core/presence_tracker.hpp"
+#include "core/registry.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -22,37 +23,49 @@ PresenceChanges sorted(PresenceChanges c) {
 
 }  // namespace
 
-TEST_CASE("presence tracker counts connections per user and reports each changed count once", "[presence]") {
+TEST_CASE("presence tracker reads the registry's counts per user and reports each changed count once", "[presence]") {
+    Registry r;
     PresenceTracker t;
+    r.set_presence(&t);
     int wakes = 0;
     t.on_change = [&] { wakes++; };
-    t.connect("u1");
-    t.connect("u1");
-    t.connect("u2");
+    Session a, b, c;
+    r.add_user_session(&a, "u1");
+    r.add_user_session(&b, "u1");
+    r.add_user_session(&c, "u2");
     CHECK(wakes == 1);  // one wake per batch, not per change
     CHECK(t.user_connections("u1") == 2);
-    PresenceChanges c = sorted(t.take_changes());
-    CHECK(c.users == std::vector<PresenceUserCount>{{"u1", 2}, {"u2", 1}});
-    CHECK(c.groups.empty());
+    PresenceChanges ch = sorted(t.take_changes());
+    CHECK(ch.users == std::vector<PresenceUserCount>{{"u1", 2}, {"u2", 1}});
+    CHECK(ch.groups.empty());
     CHECK_FALSE(t.has_changes());
     CHECK(t.take_changes().empty());
 
-    t.disconnect("u1");
+    r.unlink_user(&a);
     CHECK(wakes == 2);
     CHECK(t.take_changes().users == std::vector<PresenceUserCount>{{"u1", 1}});
-    t.disconnect("u1");
+    r.remove_session(&b);
     CHECK(t.take_changes().users == std::vector<PresenceUserCount>{{"u1", 0}});  // 0: remove it in Redis
     CHECK(t.user_count() == 1);
 
     SECTION("a connect and a close within one batch still send the count (no net change is harmless)") {
-        t.connect("u3");
-        t.disconnect("u3");
+        Session d;
+        r.add_user_session(&d, "u3");
+        r.unlink_user(&d);
         CHECK(t.take_changes().users == std::vector<PresenceUserCount>{{"u3", 0}});
     }
-    SECTION("a close of an unknown user changes nothing") {
-        t.disconnect("nobody");
+    SECTION("a session already gone from its user changes nothing") {
+        r.unlink_user(&a);
+        r.remove_session(&a);
         CHECK_FALSE(t.has_changes());
     }
+    SECTION("a tracker reading no registry counts no one") {
+        PresenceTracker alone;
+        alone.user_changed("u2");
+        CHECK(alone.take_changes().users == std::vector<PresenceUserCount>{{"u2", 0}});
+        CHECK(alone.user_count() == 0);
+    }
+    r.remove_session(&c);
 }
 
 TEST_CASE("presence tracker counts (group, user) pairs, whatever characters the ids hold", "[presence]") {
@@ -74,21 +87,25 @@ TEST_CASE("presence tracker counts (group, user) pairs, whatever characters the 
 }
 
 TEST_CASE("presence tracker: snapshot says everything; unsent changes are sent again as they are then", "[presence]") {
+    Registry r;
     PresenceTracker t;
-    t.connect("u1");
+    r.set_presence(&t);
+    Session a, b, c;
+    r.add_user_session(&a, "u1");
     t.join("g", "u1");
     PresenceChanges sent = t.take_changes();
     t.mark_unsent(sent);
-    t.connect("u1");  // changed again before the retry
+    r.add_user_session(&b, "u1");  // changed again before the retry
     PresenceChanges again = t.take_changes();
     CHECK(again.users == std::vector<PresenceUserCount>{{"u1", 2}});
     CHECK(again.groups == std::vector<PresenceGroupCount>{{"g", "u1", 1}});
 
-    t.connect("u2");
+    r.add_user_session(&c, "u2");
     PresenceChanges all = sorted(t.snapshot());
     CHECK(all.users == std::vector<PresenceUserCount>{{"u1", 2}, {"u2", 1}});
     CHECK(all.groups == std::vector<PresenceGroupCount>{{"g", "u1", 1}});
     CHECK_FALSE(t.has_changes());
+    for (Session* s : {&a, &b, &c}) r.remove_session(s);
 }
 
 TEST_CASE("presence script arguments: prefix, name, ttl, users, then group triples", "[presence]") {
