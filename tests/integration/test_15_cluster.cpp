@@ -226,6 +226,9 @@ TEST_CASE("cluster mode: messages, replays, notifications, AutoJoin, the API and
     CHECK(on_master_of(cluster, kKeys.members("g4"), {"SISMEMBER", kKeys.members("g4"), "frank"}).integer == 1);
     CHECK(on_master_of(cluster, kKeys.user_groups("frank"), {"SISMEMBER", kKeys.user_groups("frank"), "g4"}).integer ==
           1);
+    RunResult members = run_pushctl({"-f", cfg, "group", "members", "g4"});
+    CHECK(members.exit.ok());
+    CHECK(members.output == "frank\n");
     RunResult pub2 = run_pushctl({"-f", cfg, "publish", "--group", "g5", "--from", "ops", "via pushctl"});
     REQUIRE(pub2.exit.ok());
     CHECK(jfield(next_of(hub, alice, "new_message"), "data.content") == "via pushctl");

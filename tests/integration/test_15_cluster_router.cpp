@@ -346,26 +346,3 @@ TEST_CASE("the cluster router serves a crashed master's slots from its promoted 
     REQUIRE(cluster.wait_ok());
     CHECK(r.cluster.master_of(slot) == cluster.master_of(slot));
 }
-
-TEST_CASE("pushctl group add on a cluster writes each set on its slot's master", "[redis-cluster][pushctl]") {
-    RedisClusterProcess cluster;
-    std::string nodes;
-    for (const std::string& a : cluster.addresses()) nodes += (nodes.empty() ? "" : ", ") + ("\"" + a + "\"");
-    const std::string cfg = unique_temp_path("pushctl-cluster", ".yaml");
-    REQUIRE(write_file(
-        cfg, standard_config(free_port(), 1, {{"Redis.Mode", "cluster"}, {"Redis.Nodes", "[" + nodes + "]"}})));
-    start(cluster);
-    RunResult added = run_pushctl({"-f", cfg, "group", "add", "room", "alice", "bob"});
-    INFO(added.output);
-    REQUIRE(added.exit.ok());
-    const pushd::RedisKeys keys("pushd:", 12);  // the cluster layout (Redis.BusShards 12)
-    for (const std::string& key : {keys.members("room"), keys.user_groups("alice"), keys.user_groups("bob")}) {
-        INFO(key);
-        const std::string master = cluster.master_of(key_slot(key));
-        const std::string member = key == keys.members("room") ? "alice" : "room";
-        CHECK(cluster.command(master, {"SISMEMBER", key, member}).integer == 1);
-    }
-    RunResult listed = run_pushctl({"-f", cfg, "group", "members", "room"});
-    CHECK(listed.exit.ok());
-    CHECK(listed.output == "alice\nbob\n");
-}
