@@ -67,6 +67,8 @@ public:
     // "host:port" of the master serving `slot` ("" when none known).
     const std::string& master_of(uint16_t slot) const { return map_.master_of(slot); }
     const SlotMap& map() const { return map_; }
+    // The masters that serve at least one slot, in slot order.
+    const std::vector<std::string>& masters_in_use() const { return owners_; }
     // The link to the master of `slot`, nullptr when none (not started).
     RedisLink* link_for(uint16_t slot);
     // Each node link (for scripts to load, health and metrics).

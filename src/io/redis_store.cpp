@@ -58,24 +58,25 @@ void RedisStore::poll_replicas() {
     }
 }
 
-std::string RedisStore::replica_shortage() const {
-    const int64_t n = config_->redis.wait_replicas;
-    if (n <= 0 || replicas_online_ >= n) return "";
-    return "waiting for replicas (" + (replicas_online_ < 0 ? std::string("?") : std::to_string(replicas_online_)) +
-           " of " + std::to_string(n) + " online)";
+namespace {
+
+// "" when `online` replicas are enough for `n`, else why sends are refused.
+std::string shortage(int64_t online, int64_t n) {
+    if (n <= 0 || online >= n) return "";
+    return "waiting for replicas (" + (online < 0 ? std::string("?") : std::to_string(online)) + " of " +
+           std::to_string(n) + " online)";
 }
+
+}  // namespace
+
+std::string RedisStore::replica_shortage() const { return shortage(replicas_online_, config_->redis.wait_replicas); }
 
 // The shortage that refuses a send to `key`: cluster mode asks only of the
 // master serving its slot, so sends to other masters go on.
 std::string RedisStore::replica_shortage_for(const std::string& key) const {
     if (!link_->cluster() || config_->redis.wait_replicas <= 0) return replica_shortage();
-    RedisLink* link = link_->cluster()->link_for(key_slot(key));
-    auto it = node_replicas_.find(link);
-    const int64_t online = it == node_replicas_.end() ? -1 : it->second;
-    const int64_t n = config_->redis.wait_replicas;
-    if (online >= n) return "";
-    return "waiting for replicas (" + (online < 0 ? std::string("?") : std::to_string(online)) + " of " +
-           std::to_string(n) + " online)";
+    auto it = node_replicas_.find(link_->cluster()->link_for(key_slot(key)));
+    return shortage(it == node_replicas_.end() ? -1 : it->second, config_->redis.wait_replicas);
 }
 
 // Cluster mode: the WAITs of the node link that answered, made on first

@@ -419,12 +419,8 @@ ServerGauges server_gauges(const Server& server) {
         g.cluster = true;
         g.cluster_moved = server.redis_cluster->moved();
         g.cluster_asks = server.redis_cluster->asks();
-        std::vector<std::string> masters;  // those serving slots, in slot order
-        for (size_t slot = 0; slot < kClusterSlots; ++slot) {
-            const std::string& m = server.redis_cluster->master_of(static_cast<uint16_t>(slot));
-            if (!m.empty() && std::find(masters.begin(), masters.end(), m) == masters.end()) masters.push_back(m);
-        }
-        for (const std::string& m : masters) g.redis_master += (g.redis_master.empty() ? "" : ",") + m;
+        for (const std::string& m : server.redis_cluster->masters_in_use())
+            g.redis_master += (g.redis_master.empty() ? "" : ",") + m;
     }
     if (server.redis_sentinel) {
         const size_t sentinel = static_cast<size_t>(RedisLinkId::sentinel);

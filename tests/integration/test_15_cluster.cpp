@@ -138,6 +138,22 @@ bool id_less(const std::string& x, const std::string& y) {
     return parts(x) < parts(y);
 }
 
+// `stored` (a group's history) holds each message once and every acked
+// one; each of `subscribers` received exactly `stored`, in order.
+void check_nothing_lost(WsClientHub& hub, const std::vector<std::pair<std::string, std::string>>& stored,
+                        const std::map<std::string, std::string>& acked, const int (&subscribers)[2]) {
+    std::set<std::string> ids, contents;
+    for (const auto& [id, content] : stored) {
+        ids.insert(id);
+        CHECK(contents.insert(content).second);
+    }
+    for (const auto& [content, id] : acked) {
+        INFO(content << " acked as " << id);
+        CHECK(ids.count(id) == 1);
+    }
+    for (int sub : subscribers) CHECK(receive(hub, sub, stored.size(), 10000) == stored);
+}
+
 HttpResponse api(uint16_t port, const std::string& method, const std::string& path, const std::string& body = "") {
     HttpRequest req;
     req.method = method;
@@ -318,16 +334,7 @@ TEST_CASE("cluster mode: a slot with live traffic moves to another master (ASK w
     // Every acked message is in the history on the new master, once; each
     // subscriber saw exactly that history, in order.
     const auto stored = history(cluster, "room");
-    std::set<std::string> ids, contents;
-    for (const auto& [id, content] : stored) {
-        ids.insert(id);
-        CHECK(contents.insert(content).second);
-    }
-    for (const auto& [content, id] : acked) {
-        INFO(content << " acked as " << id);
-        CHECK(ids.count(id) == 1);
-    }
-    for (int sub : subscribers) CHECK(receive(hub, sub, stored.size(), 10000) == stored);
+    check_nothing_lost(hub, stored, acked, subscribers);
 }
 
 TEST_CASE("cluster mode, WaitReplicas 1: a master killed under traffic; nothing acked is lost",
@@ -378,16 +385,7 @@ TEST_CASE("cluster mode, WaitReplicas 1: a master killed under traffic; nothing 
         }
     }
     const auto stored = history(cluster, "room");
-    std::set<std::string> ids, contents;
-    for (const auto& [id, content] : stored) {
-        ids.insert(id);
-        CHECK(contents.insert(content).second);
-    }
-    for (const auto& [content, id] : acked) {
-        INFO(content << " acked as " << id);
-        CHECK(ids.count(id) == 1);
-    }
-    for (int sub : subscribers) CHECK(receive(hub, sub, stored.size(), 10000) == stored);
+    check_nothing_lost(hub, stored, acked, subscribers);
     CHECK(wait_until([&] { return a.get("/health", 1000).status == 200; }, 10000, 50));
     CHECK(a.metric("pushd_redis_failovers_total") > 0);
     // A subscriber recovering with since gets the rest, on either instance.
