@@ -20,6 +20,10 @@ constexpr int kMaxEvents = 1024;
 // Reads per readable event before moving on (level-triggered: the rest
 // comes back on the next poll).
 constexpr int kReadsPerEvent = 4;
+// Events handled between two visits to the priority connections.
+constexpr int kPriorityEvery = 64;
+// ep_'s key for ep_prio_ itself.
+constexpr uint32_t kPriorityKey = UINT32_MAX;
 
 // Context for one feed(): the callbacks need the loop's counters and the conn.
 struct FeedCtx {
@@ -60,6 +64,7 @@ Loop::Loop(size_t capacity) : conns_(capacity), rbuf_(kReadBuffer) {
 
 Loop::~Loop() {
     drop_all();
+    if (ep_prio_ >= 0) ::close(ep_prio_);
     if (ep_ >= 0) ::close(ep_);
 }
 
@@ -73,12 +78,18 @@ bool Loop::init(const std::string& host, uint16_t port, const std::string& path,
     host_header_ = host + ":" + std::to_string(port);
     path_ = path;
     ep_ = epoll_create1(EPOLL_CLOEXEC);
-    if (ep_ < 0) {
-        err = std::string("epoll_create1: ") + std::strerror(errno);
+    ep_prio_ = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = kPriorityKey;
+    if (ep_ < 0 || ep_prio_ < 0 || epoll_ctl(ep_, EPOLL_CTL_ADD, ep_prio_, &ev) < 0) {
+        err = std::string("epoll: ") + std::strerror(errno);
         return false;
     }
     return true;
 }
+
+void Loop::set_priority(uint32_t index) { conns_[index].priority = true; }
 
 uint32_t Loop::next_mask() {
     // xorshift64*: masks only need to be unpredictable-looking, not secret.
@@ -113,7 +124,7 @@ bool Loop::connect(uint32_t index) {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT;
     ev.data.u32 = index;
-    if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
+    if (epoll_ctl(ep_of(c), EPOLL_CTL_ADD, c.fd, &ev) < 0) {
         fail(c, "epoll_ctl failed");
         return false;
     }
@@ -146,7 +157,7 @@ void Loop::set_write_interest(Conn& c, bool on) {
     epoll_event ev{};
     ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
     ev.data.u32 = c.index;
-    epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+    epoll_ctl(ep_of(c), EPOLL_CTL_MOD, c.fd, &ev);
     c.want_write = on;
 }
 
@@ -185,7 +196,7 @@ void Loop::send_text(Conn& c, std::string_view payload) {
 
 void Loop::drop(Conn& c, const char* why) {
     if (c.fd >= 0) {
-        epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+        epoll_ctl(ep_of(c), EPOLL_CTL_DEL, c.fd, nullptr);
         ::close(c.fd);
         c.fd = -1;
     }
@@ -300,6 +311,16 @@ void Loop::on_event(Conn& c, uint32_t events) {
     if (c.fd >= 0 && (events & EPOLLOUT)) flush(c);
 }
 
+void Loop::service_priority() {
+    epoll_event evs[64];
+    const int n = epoll_wait(ep_prio_, evs, 64, 0);
+    for (int i = 0; i < n; ++i) {
+        uint32_t idx = evs[i].data.u32;
+        if (idx < conns_.size()) on_event(conns_[idx], evs[i].events);
+    }
+    if (events_.between) events_.between(events_.ctx);
+}
+
 int Loop::poll(int timeout_ms) {
     epoll_event evs[kMaxEvents];
     int n = epoll_wait(ep_, evs, kMaxEvents, timeout_ms);
@@ -307,8 +328,13 @@ int Loop::poll(int timeout_ms) {
     if (n <= 0) return 0;
     const uint64_t t0 = now_ns();
     for (int i = 0; i < n; ++i) {
+        if (i % kPriorityEvery == kPriorityEvery - 1) service_priority();
         uint32_t idx = evs[i].data.u32;
-        if (idx < conns_.size()) on_event(conns_[idx], evs[i].events);
+        if (idx == kPriorityKey) {
+            service_priority();
+        } else if (idx < conns_.size()) {
+            on_event(conns_[idx], evs[i].events);
+        }
     }
     stats_.busy_polls++;
     stats_.busy_ns += now_ns() - t0;

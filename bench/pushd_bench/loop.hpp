@@ -60,6 +60,8 @@ struct Conn {
     int http_status = 0;          // of a refused upgrade
     const char* error = nullptr;  // static text, why it failed or closed
 
+    bool priority = false;  // watched on the priority epoll (Loop::set_priority)
+
     // Caller's per-connection state.
     uint8_t app_phase = 0;
     uint32_t app_last_seq = 0;
@@ -74,6 +76,9 @@ struct Events {
     void (*on_text)(void* ctx, Conn& c, std::string_view msg, uint64_t rx_ns) = nullptr;
     // The connection closed (state closed) or never opened (state failed).
     void (*on_down)(void* ctx, Conn& c) = nullptr;
+    // Called between chunks of a poll's events, after the priority
+    // connections were serviced (the publishers send from here). Optional.
+    void (*between)(void* ctx) = nullptr;
 };
 
 class Loop {
@@ -103,6 +108,12 @@ public:
      * (open) or failed (not yet open). Does not call on_down. */
     void drop(Conn& c, const char* why);
 
+    /* Connection `index` (not yet started) is serviced before the others
+     * and again after every kPriorityEvery events of a poll: a publisher
+     * answers its acks at once instead of after a pass over every
+     * subscriber's socket, as a separate publishing process would. */
+    void set_priority(uint32_t index);
+
     /* Closes every socket (no callbacks). */
     void drop_all();
 
@@ -123,6 +134,9 @@ private:
     enum class ReadStep { next_read, frames, stop };
 
     void on_event(Conn& c, uint32_t events);
+    // Services the priority connections without waiting, then `between`.
+    void service_priority();
+    int ep_of(const Conn& c) const { return c.priority ? ep_prio_ : ep_; }
     void on_readable(Conn& c);
     ReadStep on_handshake_bytes(Conn& c, std::string_view& data);
     bool on_frame_bytes(Conn& c, std::string_view data, uint64_t rx);
@@ -134,6 +148,7 @@ private:
 
     std::vector<Conn> conns_;
     int ep_ = -1;
+    int ep_prio_ = -1;  // the priority connections; itself watched by ep_
     sockaddr_in addr_{};
     std::string host_header_;
     std::string path_;

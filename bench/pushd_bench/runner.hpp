@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -125,12 +126,19 @@ private:
     bool send_due(Window& w, uint64_t total, double interval, uint64_t now, const std::string& pad);
     void keep_in_flight(Window& w, const std::string& pad);
     void fail_unfinished(const std::vector<uint32_t>& idx, size_t started);
+    struct PublisherCount;
+    void on_answer(PublisherCount& pc, uint64_t rx);
+    void publish_step();
     bool is_publisher(const Conn& c) const { return c.index < publishers_; }
     size_t group_of(uint32_t index) const { return (index - publishers_) % group_names_.size(); }
 
     // A publisher's sends and answered sends in the current window.
+    // `sent_ns`: when send k went out, at k mod its size (pushd answers
+    // one connection's sends in order, so answer k is send k's); a send
+    // more than its size behind the newest is not timed.
     struct PublisherCount {
         uint64_t sent = 0, answered = 0;
+        std::vector<uint64_t> sent_ns = std::vector<uint64_t>(4096);
     };
 
     Options o_;
@@ -146,6 +154,15 @@ private:
     std::map<int, uint64_t> close_codes_;
     size_t setup_ready_ = 0, setup_failed_ = 0;
     Window* w_ = nullptr;  // the window counting deliveries, if any
+    // The window being published, while run_window runs.
+    struct Publishing {
+        Window* w;
+        uint64_t total;
+        double interval;
+        double rate;
+        const std::string* pad;
+    };
+    std::optional<Publishing> publishing_;
     uint64_t next_seq_ = 1;
     std::string run_id_;                           // unique per run: servers drop repeated message ids as retries
     std::string send_buf_, content_buf_, id_buf_;  // reused by send_one

@@ -96,6 +96,7 @@ WindowFigures window_figures(const Window& w, double rate, double duration_s, si
     f.last_delivery_after_window_ms = w.last_delivery > w.end ? static_cast<double>(w.last_delivery - w.end) / 1e6 : 0;
     f.measured_s = secs(after.t_ns - w.t0);
     f.latency_us = latency_figures(w.latency);
+    f.ack_latency_us = latency_figures(w.ack_latency);
     process_figures(f, w, before, after);
     core_figures(f, before, after);
     return f;

@@ -26,6 +26,9 @@ struct Window {
     uint64_t last_delivery = 0;
     uint64_t closed_subscribers = 0;
     Histogram latency;
+    // Publisher sends: from the send to its ack (a diagnostic that splits
+    // the delivery latency into storing and delivering).
+    Histogram ack_latency;
 };
 
 // Latency quantiles in microseconds, rounded to 0.1 us.
@@ -62,7 +65,8 @@ struct WindowFigures {
     double last_delivery_after_window_ms = 0;
     double measured_s = 0;  // window start to the end of the drain
     LatencyFigures latency_us;
-    bool server_sampled = false;  // the server_* figures are set
+    LatencyFigures ack_latency_us;  // all zero when no publisher ack was timed
+    bool server_sampled = false;    // the server_* figures are set
     double server_cpu_us = 0, server_cpu_util = 0, cpu_us_per_delivery = 0;
     uint64_t server_rss_kib = 0;
     bool redis_sampled = false;  // the redis_* figures are set

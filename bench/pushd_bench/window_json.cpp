@@ -8,8 +8,8 @@ void add_number(cJSON* j, const char* key, double v) { cJSON_AddNumberToObject(j
 
 void add_count(cJSON* j, const char* key, uint64_t v) { cJSON_AddNumberToObject(j, key, static_cast<double>(v)); }
 
-void add_latency(cJSON* j, const LatencyFigures& l) {
-    cJSON* lat = cJSON_AddObjectToObject(j, "latency_us");
+void add_latency(cJSON* j, const char* key, const LatencyFigures& l) {
+    cJSON* lat = cJSON_AddObjectToObject(j, key);
     add_number(lat, "p50", l.p50);
     add_number(lat, "p90", l.p90);
     add_number(lat, "p99", l.p99);
@@ -74,7 +74,8 @@ void add_window_json(cJSON* j, const Window& w, const WindowFigures& f, const Ve
     add_number(j, "deliveries_per_s", f.deliveries_per_s);
     add_number(j, "window_deliveries_per_s", f.window_deliveries_per_s);
     add_number(j, "last_delivery_after_window_ms", f.last_delivery_after_window_ms);
-    add_latency(j, f.latency_us);
+    add_latency(j, "latency_us", f.latency_us);
+    if (f.ack_latency_us.max > 0) add_latency(j, "ack_latency_us", f.ack_latency_us);
     add_number(j, "measured_s", f.measured_s);
     add_processes(j, f);
     add_cores(j, f);
