@@ -232,6 +232,8 @@ void delivery_rows(const GroupScenario& g, std::vector<Row>& rows) {
         p99.target = "(different loads)";
     }
     rows.push_back(p99);
+    // Where the latency is spent: the publisher's send to its ack.
+    if (!g.sweep) rows.push_back(g.field(latency_row(g.name, "send to ack p99"), {"ack_latency_us", "p99"}));
     if (g.sweep) equal_load_rows(g, rows);
 }
 
@@ -252,6 +254,9 @@ void cpu_rows(const GroupScenario& g, std::vector<Row>& rows) {
     rc.unit = " us";
     rows.push_back(rc);
     rows.push_back(g.field(context_row(g.name, "generator CPU share (1 = a full core)"), {"client", "cpu_util"}));
+    // It busy-polls: this share of its time went to handling events (near
+    // 1: the generator is the bottleneck, and latency is its backlog).
+    rows.push_back(g.field(context_row(g.name, "generator busy share"), {"client", "busy_fraction"}));
     rows.push_back(g.field(context_row(g.name, "other processes on the server's CPU"), {"server_core_other_util"}));
     rows.push_back(g.field(context_row(g.name, "other processes on the generator's CPU"), {"client_core_other_util"}));
 }
