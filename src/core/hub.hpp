@@ -130,6 +130,11 @@ public:
     }
 
     size_t session_count() const { return ctx_.sessions.size(); }
+    // This instance's subscribers of `group_id` (0 when none).
+    size_t group_members(std::string_view group_id) const {
+        const GroupEntry* g = ctx_.registry.find_group(group_id);
+        return g ? g->members.size() : 0;
+    }
     size_t user_count() const { return ctx_.registry.user_count(); }
     size_t group_count() const { return ctx_.registry.group_count(); }
     uint64_t queued_bytes() const { return output_.queued_bytes(); }

@@ -146,8 +146,8 @@ void RedisBus::start_at(Reader& r, int64_t redis_ms, const std::string& inboxed)
 
 void RedisBus::read(Reader& r) {
     if (!r.started || r.reading || r.held || !r.link->up()) return;
-    // Reads ahead while fewer than a slice's worth are pending.
-    if (pending_.size() >= kBusSliceEntries) return;
+    // Reads ahead while fewer than a slice's most entries are pending.
+    if (pending_.size() >= BusSlice::kEntries) return;
     r.reading = true;
     r.retry_read = false;
     std::vector<std::string_view> argv{"XREAD", "COUNT", kCount, "BLOCK", kBlock, "STREAMS"};
@@ -282,14 +282,42 @@ int64_t RedisBus::hold_us(int64_t now_us) const {
     return coalescer_.hold_us(pending_.size(), pending_.front().read_us, now_us);
 }
 
+// What a pending entry is to the slice bounds: the connections it goes to
+// (a group's subscribers, or a notification's target) and how many.
+void RedisBus::slice_share(const Read& r, std::string& key, size_t& width) const {
+    key.clear();
+    width = 0;
+    if (r.notify) {
+        const std::string* target = entry_field(r.entry.fields, "target");
+        if (!target) return;
+        if (target->rfind("group:", 0) == 0) {
+            key.assign(*target, 6);
+            width = hub_->group_members(key);
+        } else {
+            // Users or all: keyed apart from group ids (no group id has '\n').
+            key.assign("\n").append(*target);
+            width = *target == "all" ? hub_->session_count() : 1;
+        }
+        return;
+    }
+    if (const std::string* gid = entry_field(r.entry.fields, "group_id")) {
+        key = *gid;
+        width = hub_->group_members(key);
+    }
+}
+
 size_t RedisBus::deliver_slice() {
-    size_t entries = 0, bytes = 0;
-    std::string last_id;
-    while (!pending_.empty() && entries < kBusSliceEntries && bytes < kBusSliceBytes) {
+    slice_.clear();
+    size_t entries = 0;
+    std::string last_id, key;
+    while (!pending_.empty()) {
+        size_t width = 0, bytes = 0;
+        slice_share(pending_.front(), key, width);
+        for (const auto& [k, v] : pending_.front().entry.fields) bytes += k.size() + v.size();
+        if (!slice_.admit(key, width, bytes)) break;
         Read r = std::move(pending_.front());
         pending_.pop_front();
         entries++;
-        for (const auto& [k, v] : r.entry.fields) bytes += k.size() + v.size();
         if (r.notify)
             handle_notify_entry(r.entry);
         else

@@ -49,6 +49,7 @@
 
 #include "core/bus_coalescer.hpp"
 #include "core/bus_entry.hpp"
+#include "core/bus_slice.hpp"
 #include "core/config.hpp"
 #include "core/hub.hpp"
 #include "core/metrics.hpp"
@@ -69,14 +70,13 @@ namespace pushd {
 // Entries one XREAD asks for per stream, and how long it blocks.
 inline constexpr size_t kBusBatch = 512;
 inline constexpr uint64_t kBusBlockMs = 1000;
-// A batch is delivered in slices of at most this many entries or bytes,
-// one slice per loop iteration, so that sockets are written between slices
-// and a burst read at once does not pile up in the output queues of
-// clients that keep up (Limits.MaxQueueBytes). The next XREAD is sent while
-// fewer than a slice wait, so entries held for coalescing (BusCoalescer)
-// keep arriving: at most a slice plus two reads are ever pending.
-inline constexpr size_t kBusSliceEntries = 64;
-inline constexpr size_t kBusSliceBytes = 16 * 1024;
+// A batch is delivered in slices (core/bus_slice.hpp: bounded by what one
+// connection is handed and by the frames queued in all), one slice per loop
+// iteration, so that sockets are written between slices and a burst read
+// at once does not pile up in the output queues of clients that keep up
+// (Limits.MaxQueueBytes). The next XREAD is sent while fewer than a
+// slice's most entries wait, so entries held for coalescing (BusCoalescer)
+// keep arriving: at most that plus one read per reader are ever pending.
 // Inbox writes queued at most while Redis is away; the oldest are dropped
 // (and counted) past it.
 inline constexpr size_t kMaxInboxQueue = 100000;
@@ -159,6 +159,8 @@ private:
         int64_t read_us;  // when it was read (uv_hrtime, microseconds)
         RedisEntry entry;
     };
+    void slice_share(const Read& r, std::string& key, size_t& width) const;
+    BusSlice slice_;  // the bounds of the slice being delivered
 
     // One stream a reader reads, and where it is.
     struct Stream {
