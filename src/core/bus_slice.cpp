@@ -10,21 +10,18 @@ void BusSlice::clear() {
 }
 
 bool BusSlice::admit(std::string_view group, size_t width, size_t bytes) {
-    if (entries_ > 0) {
-        if (entries_ >= kEntries || deliveries_ + width > kDeliveries) return false;
-        if (!group.empty()) {
-            auto it = groups_.find(std::string(group));
-            if (it != groups_.end() && (it->second.entries >= kGroupEntries || it->second.bytes + bytes > kGroupBytes))
-                return false;
-        }
-    }
-    entries_++;
-    deliveries_ += width;
+    // The first entry always fits.
+    const bool first = entries_ == 0;
+    if (!first && (entries_ >= kEntries || deliveries_ + width > kDeliveries)) return false;
     if (!group.empty()) {
+        // One lookup: a group new to the slice is added here and always fits.
         GroupShare& g = groups_[std::string(group)];
+        if (!first && (g.entries >= kGroupEntries || g.bytes + bytes > kGroupBytes)) return false;
         g.entries++;
         g.bytes += bytes;
     }
+    entries_++;
+    deliveries_ += width;
     return true;
 }
 
