@@ -32,6 +32,7 @@ public:
     bool open(uint16_t port, const std::string& path, const std::string& extensions, int timeout_ms = 5000);
     bool deflate() const { return ws_.deflate(); }
     const std::string& error() const { return error_; }
+    int fd() const { return fd_; }
 
     // Sends one text message; `compress` sends it deflated with RSV1
     // (only after permessage-deflate was accepted).

@@ -5,10 +5,15 @@
 #include "client/requests.hpp"
 #include "harness.hpp"
 #include "io/send_batch.hpp"
+#include "raw_ws_client.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,7 +76,51 @@ void drain_in_order(WsClientHub& hub, int c, int& next, size_t content_len) {
     }
 }
 
+// TCP_NODELAY on pushd's end of the connection whose client end is
+// `client_fd`: found among pushd's descriptors (pidfd_getfd; pushd is this
+// process's child) by its peer address. -1 when not found.
+int server_nodelay(pid_t server, int client_fd) {
+    sockaddr_in mine{};
+    socklen_t len = sizeof mine;
+    if (getsockname(client_fd, reinterpret_cast<sockaddr*>(&mine), &len) != 0) return -1;
+    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, server, 0));
+    if (pidfd < 0) return -1;
+    int result = -1;
+    const std::string dir = "/proc/" + std::to_string(server) + "/fd";
+    DIR* d = opendir(dir.c_str());
+    while (d && result < 0) {
+        dirent* e = readdir(d);
+        if (!e) break;
+        if (e->d_name[0] == '.') continue;
+        const int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, std::stoi(e->d_name), 0));
+        if (fd < 0) continue;
+        sockaddr_in peer{};
+        socklen_t plen = sizeof peer;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 && peer.sin_family == AF_INET &&
+            peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr) {
+            int on = 0;
+            socklen_t olen = sizeof on;
+            if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &olen) == 0) result = on ? 1 : 0;
+        }
+        close(fd);
+    }
+    if (d) closedir(d);
+    close(pidfd);
+    return result;
+}
+
 }  // namespace
+
+// Nagle would hold each write while an earlier segment waits for the
+// client's (delayed) ACK: up to 40 ms on every push after the first. lws
+// disables it only on what its own listener accepts; pushd's listener
+// must do the same.
+TEST_CASE("accepted connections have Nagle off (TCP_NODELAY)", "[writes][nodelay]") {
+    WriteInstance s({});
+    RawWsClient c;
+    REQUIRE(c.open(s.pushd.port(), "/ws", ""));
+    CHECK(server_nodelay(s.pushd.pid(), c.fd()) == 1);
+}
 
 TEST_CASE("fan-out writes: every member gets every message in order, batched or one send each", "[writes]") {
     const bool no_uring = GENERATE(false, true);
