@@ -328,6 +328,12 @@ void RedisLink::send(const std::vector<std::string_view>& argv, Callback cb, uin
     deadlines_.push_back(uv_now(loop_) + timeout_ms);
 }
 
+void RedisLink::flush() {
+    if (!ac_ || !up_) return;
+    const auto* p = static_cast<const UvEvents*>(ac_->ev.data);
+    if (p && (p->events & UV_WRITABLE)) redisAsyncHandleWrite(ac_);
+}
+
 void RedisLink::on_reply(redisAsyncContext* ac, void* r, void* privdata) {
     auto* pending = static_cast<Pending*>(privdata);
     RedisLink* link = pending->link;

@@ -110,6 +110,11 @@ public:
     // down or with max_in_flight commands in flight.
     void command(const std::vector<std::string_view>& argv, Callback cb, uint64_t timeout_ms = 0);
 
+    // Writes the commands queued since the last poll now rather than in
+    // the next poll phase: before a long stretch of work (a bus slice),
+    // which would otherwise keep them, and so Redis's answers, waiting.
+    void flush();
+
     // Called once the link is up (after each (re)connect), and when it goes
     // down (after the commands in flight have failed).
     std::function<void()> on_up;

@@ -198,6 +198,14 @@ void note_loop_busy(Server& s, uint64_t now_ns) {
     s.bus_sample_idle_ns = idle;
 }
 
+// Writes every Redis link's queued commands now (RedisLink::flush).
+void flush_redis_writes(Server& s) {
+    if (s.redis_commands_link) s.redis_commands_link->flush();
+    for (auto& link : s.redis_bus_links) link->flush();
+    if (s.redis_cluster)
+        for (RedisLink* link : s.redis_cluster->links()) link->flush();
+}
+
 // Delivers the bus's next slice and flushes its writes before the next
 // poll; tells the bus how long the two took (its coalescing policy's
 // measure of load). Keeps the check and idle handles going while entries
@@ -206,8 +214,16 @@ void deliver_bus_slice(Server& s) {
     uv_timer_stop(&s.bus_hold_timer);
     const uint64_t t0 = uv_hrtime();
     note_loop_busy(s, t0);
+    // What the poll phase produced goes out before the slice, not after it
+    // (issue 16): the sends read just now reach Redis, which works on them
+    // meanwhile, and their acks reach their senders. A slice to 1000
+    // connections takes milliseconds; at saturation waiting for it twice
+    // per round trip was most of a send's time to its ack.
+    flush_redis_writes(s);
+    ws_flush_pending(s);
     const size_t entries = s.redis_bus->deliver_slice();
     ws_flush_pending(s);
+    flush_redis_writes(s);  // the bus's next XREAD, inbox writes
     s.redis_bus->note_delivered(entries, static_cast<int64_t>((uv_hrtime() - t0) / 1000));
     if (s.redis_bus->has_pending()) {
         uv_idle_start(&s.bus_idle, [](uv_idle_t*) {});
