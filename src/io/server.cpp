@@ -6,6 +6,7 @@
 #include "core/frame.hpp"
 #include "core/json_writer.hpp"
 #include "io/log.hpp"
+#include "io/read_again.hpp"
 
 #include <libwebsockets.h>
 #include <unistd.h>
@@ -198,10 +199,12 @@ void note_loop_busy(Server& s, uint64_t now_ns) {
     s.bus_sample_idle_ns = idle;
 }
 
-// Writes every Redis link's queued commands now (RedisLink::flush).
-void flush_redis_writes(Server& s) {
+// Writes the command links' queued commands now (RedisLink::flush). Not
+// the bus links': an XREAD written before a slice is answered as soon as
+// one entry is stored, so reads would carry one entry each instead of
+// everything stored while the slice ran.
+void flush_redis_commands(Server& s) {
     if (s.redis_commands_link) s.redis_commands_link->flush();
-    for (auto& link : s.redis_bus_links) link->flush();
     if (s.redis_cluster)
         for (RedisLink* link : s.redis_cluster->links()) link->flush();
 }
@@ -219,11 +222,11 @@ void deliver_bus_slice(Server& s) {
     // meanwhile, and their acks reach their senders. A slice to 1000
     // connections takes milliseconds; at saturation waiting for it twice
     // per round trip was most of a send's time to its ack.
-    flush_redis_writes(s);
+    read_again_service(s.lws, kReadAgainRounds);
+    flush_redis_commands(s);
     ws_flush_pending(s);
     const size_t entries = s.redis_bus->deliver_slice();
     ws_flush_pending(s);
-    flush_redis_writes(s);  // the bus's next XREAD, inbox writes
     s.redis_bus->note_delivered(entries, static_cast<int64_t>((uv_hrtime() - t0) / 1000));
     if (s.redis_bus->has_pending()) {
         uv_idle_start(&s.bus_idle, [](uv_idle_t*) {});

@@ -1,5 +1,7 @@
 #include "io/ws_mask_check.hpp"
 
+#include "io/read_again.hpp"
+
 #include "io/ws_handshake.hpp"
 
 #include <dlfcn.h>
@@ -201,6 +203,7 @@ extern "C" ssize_t recv(int fd, void* buf, size_t len, int flags) {
         pushd::refuse_head(fd);
         return 0;
     }
+    if (watched && !(flags & MSG_PEEK) && n > 0 && static_cast<size_t>(n) == len) pushd::read_again_note(fd);
     return n;
 }
 
@@ -214,7 +217,10 @@ extern "C" int SSL_read(SSL* ssl, void* buf, int num) {
     const int n = real(ssl, buf, num);
     if (n > 0) {
         const int fd = SSL_get_fd(ssl);
-        if (pushd::is_watched(fd)) pushd::follow_fd(fd, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
+        if (pushd::is_watched(fd)) {
+            pushd::follow_fd(fd, static_cast<const uint8_t*>(buf), static_cast<size_t>(n));
+            if (n == num) pushd::read_again_note(fd);
+        }
     }
     return n;
 }

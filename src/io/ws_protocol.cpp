@@ -1,6 +1,7 @@
 #include "io/ws_protocol.hpp"
 
 #include "io/http_reply.hpp"
+#include "io/read_again.hpp"
 #include "io/server.hpp"
 #include "io/ws_conn.hpp"
 #include "io/ws_handshake.hpp"
@@ -89,6 +90,7 @@ int close_now(Server& server, lws* wsi, ConnData* conn, uint16_t code, const cha
     if (conn->deflate_active) return 0;
     set_close_reason(wsi, code, reason);
     conn->close_requested = true;
+    read_again_forget(conn->fd);
     return -1;
 }
 

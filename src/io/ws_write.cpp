@@ -1,6 +1,7 @@
 #include "io/ws_write.hpp"
 
 #include "io/log.hpp"
+#include "io/read_again.hpp"
 #include "io/server.hpp"
 #include "io/ws_conn.hpp"
 
@@ -138,7 +139,11 @@ void ws_write_init(Server& server, bool io_uring_allowed) {
     open_send_batch(wp, io_uring_allowed);
     uv_check_init(server.loop, &wp.flush_check);
     wp.flush_check.data = &server;
-    uv_check_start(&wp.flush_check, [](uv_check_t* h) { ws_flush_pending(*static_cast<Server*>(h->data)); });
+    uv_check_start(&wp.flush_check, [](uv_check_t* h) {
+        Server& server = *static_cast<Server*>(h->data);
+        read_again_service(server.lws, kReadAgainRounds);  // what they ask is answered in this flush
+        ws_flush_pending(server);
+    });
     uv_unref(reinterpret_cast<uv_handle_t*>(&wp.flush_check));
 }
 

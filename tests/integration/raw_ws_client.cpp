@@ -75,6 +75,10 @@ bool RawWsClient::send_text(const std::string& text, bool compress) {
     return ::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
 }
 
+bool RawWsClient::send_raw(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
 std::optional<RawMessage> RawWsClient::recv(int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     RawWsSink sink;

@@ -38,6 +38,9 @@ public:
     // (only after permessage-deflate was accepted).
     bool send_text(const std::string& text, bool compress = false);
 
+    // Sends `bytes` (frames the caller built, e.g. several at once) as one write.
+    bool send_raw(const std::string& bytes);
+
     // The next whole message, or nullopt after `timeout_ms` or on a
     // protocol error, close or EOF (see error()).
     std::optional<RawMessage> recv(int timeout_ms = 5000);
