@@ -67,7 +67,7 @@ int64_t BusCoalescer::hold_us(size_t pending, int64_t oldest_us, int64_t now_us)
         // No further entry expected within the longest hold (or no gap
         // measured yet): waiting would only add latency (100 msg/s: 10 ms
         // apart).
-        if (!busy_ || gap_us_ <= 0 || gap_us_ > static_cast<double>(settings_.max_hold_us)) return 0;
+        if (!busy_ || gap_us_ <= 0 || gap_us_ > static_cast<double>(settings_.max_gap_us)) return 0;
         window = hold_window_us();
     }
     const int64_t waited = now_us - oldest_us;

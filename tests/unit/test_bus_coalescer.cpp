@@ -50,6 +50,24 @@ TEST_CASE("100 msg/s fan-out is never held, however costly a flush", "[bus_coale
     CHECK(c.hold_us(1, t, t) == 0);
 }
 
+TEST_CASE("entries further apart than max_gap_us are not held, though a hold could last longer", "[bus_coalescer]") {
+    BusCoalescer c;
+    REQUIRE(c.settings().max_gap_us < c.settings().max_hold_us);
+    // Busy (each flush takes most of the gap), entries just past max_gap_us apart.
+    const int64_t gap = c.settings().max_gap_us + 500;
+    int64_t t = steady(c, 50, gap, gap * 9 / 10, kT0);
+    REQUIRE(c.busy());
+    c.on_arrival(1, t);
+    CHECK(c.hold_us(1, t, t) == 0);
+    // Just under it: held.
+    BusCoalescer d;
+    const int64_t close_gap = d.settings().max_gap_us - 500;
+    t = steady(d, 50, close_gap, close_gap * 9 / 10, kT0);
+    REQUIRE(d.busy());
+    d.on_arrival(1, t);
+    CHECK(d.hold_us(1, t, t) > 0);
+}
+
 TEST_CASE("a saturated loop holds entries for about one flush, bounded", "[bus_coalescer]") {
     BusCoalescer c;
     // The closed loop before coalescing: one entry per read, ~1.8 ms apart,
