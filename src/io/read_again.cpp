@@ -42,9 +42,8 @@ void read_again_forget(int fd) {
         if (f == fd) f = -1;
 }
 
-size_t read_again_service(lws_context* context, size_t max_rounds) {
+void read_again_service(lws_context* context, size_t max_rounds) {
     Noted& n = noted();
-    size_t services = 0;
     std::vector<int>& round = n.round;
     for (size_t r = 0; r < max_rounds && !n.fds.empty(); r++) {
         round.swap(n.fds);
@@ -60,7 +59,6 @@ size_t read_again_service(lws_context* context, size_t max_rounds) {
             pfd.events = LWS_POLLIN;
             pfd.revents = LWS_POLLIN;
             lws_service_fd(context, &pfd);
-            services++;
         }
     }
     // Left after max_rounds: the next iteration's poll reports them again
@@ -68,7 +66,6 @@ size_t read_again_service(lws_context* context, size_t max_rounds) {
     for (int fd : n.fds)
         if (fd >= 0) n.listed[static_cast<size_t>(fd)] = false;
     n.fds.clear();
-    return services;
 }
 
 }  // namespace pushd

@@ -32,7 +32,7 @@ void read_again_forget(int fd);
 
 /* Services the noted descriptors again with POLLIN through lws (which reads
  * and dispatches the next piece), repeating while reads keep filling the
- * buffer, at most `max_rounds` times each. Returns the services made. */
-size_t read_again_service(lws_context* context, size_t max_rounds);
+ * buffer, at most `max_rounds` times each. */
+void read_again_service(lws_context* context, size_t max_rounds);
 
 }  // namespace pushd

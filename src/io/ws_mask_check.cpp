@@ -1,7 +1,6 @@
 #include "io/ws_mask_check.hpp"
 
 #include "io/read_again.hpp"
-
 #include "io/ws_handshake.hpp"
 
 #include <dlfcn.h>
